@@ -1,0 +1,7 @@
+"""`python -m localbatch serve ...`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,82 @@
+"""`localbatch serve`: run the local Azure Batch emulator.
+
+Account name and key come from `--account-name` / `--account-key`, else `LOCALBATCH_ACCOUNT_NAME` /
+`LOCALBATCH_ACCOUNT_KEY`, else the documented well-known development account below (like Azurite's
+`devstoreaccount1`). The server binds to loopback unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from .models import BatchService
+from .server import make_server
+
+# The well-known development account (documented; never a secret, like Azurite's key).
+DEV_ACCOUNT_NAME = "devbatchaccount1"
+DEV_ACCOUNT_KEY = "wC4mWSU17Cyc+9pKOp9dPJNqQb9Dq8uVWkrghNzxw7B9j9iIqiswEqDvv+BkCBgK37W4PN/zmQhTjVWiXu7gWg=="
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="localbatch", description="A local emulator of the Azure Batch service.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the emulator")
+    serve.add_argument("--host", default=os.environ.get("LOCALBATCH_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("LOCALBATCH_PORT", "8090")))
+    serve.add_argument("--data-dir", type=Path, default=Path(os.environ.get("LOCALBATCH_DATA_DIR", ".localbatch")))
+    serve.add_argument("--account-name", default=os.environ.get("LOCALBATCH_ACCOUNT_NAME", DEV_ACCOUNT_NAME))
+    serve.add_argument("--account-key", default=os.environ.get("LOCALBATCH_ACCOUNT_KEY", DEV_ACCOUNT_KEY))
+    cap = os.environ.get("LOCALBATCH_MAX_NODES")
+    serve.add_argument("--max-nodes", type=int, default=int(cap) if cap else None,
+                       help="cap on the total number of nodes across pools (default: no cap)")  # fmt: skip
+    serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Start the service and the HTTP server; stop cleanly on SIGTERM / Ctrl-C."""
+    try:
+        base64.b64decode(args.account_key, validate=True)
+    except (binascii.Error, ValueError):
+        print("localbatch: --account-key must be base64 (like a real Batch account key)", file=sys.stderr)
+        return 2
+    if args.host not in LOOPBACK:
+        print(f"localbatch: warning: listening on {args.host}, not loopback; anyone who can reach it "
+              "can run commands on this machine with the development key", file=sys.stderr)  # fmt: skip
+    service = BatchService(args.data_dir, account_name=args.account_name, max_nodes=args.max_nodes)
+    server = make_server(service, host=args.host, port=args.port, account_name=args.account_name,
+                         account_key=args.account_key, verbose=args.verbose)  # fmt: skip
+    service.start()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"localbatch: account {args.account_name} at {service.base_url} (data in {service.data_dir})", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        service.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `localbatch` console script and `python -m localbatch`."""
+    args = _parser().parse_args(argv)
+    return serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

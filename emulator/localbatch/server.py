@@ -1,0 +1,216 @@
+"""The threaded HTTP server: faults, then SharedKey authentication, then the route's handler.
+
+`http.server.ThreadingHTTPServer` from the standard library is enough for an emulator and keeps the
+package dependency-free. The handler works on the raw request target (`self.path`), because the
+SharedKey signature covers the path exactly as sent (`%2F` still encoded). Unauthenticated admin
+routes live under `/_localbatch/` (health, faults) and the read-only portal under `/portal/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import sys
+import traceback
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+from . import auth, faults, urls
+from .exceptions import BatchError
+from .models import BatchService
+from .responses import Handlers, Request, Response, http_date
+
+ADMIN_PREFIX = "/_localbatch/"
+PORTAL_PREFIX = "/portal"
+
+
+class BatchHTTPServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer holding the service, its handlers, credentials and the fault injector."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        service: BatchService,
+        *,
+        account_name: str,
+        account_key: str,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(address, _RequestHandler)
+        self.service = service
+        self.handlers = Handlers(service)
+        self.account_name = account_name
+        self.account_key = account_key
+        self.faults = faults.FaultInjector()
+        self.verbose = verbose
+        host, port = self.server_address[:2]
+        if service.base_url in ("", "http://127.0.0.1"):
+            shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+            service.base_url = f"http://{shown}:{port}"
+
+
+def _portal() -> Any:
+    # The portal is developed separately; the server only needs its `handle(service, request)`.
+    try:
+        from . import portal  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(portal, "handle", None)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "localbatch/0.1"
+    sys_version = ""
+    server: BatchHTTPServer
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_GET  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _handle(self) -> None:
+        request_id = str(uuid.uuid4())
+        method = self.command
+        raw_path, _, query_string = self.path.partition("?")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        header_items = list(self.headers.items())
+        lowered = {k.lower(): v for k, v in header_items}
+        query = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
+        req = Request(method, raw_path, query, lowered, body, request_id)
+        try:
+            if raw_path.startswith(ADMIN_PREFIX):
+                response = self._admin(req)
+            elif raw_path == PORTAL_PREFIX or raw_path.startswith(PORTAL_PREFIX + "/"):
+                handle = _portal()
+                if handle is None:
+                    raise BatchError(404, "ResourceNotFound", "The portal is not installed.")
+                status, headers, content = handle(self.server.service, req)
+                response = Response(status, dict(headers), content)
+            else:
+                fault = self._fault(req)
+                if fault is not None and fault.status == faults.DROP:
+                    self._drop()
+                    return
+                if fault is not None:
+                    raise faults.error_for(fault)
+                auth.verify(method, self.path, header_items, self.server.account_name, self.server.account_key)
+                response = self._dispatch(req)
+        except BatchError as err:
+            response = Response(err.status, dict(err.headers))
+            if err.status != 304:
+                response.headers["Content-Type"] = "application/json;odata=minimalmetadata"
+                response.body = json.dumps(err.body(request_id, self.server.service.base_url)).encode()
+        except Exception:  # noqa: BLE001 - answer 500 like the service, keep serving
+            traceback.print_exc(file=sys.stderr)
+            err = BatchError(500, "InternalError", "The server encountered an internal error. Please retry the request.")
+            response = Response(500, {"Content-Type": "application/json;odata=minimalmetadata"},
+                                json.dumps(err.body(request_id)).encode())  # fmt: skip
+        self._send(req, response)
+
+    def _fault(self, req: Request) -> faults.Fault | None:
+        header = req.headers.get(faults.HEADER)
+        if header:
+            try:
+                return faults.parse_header(header)
+            except ValueError as exc:
+                raise BatchError(400, "InvalidHeaderValue", f"Bad {faults.HEADER} header: {exc}",
+                                 [("HeaderName", faults.HEADER), ("HeaderValue", header)]) from None  # fmt: skip
+        return self.server.faults.take(req.method, unquote(req.path))
+
+    def _dispatch(self, req: Request) -> Response:
+        if not req.query.get("api-version"):
+            raise BatchError(400, "MissingRequiredQueryParameter",
+                             "A query parameter that's mandatory for this request is not specified.",
+                             [("QueryParameterName", "api-version")])  # fmt: skip
+        found = urls.match(req.method, req.path)
+        if found is None:
+            if urls.path_exists(req.path):
+                raise BatchError(405, "UnsupportedHttpVerb",
+                                 f"The resource doesn't support the specified HTTP verb {req.method}.")  # fmt: skip
+            raise BatchError(404, "ResourceNotFound", "The specified resource does not exist.")
+        name, groups = found
+        handler = getattr(self.server.handlers, name)
+        result: Response = handler(req, *(unquote(g) for g in groups))
+        return result
+
+    def _admin(self, req: Request) -> Response:
+        route = req.path[len(ADMIN_PREFIX):].rstrip("/")
+        injector = self.server.faults
+        if route == "health" and req.method in ("GET", "HEAD"):
+            service = self.server.service
+            return _json(200, {"status": "ok", "account": self.server.account_name, "url": service.base_url,
+                               "pools": len(service.pools), "jobs": len(service.jobs)})  # fmt: skip
+        if route == "faults":
+            if req.method == "GET":
+                return _json(200, {"faults": injector.list()})
+            if req.method == "DELETE":
+                injector.clear()
+                return _json(200, {"faults": []})
+            if req.method == "POST":
+                try:
+                    injector.add(faults.parse_spec(json.loads(req.body or b"{}")))
+                except ValueError as exc:
+                    return _json(400, {"error": str(exc)})
+                return _json(201, {"faults": injector.list()})
+        return _json(404, {"error": f"no admin route {req.method} {req.path}"})
+
+    def _drop(self) -> None:
+        # Close without answering, as a connection reset by an overloaded front end would.
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _send(self, req: Request, response: Response) -> None:
+        headers = {
+            "request-id": req.request_id,
+            "DataServiceVersion": "3.0",
+            "Date": http_date(datetime.now(UTC)),
+            "X-Content-Type-Options": "nosniff",
+            **response.headers,
+        }
+        if req.headers.get("return-client-request-id", "").lower() == "true" and "client-request-id" in req.headers:
+            headers["client-request-id"] = req.headers["client-request-id"]
+        head = req.method == "HEAD"
+        length = response.head_length if head and response.head_length is not None else len(response.body)
+        try:
+            self.send_response(response.status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            if response.status != 304:
+                self.send_header("Content-Length", str(length))
+            self.end_headers()
+            if not head and response.status != 304 and response.body:
+                self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
+
+
+def make_server(
+    service: BatchService,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8090,
+    account_name: str,
+    account_key: str,
+    verbose: bool = False,
+) -> BatchHTTPServer:
+    """Bind the server (port 0 picks a free one) and point the service's URLs at it."""
+    return BatchHTTPServer((host, port), service, account_name=account_name, account_key=account_key, verbose=verbose)

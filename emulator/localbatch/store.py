@@ -1,0 +1,74 @@
+"""SQLite persistence: every pool, node, job, task and job preparation/release record as a JSON document.
+
+One table keyed by (kind, key). The model writes through on every change (one transaction per API call,
+so a 100-task collection is one commit) and reads everything back once at start-up. WAL mode keeps
+readers and the single writer from blocking each other; `synchronous=NORMAL` is durable across a process
+crash, which is the failure an emulator restart has to survive.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+KINDS = ("pool", "node", "job", "task", "prep")
+
+
+class Store:
+    """A small document store on SQLite (`<data-dir>/localbatch.sqlite3`), safe to call from any thread."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS docs (kind TEXT NOT NULL, key TEXT NOT NULL, data TEXT NOT NULL,"
+            " PRIMARY KEY (kind, key))"
+        )
+
+    def put(self, kind: str, key: str, doc: dict[str, Any]) -> None:
+        """Insert or replace one document."""
+        self.write([(kind, key, doc)], [])
+
+    def delete(self, kind: str, key: str) -> None:
+        """Remove one document (no error if it is absent)."""
+        self.write([], [(kind, key)])
+
+    def write(
+        self,
+        puts: Iterable[tuple[str, str, dict[str, Any]]],
+        deletes: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Apply puts and deletes in one transaction."""
+        rows = [(kind, key, json.dumps(doc, separators=(",", ":"))) for kind, key, doc in puts]
+        gone = list(deletes)
+        if not rows and not gone:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                if gone:
+                    self._db.executemany("DELETE FROM docs WHERE kind = ? AND key = ?", gone)
+                if rows:
+                    self._db.executemany("INSERT OR REPLACE INTO docs (kind, key, data) VALUES (?, ?, ?)", rows)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def load(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """All documents of `kind` as (key, document), in key order."""
+        with self._lock:
+            rows = self._db.execute("SELECT key, data FROM docs WHERE kind = ? ORDER BY key", (kind,)).fetchall()
+        return [(key, json.loads(data)) for key, data in rows]
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()

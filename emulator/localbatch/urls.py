@@ -1,0 +1,65 @@
+"""Routes: HTTP method + raw path pattern -> `Handlers` method name.
+
+Patterns match the raw (still percent-encoded) path, one segment per group, so a file path sent as
+`workitems%2Fjob%2F...` is a single segment; the server unquotes each group before calling the handler.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SEG = r"([^/]+)"
+
+ROUTES: list[tuple[str, re.Pattern[str], str]] = [
+    (method, re.compile(f"^{pattern}/?$"), handler)
+    for method, pattern, handler in [
+        ("POST", "/pools", "create_pool"),
+        ("GET", "/pools", "list_pools"),
+        ("GET", f"/pools/{_SEG}", "get_pool"),
+        ("HEAD", f"/pools/{_SEG}", "pool_exists"),
+        ("DELETE", f"/pools/{_SEG}", "delete_pool"),
+        ("GET", f"/pools/{_SEG}/nodes", "list_nodes"),
+        ("GET", f"/pools/{_SEG}/nodes/{_SEG}", "get_node"),
+        ("GET", f"/pools/{_SEG}/nodes/{_SEG}/files", "list_node_files"),
+        ("GET", f"/pools/{_SEG}/nodes/{_SEG}/files/(.+)", "node_file"),
+        ("HEAD", f"/pools/{_SEG}/nodes/{_SEG}/files/(.+)", "node_file"),
+        ("DELETE", f"/pools/{_SEG}/nodes/{_SEG}/files/(.+)", "node_file"),
+        ("POST", "/jobs", "create_job"),
+        ("GET", "/jobs", "list_jobs"),
+        ("GET", f"/jobs/{_SEG}", "get_job"),
+        ("PATCH", f"/jobs/{_SEG}", "update_job"),
+        ("PUT", f"/jobs/{_SEG}", "replace_job"),
+        ("DELETE", f"/jobs/{_SEG}", "delete_job"),
+        ("POST", f"/jobs/{_SEG}/terminate", "terminate_job"),
+        ("POST", f"/jobs/{_SEG}/disable", "disable_job"),
+        ("POST", f"/jobs/{_SEG}/enable", "enable_job"),
+        ("GET", f"/jobs/{_SEG}/taskcounts", "task_counts"),
+        ("GET", f"/jobs/{_SEG}/jobpreparationandreleasetaskstatus", "prep_release_status"),
+        ("POST", f"/jobs/{_SEG}/tasks", "create_task"),
+        ("POST", f"/jobs/{_SEG}/addtaskcollection", "create_task_collection"),
+        ("GET", f"/jobs/{_SEG}/tasks", "list_tasks"),
+        ("GET", f"/jobs/{_SEG}/tasks/{_SEG}", "get_task"),
+        ("DELETE", f"/jobs/{_SEG}/tasks/{_SEG}", "delete_task"),
+        ("POST", f"/jobs/{_SEG}/tasks/{_SEG}/terminate", "terminate_task"),
+        ("GET", f"/jobs/{_SEG}/tasks/{_SEG}/files", "list_task_files"),
+        ("GET", f"/jobs/{_SEG}/tasks/{_SEG}/files/(.+)", "task_file"),
+        ("HEAD", f"/jobs/{_SEG}/tasks/{_SEG}/files/(.+)", "task_file"),
+        ("DELETE", f"/jobs/{_SEG}/tasks/{_SEG}/files/(.+)", "task_file"),
+    ]
+]
+
+
+def match(method: str, raw_path: str) -> tuple[str, tuple[str, ...]] | None:
+    """(handler name, raw path groups) for a request, or None when no route matches."""
+    for route_method, pattern, handler in ROUTES:
+        if route_method != method:
+            continue
+        found = pattern.match(raw_path)
+        if found:
+            return handler, found.groups()
+    return None
+
+
+def path_exists(raw_path: str) -> bool:
+    """Whether any method is routed for this path (to answer 405 rather than 404)."""
+    return any(pattern.match(raw_path) for _, pattern, _ in ROUTES)

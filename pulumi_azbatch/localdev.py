@@ -1,0 +1,331 @@
+"""Local development plumbing: the emulators and the environment for Pulumi engine runs.
+
+This is the one place that knows where the local emulators listen, which well-known development
+credentials they use, and which environment variables a Pulumi engine run needs on a machine with
+no network (file backend, writable PULUMI_HOME, passphrase, no update checks, no plugin downloads).
+Tests, benchmarks and the Makefile all go through it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_DIR = REPO_ROOT / ".local"
+
+# Azurite's documented well-known development account.
+AZURITE_ACCOUNT_NAME = "devstoreaccount1"
+AZURITE_ACCOUNT_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+# The Batch emulator's well-known development account (documented in the README, like Azurite's).
+LOCALBATCH_ACCOUNT_NAME = "devbatchaccount1"
+LOCALBATCH_ACCOUNT_KEY = (
+    "wC4mWSU17Cyc+9pKOp9dPJNqQb9Dq8uVWkrghNzxw7B9j9iIqiswEqDvv+BkCBgK37W4PN/zmQhTjVWiXu7gWg=="
+)
+
+# The documented passphrase of the local development stack; never used for a real environment.
+DEV_PASSPHRASE = "local-development-only"
+PULUMI_VERSION = "3.259.0"
+
+DEFAULT_BLOB_PORT = 10000
+DEFAULT_BATCH_PORT = 8090
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the local emulators listen and the credentials to reach them (`.local/endpoints.json`)."""
+
+    batch_url: str
+    batch_account_name: str
+    batch_account_key: str
+    blob_url: str
+    storage_account_name: str
+    storage_account_key: str
+
+    @property
+    def storage_connection_string(self) -> str:
+        return (
+            "DefaultEndpointsProtocol=http;"
+            f"AccountName={self.storage_account_name};AccountKey={self.storage_account_key};"
+            f"BlobEndpoint={self.blob_url};"
+        )
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def read(cls, path: Path | None = None) -> Endpoints:
+        path = path or LOCAL_DIR / "endpoints.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: start the emulators first with `make emulators`")
+        return cls(**json.loads(path.read_text()))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with code {proc.returncode} before listening on {port}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout:.0f}s")
+
+
+def azurite_command(port: int, data_dir: Path) -> list[str]:
+    binary = REPO_ROOT / "node_modules" / ".bin" / "azurite-blob"
+    if not binary.exists():
+        raise FileNotFoundError(f"{binary} is missing: run `make bootstrap` (npm ci) first")
+    return [
+        str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+        "--location", str(data_dir), "--skipApiVersionCheck", "--loose", "--silent",
+        "--debug", str(data_dir / "debug.log"),
+    ]  # fmt: skip
+
+
+def batch_emulator_command(port: int, data_dir: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "localbatch", "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--data-dir", str(data_dir),
+        "--account-name", LOCALBATCH_ACCOUNT_NAME, "--account-key", LOCALBATCH_ACCOUNT_KEY,
+    ]  # fmt: skip
+
+
+@dataclass
+class Emulators:
+    """Running Azurite and Batch emulator processes (started by `start_emulators`)."""
+
+    endpoints: Endpoints
+    azurite: subprocess.Popen[bytes] | None
+    batch: subprocess.Popen[bytes] | None
+
+    def stop(self) -> None:
+        for proc in (self.batch, self.azurite):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+
+def start_emulators(
+    state_dir: Path,
+    *,
+    blob_port: int | None = None,
+    batch_port: int | None = None,
+    batch: bool = True,
+    log_dir: Path | None = None,
+) -> Emulators:
+    """Start Azurite (blob) and, unless `batch=False`, the Batch emulator with data under `state_dir`."""
+    blob_port = blob_port or free_port()
+    batch_port = batch_port or free_port()
+    log_dir = log_dir or state_dir
+    (state_dir / "azurite").mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    azurite = subprocess.Popen(
+        azurite_command(blob_port, state_dir / "azurite"),
+        stdout=open(log_dir / "azurite.log", "ab"),  # noqa: SIM115 - handed to the child
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    batch_proc = None
+    try:
+        wait_for_port(blob_port, proc=azurite)
+        if batch:
+            (state_dir / "batch").mkdir(parents=True, exist_ok=True)
+            batch_proc = subprocess.Popen(
+                batch_emulator_command(batch_port, state_dir / "batch"),
+                stdout=open(log_dir / "localbatch.log", "ab"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            wait_for_port(batch_port, proc=batch_proc)
+    except BaseException:
+        Emulators(Endpoints("", "", "", "", "", ""), azurite, batch_proc).stop()
+        raise
+    endpoints = Endpoints(
+        batch_url=f"http://127.0.0.1:{batch_port}",
+        batch_account_name=LOCALBATCH_ACCOUNT_NAME,
+        batch_account_key=LOCALBATCH_ACCOUNT_KEY,
+        blob_url=f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}",
+        storage_account_name=AZURITE_ACCOUNT_NAME,
+        storage_account_key=AZURITE_ACCOUNT_KEY,
+    )
+    return Emulators(endpoints, azurite, batch_proc)
+
+
+def engine_bin_dir() -> Path | None:
+    """The directory of the `pulumi` binary the bootstrap chose (`.local/engine-path`), if any."""
+    marker = LOCAL_DIR / "engine-path"
+    if marker.exists():
+        path = Path(marker.read_text().strip())
+        if (path / "pulumi").exists():
+            return path
+    found = shutil.which("pulumi")
+    return Path(found).parent if found else None
+
+
+def engine_env(
+    *,
+    state_dir: Path | None = None,
+    pulumi_home: Path | None = None,
+    passphrase: str = DEV_PASSPHRASE,
+    base: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment for a Pulumi engine run on this machine, offline and self-contained.
+
+    A `file://` backend under `.local/state`, a writable PULUMI_HOME under `.local`, the development
+    passphrase, update checks and automatic plugin downloads off, and the engine's directory first
+    on PATH so the language host and the dynamic-provider plugin beside it are found.
+    """
+    env = dict(os.environ if base is None else base)
+    state_dir = state_dir or LOCAL_DIR / "state"
+    pulumi_home = pulumi_home or LOCAL_DIR / "pulumi-home"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    pulumi_home.mkdir(parents=True, exist_ok=True)
+    bin_dir = engine_bin_dir()
+    venv_bin = REPO_ROOT / ".venv" / "bin"
+    path = [str(p) for p in (bin_dir, venv_bin) if p is not None]
+    env["PATH"] = os.pathsep.join([*path, env.get("PATH", "")])
+    env.update(
+        {
+            "PULUMI_BACKEND_URL": f"file://{state_dir}",
+            "PULUMI_HOME": str(pulumi_home),
+            "PULUMI_CONFIG_PASSPHRASE": passphrase,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        }
+    )
+    env.pop("PULUMI_ACCESS_TOKEN", None)
+    return env
+
+
+def workspace_options(env: dict[str, str], **kwargs: Any) -> Any:
+    """Automation API workspace options that run the bootstrapped engine with `env` (see `engine_env`)."""
+    from pulumi import automation as auto
+
+    bin_dir = engine_bin_dir()
+    if bin_dir is None:
+        raise FileNotFoundError("no Pulumi engine found: run `make bootstrap` first")
+    if bin_dir.name == "bin":
+        command = auto.PulumiCommand(root=str(bin_dir.parent), skip_version_check=True)
+    else:  # an unusual install layout: point at the binary through a `bin` link in .local
+        link_root = LOCAL_DIR / "engine"
+        (link_root / "bin").mkdir(parents=True, exist_ok=True)
+        link = link_root / "bin" / "pulumi"
+        if not link.exists():
+            link.symlink_to(bin_dir / "pulumi")
+        command = auto.PulumiCommand(root=str(link_root), skip_version_check=True)
+    return auto.LocalWorkspaceOptions(env_vars=env, pulumi_command=command, **kwargs)
+
+
+@contextlib.contextmanager
+def running_emulators(state_dir: Path, **kwargs: object) -> Iterator[Emulators]:
+    emulators = start_emulators(state_dir, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield emulators
+    finally:
+        emulators.stop()
+
+
+# ---- `python -m pulumi_azbatch.localdev ...`: used by the Makefile --------------------------------
+
+
+def _pid_file(name: str) -> Path:
+    return LOCAL_DIR / f"{name}.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def _cmd_start(args: argparse.Namespace) -> int:
+    existing = [n for n in ("azurite", "localbatch") if _pid_file(n).exists() and _alive(int(_pid_file(n).read_text()))]
+    if existing:
+        print(f"emulators already running ({', '.join(existing)}); endpoints in {LOCAL_DIR / 'endpoints.json'}")
+        return 0
+    emulators = start_emulators(
+        LOCAL_DIR, blob_port=args.blob_port, batch_port=args.batch_port, log_dir=LOCAL_DIR / "logs"
+    )
+    assert emulators.azurite is not None and emulators.batch is not None
+    _pid_file("azurite").write_text(str(emulators.azurite.pid))
+    _pid_file("localbatch").write_text(str(emulators.batch.pid))
+    emulators.endpoints.write(LOCAL_DIR / "endpoints.json")
+    print(f"Azurite blob service   {emulators.endpoints.blob_url}  (pid {emulators.azurite.pid})")
+    print(f"Batch emulator         {emulators.endpoints.batch_url}  (pid {emulators.batch.pid})")
+    print(f"Batch emulator portal  {emulators.endpoints.batch_url}/portal/")
+    print(f"endpoints written to   {LOCAL_DIR / 'endpoints.json'}")
+    return 0
+
+
+def _cmd_stop(_: argparse.Namespace) -> int:
+    for name in ("localbatch", "azurite"):
+        pid_file = _pid_file(name)
+        if not pid_file.exists():
+            continue
+        pid = int(pid_file.read_text())
+        if _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+            print(f"stopped {name} (pid {pid})")
+        pid_file.unlink()
+    return 0
+
+
+def _cmd_env(_: argparse.Namespace) -> int:
+    for key, value in engine_env(base={}).items():
+        if key != "PATH":
+            print(f"export {key}={value!r}")
+    print(f"export PATH={engine_env()['PATH']!r}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pulumi_azbatch.localdev")
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser("start", help="start Azurite and the Batch emulator in the background")
+    start.add_argument("--blob-port", type=int, default=DEFAULT_BLOB_PORT)
+    start.add_argument("--batch-port", type=int, default=DEFAULT_BATCH_PORT)
+    start.set_defaults(func=_cmd_start)
+    sub.add_parser("stop", help="stop the emulators started by `start`").set_defaults(func=_cmd_stop)
+    sub.add_parser("env", help="print the engine environment as shell exports").set_defaults(func=_cmd_env)
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

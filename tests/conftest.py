@@ -1,0 +1,71 @@
+"""Shared fixtures: the real emulators (Azurite and the local Batch emulator) on free loopback ports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.core.credentials import AzureNamedKeyCredential
+
+from pulumi_azbatch.localdev import Emulators, Endpoints, start_emulators
+
+
+@pytest.fixture(scope="session")
+def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
+    """Azurite and the Batch emulator, started once per test session (never skipped in CI)."""
+    state = tmp_path_factory.mktemp("emulators")
+    running = start_emulators(state)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulators]:
+    """Azurite alone (blob service), for tests that need storage but not the Batch emulator."""
+    running = start_emulators(tmp_path_factory.mktemp("azurite"), batch=False)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def endpoints(emulators: Emulators) -> Endpoints:
+    return emulators.endpoints
+
+
+@pytest.fixture(scope="session")
+def make_batch_client(endpoints: Endpoints) -> Callable[..., Any]:
+    """Build an `azure.batch.BatchClient` for the emulator (keyword arguments go to the client)."""
+    from azure.batch import BatchClient
+
+    def make(**kwargs: Any) -> BatchClient:
+        credential = AzureNamedKeyCredential(endpoints.batch_account_name, endpoints.batch_account_key)
+        return BatchClient(endpoint=endpoints.batch_url, credential=credential, **kwargs)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def batch_client(make_batch_client: Callable[..., Any]) -> Any:
+    return make_batch_client()
+
+
+@pytest.fixture(scope="session")
+def blob_service(endpoints: Endpoints) -> Any:
+    from azure.storage.blob import BlobServiceClient
+
+    return BlobServiceClient.from_connection_string(endpoints.storage_connection_string)
+
+
+@pytest.fixture
+def test_output_dir(request: pytest.FixtureRequest) -> Path:
+    """A per-test folder under `test-output/` for screenshots and logs a person may want to look at."""
+    root = Path(__file__).resolve().parent.parent / "test-output"
+    path = root / request.node.name.replace("/", "_").replace("[", "_").replace("]", "")
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,883 @@
+"""The job model: validation corpus, unknown values, mapping to the SDK wire shape, task factories."""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pydantic
+import pytest
+
+from pulumi_azbatch.conventions import job_output_container_name
+from pulumi_azbatch.spec import (
+    UNKNOWN,
+    JobSpec,
+    JobSpecError,
+    OutputFileSpec,
+    TaskSpec,
+    ValidationFailure,
+    canonical_task,
+    make_job_id,
+    parse_job,
+    resolve_output_file,
+    task_fingerprint,
+    validate_job,
+)
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+ACCOUNT = "http://127.0.0.1:10000/devstoreaccount1"
+SAS = "sv=2023-11-03&sr=c&sp=racwl&se=2030-01-08T00:00:00Z&sig=c2lnbmF0dXJl"
+JOB_ID = "JobPrepReleaseSampleJob"
+CONTAINER = job_output_container_name(JOB_ID)
+OUTPUT_URL = f"{ACCOUNT}/{CONTAINER}?{SAS}"
+RAW_URL = f"{ACCOUNT}/results?{SAS}"
+
+
+def base_job() -> dict[str, Any]:
+    """A valid job in the shape of the seed's JobPrepRelease sample, with outputs."""
+    return {
+        "id": JOB_ID,
+        "pool_id": "JobPrepReleaseSamplePool",
+        "output_container_url": OUTPUT_URL,
+        "job_preparation_task": {
+            "command_line": "/bin/sh -c 'echo $AZ_BATCH_NODE_ID > $AZ_BATCH_NODE_SHARED_DIR/shared_file.txt'"
+        },
+        "job_release_task": {"command_line": "/bin/sh -c 'rm $AZ_BATCH_NODE_SHARED_DIR/shared_file.txt'"},
+        "tasks": [
+            {
+                "id": "task1",
+                "command_line": "/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> $AZ_BATCH_NODE_SHARED_DIR/shared_file.txt'",
+                "output_files": [{"file_pattern": "../std*.txt", "kind": "TaskLog"}],
+            },
+            {
+                "id": "task2",
+                "command_line": "/bin/sh -c 'echo hello > result.txt'",
+                "output_files": [
+                    {"file_pattern": "result.txt", "container_url": RAW_URL, "path": "task2/result.txt"}
+                ],
+            },
+        ],
+    }
+
+
+def check(raw: dict[str, Any]) -> list[ValidationFailure]:
+    return validate_job(raw, now=NOW)
+
+
+def test_base_job_is_valid() -> None:
+    assert check(base_job()) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# The validation corpus: (name, mutation, property path, fragment of the message)
+# --------------------------------------------------------------------------------------------------
+
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def _set(path: str, value: Any) -> Mutation:
+    """A mutation setting a dotted path ("tasks.0.id") to value."""
+
+    def mutate(job: dict[str, Any]) -> None:
+        node: Any = job
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        last = parts[-1]
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
+
+    return mutate
+
+
+def _delete(path: str) -> Mutation:
+    def mutate(job: dict[str, Any]) -> None:
+        node: Any = job
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        del node[parts[-1]]
+
+    return mutate
+
+
+def _add_task(task: dict[str, Any]) -> Mutation:
+    def mutate(job: dict[str, Any]) -> None:
+        job["tasks"].append(task)
+
+    return mutate
+
+
+def _both(*mutations: Mutation) -> Mutation:
+    def mutate(job: dict[str, Any]) -> None:
+        for m in mutations:
+            m(job)
+
+    return mutate
+
+
+def _out(**fields: Any) -> dict[str, Any]:
+    return {"file_pattern": "result.txt", "container_url": RAW_URL, **fields}
+
+
+def _sweep(**fields: Any) -> dict[str, Any]:
+    factory = {
+        "type": "parametric_sweep",
+        "parameter_sets": [{"start": 1, "end": 3}],
+        "repeat_task": {"command_line": "render {0}"},
+    }
+    factory.update(fields)
+    return factory
+
+
+CORPUS: list[tuple[str, Mutation, str, str]] = [
+    ("job id with a space", _set("id", "my job"), "id", "job id 'my job' may only contain letters, digits, '-' and '_' (found ' ')"),
+    ("job id too long", _set("id", "j" * 65), "id", "65 characters long; Batch allows at most 64"),
+    ("pool id invalid", _set("pool_id", "pool.1"), "pool_id", "pool id 'pool.1' may only contain"),
+    ("missing pool id", _delete("pool_id"), "pool_id", "required property is missing"),
+    ("task id with a dot", _set("tasks.0.id", "task.1"), "tasks[0].id", "task id 'task.1' may only contain"),
+    ("duplicate task id, other case", _set("tasks.1.id", "TASK1"), "tasks[1].id",
+     "'TASK1' is used twice (also at tasks[0].id as 'task1'; task ids are compared case-insensitively)"),
+    ("task id clashes with preparation", _set("tasks.1.id", "JobPreparation"), "tasks[1].id",
+     "job preparation task's id (job_preparation_task.id); the service rejects it with TaskIdSameAsJobPreparationTask"),
+    ("task id clashes with release", _set("tasks.0.id", "jobrelease"), "tasks[0].id", "TaskIdSameAsJobReleaseTask"),
+    ("task id clashes with a custom preparation id", _both(_set("job_preparation_task.id", "setup"),
+                                                           _set("tasks.0.id", "Setup")),
+     "tasks[0].id", "job preparation task's id"),
+    ("release id same as preparation id", _set("job_release_task.id", "JOBPREPARATION"), "job_release_task.id",
+     "same as the job preparation task id"),
+    ("release without preparation", _delete("job_preparation_task"), "job_release_task",
+     "a job release task requires a job preparation task"),
+    ("release longer than 15 minutes", _set("job_release_task.max_wall_clock_time", "PT20M"),
+     "job_release_task.max_wall_clock_time", "at most 15 min; got 20 min"),
+    ("upload condition TaskComplete typo", _set("tasks.0.output_files.0.upload_condition", "TaskComplete"),
+     "tasks[0].output_files[0].upload_condition",
+     "unknown upload condition 'TaskComplete'; did you mean 'taskcompletion'?"),
+    ("upload condition nonsense", _set("tasks.1.output_files.0.upload_condition", "whenever"),
+     "tasks[1].output_files[0].upload_condition",
+     "unknown upload condition 'whenever' (allowed: tasksuccess, taskfailure, taskcompletion)"),
+    ("backslash pattern on Linux", _set("tasks.0.output_files.0.file_pattern", "..\\std*.txt"),
+     "tasks[0].output_files[0].file_pattern", "can never match; use '../std*.txt'"),
+    ("dot-file-only class pattern", _set("tasks.1.output_files.0.file_pattern", "[.]env"),
+     "tasks[1].output_files[0].file_pattern", "can only match names starting with '.'"),
+    ("two tasks write the same blob", _add_task({"id": "task3", "command_line": "x", "output_files": [
+        _out(path="task2/result.txt")]}), "tasks[2].output_files[0]",
+     "writes blob 'task2/result.txt', which task 'task2' also writes (tasks[1].output_files[0])"),
+    ("two tasks upload the same wildcard into one directory", _both(
+        _set("tasks.0.output_files", [_out(file_pattern="../std*.txt", path="logs")]),
+        _set("tasks.1.output_files", [_out(file_pattern="../std*.txt", path="logs/")])),
+     "tasks[1].output_files[0]", "files with the same name overwrite each other"),
+    ("wildcard output may overwrite another task's blob", _both(
+        _set("tasks.0.output_files", [_out(file_pattern="*.txt", path="shared")]),
+        _set("tasks.1.output_files", [_out(path="shared/result.txt")])),
+     "tasks[0].output_files[0]", "may overwrite blob 'shared/result.txt' written by task 'task2'"),
+    ("depends_on without uses_task_dependencies", _set("tasks.1.depends_on", {"task_ids": ["task1"]}),
+     "tasks[1].depends_on", "the job does not set uses_task_dependencies: true"),
+    ("depends_on an unknown task", _both(_set("uses_task_dependencies", True),
+                                         _set("tasks.1.depends_on", {"task_ids": ["tsk1"]})),
+     "tasks[1].depends_on.task_ids[0]", "depends on 'tsk1', which is not a task of this job; did you mean 'task1'?"),
+    ("depends on itself", _both(_set("uses_task_dependencies", True),
+                                _set("tasks.1.depends_on", {"task_ids": ["Task2"]})),
+     "tasks[1].depends_on.task_ids[0]", "task 'task2' depends on itself"),
+    ("task id range reversed", _both(_set("uses_task_dependencies", True),
+                                     _set("tasks.1.depends_on", {"task_id_ranges": [{"start": 9, "end": 1}]})),
+     "tasks[1].depends_on.task_id_ranges[0]", "task id range start 9 is greater than end 1"),
+    ("SAS without write", _set("tasks.1.output_files.0.container_url", f"{ACCOUNT}/results?sp=rl&sig=x"),
+     "tasks[1].output_files[0].container_url", "the SAS grants 'rl' but lacks w (write) (grant at least 'cw'"),
+    ("SAS with create but no write", _set("tasks.1.output_files.0.container_url", f"{ACCOUNT}/results?sp=c&sig=x"),
+     "tasks[1].output_files[0].container_url", "lacks w (write)"),
+    ("SAS already expired", _set("tasks.1.output_files.0.container_url",
+                                 f"{ACCOUNT}/results?sp=cw&se=2029-12-31T00:00:00Z&sig=x"),
+     "tasks[1].output_files[0].container_url", "the SAS expired at 2029-12-31T00:00:00Z"),
+    ("SAS expires before the job can finish", _set("constraints", {"max_wall_clock_time": "P30D"}),
+     "output_container_url",
+     "expires at 2030-01-08T00:00:00Z, before the job can finish (constraints.max_wall_clock_time is 30 days"),
+    ("container URL without SAS or identity", _set("tasks.1.output_files.0.container_url", f"{ACCOUNT}/results"),
+     "tasks[1].output_files[0].container_url", "has no SAS (no 'sig' parameter)"),
+    ("job output container SAS without write", _set("output_container_url", f"{ACCOUNT}/{CONTAINER}?sp=r&sig=x"),
+     "output_container_url", "lacks w (write)"),
+    ("output container is not the conventions container", _set("output_container_url", RAW_URL),
+     "output_container_url",
+     f"File Conventions outputs need the job's container '{CONTAINER}', but the URL names 'results'"),
+    ("resource file with two sources", _set("tasks.0.resource_files", [
+        {"http_url": "https://x/a", "auto_storage_container_name": "c", "file_path": "a"}]),
+     "tasks[0].resource_files[0]",
+     "set exactly one of http_url, storage_container_url or auto_storage_container_name (found http_url, "
+     "auto_storage_container_name)"),
+    ("resource file with no source", _set("tasks.0.resource_files", [{"file_path": "a"}]),
+     "tasks[0].resource_files[0]", "set exactly one of http_url"),
+    ("http resource file without file_path", _set("job_preparation_task.resource_files", [
+        {"http_url": "https://x/a.txt"}]),
+     "job_preparation_task.resource_files[0].file_path", "file_path is required with http_url"),
+    ("resource file escaping the working directory", _set("tasks.0.resource_files", [
+        {"http_url": "https://x/a.txt", "file_path": "../../etc/a.txt"}]),
+     "tasks[0].resource_files[0].file_path", "may not contain '..'"),
+    ("resource file absolute path", _set("job_release_task.resource_files", [
+        {"auto_storage_container_name": "c", "file_path": "/opt/data"}]),
+     "job_release_task.resource_files[0].file_path", "must be relative to the task's working directory"),
+    ("resource container SAS without list", _set("tasks.0.resource_files", [
+        {"storage_container_url": f"{ACCOUNT}/inputs?sp=r&sig=x"}]),
+     "tasks[0].resource_files[0].storage_container_url", "lacks l (list)"),
+    ("resource file bad mode", _set("tasks.0.resource_files", [
+        {"http_url": "https://x/a.sh", "file_path": "a.sh", "file_mode": "rwx"}]),
+     "tasks[0].resource_files[0].file_mode", "must be an octal mode"),
+    ("blob_prefix with http_url", _set("tasks.0.resource_files", [
+        {"http_url": "https://x/a.sh", "file_path": "a.sh", "blob_prefix": "a"}]),
+     "tasks[0].resource_files[0].blob_prefix", "only applies to storage_container_url"),
+    ("priority out of range", _set("priority", 2000), "priority", "less than or equal to 1000; got 2000"),
+    ("max_parallel_tasks zero", _set("max_parallel_tasks", 0), "max_parallel_tasks", "-1 (unlimited) or at least 1"),
+    ("camelCase property", _set("tasks.0.commandLine", "x"), "tasks[0].commandLine",
+     "unknown property 'commandLine'; did you mean 'command_line'? (property names are snake_case)"),
+    ("on_all_tasks_complete typo", _set("on_all_tasks_complete", "terminate"), "on_all_tasks_complete",
+     "did you mean 'terminatejob'?"),
+    ("user identity with both", _set("tasks.0.user_identity", {"username": "u", "auto_user": {"scope": "task"}}),
+     "tasks[0].user_identity", "set exactly one of user_identity.username or user_identity.auto_user"),
+    ("elevation typo", _set("tasks.0.user_identity", {"auto_user": {"elevation_level": "administrator"}}),
+     "tasks[0].user_identity.auto_user.elevation_level", "unknown elevation level 'administrator'"),
+    ("job action without performexitoptionsjobaction", _set("tasks.0.exit_conditions", {
+        "exit_codes": [{"code": 3, "exit_options": {"job_action": "terminate"}}]}),
+     "tasks[0].exit_conditions.exit_codes[0].exit_options.job_action",
+     "needs the job's on_task_failure to be 'performexitoptionsjobaction'"),
+    ("kind and container_url together", _set("tasks.0.output_files.0.container_url", RAW_URL),
+     "tasks[0].output_files[0]", "takes its container and path from the conventions"),
+    ("kind typo", _set("tasks.0.output_files.0.kind", "TaskLogs"), "tasks[0].output_files[0].kind",
+     "unknown File Conventions kind 'TaskLogs'; did you mean 'TaskLog'?"),
+    ("conventions output without output container", _delete("output_container_url"), "tasks[0].output_files[0]",
+     "needs the job's output_container_url"),
+    ("rooted relative_path", _set("tasks.0.output_files.0.relative_path", "/var/log"),
+     "tasks[0].output_files[0].relative_path", "is rooted"),
+    ("output without destination", _set("tasks.1.output_files.0", {"file_pattern": "x.txt"}),
+     "tasks[1].output_files[0]", "an output file needs a destination"),
+    ("required_slots zero", _set("tasks.0.required_slots", 0), "tasks[0].required_slots",
+     "greater than or equal to 1; got 0"),
+    ("negative duration", _set("tasks.0.constraints", {"max_wall_clock_time": -5}),
+     "tasks[0].constraints.max_wall_clock_time", "must be a positive duration, got -5 s"),
+    ("tasks not a list", _set("tasks", {"id": "x"}), "tasks", "Input should be a valid list"),
+    ("empty command line", _set("tasks.0.command_line", ""), "tasks[0].command_line", "at least 1 character"),
+    ("sweep step zero", _set("task_factories", [_sweep(parameter_sets=[{"start": 1, "end": 3, "step": 0}])]),
+     "task_factories[0].parameter_sets[0]", "step must not be 0"),
+    ("sweep step in the wrong direction", _set("task_factories", [
+        _sweep(parameter_sets=[{"start": 5, "end": 1, "step": 1}])]),
+     "task_factories[0].parameter_sets[0]", "use a negative step"),
+    ("sweep placeholder beyond its parameters", _set("task_factories", [
+        _sweep(repeat_task={"command_line": "render {0} {1}"})]),
+     "task_factories[0]", "placeholder {1} but the factory gives only 1 value(s)"),
+    ("unknown factory type", _set("task_factories", [_sweep(type="task_per_file")]), "task_factories[0]",
+     "does not match any of the expected tags"),
+    ("generated ids invalid", _set("task_factories", [_sweep(id_prefix="frame no")]), "task_factories[0].id_prefix",
+     "task id 'frame no-00000' may only contain letters, digits, '-' and '_' (found ' ') (and 2 more generated task(s))"),
+    ("generated id clashes with a task", _set("task_factories", [_sweep(repeat_task={
+        "id": "task{0}", "command_line": "render {0}"})]),
+     "task_factories[0].repeat_task.id", "task id 'task1' is used twice (also at tasks[0].id)"),
+    ("generated outputs overwrite each other", _set("task_factories", [_sweep(repeat_task={
+        "command_line": "render {0}", "output_files": [_out(path="frames/frame.png", file_pattern="f{0}.png")]})]),
+     "task_factories[0].repeat_task.output_files[0]", "writes blob 'frames/frame.png'"),
+    ("per-item factory without items", _set("task_factories", [{
+        "type": "task_per_item", "items": [], "repeat_task": {"command_line": "x {0}"}}]),
+     "task_factories[0].items", "List should have at least 1 item"),
+    ("wait_for typo", _set("wait_for", "task"), "wait_for", "did you mean 'tasks'?"),
+    ("on_destroy unknown", _set("on_destroy", "retain"), "on_destroy",
+     "allowed: terminate_then_delete, terminate, delete"),
+]
+
+
+@pytest.mark.parametrize(("mutation", "path", "fragment"), [c[1:] for c in CORPUS], ids=[c[0] for c in CORPUS])
+def test_validation_corpus(mutation: Mutation, path: str, fragment: str) -> None:
+    job = base_job()
+    mutation(job)
+    failures = check(job)
+    matching = [f for f in failures if f.property == path]
+    assert matching, f"no failure at {path!r}; got {failures}"
+    assert any(fragment in f.reason for f in matching), f"{fragment!r} not in {[f.reason for f in matching]}"
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CORPUS) >= 30
+
+
+def test_exclusive_upload_conditions_may_share_a_blob() -> None:
+    # Success and failure outputs of one task never both upload, so the same blob name is fine.
+    job = base_job()
+    job["tasks"][1]["output_files"] = [
+        _out(path="task2/result.txt", upload_condition="TaskSuccess"),
+        _out(file_pattern="partial.txt", path="task2/result.txt", upload_condition="taskfailure"),
+    ]
+    assert check(job) == []
+
+
+def test_conditions_are_case_insensitive_and_stored_lower_case() -> None:
+    job = base_job()
+    job["tasks"][1]["output_files"][0]["upload_condition"] = "TaskSuccess"
+    spec = parse_job(job, now=NOW)
+    assert spec.tasks[1].output_files[0].upload_condition == "tasksuccess"
+
+
+def test_windows_pools_accept_backslashes() -> None:
+    job = base_job()
+    job["node_os"] = "windows"
+    job["tasks"][0]["output_files"][0]["file_pattern"] = "..\\std*.txt"
+    assert check(job) == []
+
+
+def test_identity_reference_replaces_the_sas() -> None:
+    job = base_job()
+    job["tasks"][1]["output_files"][0]["container_url"] = f"{ACCOUNT}/results"
+    job["tasks"][1]["output_files"][0]["identity_reference"] = {"resource_id": "/subscriptions/s/uami"}
+    assert check(job) == []
+
+
+def test_all_failures_are_reported_together() -> None:
+    job = base_job()
+    job["tasks"][0]["id"] = "bad id"
+    del job["job_preparation_task"]
+    job["job_release_task"]["max_wall_clock_time"] = "PT1H"
+    props = {f.property for f in check(job)}
+    assert {"tasks[0].id", "job_release_task", "job_release_task.max_wall_clock_time"} <= props
+
+
+def test_constructing_a_job_spec_raises_with_every_property_named() -> None:
+    job = base_job()
+    job["tasks"][1]["id"] = "Task1"
+    job["job_release_task"]["max_wall_clock_time"] = "PT16M"
+    with pytest.raises(pydantic.ValidationError) as info:
+        JobSpec.model_validate(job)
+    text = str(info.value)
+    assert "tasks[1].id: task id 'Task1' is used twice" in text
+    assert "job_release_task.max_wall_clock_time: a job release task may run at most 15 min" in text
+
+
+def test_parse_job_raises_job_spec_error_with_failures() -> None:
+    job = base_job()
+    job["tasks"][0]["output_files"][0]["upload_condition"] = "TaskComplete"
+    with pytest.raises(JobSpecError) as info:
+        parse_job(job, now=NOW)
+    assert [f.property for f in info.value.failures] == ["tasks[0].output_files[0].upload_condition"]
+    assert "did you mean 'taskcompletion'" in str(info.value)
+
+
+def test_failures_mirror_pulumi_check_failures() -> None:
+    failure = ValidationFailure("tasks[0].id", "bad")
+    assert (failure.property, failure.reason) == ("tasks[0].id", "bad")
+    assert str(failure) == "tasks[0].id: bad"
+
+
+# --------------------------------------------------------------------------------------------------
+# Unknown values during preview
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        _set("id", UNKNOWN),
+        _set("pool_id", UNKNOWN),
+        _set("priority", UNKNOWN),
+        _set("uses_task_dependencies", UNKNOWN),
+        _set("constraints", UNKNOWN),
+        _set("constraints", {"max_wall_clock_time": UNKNOWN}),
+        _set("output_container_url", UNKNOWN),
+        _set("job_preparation_task", UNKNOWN),
+        _set("job_release_task", {"command_line": "x", "max_wall_clock_time": UNKNOWN}),
+        _set("tasks", UNKNOWN),
+        _set("tasks.0", UNKNOWN),
+        _set("tasks.0.id", UNKNOWN),
+        _set("tasks.0.command_line", UNKNOWN),
+        _set("tasks.0.output_files", UNKNOWN),
+        _set("tasks.1.output_files.0.container_url", UNKNOWN),
+        _set("tasks.1.output_files.0.upload_condition", UNKNOWN),
+        _set("tasks.1.output_files.0.path", UNKNOWN),
+        _set("tasks.0.required_slots", UNKNOWN),
+        _set("tasks.0.environment_settings", {"A": UNKNOWN}),
+        _set("tasks.0.resource_files", [{"http_url": UNKNOWN, "file_path": "a"}]),
+        _set("metadata", UNKNOWN),
+        _set("task_factories", [_sweep(parameter_sets=[{"start": 1, "end": UNKNOWN}])]),
+        _set("task_factories", [{"type": "task_per_item", "items": UNKNOWN,
+                                 "repeat_task": {"command_line": "x {0}"}}]),
+        _set("wait_timeout", UNKNOWN),
+    ],
+)
+def test_unknown_values_are_tolerated(mutation: Mutation) -> None:
+    job = base_job()
+    mutation(job)
+    assert check(job) == []
+
+
+def test_rules_reading_unknown_values_are_skipped_but_others_still_apply() -> None:
+    job = base_job()
+    job["tasks"][1]["depends_on"] = {"task_ids": ["task1", "later"]}
+    job["uses_task_dependencies"] = UNKNOWN  # cannot tell whether depends_on is allowed
+    job["tasks"][0]["id"] = UNKNOWN  # 'later' might be this task: no unknown-task failure
+    job["tasks"][1]["output_files"][0]["container_url"] = UNKNOWN  # SAS rules skipped
+    job["job_release_task"]["max_wall_clock_time"] = "PT30M"  # known and wrong
+    assert [str(f) for f in check(job)] == [
+        "job_release_task.max_wall_clock_time: a job release task may run at most 15 min; got 30 min"
+    ]
+
+
+def test_unknown_sas_expiry_inputs_skip_the_expiry_rule() -> None:
+    job = base_job()
+    job["constraints"] = {"max_wall_clock_time": UNKNOWN}
+    job["output_container_url"] = f"{ACCOUNT}/{CONTAINER}?sp=cw&se=2030-01-01T01:00:00Z&sig=x"
+    assert check(job) == []
+    job["constraints"] = {"max_wall_clock_time": "PT2H"}
+    assert [f.property for f in check(job)] == ["output_container_url"]
+
+
+def test_parse_job_rejects_unknown_values() -> None:
+    job = base_job()
+    job["tasks"][0]["command_line"] = UNKNOWN
+    with pytest.raises(JobSpecError) as info:
+        parse_job(job, now=NOW)
+    assert info.value.failures == [ValidationFailure("tasks[0].command_line", "value is unknown (only allowed during preview)")]
+
+
+# --------------------------------------------------------------------------------------------------
+# Mapping to azure.batch.models, compared with the REST wire shape
+# --------------------------------------------------------------------------------------------------
+
+
+def full_job() -> dict[str, Any]:
+    job = base_job()
+    job.update(
+        display_name="Prep and release sample",
+        priority=100,
+        max_parallel_tasks=4,
+        allow_task_preemption=True,
+        uses_task_dependencies=True,
+        constraints={"max_wall_clock_time": "PT2H", "max_task_retry_count": 2},
+        common_environment_settings={"STAGE": "test", "EMPTY": ""},
+        metadata={"owner": "team-a"},
+        on_all_tasks_complete="TerminateJob",
+        on_task_failure="PerformExitOptionsJobAction",
+        on_destroy="terminate",
+        wait_for="tasks",
+        wait_timeout="PT30M",
+    )
+    job["job_preparation_task"] = {
+        "id": "prep",
+        "command_line": "/bin/sh -c 'echo prep'",
+        "container_settings": {
+            "image_name": "alpine:3",
+            "container_run_options": "--rm",
+            "registry": {"registry_server": "r.io", "username": "u", "password": "p"},
+            "working_directory": "taskworkingdirectory",
+            "container_host_batch_bind_mounts": [{"source": "shared", "is_read_only": True}],
+        },
+        "resource_files": [{"http_url": "https://h/a.sh", "file_path": "a.sh", "file_mode": "0755"}],
+        "environment_settings": {"P": "1"},
+        "constraints": {"max_wall_clock_time": "PT10M", "retention_time": "P1D", "max_task_retry_count": 1},
+        "wait_for_success": False,
+        "user_identity": {"auto_user": {"scope": "Task", "elevation_level": "Admin"}},
+        "rerun_on_node_reboot_after_success": False,
+    }
+    job["job_release_task"] = {
+        "id": "release",
+        "command_line": "/bin/sh -c 'echo release'",
+        "resource_files": [{"storage_container_url": f"{ACCOUNT}/in?sp=rl&sig=x", "blob_prefix": "cfg/",
+                            "file_path": "cfg"}],
+        "environment_settings": {"R": "2"},
+        "max_wall_clock_time": "PT5M",
+        "retention_time": "PT12H",
+        "user_identity": {"username": "batchuser"},
+    }
+    job["tasks"][1].update(
+        display_name="Task two",
+        environment_settings={"X": "y"},
+        constraints={"max_wall_clock_time": "PT1M30S", "retention_time": "P7D", "max_task_retry_count": 0},
+        exit_conditions={
+            "exit_codes": [{"code": 3, "exit_options": {"job_action": "terminate", "dependency_action": "block"}}],
+            "exit_code_ranges": [{"start": 10, "end": 20, "exit_options": {"job_action": "disable"}}],
+            "pre_processing_error": {"job_action": "terminate"},
+            "file_upload_error": {"dependency_action": "satisfy"},
+            "default": {"job_action": "none"},
+        },
+        required_slots=2,
+        depends_on={"task_ids": ["task1"], "task_id_ranges": [{"start": 1, "end": 5}]},
+        resource_files=[{"auto_storage_container_name": "inputs", "blob_prefix": "x/"}],
+        user_identity={"auto_user": {"scope": "pool", "elevation_level": "nonadmin"}},
+    )
+    job["tasks"][1]["output_files"] = [
+        _out(path="task2/result.txt", upload_condition="TaskSuccess",
+             upload_headers={"x-ms-blob-content-type": "text/plain"}),
+        {"file_pattern": "out/**/*.csv", "kind": "TaskOutput", "relative_path": "tables",
+         "upload_condition": "taskfailure"},
+        {"file_pattern": "summary.json", "kind": "JobOutput"},
+        {"file_pattern": "thumbs/*.png", "custom_kind": "Thumbnails"},
+        {"file_pattern": "preview.png", "kind": "TaskPreview", "relative_path": "..\\small\\p.png"},
+    ]
+    return job
+
+
+def test_job_create_wire_shape() -> None:
+    spec = parse_job(full_job(), now=NOW)
+    assert spec.to_batch_job_create().as_dict() == {
+        "id": JOB_ID,
+        "displayName": "Prep and release sample",
+        "poolInfo": {"poolId": "JobPrepReleaseSamplePool"},
+        "priority": 100,
+        "maxParallelTasks": 4,
+        "allowTaskPreemption": True,
+        "usesTaskDependencies": True,
+        "constraints": {"maxWallClockTime": "PT02H00M00S", "maxTaskRetryCount": 2},
+        "commonEnvironmentSettings": [{"name": "STAGE", "value": "test"}, {"name": "EMPTY", "value": ""}],
+        "metadata": [{"name": "owner", "value": "team-a"}],
+        # Always created with noaction: the provider sets terminatejob after adding the tasks.
+        "onAllTasksComplete": "noaction",
+        "onTaskFailure": "performexitoptionsjobaction",
+        "jobPreparationTask": {
+            "id": "prep",
+            "commandLine": "/bin/sh -c 'echo prep'",
+            "containerSettings": {
+                "imageName": "alpine:3",
+                "containerRunOptions": "--rm",
+                "registry": {"registryServer": "r.io", "username": "u", "password": "p"},
+                "workingDirectory": "taskWorkingDirectory",
+                "containerHostBatchBindMounts": [{"source": "Shared", "isReadOnly": True}],
+            },
+            "resourceFiles": [{"httpUrl": "https://h/a.sh", "filePath": "a.sh", "fileMode": "0755"}],
+            "environmentSettings": [{"name": "P", "value": "1"}],
+            "constraints": {"maxWallClockTime": "PT10M00S", "retentionTime": "P1D", "maxTaskRetryCount": 1},
+            "waitForSuccess": False,
+            "userIdentity": {"autoUser": {"scope": "task", "elevationLevel": "admin"}},
+            "rerunOnNodeRebootAfterSuccess": False,
+        },
+        "jobReleaseTask": {
+            "id": "release",
+            "commandLine": "/bin/sh -c 'echo release'",
+            "resourceFiles": [{"storageContainerUrl": f"{ACCOUNT}/in?sp=rl&sig=x", "blobPrefix": "cfg/",
+                               "filePath": "cfg"}],
+            "environmentSettings": [{"name": "R", "value": "2"}],
+            "maxWallClockTime": "PT05M00S",
+            "retentionTime": "PT12H00M00S",
+            "userIdentity": {"username": "batchuser"},
+        },
+    }
+    assert spec.on_all_tasks_complete == "terminatejob"
+    assert spec.to_batch_job_update(["on_all_tasks_complete"]).as_dict() == {"onAllTasksComplete": "terminatejob"}
+
+
+def test_job_update_carries_only_updatable_fields() -> None:
+    spec = parse_job(full_job(), now=NOW)
+    assert spec.to_batch_job_update(["priority", "metadata", "constraints"]).as_dict() == {
+        "priority": 100,
+        "metadata": [{"name": "owner", "value": "team-a"}],
+        "constraints": {"maxWallClockTime": "PT02H00M00S", "maxTaskRetryCount": 2},
+    }
+    with pytest.raises(ValueError, match="not updatable in place: job_preparation_task"):
+        spec.to_batch_job_update(["job_preparation_task"])
+
+
+def test_preparation_and_release_defaults_match_the_service() -> None:
+    spec = parse_job(base_job(), now=NOW)
+    wire = spec.to_batch_job_create().as_dict()
+    assert wire["jobPreparationTask"] == {
+        "id": "jobpreparation",
+        "commandLine": base_job()["job_preparation_task"]["command_line"],
+        "constraints": {"retentionTime": "P7D", "maxTaskRetryCount": 0},
+        "waitForSuccess": True,
+        "rerunOnNodeRebootAfterSuccess": True,
+    }
+    assert wire["jobReleaseTask"] == {
+        "id": "jobrelease",
+        "commandLine": base_job()["job_release_task"]["command_line"],
+        "maxWallClockTime": "PT15M00S",
+        "retentionTime": "P7D",
+    }
+    assert (spec.on_destroy, spec.wait_for, spec.wait_timeout) == ("terminate_then_delete", "none", timedelta(hours=1))
+
+
+def test_task_create_wire_shape_with_conventions_resolved() -> None:
+    spec = parse_job(full_job(), now=NOW)
+    creates = spec.to_batch_task_creates()
+    assert [c.id for c in creates] == ["task1", "task2"]
+
+    def out(pattern: str, path: str, condition: str = "taskcompletion", url: str = OUTPUT_URL) -> dict[str, Any]:
+        return {"filePattern": pattern, "destination": {"container": {"containerUrl": url, "path": path}},
+                "uploadOptions": {"uploadCondition": condition}}
+
+    assert creates[0].as_dict() == {
+        "id": "task1",
+        "commandLine": base_job()["tasks"][0]["command_line"],
+        # A wildcard pattern gets the conventions virtual directory.
+        "outputFiles": [out("../std*.txt", "task1/$TaskLog")],
+    }
+    raw = out("result.txt", "task2/result.txt", "tasksuccess", RAW_URL)
+    raw["destination"]["container"]["uploadHeaders"] = [{"name": "x-ms-blob-content-type", "value": "text/plain"}]
+    assert creates[1].as_dict() == {
+        "id": "task2",
+        "displayName": "Task two",
+        "commandLine": "/bin/sh -c 'echo hello > result.txt'",
+        "environmentSettings": [{"name": "X", "value": "y"}],
+        "resourceFiles": [{"autoStorageContainerName": "inputs", "blobPrefix": "x/"}],
+        "constraints": {"maxWallClockTime": "PT01M30S", "retentionTime": "P7D", "maxTaskRetryCount": 0},
+        "exitConditions": {
+            "exitCodes": [{"code": 3, "exitOptions": {"jobAction": "terminate", "dependencyAction": "block"}}],
+            "exitCodeRanges": [{"start": 10, "end": 20, "exitOptions": {"jobAction": "disable"}}],
+            "preProcessingError": {"jobAction": "terminate"},
+            "fileUploadError": {"dependencyAction": "satisfy"},
+            "default": {"jobAction": "none"},
+        },
+        "requiredSlots": 2,
+        "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
+        "dependsOn": {"taskIds": ["task1"], "taskIdRanges": [{"start": 1, "end": 5}]},
+        "outputFiles": [
+            raw,
+            out("out/**/*.csv", "task2/$TaskOutput/tables", "taskfailure"),
+            out("summary.json", "$JobOutput/summary.json"),
+            out("thumbs/*.png", "task2/$Thumbnails"),
+            out("preview.png", "task2/$TaskPreview/small/p.png"),
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("output", "expected_path"),
+    [
+        ({"file_pattern": "../stdout.txt", "kind": "TaskLog"}, "t-1/$TaskLog/stdout.txt"),
+        ({"file_pattern": "../std*.txt", "kind": "TaskLog"}, "t-1/$TaskLog"),
+        ({"file_pattern": "out/result.txt", "kind": "TaskOutput"}, "t-1/$TaskOutput/out/result.txt"),
+        ({"file_pattern": "out/result.txt", "kind": "TaskOutput", "relative_path": "r.txt"}, "t-1/$TaskOutput/r.txt"),
+        ({"file_pattern": "/mnt/data/final.bin", "kind": "TaskIntermediate"}, "t-1/$TaskIntermediate/final.bin"),
+        ({"file_pattern": "$AZ_BATCH_TASK_DIR/stderr.txt", "kind": "TaskLog"}, "t-1/$TaskLog/stderr.txt"),
+        ({"file_pattern": "frames/f?.png", "kind": "TaskPreview"}, "t-1/$TaskPreview"),
+        ({"file_pattern": "merged.txt", "kind": "JobOutput", "relative_path": "out/merged.txt"},
+         "$JobOutput/out/merged.txt"),
+        ({"file_pattern": "p/*.png", "kind": "JobPreview"}, "$JobPreview"),
+    ],
+)
+def test_resolve_output_file_paths(output: dict[str, Any], expected_path: str) -> None:
+    resolved = resolve_output_file(OutputFileSpec.model_validate(output), task_id="t-1",
+                                   output_container_url=OUTPUT_URL, job_id=JOB_ID)
+    assert (resolved.container_url, resolved.path, resolved.kind) == (OUTPUT_URL, expected_path, None)
+
+
+def test_resolve_output_file_checks_the_container_name_and_url() -> None:
+    output = OutputFileSpec(file_pattern="a.txt", kind="TaskOutput")
+    with pytest.raises(ValueError, match="has no output_container_url"):
+        resolve_output_file(output, task_id="t", output_container_url=None)
+    with pytest.raises(ValueError, match="container of job 'other' is 'job-other'"):
+        resolve_output_file(output, task_id="t", output_container_url=OUTPUT_URL, job_id="other")
+    raw = OutputFileSpec(file_pattern="a.txt", container_url=RAW_URL, path="p/a.txt")
+    assert resolve_output_file(raw, task_id="t", output_container_url=None) is raw
+
+
+# --------------------------------------------------------------------------------------------------
+# Task factories
+# --------------------------------------------------------------------------------------------------
+
+
+def test_parametric_sweep_expands_with_substitution_everywhere() -> None:
+    job = base_job()
+    job["task_factories"] = [
+        {
+            "type": "parametric_sweep",
+            "parameter_sets": [{"start": 1, "end": 2}, {"start": 10, "end": 0, "step": -5}],
+            "id_prefix": "render",
+            "repeat_task": {
+                "display_name": "frame {0} quality {1}",
+                "command_line": "/bin/sh -c 'render --frame {0:4} --q {1} > ${HOME}/f{0}.png && echo {{0}}'",
+                "environment_settings": {"FRAME": "{0}"},
+                "resource_files": [{"http_url": "https://h/scene-{0}.blend", "file_path": "scene.blend"}],
+                "output_files": [
+                    {"file_pattern": "f{0}.png", "kind": "TaskOutput", "relative_path": "q{1}/f{0:3}.png"},
+                    {"file_pattern": "f{0}.png", "container_url": RAW_URL, "path": "frames/{0}-{1}.png"},
+                ],
+            },
+        }
+    ]
+    spec = parse_job(job, now=NOW)
+    tasks = spec.expand_tasks()
+    generated = tasks[2:]
+    assert [t.id for t in generated] == [
+        "render-00000", "render-00001", "render-00002", "render-00003", "render-00004", "render-00005"
+    ]
+    first = generated[0]
+    assert first.command_line == "/bin/sh -c 'render --frame 0001 --q 10 > ${HOME}/f1.png && echo {0}'"
+    assert first.display_name == "frame 1 quality 10"
+    assert first.environment_settings == {"FRAME": "1"}
+    assert first.resource_files[0].http_url == "https://h/scene-1.blend"
+    # The last parameter set varies fastest.
+    assert [t.environment_settings["FRAME"] for t in generated] == ["1", "1", "1", "2", "2", "2"]
+    assert [t.output_files[1].path for t in generated][:3] == ["frames/1-10.png", "frames/1-5.png", "frames/1-0.png"]
+    wire = spec.to_batch_task_creates()[2].as_dict()
+    assert [o["destination"]["container"]["path"] for o in wire["outputFiles"]] == [
+        "render-00000/$TaskOutput/q10/f001.png",
+        "frames/1-10.png",
+    ]
+    assert spec.task_count() == 8
+
+
+def test_id_template_and_task_per_item() -> None:
+    job = base_job()
+    job["task_factories"] = [
+        {
+            "type": "task_per_item",
+            "items": ["alpha", ["beta", "b"], 7],
+            "repeat_task": {"id": "item-{0}", "command_line": "process {0} {1}"},
+        }
+    ]
+    # "alpha" and 7 have no {1}: the placeholder error names the factory.
+    failures = check(job)
+    assert failures == [ValidationFailure(
+        "task_factories[0]",
+        failures[0].reason,
+    )]
+    assert "generated task 0 (values 'alpha') is invalid" in failures[0].reason
+    assert "placeholder {1} but the factory gives only 1 value(s)" in failures[0].reason
+    job["task_factories"][0]["repeat_task"]["command_line"] = "process {0}"
+    spec = parse_job(job, now=NOW)
+    assert [(t.id, t.command_line) for t in spec.expand_tasks()[2:]] == [
+        ("item-alpha", "process alpha"), ("item-beta", "process beta"), ("item-7", "process 7")
+    ]
+
+
+def test_factory_ids_are_stable_when_the_sweep_grows() -> None:
+    def ids(end: int) -> list[str]:
+        job = base_job()
+        job["task_factories"] = [_sweep(parameter_sets=[{"start": 0, "end": end}])]
+        return [t.id for t in parse_job(job, now=NOW).expand_tasks()[2:]]
+
+    small, large = ids(9), ids(99)
+    assert large[: len(small)] == small
+    assert ids(9) == small  # deterministic
+
+
+def test_ten_thousand_tasks_expand_validate_and_map_quickly() -> None:
+    job = base_job()
+    job["task_factories"] = [
+        {
+            "type": "parametric_sweep",
+            "parameter_sets": [{"start": 0, "end": 99}, {"start": 0, "end": 99}],
+            "repeat_task": {
+                "command_line": "simulate --x {0} --y {1}",
+                "output_files": [
+                    {"file_pattern": "result.csv", "kind": "TaskOutput"},
+                    {"file_pattern": "../std*.txt", "kind": "TaskLog", "upload_condition": "taskcompletion"},
+                ],
+            },
+        }
+    ]
+    started = time.perf_counter()
+    assert check(job) == []
+    validated = time.perf_counter()
+    spec = parse_job(job, now=NOW)
+    tasks = spec.expand_tasks()
+    expanded = time.perf_counter()
+    assert len(tasks) == 10_002
+    assert len({t.id.lower() for t in tasks}) == 10_002
+    assert tasks[-1].id == "task-09999" and tasks[-1].command_line == "simulate --x 99 --y 99"
+    fingerprints = [task_fingerprint(t) for t in tasks]
+    fingerprinted = time.perf_counter()
+    creates = spec.to_batch_task_creates()
+    mapped = time.perf_counter()
+    assert creates[-1].output_files[0].destination.container.path == "task-09999/$TaskOutput/result.csv"
+    assert len(set(fingerprints)) == 10_002
+    # Generous bounds for slow CI machines; typical: ~0.5 s, ~0.5 s, ~0.1 s, ~1 s.
+    assert validated - started < 5
+    assert expanded - validated < 5
+    assert fingerprinted - expanded < 3
+    assert mapped - fingerprinted < 10
+
+
+# --------------------------------------------------------------------------------------------------
+# Canonical form and fingerprints
+# --------------------------------------------------------------------------------------------------
+
+
+def test_fingerprint_ignores_defaults_key_order_and_sas_rotation() -> None:
+    a = TaskSpec.model_validate({"id": "t", "command_line": "x", "output_files": [
+        {"file_pattern": "a.txt", "container_url": RAW_URL, "path": "a.txt"}]})
+    b = TaskSpec.model_validate({"output_files": [
+        {"path": "a.txt", "upload_condition": "TaskCompletion", "file_pattern": "a.txt",
+         "container_url": RAW_URL.replace("sig=c2lnbmF0dXJl", "sig=bmV3")}],
+        "command_line": "x", "id": "t", "resource_files": [], "environment_settings": {}})
+    assert canonical_task(a) == canonical_task(b)
+    assert task_fingerprint(a) == task_fingerprint(b)
+    assert canonical_task(a)["output_files"][0]["container_url"] == f"{ACCOUNT}/results"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"command_line": "y"},
+        {"environment_settings": {"A": "1"}},
+        {"required_slots": 2},
+        {"output_files": [{"file_pattern": "a.txt", "kind": "TaskOutput"}]},
+        {"output_files": [{"file_pattern": "a.txt", "container_url": f"{ACCOUNT}/other?{SAS}"}]},
+    ],
+)
+def test_fingerprint_changes_with_the_task(change: dict[str, Any]) -> None:
+    base = {"id": "t", "command_line": "x"}
+    assert task_fingerprint(TaskSpec.model_validate(base)) != task_fingerprint(
+        TaskSpec.model_validate({**base, **change})
+    )
+
+
+def test_specs_are_immutable_and_copyable() -> None:
+    spec = parse_job(base_job(), now=NOW)
+    with pytest.raises(pydantic.ValidationError):
+        spec.priority = 5  # type: ignore[misc]
+    changed = spec.model_copy(update={"priority": 5})
+    assert (spec.priority, changed.priority) == (0, 5)
+    copy.deepcopy(spec)
+
+
+def test_make_job_id() -> None:
+    assert make_job_id("render job", "a1b2c3d") == "render-job-a1b2c3d"
+    long = make_job_id("x" * 100, "abcdefg")
+    assert len(long) == 64 and long.endswith("-abcdefg")
+    assert make_job_id("weird/name:1", "zz") == "weird-name-1-zz"
+    assert check({"id": make_job_id("ünïcode name!", "zz"), "pool_id": "p"}) == []
+
+
+def test_an_invalid_job_id_is_reported_once() -> None:
+    job = base_job()
+    job["id"] = "my job"
+    assert [f.property for f in check(job)] == ["id"]
+
+
+def test_split_job_inputs_separates_provider_properties() -> None:
+    from pulumi_azbatch.spec import split_job_inputs
+
+    spec, rest = split_job_inputs({**base_job(), "__provider": "x", "batch_account_url": "http://b"})
+    assert check(spec) == []
+    assert rest == {"__provider": "x", "batch_account_url": "http://b"}
+
+
+def test_unknown_task_ids_do_not_look_like_duplicates_or_shared_blobs() -> None:
+    job = base_job()
+    job["tasks"][1] = {"id": UNKNOWN, "command_line": "x", "output_files": [{"file_pattern": "a.txt", "kind": "TaskOutput"}]}
+    job["tasks"].append({"id": UNKNOWN, "command_line": "y", "output_files": [{"file_pattern": "a.txt", "kind": "TaskOutput"}]})
+    assert check(job) == []
+    # With known ids the same outputs are fine too (the task id is in the path)...
+    job["tasks"][1]["id"], job["tasks"][2]["id"] = "a", "b"
+    assert check(job) == []
+    # ...and equal known ids are reported.
+    job["tasks"][2]["id"] = "A"
+    assert [f.property for f in check(job)] == ["tasks[2].id", "tasks[2].output_files[0]"]
+
+
+def test_unknown_factory_items_hide_generated_ids_from_dependency_checks() -> None:
+    job = base_job()
+    job["uses_task_dependencies"] = True
+    job["tasks"][1]["depends_on"] = {"task_ids": ["item-a"]}
+    job["task_factories"] = [{"type": "task_per_item", "items": UNKNOWN,
+                              "repeat_task": {"id": "item-{0}", "command_line": "x {0}"}}]
+    assert check(job) == []
+    job["task_factories"][0]["items"] = ["b"]
+    assert [f.property for f in check(job)] == ["tasks[1].depends_on.task_ids[0]"]
+    job["task_factories"][0]["items"] = ["a", "b"]
+    assert check(job) == []
+
+
+def test_unknown_preparation_task_does_not_trigger_the_release_rule() -> None:
+    job = base_job()
+    job["job_preparation_task"] = UNKNOWN
+    assert check(job) == []
+    del job["job_preparation_task"]
+    assert [f.property for f in check(job)] == ["job_release_task"]
