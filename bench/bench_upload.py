@@ -3,7 +3,7 @@
 Both upload the same files to the same Azurite (started privately for the run): by default one
 64 MiB file and 200 files of 64 KiB. The direct baseline is what a careful user would write with the
 SDK: one `upload_blob(..., max_concurrency=8)` per file, small files eight at a time on a thread
-pool. Each case runs `--repeat` times into a fresh virtual directory and the median is reported.
+pool. Each case runs `--repeat` times (alternating) into a fresh virtual directory; the median is reported.
 
     .venv/bin/python bench/bench_upload.py [--large-mib 64] [--small-count 200] [--small-kib 64] [--repeat 3]
 """
@@ -80,17 +80,21 @@ def _via_runtime(container_url: str, node_root: Path, task_dir: Path, prefix: st
         raise RuntimeError(f"upload_outputs failed: {failure}")
 
 
-def _measure(label: str, repeat: int, total: int, once: Callable[[str], None]) -> float:
-    seconds = []
+def _measure(repeat: int, total: int, cases: dict[str, Callable[[str], None]]) -> dict[str, float]:
+    # The cases alternate run by run, so drift in Azurite (growing data, a busy machine) hits both alike.
+    seconds: dict[str, list[float]] = {label: [] for label in cases}
     for i in range(repeat):
-        started = time.perf_counter()
-        once(f"{label}-{i}")
-        seconds.append(time.perf_counter() - started)
-    median = statistics.median(seconds)
-    print(
-        f"  {label:<24} median {median:7.3f}s  {total / median / 1e6:8.1f} MB/s  (runs: {', '.join(f'{s:.3f}' for s in seconds)})"
-    )
-    return total / median
+        for label, once in cases.items():
+            started = time.perf_counter()
+            once(f"{label.split()[0]}-{i}")
+            seconds[label].append(time.perf_counter() - started)
+    rates: dict[str, float] = {}
+    for label, runs in seconds.items():
+        median = statistics.median(runs)
+        rates[label] = total / median
+        listed = ", ".join(f"{s:.3f}" for s in runs)
+        print(f"  {label:<26} median {median:7.3f}s {total / median / 1e6:8.1f} MB/s  (runs: {listed})")
+    return rates
 
 
 def run(
@@ -118,12 +122,15 @@ def run(
             print(
                 f"upload of {len(files)} files, {total / MIB:.1f} MiB ({large_mib} MiB + {small_count} x {small_kib} KiB):"
             )
-            direct = _measure(
-                "direct azure-storage-blob", repeat, total, lambda p: _direct(container_url, files, wd, p)
+            rates = _measure(
+                repeat,
+                total,
+                {
+                    "direct azure-storage-blob": lambda p: _direct(container_url, files, wd, p),
+                    "upload_outputs": lambda p: _via_runtime(container_url, node_root, task_dir, p),
+                },
             )
-            runtime = _measure(
-                "upload_outputs", repeat, total, lambda p: _via_runtime(container_url, node_root, task_dir, p)
-            )
+            direct, runtime = rates["direct azure-storage-blob"], rates["upload_outputs"]
             admin.close()
         finally:
             emulators.stop()

@@ -99,16 +99,21 @@ def azurite_command(port: int, data_dir: Path) -> list[str]:
         raise FileNotFoundError(f"{binary} is missing: run `make bootstrap` (npm ci) first")
     return [
         str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port),
-        "--location", str(data_dir), "--skipApiVersionCheck", "--loose", "--silent",
+        "--location", str(data_dir), "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
         "--debug", str(data_dir / "debug.log"),
     ]  # fmt: skip
 
 
-def batch_emulator_command(port: int, data_dir: Path) -> list[str]:
+def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = None) -> list[str]:
+    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs."""
+    storage = [] if not blob_url else [
+        "--blob-url", blob_url,
+        "--storage-account-name", AZURITE_ACCOUNT_NAME, "--storage-account-key", AZURITE_ACCOUNT_KEY,
+    ]  # fmt: skip
     return [
         sys.executable, "-m", "localbatch", "serve", "--host", "127.0.0.1", "--port", str(port),
         "--data-dir", str(data_dir),
-        "--account-name", LOCALBATCH_ACCOUNT_NAME, "--account-key", LOCALBATCH_ACCOUNT_KEY,
+        "--account-name", LOCALBATCH_ACCOUNT_NAME, "--account-key", LOCALBATCH_ACCOUNT_KEY, *storage,
     ]  # fmt: skip
 
 
@@ -157,7 +162,7 @@ def start_emulators(
         if batch:
             (state_dir / "batch").mkdir(parents=True, exist_ok=True)
             batch_proc = subprocess.Popen(
-                batch_emulator_command(batch_port, state_dir / "batch"),
+                batch_emulator_command(batch_port, state_dir / "batch", f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}"),
                 stdout=open(log_dir / "localbatch.log", "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

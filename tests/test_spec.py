@@ -857,9 +857,9 @@ def test_unknown_task_ids_do_not_look_like_duplicates_or_shared_blobs() -> None:
     # With known ids the same outputs are fine too (the task id is in the path)...
     job["tasks"][1]["id"], job["tasks"][2]["id"] = "a", "b"
     assert check(job) == []
-    # ...and equal known ids are reported.
+    # ...and equal known ids are reported (blob names are case-sensitive, so only the id clashes).
     job["tasks"][2]["id"] = "A"
-    assert [f.property for f in check(job)] == ["tasks[2].id", "tasks[2].output_files[0]"]
+    assert [f.property for f in check(job)] == ["tasks[2].id"]
 
 
 def test_unknown_factory_items_hide_generated_ids_from_dependency_checks() -> None:
@@ -881,3 +881,55 @@ def test_unknown_preparation_task_does_not_trigger_the_release_rule() -> None:
     assert check(job) == []
     del job["job_preparation_task"]
     assert [f.property for f in check(job)] == ["job_release_task"]
+
+
+@pytest.mark.parametrize(
+    ("permission", "problem"),
+    [
+        ({"create": True, "write": True}, None),
+        ({"read": True, "add": True, "create": True, "write": True, "list": True}, None),
+        ({"read": True, "list": True}, "lacks w (write)"),
+        ({"create": True}, "lacks w (write)"),
+    ],
+)
+def test_sas_rules_read_real_storage_sas_tokens(permission: dict[str, bool], problem: str | None) -> None:
+    # Tokens as azure-storage-blob writes them: URL-encoded expiry, canonical permission order.
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    from pulumi_azbatch.localdev import AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME
+
+    token = generate_container_sas(
+        AZURITE_ACCOUNT_NAME, CONTAINER, account_key=AZURITE_ACCOUNT_KEY,
+        permission=ContainerSasPermissions(**permission), expiry=NOW + timedelta(days=7),
+    )
+    assert "%3A" in token  # the expiry really is encoded
+    job = base_job()
+    job["output_container_url"] = f"{ACCOUNT}/{CONTAINER}?{token}"
+    job["constraints"] = {"max_wall_clock_time": "P6D"}
+    failures = check(job)
+    if problem is None:
+        assert failures == []
+    else:
+        assert [f.property for f in failures] == ["output_container_url"]
+        assert problem in failures[0].reason
+    job["constraints"] = {"max_wall_clock_time": "P8D"}
+    assert any("before the job can finish" in f.reason for f in check(job))
+
+
+def test_the_documented_yaml_example_is_valid_and_expands() -> None:
+    import pathlib
+    import re as _re
+
+    import yaml
+
+    doc = (pathlib.Path(__file__).parent.parent / "docs" / "job-model.md").read_text()
+    block = _re.search(r"```yaml\n(.*?)```", doc, _re.S)
+    assert block is not None
+    raw = yaml.safe_load(block.group(1))
+    spec = parse_job(raw, now=NOW)
+    assert [t.id for t in spec.expand_tasks()] == ["merge", "frame-0001", "frame-0002"]
+    wire = spec.to_batch_task_creates()
+    assert wire[0].output_files[0].destination.container.path == "$JobOutput/merged.txt"
+    assert [o.destination.container.path for o in wire[1].output_files] == [
+        "frame-0001/$TaskOutput/frame1.txt", "frame-0001/$TaskLog"
+    ]

@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-nodes", type=int, default=int(cap) if cap else None,
                        help="cap on the total number of nodes across pools (default: no cap)")  # fmt: skip
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    # Where the portal reads File Conventions containers (Azurite locally); optional.
+    serve.add_argument("--blob-url", default=os.environ.get("LOCALBATCH_BLOB_URL"),
+                       help="blob endpoint the portal lists job output containers from")  # fmt: skip
+    serve.add_argument("--storage-account-name", default=os.environ.get("LOCALBATCH_STORAGE_ACCOUNT_NAME"))
+    serve.add_argument("--storage-account-key", default=os.environ.get("LOCALBATCH_STORAGE_ACCOUNT_KEY"))
     return parser
 
 
@@ -53,6 +58,10 @@ def serve(args: argparse.Namespace) -> int:
         print(f"localbatch: warning: listening on {args.host}, not loopback; anyone who can reach it "
               "can run commands on this machine with the development key", file=sys.stderr)  # fmt: skip
     service = BatchService(args.data_dir, account_name=args.account_name, max_nodes=args.max_nodes)
+    if args.blob_url:
+        from .portal import StorageConfig, configure_storage
+
+        configure_storage(service, StorageConfig(args.blob_url, args.storage_account_name, args.storage_account_key))
     server = make_server(service, host=args.host, port=args.port, account_name=args.account_name,
                          account_key=args.account_key, verbose=args.verbose)  # fmt: skip
     service.start()

@@ -372,8 +372,8 @@ class BatchService:
             self.pools[pool.key] = pool
             max_seq = max(max_seq, pool.seq)
         for _, rec in self.store.load("node"):
-            pool = self.pools.get(rec["pool"])
-            if pool is None:
+            owner = self.pools.get(rec["pool"])
+            if owner is None:
                 continue
             node = Node(rec["pool"], rec["doc"], Path(rec["root"]), rec["seq"], {}, set(rec["ineligible"]))
             doc = node.doc
@@ -382,7 +382,7 @@ class BatchService:
                 _set_state(doc, "waitingforstarttask" if self._waits_for_start(doc) else "idle", now)
             elif doc["state"] not in ("starttaskfailed",):
                 _set_state(doc, "idle", now)
-            pool.nodes[node.id] = node
+            owner.nodes[node.id] = node
             self._save_node(node)
         for _, rec in self.store.load("job"):
             job = Job(rec["doc"], rec["seq"], pending_reason=rec.get("reason"),
@@ -391,11 +391,11 @@ class BatchService:
             max_seq = max(max_seq, job.seq)
         tasks = [rec for _, rec in self.store.load("task")]
         for rec in sorted(tasks, key=lambda r: r["seq"]):
-            job = self.jobs.get(rec["job"])
-            if job is None:
+            parent = self.jobs.get(rec["job"])
+            if parent is None:
                 continue
-            task = Task(job.key, rec["doc"], rec["seq"])
-            job.tasks[task.key] = task
+            task = Task(parent.key, rec["doc"], rec["seq"])
+            parent.tasks[task.key] = task
             max_seq = max(max_seq, task.seq)
             if task.doc["state"] in ("running", "preparing"):
                 # The node "rebooted": the task goes back to the queue, counted as a requeue.
@@ -405,12 +405,13 @@ class BatchService:
                 _set_state(task.doc, "active", now)
                 self._save_task(task)
             if task.doc["state"] == "active":
-                job.active[task.key] = None
+                parent.active[task.key] = None
         for key, rec in self.store.load("prep"):
             job_key, node_id = key.split("/", 1)
-            job = self.jobs.get(job_key)
-            if job is None:
+            owner_job = self.jobs.get(job_key)
+            if owner_job is None:
                 continue
+            job = owner_job
             doc = rec["doc"]
             prep_info = doc.get("jobPreparationTaskExecutionInfo") or {}
             release_info = doc.get("jobReleaseTaskExecutionInfo") or {}
@@ -734,8 +735,8 @@ class BatchService:
         now = utcnow()
         info = node.doc.setdefault("startTaskInfo", {"retryCount": 0})
         info.update(state="running", startTime=iso(now))
-        for key in ("endTime", "exitCode", "result", "failureInfo"):
-            info.pop(key, None)
+        for name in ("endTime", "exitCode", "result", "failureInfo"):
+            info.pop(name, None)
         env = runtime.task_environment(
             account_name=self.account_name, account_url=self.base_url, pool_id=pool.doc["id"],
             node_id=node.id, node_root=node.root, task_dir=node.root / "startup",
@@ -831,13 +832,13 @@ class BatchService:
                 "maxTaskRetryCount": _check_int(constraints, "maxTaskRetryCount", 0, -1, 100),
             }
         if replace or given("onAllTasksComplete"):
-            value = _check_enum(body, "onAllTasksComplete", ("noaction", "terminatejob"), "noaction")
-            if current is not None and current.get("onAllTasksComplete") == "terminatejob" and value == "noaction":
+            mode = _check_enum(body, "onAllTasksComplete", ("noaction", "terminatejob"), "noaction")
+            if current is not None and current.get("onAllTasksComplete") == "terminatejob" and mode == "noaction":
                 raise invalid_property(
                     "onAllTasksComplete", body.get("onAllTasksComplete", "noaction"),
                     "onAllTasksComplete cannot be changed from terminatejob back to noaction.",
                 )  # fmt: skip
-            out["onAllTasksComplete"] = value
+            out["onAllTasksComplete"] = mode
         if replace or given("metadata"):
             out["metadata"] = _check_name_values(body, "metadata")
         if replace or given("poolInfo"):
@@ -1398,8 +1399,8 @@ class BatchService:
     def _start_task(self, job: Job, task: Task, pool: Pool, node: Node, now: datetime) -> None:
         _set_state(task.doc, "running", now)
         task.doc["executionInfo"]["startTime"] = iso(now)
-        for key in ("endTime", "exitCode", "failureInfo", "result"):
-            task.doc["executionInfo"].pop(key, None)
+        for name in ("endTime", "exitCode", "failureInfo", "result"):
+            task.doc["executionInfo"].pop(name, None)
         self._save_task(task)
         task_dir = runtime.task_directory(node.root, job.doc["id"], task.doc["id"])
         run = runtime.TaskRun(
@@ -1420,10 +1421,10 @@ class BatchService:
         now = utcnow()
         if job is None or task is None or task.seq != seq:
             # Deleted while running: free the slot and remove its directory.
-            for pool in self.pools.values():
-                for node in pool.nodes.values():
-                    if node.slots.pop((key[1], key[2]), None) is not None:
-                        self._refresh_node(node)
+            for any_pool in self.pools.values():
+                for any_node in any_pool.nodes.values():
+                    if any_node.slots.pop((key[1], key[2]), None) is not None:
+                        self._refresh_node(any_node)
             _remove_tree_later(run.task_dir)
             return None
         if task.requeue_requested and not task.terminate_requested:

@@ -41,8 +41,11 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 # Files at most this big go up in one Put Blob; larger ones in blocks of BLOCK_SIZE, several at once.
-MAX_SINGLE_PUT_SIZE = 8 * 1024 * 1024
-BLOCK_SIZE = 4 * 1024 * 1024
+# 64 MiB is azure-storage-blob's own default: measured against Azurite, one Put Blob of 64 MiB is
+# about twice as fast as 8 parallel 4-8 MiB blocks (Azurite persists each block separately), and
+# real Storage accepts it too. Blocks of 8 MiB beat 4 MiB on Azurite by about 1.7x.
+MAX_SINGLE_PUT_SIZE = 64 * 1024 * 1024
+BLOCK_SIZE = 8 * 1024 * 1024
 # Parallel block uploads for one large file, and parallel files for many small ones.
 BLOCK_CONCURRENCY = 8
 FILE_CONCURRENCY = 8
@@ -451,8 +454,10 @@ class _Job:
 class _Uploader:
     """Uploads files to containers, one cached ContainerClient per container URL."""
 
-    def __init__(self, log: _Log) -> None:
+    def __init__(self, log: _Log, max_single_put_size: int, block_size: int) -> None:
         self.log = log
+        self.max_single_put_size = max_single_put_size
+        self.block_size = block_size
         self._clients: dict[str, Any] = {}
         self._dead: dict[str, UploadFailure] = {}
         self._lock = threading.Lock()
@@ -465,8 +470,8 @@ class _Uploader:
             if client is None:
                 client = ContainerClient.from_container_url(
                     container_url,
-                    max_single_put_size=MAX_SINGLE_PUT_SIZE,
-                    max_block_size=BLOCK_SIZE,
+                    max_single_put_size=self.max_single_put_size,
+                    max_block_size=self.block_size,
                     retry_total=3,
                     connection_timeout=10,
                 )
@@ -558,19 +563,21 @@ def upload_output_files(
     task_dir: Path,
     working_dir: Path,
     environment: Mapping[str, str],
+    max_single_put_size: int = MAX_SINGLE_PUT_SIZE,
+    block_size: int = BLOCK_SIZE,
 ) -> dict[str, Any] | None:
     """Upload the wire-shape `output_files` that apply to `exit_code`; failureInfo of the first failure.
 
     Every output file and every match is attempted even after a failure (a container that refused
     one upload is not asked again), so the logs list all problems; the returned failureInfo is the
     first in output-file order, None when all went up. Small files go up several at a time, large
-    ones in parallel blocks.
+    ones (above `max_single_put_size`) in parallel blocks of `block_size`.
     """
     output_files = list(output_files)
     if not output_files:
         return None
     log = _Log(task_dir)
-    uploader = _Uploader(log)
+    uploader = _Uploader(log, max_single_put_size, block_size)
     failures: list[UploadFailure] = []
     try:
         jobs: list[_Job] = []

@@ -118,9 +118,9 @@ def _precondition(req: Request, write: bool) -> Callable[[Doc], None] | None:
     def check(doc: Doc) -> None:
         etag = doc.get("eTag", "")
         modified = parse_iso(doc["lastModified"]).replace(microsecond=0) if doc.get("lastModified") else None
-        if "if-match" in h and h["if-match"].strip() not in ("*", etag):
+        if "if-match" in h and _etag_value(h["if-match"]) not in ("*", etag):
             raise failed()
-        if "if-none-match" in h and h["if-none-match"].strip() in ("*", etag):
+        if "if-none-match" in h and _etag_value(h["if-none-match"]) in ("*", etag):
             raise failed() if write else not_modified()
         since = h.get("if-unmodified-since")
         if since and modified and modified > _parse_http_date(since, "If-Unmodified-Since"):
@@ -130,6 +130,14 @@ def _precondition(req: Request, write: bool) -> Callable[[Doc], None] | None:
             raise failed() if write else not_modified()
 
     return check
+
+
+def _etag_value(header: str) -> str:
+    # azure-core quotes the ETag it sends (`"0x8DD..."`); Batch hands them out unquoted.
+    value = header.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"')
 
 
 def _check_read(req: Request, doc: Doc) -> None:

@@ -51,7 +51,7 @@ class BatchHTTPServer(ThreadingHTTPServer):
         self.account_key = account_key
         self.faults = faults.FaultInjector()
         self.verbose = verbose
-        host, port = self.server_address[:2]
+        host, port = str(self.server_address[0]), int(self.server_address[1])
         if service.base_url in ("", "http://127.0.0.1"):
             shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
             service.base_url = f"http://{shown}:{port}"
@@ -116,9 +116,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 response.body = json.dumps(err.body(request_id, self.server.service.base_url)).encode()
         except Exception:  # noqa: BLE001 - answer 500 like the service, keep serving
             traceback.print_exc(file=sys.stderr)
-            err = BatchError(500, "InternalError", "The server encountered an internal error. Please retry the request.")
+            internal = BatchError(500, "InternalError", "The server encountered an internal error. Please retry the request.")
             response = Response(500, {"Content-Type": "application/json;odata=minimalmetadata"},
-                                json.dumps(err.body(request_id)).encode())  # fmt: skip
+                                json.dumps(internal.body(request_id)).encode())  # fmt: skip
         self._send(req, response)
 
     def _fault(self, req: Request) -> faults.Fault | None:

@@ -427,8 +427,32 @@ def test_large_file_goes_up_in_parallel_blocks(
         task_dir=tmp_path / "task",
         working_dir=wd,
         environment={},
+        max_single_put_size=8 * 1024 * 1024,  # small thresholds keep the test fast
+        block_size=4 * 1024 * 1024,
     )
     assert failure is None
     assert azurite_storage.read(container_name, "data/big.bin") == payload
     blocks = azurite_storage.service.get_blob_client(container_name, "data/big.bin").get_block_list()[0]
     assert len(blocks) == 6  # committed as blocks, not one Put Blob
+
+
+def test_upload_logs_can_be_uploaded_themselves(
+    tmp_path: Path, azurite_storage: Any, container_name: str
+) -> None:
+    """The documented diagnostic pattern: upload `../fileupload*.txt` next to the real outputs."""
+    azurite_storage.create_container(container_name)
+    url = azurite_storage.container_url(container_name, "cw")
+    run = _run(
+        tmp_path,
+        "t",
+        _sh("echo result > output.txt"),
+        [_output("output.txt", url, "t/output.txt"), _output("../fileupload*.txt", url, "t/logs")],
+    )
+    assert execute(run, threading.Event()).exit_code == 0
+    assert upload_outputs(run, 0) is None
+    assert azurite_storage.blob_names(container_name) == [
+        "t/logs/fileuploaderr.txt",
+        "t/logs/fileuploadout.txt",
+        "t/output.txt",
+    ]
+    assert b"Uploading" in azurite_storage.read(container_name, "t/logs/fileuploadout.txt")

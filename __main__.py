@@ -1,0 +1,59 @@
+"""The project's Pulumi program: one BatchWorkload (pool, output storage + SAS, job) from the stack config.
+
+The stack's settings are the ``azbatch:*`` keys of ``stacks/Pulumi.<stack>.yaml`` (see
+``pulumi_azbatch.config``); they are validated once, here and by ``python -m pulumi_azbatch.cli
+validate stacks``, and every problem names its key. The exports are what ``make up``'s report and a
+consuming stack (StackReference) need; nothing exported carries a SAS, and the account key is secret.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi_azbatch.components import BatchWorkload
+
+from pulumi_azbatch.config import NAMESPACE, STACK_KEYS, StackConfigError, load_stack_config
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+def read_config() -> dict[str, Any]:
+    """The stack's ``azbatch:*`` values as plain data (structured keys as objects)."""
+    config = pulumi.Config(NAMESPACE)
+    values: dict[str, Any] = {}
+    for key in STACK_KEYS:
+        value = config.get(key) if key == "backend" else config.get_object(key)
+        if value is not None:
+            values[f"{NAMESPACE}:{key}"] = value
+    return values
+
+
+def main() -> BatchWorkload:
+    """Build the workload and export its outputs; a config error stops the run with every problem listed."""
+    try:
+        config = load_stack_config(read_config(), source=f"stack {pulumi.get_stack()}")
+    except StackConfigError as exc:
+        raise pulumi.RunError(str(exc)) from None
+    workload = BatchWorkload("workload", config, project_dir=PROJECT_DIR)
+    pulumi.export("backend", config.backend)
+    pulumi.export("pool_id", workload.pool.pool_id)
+    pulumi.export("node_ids", workload.pool.node_ids)
+    pulumi.export("batch_account_url", workload.pool.account_url)
+    pulumi.export("batch_account_name", workload.pool.account_name)
+    pulumi.export("batch_account_key", pulumi.Output.secret(workload.pool.account_key))
+    pulumi.export("job_id", workload.job.job_id)
+    pulumi.export("job_state", workload.job.state)
+    pulumi.export("task_counts", workload.job.task_counts)
+    pulumi.export("nodes", workload.job.nodes)
+    pulumi.export("output_container_name", workload.storage.container_name)
+    pulumi.export("output_container_url", workload.storage.container_url)
+    pulumi.export("output_sas_expiry", workload.storage.sas_expiry)
+    pulumi.export("blob_url", workload.storage.blob_url)
+    pulumi.export("storage_account_name", workload.storage.account_name)
+    return workload
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Batch credentials, client construction and the one bounded retry policy the Job provider uses.
+
+Clients are built inside each provider method from the resource's inputs, the environment and the
+provider's namespaced config, never kept on the provider instance (it is pickled into the state).
+
+Credentials, in order: the ``batch_account_key`` input (a secret), the ``AZURE_BATCH_ACCESS_KEY``
+environment variable, else Microsoft Entra ID through ``azure.identity.DefaultAzureCredential``.
+The account URL and name come from the ``batch_account_url`` / ``batch_account_name`` inputs, else
+the provider config ``azbatch:batchAccountUrl`` / ``azbatch:batchAccountName``, else the environment
+(``AZURE_BATCH_ENDPOINT`` / ``AZURE_BATCH_ACCOUNT``).
+
+Retries: azure-core does not retry a POST answered 429 without ``Retry-After`` and the SDK's
+``create_tasks`` re-queues 5xx without limit, so clients are built with azure-core retries off and
+every call goes through :func:`call_with_retry`: 408/429/500/502/503/504 and connection errors are
+retried with capped exponential backoff and jitter (``Retry-After`` honoured, also capped), a bounded
+number of times.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+T = TypeVar("T")
+
+KEY_ENV = "AZURE_BATCH_ACCESS_KEY"
+URL_ENV = "AZURE_BATCH_ENDPOINT"
+NAME_ENV = "AZURE_BATCH_ACCOUNT"
+#: Poll interval knobs (seconds) for every wait of the provider; tests make them small.
+POLL_ENV = "PULUMI_AZBATCH_POLL_INTERVAL"
+POLL_MAX_ENV = "PULUMI_AZBATCH_POLL_MAX_INTERVAL"
+RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+ENTRA_SCOPE = "https://batch.core.windows.net/.default"
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """A bounded retry policy: at most ``attempts`` tries, backoff ``base * 2**n`` capped at ``cap`` seconds."""
+
+    attempts: int = 6
+    base: float = 0.5
+    cap: float = 15.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before try ``attempt + 1`` (``attempt`` counts from 0); jittered, capped."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.cap)
+        backoff = min(self.cap, self.base * (2**attempt))
+        return backoff * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+
+
+DEFAULT_RETRY = RetrySettings()
+
+
+def poll_interval() -> float:
+    """The first poll interval of the provider's waits (``PULUMI_AZBATCH_POLL_INTERVAL``, default 2 s)."""
+    return float(os.environ.get(POLL_ENV, "2"))
+
+
+def max_poll_interval() -> float:
+    """The longest poll interval after backoff (``PULUMI_AZBATCH_POLL_MAX_INTERVAL``, default 30 s)."""
+    return max(poll_interval(), float(os.environ.get(POLL_MAX_ENV, "30")))
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status of an SDK error, when there is one."""
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+    return int(status) if isinstance(status, int) else None
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The Batch error code (``JobNotFound``, ``TaskExists``...) of an SDK error."""
+    error = getattr(exc, "error", None)
+    code = getattr(error, "code", None)
+    return str(code) if code else None
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Throttling, transient server errors and dropped connections."""
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return True
+    return isinstance(exc, HttpResponseError) and status_of(exc) in RETRYABLE_STATUS
+
+
+def call_with_retry(
+    fn: Callable[[], T],
+    *,
+    what: str = "Batch request",
+    settings: RetrySettings = DEFAULT_RETRY,
+    on_retry: Callable[[BaseException, float], None] | None = None,
+) -> T:
+    """Run ``fn``, retrying retryable failures per ``settings``; the last failure is raised as is."""
+    for attempt in range(settings.attempts):
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_retryable(exc) or attempt + 1 >= settings.attempts:
+                raise
+            delay = settings.delay(attempt, _retry_after(exc))
+            if on_retry is not None:
+                on_retry(exc, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class BatchAccount:
+    """Where the Batch account is and how to authenticate; ``key`` None means Microsoft Entra ID."""
+
+    url: str
+    name: str
+    key: str | None
+
+    def client(self, **kwargs: Any) -> Any:
+        """A new ``azure.batch.BatchClient`` with azure-core retries off (see :func:`call_with_retry`)."""
+        from azure.batch import BatchClient
+
+        credential: Any
+        if self.key:
+            from azure.core.credentials import AzureNamedKeyCredential
+
+            credential = AzureNamedKeyCredential(self.name, self.key)
+        else:
+            from azure.identity import DefaultAzureCredential
+
+            credential = DefaultAzureCredential()
+        kwargs.setdefault("retry_total", 0)
+        kwargs.setdefault("connection_timeout", 30)
+        kwargs.setdefault("read_timeout", 120)
+        return BatchClient(endpoint=self.url.rstrip("/"), credential=credential, **kwargs)
+
+    def job_url(self, job_id: str) -> str:
+        """The job's REST URL (what the portal and the SDK call the job's ``url``)."""
+        return f"{self.url.rstrip('/')}/jobs/{job_id}"
+
+
+def resolve_account(props: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> BatchAccount:
+    """The account of a Job resource from its inputs, the provider config and the environment.
+
+    Raises ``ValueError`` naming the missing input when the URL or the name cannot be found.
+    """
+    config = config or {}
+    url = props.get("batch_account_url") or config.get("batch_account_url") or os.environ.get(URL_ENV)
+    name = props.get("batch_account_name") or config.get("batch_account_name") or os.environ.get(NAME_ENV)
+    if not url:
+        raise ValueError(f"batch_account_url is required (input, config azbatch:batchAccountUrl or {URL_ENV})")
+    if not name:
+        raise ValueError(f"batch_account_name is required (input, config azbatch:batchAccountName or {NAME_ENV})")
+    key = props.get("batch_account_key") or os.environ.get(KEY_ENV) or None
+    return BatchAccount(url=str(url), name=str(name), key=str(key) if key else None)

@@ -1,0 +1,399 @@
+"""A job's life after creation: what it looks like now, the completion gate, and its end.
+
+* :func:`job_snapshot`: the job's real state, task counts, failed tasks and per-node preparation and
+  release results (what ``pulumi refresh`` and the outputs show).
+* :func:`wait_for_gate`: ``wait_for: preparation | tasks`` with a deadline, polling the task *counts*
+  (one cheap call, never per-task lists) with backoff, printing progress; on failure an error with
+  the failed tasks' exit codes, failure info and the tail of their stderr.
+* :func:`end_job`: terminate, wait until the release task has finished on every node that ran the
+  preparation task, print each node's release exit code, copy the preparation and release tasks'
+  stdout/stderr to ``$JobLog/<nodeId>/{jobpreparation,jobrelease}/`` in the output container,
+  delete, and wait until the job is gone. Idempotent: a completed or missing job is fine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from azure.batch import models as batch_models
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+
+from .base import say
+from .batch_client import call_with_retry, error_code, max_poll_interval, poll_interval
+
+#: Release tasks run at most 15 minutes; the delete waits that long plus this margin.
+RELEASE_MARGIN = timedelta(minutes=5)
+#: How many failed tasks are listed in outputs and errors.
+MAX_FAILED_TASKS = 20
+STDERR_TAIL_LINES = 15
+STDERR_TAIL_BYTES = 4096
+JOB_LOG_PREFIX = "$JobLog"
+
+
+class JobGateError(RuntimeError):
+    """The completion gate failed (failed tasks or preparation, or the deadline passed)."""
+
+
+class JobEndError(RuntimeError):
+    """Ending the job did not finish within its deadline."""
+
+
+def enum_text(value: Any) -> str | None:
+    """An SDK enum (or plain string) as the service spells it, lower case."""
+    return None if value is None else str(getattr(value, "value", value)).lower()
+
+
+def _failure(info: Any) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    return {"category": enum_text(info.category), "code": info.code, "message": info.message}
+
+
+def _exec_info(info: Any, *, prep: bool) -> dict[str, Any] | None:
+    if info is None:
+        return None
+    result: dict[str, Any] = {
+        "state": enum_text(info.state),
+        "exit_code": info.exit_code,
+        "result": enum_text(info.result),
+        "failure_info": _failure(info.failure_info),
+        "task_root_directory": info.task_root_directory,
+    }
+    if prep:
+        result["retry_count"] = info.retry_count
+    return result
+
+
+def _missing(exc: BaseException) -> bool:
+    return isinstance(exc, ResourceNotFoundError) or error_code(exc) in {"JobNotFound", "JobPreparationTaskNotSpecified"}
+
+
+def prep_release_status(client: Any, job_id: str) -> list[batch_models.BatchJobPreparationAndReleaseTaskStatus]:
+    """The preparation/release status list, empty when the job has neither task (409) or is gone."""
+    try:
+        return call_with_retry(lambda: list(client.list_job_preparation_and_release_task_status(job_id)))
+    except (ResourceNotFoundError, ResourceExistsError, HttpResponseError) as exc:
+        if _missing(exc) or error_code(exc) == "JobPreparationTaskNotSpecified":
+            return []
+        raise
+
+
+def node_results(statuses: list[batch_models.BatchJobPreparationAndReleaseTaskStatus]) -> list[dict[str, Any]]:
+    """Per-node preparation and release results, sorted by node id (output shape)."""
+    return [
+        {
+            "pool_id": s.pool_id,
+            "node_id": s.node_id,
+            "preparation": _exec_info(s.job_preparation_task_execution_info, prep=True),
+            "release": _exec_info(s.job_release_task_execution_info, prep=False),
+        }
+        for s in sorted(statuses, key=lambda s: s.node_id or "")
+    ]
+
+
+def task_counts(client: Any, job_id: str) -> dict[str, int]:
+    """The job's task counts (``active``, ``running``, ``completed``, ``succeeded``, ``failed``)."""
+    counts = call_with_retry(lambda: client.get_job_task_counts(job_id)).task_counts
+    return {k: int(getattr(counts, k) or 0) for k in ("active", "running", "completed", "succeeded", "failed")}
+
+
+def failed_tasks(client: Any, job_id: str, *, limit: int = MAX_FAILED_TASKS) -> list[dict[str, Any]]:
+    """Up to ``limit`` failed tasks with exit code and failure info (one filtered list call)."""
+    def fetch() -> list[batch_models.BatchTask]:
+        found = []
+        for task in client.list_tasks(job_id, filter="executionInfo/result eq 'failure'",
+                                      select=["id", "executionInfo", "nodeInfo"]):  # fmt: skip
+            found.append(task)
+            if len(found) >= limit:
+                break
+        return found
+
+    result = []
+    for task in call_with_retry(fetch):
+        info = task.execution_info
+        result.append({
+            "id": task.id,
+            "exit_code": info.exit_code if info else None,
+            "failure_info": _failure(info.failure_info) if info else None,
+            "node_id": task.node_info.node_id if task.node_info else None,
+        })  # fmt: skip
+    return result
+
+
+def get_job(client: Any, job_id: str) -> batch_models.BatchJob | None:
+    """The job, or None when it does not exist."""
+    try:
+        return call_with_retry(lambda: client.get_job(job_id))
+    except ResourceNotFoundError:
+        return None
+
+
+def job_snapshot(client: Any, job_id: str, job: batch_models.BatchJob | None = None) -> dict[str, Any]:
+    """The computed outputs of a job: ``state``, ``task_counts``, ``failed_tasks``, ``nodes``."""
+    job = job or get_job(client, job_id)
+    if job is None:
+        return {"state": "deleted", "task_counts": None, "failed_tasks": [], "nodes": []}
+    counts = task_counts(client, job_id)
+    has_prep = job.job_preparation_task is not None
+    return {
+        "state": enum_text(job.state),
+        "task_counts": counts,
+        "failed_tasks": failed_tasks(client, job_id) if counts["failed"] else [],
+        "nodes": node_results(prep_release_status(client, job_id)) if has_prep else [],
+    }
+
+
+def stderr_tail(client: Any, job_id: str, task_id: str, *, lines: int = STDERR_TAIL_LINES) -> str:
+    """The last lines of a task's stderr.txt ('' when it cannot be read)."""
+    try:
+        data = b"".join(client.download_task_file(job_id, task_id, "stderr.txt"))
+    except Exception:  # noqa: BLE001 - best effort: the error message is what matters
+        return ""
+    text = data[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace")
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+
+
+def describe_failed_tasks(client: Any, job_id: str, failed: list[dict[str, Any]]) -> str:
+    """A readable report of failed tasks: exit code, failure info and stderr tail of each."""
+    parts = []
+    for task in failed:
+        info = task.get("failure_info") or {}
+        head = f"  task {task['id']}: exit code {task['exit_code']}"
+        if info:
+            head += f", {info.get('category')} {info.get('code')}: {info.get('message')}"
+        tail = stderr_tail(client, job_id, task["id"])
+        if tail:
+            head += "\n    stderr (tail):\n" + "\n".join(f"      {line}" for line in tail.splitlines())
+        parts.append(head)
+    return "\n".join(parts)
+
+
+class _Poller:
+    """Sleeps with backoff between polls: from the configured interval up to the maximum."""
+
+    def __init__(self) -> None:
+        self.interval = poll_interval()
+        self.cap = max_poll_interval()
+
+    def sleep(self, deadline: float) -> None:
+        time.sleep(max(0.0, min(self.interval, deadline - time.monotonic())))
+        self.interval = min(self.cap, self.interval * 1.5)
+
+
+def wait_for_gate(
+    client: Any, job_id: str, *, wait_for: str, timeout: timedelta, expected_tasks: int,
+    fail_on_task_failure: bool = True,
+) -> dict[str, int] | None:  # fmt: skip
+    """Block until the gate ``wait_for`` (``none`` | ``preparation`` | ``tasks``) is reached.
+
+    ``preparation``: the preparation task has completed on every node it started on (at least one),
+    and failed on none. ``tasks``: every task is completed; with ``fail_on_task_failure`` a failed task
+    fails the gate. Raises :class:`JobGateError` with details (exit codes, failure info, stderr tail)
+    on failure or when ``timeout`` passes.
+    """
+    if wait_for == "none":
+        return None
+    deadline = time.monotonic() + timeout.total_seconds()
+    poller = _Poller()
+    last = ""
+    while True:
+        if wait_for == "preparation":
+            statuses = prep_release_status(client, job_id)
+            preps = [s.job_preparation_task_execution_info for s in statuses if s.job_preparation_task_execution_info]
+            done = [p for p in preps if enum_text(p.state) == "completed"]
+            failed = [s for s in statuses if s.job_preparation_task_execution_info
+                      and enum_text(s.job_preparation_task_execution_info.result) == "failure"]  # fmt: skip
+            if failed:
+                lines = []
+                for s in failed:
+                    info = s.job_preparation_task_execution_info
+                    assert info is not None  # filtered above
+                    f = _failure(info.failure_info) or {}
+                    lines.append(f"  node {s.node_id}: exit code {info.exit_code}, {f.get('code')}: {f.get('message')}")
+                raise JobGateError(f"job {job_id}: the job preparation task failed on {len(failed)} node(s):\n"
+                                   + "\n".join(lines))  # fmt: skip
+            line = f"job {job_id}: preparation completed on {len(done)}/{len(preps)} node(s)"
+            if preps and len(done) == len(preps):
+                say(line)
+                return None
+            if expected_tasks == 0:
+                say(f"job {job_id}: no tasks, so the preparation task runs on no node; not waiting")
+                return None
+        else:
+            counts = task_counts(client, job_id)
+            line = (f"job {job_id}: {counts['completed']}/{expected_tasks} tasks completed "
+                    f"({counts['running']} running, {counts['active']} active, {counts['failed']} failed)")  # fmt: skip
+            if counts["active"] == 0 and counts["running"] == 0 and counts["completed"] >= expected_tasks:
+                say(line)
+                if counts["failed"] and fail_on_task_failure:
+                    failed_list = failed_tasks(client, job_id)
+                    raise JobGateError(
+                        f"job {job_id}: {counts['failed']} of {counts['completed']} task(s) failed:\n"
+                        + describe_failed_tasks(client, job_id, failed_list))  # fmt: skip
+                return counts
+        if line != last:
+            say(line)
+            last = line
+        if time.monotonic() >= deadline:
+            raise JobGateError(f"job {job_id}: wait_for '{wait_for}' did not finish within "
+                               f"{timeout}; last status: {line}")  # fmt: skip
+        poller.sleep(deadline)
+
+
+# ---- the end of a job ------------------------------------------------------------------------------
+
+
+@dataclass
+class EndReport:
+    """What :func:`end_job` saw: per-node results before deletion and the harvested blob names."""
+
+    nodes: list[dict[str, Any]]
+    harvested: list[str]
+    deleted: bool
+
+
+def _terminate(client: Any, job_id: str) -> None:
+    # azure-batch 15.1.0 fails client-side on a terminate without options, so always send a reason.
+    options = batch_models._models.BatchJobTerminateOptions(termination_reason="UserTerminate")
+    try:
+        # The SDK's poller polls on its own thread; our own loop below owns the deadline.
+        call_with_retry(lambda: client.begin_terminate_job(job_id, options, polling_interval=1))
+    except (ResourceExistsError, HttpResponseError) as exc:
+        # Already completed / terminating / being deleted: nothing to do here.
+        if error_code(exc) not in {"JobCompleted", "JobBeingTerminated", "JobBeingDeleted"} and not _missing(exc):
+            raise
+
+
+def wait_released(client: Any, job_id: str, deadline: float, *, label: str = "") -> list[dict[str, Any]]:
+    """Wait until the job left ``terminating`` and release finished on every node that ran preparation.
+
+    Prints each node's preparation and release exit codes and returns the per-node results.
+    """
+    poller = _Poller()
+    last = ""
+    while True:
+        job = get_job(client, job_id)
+        if job is None:
+            return []
+        statuses = prep_release_status(client, job_id) if job.job_preparation_task is not None else []
+        ran_prep = [s for s in statuses if s.job_preparation_task_execution_info is not None
+                    and enum_text(s.job_preparation_task_execution_info.state) == "completed"]  # fmt: skip
+        waiting = [s.node_id for s in ran_prep if job.job_release_task is not None and (
+            s.job_release_task_execution_info is None
+            or enum_text(s.job_release_task_execution_info.state) != "completed")]  # fmt: skip
+        state = enum_text(job.state)
+        if state != "terminating" and not waiting:
+            nodes = node_results(statuses)
+            for node in nodes:
+                prep = node["preparation"] or {}
+                rel = node["release"]
+                rel_text = f"release exit code {rel['exit_code']}" if rel else "no release task ran"
+                say(f"job {job_id}: node {node['node_id']}: preparation exit code {prep.get('exit_code')}, {rel_text}")
+            return nodes
+        line = f"job {job_id}: {state}; waiting for the release task on {len(waiting)} node(s){label}"
+        if line != last:
+            say(line)
+            last = line
+        if time.monotonic() >= deadline:
+            raise JobEndError(f"job {job_id}: still {state} with the release task unfinished on "
+                              f"{', '.join(str(n) for n in waiting) or 'no node'} at the deadline; run destroy again")  # fmt: skip
+        poller.sleep(deadline)
+
+
+def harvest_logs(
+    client: Any, job_id: str, statuses: list[dict[str, Any]], output_container_url: str | None
+) -> list[str]:
+    """Copy preparation and release stdout/stderr of every node into ``$JobLog/<nodeId>/<task>/``.
+
+    Best effort: a missing file or node is skipped with a message; returns the blob names written.
+    """
+    if not output_container_url or not statuses:
+        return []
+    from azure.storage.blob import ContainerClient
+
+    container = ContainerClient.from_container_url(output_container_url)
+    written: list[str] = []
+    for node in statuses:
+        for kind, info in (("jobpreparation", node["preparation"]), ("jobrelease", node["release"])):
+            if not info or not info.get("task_root_directory"):
+                continue
+            for name in ("stdout.txt", "stderr.txt"):
+                path = f"{info['task_root_directory'].rstrip('/')}/{name}"
+                blob = f"{JOB_LOG_PREFIX}/{node['node_id']}/{kind}/{name}"
+                try:
+                    data = b"".join(client.download_node_file(node["pool_id"], node["node_id"], path))
+                    container.upload_blob(blob, data, overwrite=True)
+                except Exception as exc:  # noqa: BLE001 - logs are a courtesy; never block the delete
+                    say(f"job {job_id}: could not copy {path} from node {node['node_id']}: {type(exc).__name__}")
+                    continue
+                written.append(blob)
+    if written:
+        say(f"job {job_id}: copied {len(written)} preparation/release log file(s) to {JOB_LOG_PREFIX}/")
+    return written
+
+
+def wait_gone(client: Any, job_id: str, deadline: float) -> None:
+    """Wait until the job no longer exists (so a replacement can reuse its id)."""
+    poller = _Poller()
+    while get_job(client, job_id) is not None:
+        if time.monotonic() >= deadline:
+            raise JobEndError(f"job {job_id} is still being deleted at the deadline; run destroy again")
+        poller.sleep(deadline)
+
+
+def _delete(client: Any, job_id: str) -> None:
+    try:
+        call_with_retry(lambda: client.begin_delete_job(job_id, polling_interval=1))
+    except (ResourceNotFoundError, ResourceExistsError, HttpResponseError) as exc:
+        if not _missing(exc) and error_code(exc) != "JobBeingDeleted":
+            raise
+
+
+def end_job(
+    client: Any,
+    job_id: str,
+    *,
+    mode: str,
+    output_container_url: str | None,
+    release_timeout: timedelta,
+    on_progress: Callable[[str], None] | None = None,
+) -> EndReport:
+    """End job ``job_id`` per ``mode`` (``terminate_then_delete`` | ``terminate`` | ``delete``).
+
+    The wait for release tasks lasts ``release_timeout`` plus :data:`RELEASE_MARGIN`; the wait for
+    the deletion as long again. A missing job is success.
+    """
+    deadline = time.monotonic() + (release_timeout + RELEASE_MARGIN).total_seconds()
+    job = get_job(client, job_id)
+    if job is None:
+        say(f"job {job_id} no longer exists; nothing to end")
+        return EndReport([], [], True)
+    state = enum_text(job.state)
+    nodes: list[dict[str, Any]] = []
+    harvested: list[str] = []
+    if state == "deleting":
+        wait_gone(client, job_id, deadline)
+        return EndReport([], [], True)
+    if mode in ("terminate_then_delete", "terminate"):
+        if state in ("active", "disabled", "disabling", "enabling"):
+            say(f"job {job_id}: terminating (release tasks run on every node that ran the preparation task)")
+            _terminate(client, job_id)
+        nodes = wait_released(client, job_id, deadline)
+        harvested = harvest_logs(client, job_id, nodes, output_container_url)
+        if mode == "terminate":
+            say(f"job {job_id}: terminated and kept as history (on_destroy: terminate)")
+            return EndReport(nodes, harvested, False)
+    else:
+        # Deleting an active job runs release, but deletion also removes the node files: keep the
+        # preparation logs that exist now.
+        nodes = node_results(prep_release_status(client, job_id)) if job.job_preparation_task else []
+        harvested = harvest_logs(client, job_id, nodes, output_container_url)
+    say(f"job {job_id}: deleting")
+    _delete(client, job_id)
+    wait_gone(client, job_id, time.monotonic() + (release_timeout + RELEASE_MARGIN).total_seconds())
+    say(f"job {job_id}: deleted")
+    return EndReport(nodes, harvested, True)

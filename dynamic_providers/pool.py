@@ -1,0 +1,323 @@
+"""A Batch pool managed through the Batch data plane (the local emulator, or an account key on Azure).
+
+On Azure the components use azure-native's ``batch.Pool`` (ARM); this provider is the local backend's
+pool, and works against any Batch endpoint that speaks the data-plane API.
+
+* ``create`` creates the pool and waits, with progress, until every node is idle (a node whose start
+  task failed, or that became unusable, fails the create: the pool is deleted again and the error
+  names the node and the start task's exit code or failure).
+* ``diff`` replaces the pool when a property Batch cannot change changes (VM size, image, node agent,
+  task slots per node, task scheduling policy, start task) and updates it in place when only
+  ``target_dedicated_nodes`` (resize) or ``display_name``/``metadata`` (stored only) change.
+* ``delete`` deletes the pool and waits until it is gone, so a replacement under the same id does not
+  race the old pool's deletion (``PoolBeingDeleted``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pulumi
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    Resource,
+    UpdateResult,
+)
+
+from .base import ProviderBase, changed_keys, is_unknown, public_inputs, say, trace
+from .batch_client import BatchAccount, call_with_retry, error_code, status_of
+
+_ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
+_SPEC_KEYS = (
+    "pool_id", "display_name", "vm_size", "image", "node_agent_sku_id", "target_dedicated_nodes",
+    "task_slots_per_node", "task_scheduling_policy", "start_task", "metadata",
+)  # fmt: skip
+_INPUTS = (*_ACCOUNT_KEYS, *_SPEC_KEYS, "wait_timeout_seconds")
+#: Properties the service cannot change on an existing pool (or that name another pool).
+_REPLACE = frozenset({
+    "batch_account_url", "batch_account_name", "pool_id", "vm_size", "image", "node_agent_sku_id",
+    "task_slots_per_node", "task_scheduling_policy", "start_task",
+})  # fmt: skip
+_BAD_NODE_STATES = frozenset({"starttaskfailed", "unusable"})
+_POLL_SECONDS = 1.0
+
+
+def _account(props: dict[str, Any]) -> BatchAccount:
+    return BatchAccount(
+        url=props["batch_account_url"], name=props["batch_account_name"], key=props.get("batch_account_key")
+    )
+
+
+def _spec(props: dict[str, Any]) -> Any:
+    """The pool's ``PoolSpec`` from the provider's inputs (the same model the stack config uses)."""
+    from pulumi_azbatch.config import PoolSpec
+
+    data = {k: props.get(k) for k in _SPEC_KEYS if props.get(k) is not None}
+    data["id"] = data.pop("pool_id")
+    return PoolSpec.model_validate(data)
+
+
+def _create_options(props: dict[str, Any]) -> Any:
+    from azure.batch import models as m
+
+    spec = _spec(props)
+    return m.BatchPoolCreateOptions(
+        id=spec.id,
+        display_name=spec.display_name,
+        vm_size=spec.vm_size,
+        virtual_machine_configuration=m.VirtualMachineConfiguration(
+            image_reference=spec.image.to_sdk(), node_agent_sku_id=spec.node_agent_sku_id
+        ),
+        target_dedicated_nodes=spec.target_dedicated_nodes,
+        task_slots_per_node=spec.task_slots_per_node,
+        task_scheduling_policy=m.BatchTaskSchedulingPolicy(node_fill_type=spec.task_scheduling_policy),
+        start_task=spec.start_task.to_sdk() if spec.start_task else None,
+        metadata=[m.BatchMetadataItem(name=k, value=v) for k, v in spec.metadata.items()] or None,
+    )
+
+
+def _state(value: Any) -> str:
+    return str(getattr(value, "value", value) or "").lower()
+
+
+class PoolError(RuntimeError):
+    """A pool did not become usable (node start task failed, unusable node, timeout)."""
+
+
+def _node_problem(node: Any) -> str:
+    info = node.start_task_info
+    detail = ""
+    if info is not None:
+        if info.exit_code is not None:
+            detail = f"start task exit code {info.exit_code}"
+        if info.failure_info is not None:
+            detail += f"{'; ' if detail else ''}{info.failure_info.code}: {info.failure_info.message}"
+    errors = "; ".join(f"{e.code}: {e.message}" for e in (node.errors or []))
+    return f"node {node.id} is {_state(node.state)}" + (f" ({detail})" if detail else "") + (
+        f" [{errors}]" if errors else ""
+    )
+
+
+def wait_for_idle_nodes(client: Any, pool_id: str, timeout: float) -> list[str]:
+    """Wait until the pool is steady and every node is idle; print progress; return the node ids.
+
+    Raises :class:`PoolError` naming the node when a start task fails or a node becomes unusable,
+    and on timeout (with the node states seen last).
+    """
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        pool = call_with_retry(lambda: client.get_pool(pool_id), what=f"get pool {pool_id}")
+        nodes = list(call_with_retry(lambda: list(client.list_nodes(pool_id)), what=f"list nodes of {pool_id}"))
+        states: dict[str, int] = {}
+        for node in nodes:
+            states[_state(node.state)] = states.get(_state(node.state), 0) + 1
+        bad = [n for n in nodes if _state(n.state) in _BAD_NODE_STATES]
+        if bad:
+            raise PoolError(
+                f"pool {pool_id}: " + "; ".join(_node_problem(n) for n in bad)
+                + ". Fix the start task (see the node's startup/stderr.txt) and run pulumi up again."
+            )
+        for err in pool.resize_errors or []:
+            say(f"pool {pool_id}: resize error {err.code}: {err.message}")
+        target = int(pool.target_dedicated_nodes or 0) + int(pool.target_low_priority_nodes or 0)
+        idle = states.get("idle", 0) + states.get("running", 0)
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(states.items())) or "no nodes"
+        line = f"pool {pool_id}: {idle}/{target} nodes ready ({summary}), allocation {_state(pool.allocation_state)}"
+        if line != last:
+            say(line)
+            last = line
+        steady = _state(pool.allocation_state) == "steady"
+        if steady and (pool.resize_errors or len(nodes) >= target) and idle == len(nodes):
+            if len(nodes) < target:
+                say(f"pool {pool_id}: only {len(nodes)} of {target} nodes were allocated")
+            return sorted(n.id for n in nodes)
+        if time.monotonic() > deadline:
+            raise PoolError(f"pool {pool_id}: nodes not ready after {timeout:.0f} s ({summary})")
+        time.sleep(_POLL_SECONDS)
+
+
+def delete_and_wait(client: Any, pool_id: str, timeout: float) -> None:
+    """Delete a pool and wait until the service no longer knows it (a missing pool is fine)."""
+    try:
+        call_with_retry(lambda: client.begin_delete_pool(pool_id, polling_interval=1), what=f"delete pool {pool_id}")
+    except ResourceNotFoundError:
+        return
+    except HttpResponseError as exc:
+        if error_code(exc) != "PoolBeingDeleted":
+            raise
+    say(f"pool {pool_id}: deleting")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            call_with_retry(lambda: client.get_pool(pool_id), what=f"get pool {pool_id}")
+        except ResourceNotFoundError:
+            say(f"pool {pool_id}: deleted")
+            return
+        time.sleep(_POLL_SECONDS)
+    raise PoolError(f"pool {pool_id}: still being deleted after {timeout:.0f} s")
+
+
+class PoolProvider(ProviderBase):
+    """Creates, resizes, reads and deletes one Batch pool through the data plane."""
+
+    input_keys = frozenset(_INPUTS) - {"wait_timeout_seconds"}
+    replace_keys = _REPLACE
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        trace(self, "check")
+        failures: list[CheckFailure] = []
+        for key in ("batch_account_url", "batch_account_name", "pool_id"):
+            if not news.get(key):
+                failures.append(CheckFailure(key, f"{key} is required"))
+        if not failures and not is_unknown({k: news.get(k) for k in _SPEC_KEYS}):
+            from pydantic import ValidationError
+
+            try:
+                _spec(news)
+            except ValidationError as exc:
+                for error in exc.errors():
+                    loc = [str(p) for p in error["loc"]]
+                    prop = "pool_id" if loc[:1] == ["id"] else ".".join(loc)
+                    failures.append(CheckFailure(prop, str(error["msg"]).removeprefix("Value error, ")))
+        return CheckResult(news, failures)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        trace(self, "diff")
+        changed = sorted(changed_keys(olds, news, self.input_keys))
+        replaces = [k for k in changed if k in self.replace_keys]
+        # The pool id stays the same across a replacement, so the old pool must be gone first.
+        return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
+
+    def _outs(self, props: dict[str, Any], node_ids: list[str], pool: Any) -> dict[str, Any]:
+        outs = {k: props.get(k) for k in _INPUTS}
+        outs.update(
+            node_ids=node_ids,
+            url=getattr(pool, "url", None),
+            state=_state(getattr(pool, "state", None)),
+            current_dedicated_nodes=getattr(pool, "current_dedicated_nodes", None),
+        )
+        return outs
+
+    def _timeout(self, props: dict[str, Any]) -> float:
+        return float(props.get("wait_timeout_seconds") or 900)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        trace(self, "create")
+        props = public_inputs(props)
+        client = _account(props).client()
+        pool_id = props["pool_id"]
+        options = _create_options(props)
+        try:
+            call_with_retry(lambda: client.create_pool(options), what=f"create pool {pool_id}")
+        except HttpResponseError as exc:
+            if error_code(exc) == "PoolExists":
+                raise PoolError(
+                    f"pool {pool_id} already exists in account {props['batch_account_name']} but is not in this "
+                    "stack's state; delete it (or choose another azbatch:pool.id) and run pulumi up again"
+                ) from None
+            raise
+        say(f"pool {pool_id}: created ({options.vm_size}, {options.target_dedicated_nodes} dedicated node(s))")
+        try:
+            node_ids = wait_for_idle_nodes(client, pool_id, self._timeout(props))
+        except PoolError:
+            # The engine records nothing for a failed create; do not leave an orphan pool behind.
+            say(f"pool {pool_id}: not usable; deleting it again")
+            delete_and_wait(client, pool_id, self._timeout(props))
+            raise
+        pool = client.get_pool(pool_id)
+        return CreateResult(id_=pool_id, outs=self._outs(props, node_ids, pool))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        trace(self, "read")
+        client = _account(props).client()
+        try:
+            pool = call_with_retry(lambda: client.get_pool(id_), what=f"get pool {id_}")
+        except ResourceNotFoundError:
+            return ReadResult(id_="", outs={})
+        node_ids = sorted(n.id for n in client.list_nodes(id_))
+        outs = self._outs(public_inputs(props), node_ids, pool)
+        outs.update(pool_id=pool.id, vm_size=pool.vm_size, target_dedicated_nodes=pool.target_dedicated_nodes,
+                    task_slots_per_node=pool.task_slots_per_node)
+        return ReadResult(id_=id_, outs=outs)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        trace(self, "update")
+        news = public_inputs(news)
+        client = _account(news).client()
+        if olds.get("target_dedicated_nodes") != news.get("target_dedicated_nodes"):
+            self._resize(client, id_, news)
+        node_ids = wait_for_idle_nodes(client, id_, self._timeout(news))
+        return UpdateResult(outs=self._outs(news, node_ids, client.get_pool(id_)))
+
+    def _resize(self, client: Any, pool_id: str, news: dict[str, Any]) -> None:
+        from azure.batch import models as m
+
+        target = int(news["target_dedicated_nodes"])
+        say(f"pool {pool_id}: resizing to {target} dedicated node(s)")
+        try:
+            poller = call_with_retry(
+                lambda: client.begin_resize_pool(
+                    pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=target), polling_interval=1
+                ),
+                what=f"resize pool {pool_id}",
+            )
+            poller.result(timeout=self._timeout(news))
+        except HttpResponseError as exc:
+            # An endpoint without the resize operation (404 ResourceNotFound / 405) gets the pool
+            # recreated under the same id instead; any other error is the user's to see.
+            if not (status_of(exc) == 405 or error_code(exc) == "ResourceNotFound"):
+                raise
+            say(f"pool {pool_id}: this Batch endpoint cannot resize pools; recreating it with {target} node(s)")
+            delete_and_wait(client, pool_id, self._timeout(news))
+            call_with_retry(lambda: client.create_pool(_create_options(news)), what=f"create pool {pool_id}")
+
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
+        trace(self, "delete")
+        delete_and_wait(_account(props).client(), id_, self._timeout(props))
+
+
+class Pool(Resource, module="azbatch", name="Pool"):
+    """A Batch pool on the data plane (the local emulator's pool); ``node_ids`` lists its nodes."""
+
+    pool_id: pulumi.Output[str]
+    node_ids: pulumi.Output[list[str]]
+    url: pulumi.Output[str]
+    state: pulumi.Output[str]
+    current_dedicated_nodes: pulumi.Output[int]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        spec: Any,
+        batch_account_url: pulumi.Input[str],
+        batch_account_name: pulumi.Input[str],
+        batch_account_key: pulumi.Input[str],
+        wait_timeout_seconds: float = 900,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        """``spec`` is a :class:`pulumi_azbatch.config.PoolSpec` (or its mapping); the key is kept secret."""
+        from pulumi_azbatch.config import PoolSpec
+
+        pool = spec if isinstance(spec, PoolSpec) else PoolSpec.model_validate(spec)
+        data = pool.model_dump(mode="json", exclude={"identity"})
+        data["pool_id"] = data.pop("id")
+        props = {
+            **{k: data.get(k) for k in _SPEC_KEYS},
+            "batch_account_url": batch_account_url,
+            "batch_account_name": batch_account_name,
+            "batch_account_key": pulumi.Output.secret(batch_account_key),
+            "wait_timeout_seconds": wait_timeout_seconds,
+            "node_ids": None,
+            "url": None,
+            "state": None,
+            "current_dedicated_nodes": None,
+        }
+        super().__init__(PoolProvider(), resource_name, props, opts)
