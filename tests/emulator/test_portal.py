@@ -24,17 +24,26 @@ import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
-from emulator_helpers import pool_options, terminate_options, unique, wait_for, wait_task, wait_tasks_completed
+from emulator_helpers import (
+    pool_options,
+    terminate_options,
+    unique,
+    wait_for,
+    wait_task,
+    wait_tasks_completed,
+)
 
 SHARED_FILE = "job_prep_and_release.txt"
 PREP = f"/bin/sh -c 'echo $AZ_BATCH_NODE_ID > $AZ_BATCH_NODE_SHARED_DIR/{SHARED_FILE}'"
 # Like the sample's step 5 and 6: show the node's file, then delete it.
-RELEASE = f"/bin/sh -c 'cat $AZ_BATCH_NODE_SHARED_DIR/{SHARED_FILE} && rm $AZ_BATCH_NODE_SHARED_DIR/{SHARED_FILE}'"
+RELEASE = (
+    f"/bin/sh -c 'cat $AZ_BATCH_NODE_SHARED_DIR/{SHARED_FILE} && rm $AZ_BATCH_NODE_SHARED_DIR/{SHARED_FILE}'"
+)
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-HOSTILE = '<img src=x onerror="document.title=\'pwned\'">&amp;'
+HOSTILE = "<img src=x onerror=\"document.title='pwned'\">&amp;"
 
 
 def _chromium() -> str | None:
@@ -88,7 +97,9 @@ def _rows(page: Any, selector: str) -> list[list[str]]:
 # ---- the seed's JobPrepRelease sample, watched in the portal --------------------------------------
 
 
-def test_job_prep_release_in_the_portal(client: BatchClient, endpoints: Any, page: Any, test_output_dir: Path) -> None:
+def test_job_prep_release_in_the_portal(
+    client: BatchClient, endpoints: Any, page: Any, test_output_dir: Path
+) -> None:
     from playwright.sync_api import expect  # importable: the `page` fixture checked it
 
     base = endpoints.batch_url
@@ -115,7 +126,10 @@ def test_job_prep_release_in_the_portal(client: BatchClient, endpoints: Any, pag
     # While the tasks run, the job page shows them running and refreshes itself.
     page.goto(f"{base}/portal/jobs/{job_id}")
     assert page.get_attribute("body", "data-refresh-seconds") == "2", "a running job's page refreshes itself"
-    assert page.inner_text(".count[data-count=running] b") != "0" or page.inner_text(".count[data-count=active] b") != "0"
+    assert (
+        page.inner_text(".count[data-count=running] b") != "0"
+        or page.inner_text(".count[data-count=active] b") != "0"
+    )
     assert page.is_checked("#autorefresh")
     _shot(page, test_output_dir, "01-job-running.png")
     # No reload from the test: the page's own refresh brings the final counts in.
@@ -140,7 +154,7 @@ def test_job_prep_release_in_the_portal(client: BatchClient, endpoints: Any, pag
     _shot(page, test_output_dir, "02-job-tasks-done.png")
 
     # A task's stdout.txt through the file link.
-    page.click(f"table.tasks tbody tr:has(a:text-is('task0')) .files a:text-is('stdout.txt')")
+    page.click("table.tasks tbody tr:has(a:text-is('task0')) .files a:text-is('stdout.txt')")
     node_of_task0 = next(t.node_info.node_id for t in completed if t.id == "task0")
     assert page.inner_text("body").strip() == f"task0 ran on {node_of_task0}"
     page.go_back()
@@ -151,7 +165,9 @@ def test_job_prep_release_in_the_portal(client: BatchClient, endpoints: Any, pag
     assert {"stdout.txt", "stderr.txt"} <= set(names)
     _shot(page, test_output_dir, "02b-task.png")
 
-    client.begin_terminate_job(job_id, options=terminate_options("sample done"), polling_interval=0.1).result()
+    client.begin_terminate_job(
+        job_id, options=terminate_options("sample done"), polling_interval=0.1
+    ).result()
 
     # Preparation tasks: one row per node that ran tasks, exit code 0.
     page.goto(f"{base}/portal/jobs/{job_id}")
@@ -321,14 +337,18 @@ def test_file_route_stays_inside_the_node_and_never_serves_html(client: BatchCli
     assert status == 404 and b"<x>" not in body and b"&lt;x&gt;" in body
 
 
-def test_outputs_view_says_storage_not_configured(tmp_path: Path, make_batch_client: Callable[..., BatchClient]) -> None:
+def test_outputs_view_says_storage_not_configured(
+    tmp_path: Path, make_batch_client: Callable[..., BatchClient]
+) -> None:
     from localbatch.models import BatchService
     from localbatch.server import make_server
 
     from pulumi_azbatch.localdev import LOCALBATCH_ACCOUNT_KEY, LOCALBATCH_ACCOUNT_NAME
 
     service = BatchService(tmp_path, account_name=LOCALBATCH_ACCOUNT_NAME)
-    server = make_server(service, port=0, account_name=LOCALBATCH_ACCOUNT_NAME, account_key=LOCALBATCH_ACCOUNT_KEY)
+    server = make_server(
+        service, port=0, account_name=LOCALBATCH_ACCOUNT_NAME, account_key=LOCALBATCH_ACCOUNT_KEY
+    )
     service.start()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()

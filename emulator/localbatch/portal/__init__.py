@@ -91,7 +91,11 @@ def _route(service: BatchService, seg: list[str]) -> tuple[int, Headers, bytes]:
     if head == "static" and len(seg) == 2 and seg[1] in ("portal.css", "portal.js"):
         is_css = seg[1].endswith(".css")
         content_type = "text/css; charset=utf-8" if is_css else "text/javascript; charset=utf-8"
-        return 200, {"Content-Type": content_type, "Cache-Control": "max-age=60"}, (CSS if is_css else JS).encode()
+        return (
+            200,
+            {"Content-Type": content_type, "Cache-Control": "max-age=60"},
+            (CSS if is_css else JS).encode(),
+        )
     if head == "pools" and len(seg) == 2:
         return _html(200, views.pool_page(service, seg[1]))
     if head == "jobs" and len(seg) >= 2:
@@ -134,7 +138,9 @@ def _blob(service: BatchService, job_id: str, name: str) -> tuple[int, Headers, 
     except BatchError as err:
         raise views.NotFound(f"Job {job_id} not found.") from err
     except Exception as exc:  # noqa: BLE001 - a storage failure is a page, not a 500
-        return _error(service, 502, "Storage error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return _error(
+            service, 502, "Storage error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        )
     if data is None:
         raise views.NotFound(f"No blob {name} in the job's container.")
     headers, body = files.file_response(data, name.rsplit("/", 1)[-1])

@@ -92,7 +92,9 @@ def size(n: object) -> str:
     return ""
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, cls: str = "", empty: str = "Nothing here yet.") -> str:
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, cls: str = "", empty: str = "Nothing here yet."
+) -> str:
     """A table; `headers` are plain text (escaped here), cells are safe HTML already."""
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     if not body:
@@ -114,14 +116,18 @@ def failure(info: object) -> str:
         return ""
     head = " · ".join(e(info[k]) for k in ("category", "code") if info.get(k))
     details = "".join(
-        f"<li>{e(d.get('name'))}: {e(d.get('value'))}</li>" for d in info.get("details") or [] if isinstance(d, dict)
+        f"<li>{e(d.get('name'))}: {e(d.get('value'))}</li>"
+        for d in info.get("details") or []
+        if isinstance(d, dict)
     )
     message = f'<div class="msg">{e(info.get("message"))}</div>' if info.get("message") else ""
     listed = f"<ul>{details}</ul>" if details else ""
     return f'<div class="failure"><strong>{head}</strong>{message}{listed}</div>'
 
 
-def page(title: str, body: str, *, crumbs: Sequence[tuple[str, str]] = (), refresh: bool = False, account: str = "") -> str:
+def page(
+    title: str, body: str, *, crumbs: Sequence[tuple[str, str]] = (), refresh: bool = False, account: str = ""
+) -> str:
     """The whole document. `crumbs` are (url, plain text) pairs; `refresh` turns on the auto-refresh."""
     trail = " / ".join([link(url(""), "Home")] + [link(u, t) for u, t in crumbs])
     refresh_attr = ' data-refresh-seconds="2"' if refresh else ""
@@ -167,7 +173,7 @@ header.top .account { color:#cbd5e1; }
 header.top .refresh { margin-left:auto; color:#cbd5e1; font-size:12px; }
 header.top label { color:#cbd5e1; font-size:12px; }
 nav.crumbs { padding:.5em 1.2em; background:#fff; border-bottom:1px solid var(--line); }
-main { padding:1em 1.2em 3em; max-width:1400px; }
+main { padding:1em 1.2em 3em; }
 h1 { font-size:20px; margin:.2em 0 .6em; word-break:break-all; }
 h2 { font-size:16px; margin:1.4em 0 .5em; }
 h3 { font-size:14px; margin:1em 0 .4em; }
@@ -182,7 +188,7 @@ th { background:#eef1f5; font-weight:600; white-space:nowrap; }
 td.num, th.num { text-align:right; }
 .empty, .note { color:var(--muted); font-weight:normal; }
 time { white-space:nowrap; }
-td a.node-id { display:inline-block; min-width:21em; word-break:break-all; }
+td a.node-id { display:inline-block; min-width:16em; word-break:break-all; }
 table.blobs { table-layout:fixed; }
 table.blobs th:nth-child(2) { width:8em; } table.blobs th:nth-child(3) { width:13em; }
 table.blobs td:first-child { overflow-wrap:anywhere; }
@@ -211,7 +217,7 @@ svg.bar { display:block; width:100%; max-width:600px; height:8px; background:#e5
 .failure { color:#7f1d1d; }
 .failure .msg { color:var(--fg); }
 .failure ul { margin:.2em 0 0 1.2em; padding:0; }
-.files a + a { margin-left:.6em; }
+.files a { white-space:nowrap; margin-right:.3em; }
 .group { background:#fff; border:1px solid var(--line); padding:.2em .9em .6em; margin-bottom:.8em; }
 """
 

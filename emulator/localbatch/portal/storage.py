@@ -79,7 +79,9 @@ def _container_client(config: StorageConfig, container: str) -> Any:
     from azure.storage.blob import ContainerClient
 
     credential = (
-        AzureNamedKeyCredential(config.resolved_account_name(), config.account_key) if config.account_key else None
+        AzureNamedKeyCredential(config.resolved_account_name(), config.account_key)
+        if config.account_key
+        else None
     )
     # A page must not hang on a stopped Azurite: short timeouts, no retries.
     return ContainerClient(
@@ -134,7 +136,9 @@ def group_blob_names(container: str, blobs: list[tuple[str, int, str]]) -> Outpu
         else:
             out.other.append(BlobEntry(name, name, length, modified))
     out.job = {k: out.job[k] for k in _kind_order(list(out.job), JOB_KINDS)}
-    out.tasks = {t: {k: kinds[k] for k in _kind_order(list(kinds), TASK_KINDS)} for t, kinds in out.tasks.items()}
+    out.tasks = {
+        t: {k: kinds[k] for k in _kind_order(list(kinds), TASK_KINDS)} for t, kinds in out.tasks.items()
+    }
     return out
 
 

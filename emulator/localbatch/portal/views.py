@@ -84,9 +84,13 @@ def _std_links(pool_id: str, node_id: str, root_dir: str) -> str:
     root = root_dir.strip("/")
     return (
         '<span class="files">'
-        + link(file_url(pool_id, node_id, f"{root}/stdout.txt"), "stdout.txt")
-        + link(file_url(pool_id, node_id, f"{root}/stderr.txt"), "stderr.txt")
-        + link(file_url(pool_id, node_id, root), "files")
+        + " ".join(
+            [  # spaces let the links wrap in a narrow column
+                link(file_url(pool_id, node_id, f"{root}/stdout.txt"), "stdout.txt"),
+                link(file_url(pool_id, node_id, f"{root}/stderr.txt"), "stderr.txt"),
+                link(file_url(pool_id, node_id, root), "files"),
+            ]
+        )
         + "</span>"
     )
 
@@ -101,13 +105,20 @@ def _counts_block(counts: Doc) -> str:
     )  # fmt: skip
     bar = ""
     if total:
-        parts = [("succeeded", c["succeeded"]), ("failed", c["failed"]), ("running", c["running"]), ("active", c["active"])]
+        parts = [
+            ("succeeded", c["succeeded"]),
+            ("failed", c["failed"]),
+            ("running", c["running"]),
+            ("active", c["active"]),
+        ]
         # SVG geometry attributes, not inline styles: the page's CSP allows no inline style.
         rects, x = [], 0.0
         for name, n in parts:
             if n:
                 width = 100 * n / total
-                rects.append(f'<rect class="b-{name}" x="{x:.3f}" y="0" width="{width:.3f}" height="1"></rect>')
+                rects.append(
+                    f'<rect class="b-{name}" x="{x:.3f}" y="0" width="{width:.3f}" height="1"></rect>'
+                )
                 x += width
         bar = ('<svg class="bar" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">'
                + "".join(rects) + "</svg>")  # fmt: skip
@@ -130,7 +141,10 @@ def home(service: BatchService) -> tuple[str, bool]:
         states: dict[str, int] = {}
         for node in nodes:
             states[node.get("state", "unknown")] = states.get(node.get("state", "unknown"), 0) + 1
-        summary = " ".join(f"{pill(s)} {n}" for s, n in sorted(states.items())) or '<span class="note">no nodes</span>'
+        summary = (
+            " ".join(f"{pill(s)} {n}" for s, n in sorted(states.items()))
+            or '<span class="note">no nodes</span>'
+        )
         rows = [
             [link(file_url(pool["id"], n["id"]), n["id"], "node-id"), pill(n.get("state")), e(n.get("runningTasksCount", 0)),
              e(n.get("totalTasksRun", 0))]
@@ -139,9 +153,14 @@ def home(service: BatchService) -> tuple[str, bool]:
         pool_blocks.append(
             f'<div class="group" data-pool="{e(pool["id"])}"><h3>{link(url("pools", pool["id"]), pool["id"])} '
             f'{pill(pool.get("state"))} <span class="note">{e(pool.get("vmSize"))} · '
-            f'{e(pool.get("currentDedicatedNodes", len(nodes)))} dedicated nodes</span></h3>'
+            f"{e(pool.get('currentDedicatedNodes', len(nodes)))} dedicated nodes</span></h3>"
             f"<p>{summary}</p>"
-            + table(["Node", "State", "Running tasks", "Tasks run"], rows, cls="nodes", empty="This pool has no nodes.")
+            + table(
+                ["Node", "State", "Running tasks", "Tasks run"],
+                rows,
+                cls="nodes",
+                empty="This pool has no nodes.",
+            )
             + "</div>"
         )
     job_rows = []
@@ -212,7 +231,12 @@ def pool_page(service: BatchService, pool_id: str) -> str:
 
 # ---- a job --------------------------------------------------------------------------------------
 
-VIEWS = (("", "Tasks"), ("preparation", "Preparation tasks"), ("release", "Release tasks"), ("outputs", "Outputs"))
+VIEWS = (
+    ("", "Tasks"),
+    ("preparation", "Preparation tasks"),
+    ("release", "Release tasks"),
+    ("outputs", "Outputs"),
+)
 
 
 def job_page(service: BatchService, job_id: str, view: str) -> str:
@@ -258,7 +282,11 @@ def _job_overview(service: BatchService, job: Doc, counts: Doc) -> str:
     ])  # fmt: skip
     tasks = service.list_tasks(job["id"])
     rows = [_task_row(job["id"], t) for t in tasks[:MAX_TASK_ROWS]]
-    more = f'<p class="note">Showing the first {MAX_TASK_ROWS} of {len(tasks)} tasks.</p>' if len(tasks) > MAX_TASK_ROWS else ""
+    more = (
+        f'<p class="note">Showing the first {MAX_TASK_ROWS} of {len(tasks)} tasks.</p>'
+        if len(tasks) > MAX_TASK_ROWS
+        else ""
+    )
     return (
         info + "<h2>Approximate task count</h2>" + _counts_block(counts) + "<h2>Tasks</h2>"
         + table(["Task", "State", "Exit code", "Retries", "Node", "Started", "Ended", "Duration", "Failure", "Files"],
@@ -316,7 +344,18 @@ def _prep_release_view(service: BatchService, job: Doc, view: str) -> str:
         if view == "preparation"
         else "The job release task runs when the job ends, on each node where the job preparation task ran."
     )
-    headers = ["Node", "State", "Exit code", "Result", "Retries", "Started", "Ended", "Duration", "Failure", "Files"]
+    headers = [
+        "Node",
+        "State",
+        "Exit code",
+        "Result",
+        "Retries",
+        "Started",
+        "Ended",
+        "Duration",
+        "Failure",
+        "Files",
+    ]
     if view == "release":
         del headers[4]
     info_block = props([("Task id", code(spec.get("id"))), ("Command line", code(spec.get("commandLine")))])
@@ -341,7 +380,9 @@ def _outputs_view(service: BatchService, job: Doc) -> str:
         outputs = list_outputs(config, job["id"])
     except Exception as exc:  # noqa: BLE001 - any storage failure is shown, never a 500
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return intro + f'<p class="warn">Storage at {code(config.blob_url)} could not be listed: {e(first)}</p>'
+        return (
+            intro + f'<p class="warn">Storage at {code(config.blob_url)} could not be listed: {e(first)}</p>'
+        )
     intro = f"<p>File Conventions container {code(container)} at {code(config.blob_url)}</p>"
     if not outputs.exists:
         return intro + '<p class="empty">The container does not exist (yet): nothing was persisted.</p>'
@@ -351,7 +392,11 @@ def _outputs_view(service: BatchService, job: Doc) -> str:
 
 def _blob_rows(job_id: str, entries: Iterable[Any]) -> list[list[str]]:
     return [
-        [link(url("jobs", job_id, "blobs") + "/" + _quote_path(b.name), b.path), size(b.size), when(b.last_modified)]
+        [
+            link(url("jobs", job_id, "blobs") + "/" + _quote_path(b.name), b.path),
+            size(b.size),
+            when(b.last_modified),
+        ]
         for b in entries
     ]
 
@@ -365,7 +410,9 @@ def _quote_path(name: str) -> str:
 def _render_outputs(job_id: str, outputs: Outputs, task_order: list[str]) -> str:
     parts = []
     if outputs.truncated:
-        parts.append('<p class="warn">The container holds more blobs than the portal lists; showing the first ones.</p>')
+        parts.append(
+            '<p class="warn">The container holds more blobs than the portal lists; showing the first ones.</p>'
+        )
     parts.append("<h2>Job outputs</h2>")
     if outputs.job:
         for kind, entries in outputs.job.items():
@@ -375,14 +422,20 @@ def _render_outputs(job_id: str, outputs: Outputs, task_order: list[str]) -> str
         parts.append('<p class="empty">No job outputs.</p>')
     parts.append("<h2>Task outputs</h2>")
     known = {t.lower(): t for t in task_order}
-    ordered = sorted(outputs.tasks, key=lambda t: (task_order.index(known[t.lower()]) if t.lower() in known else len(task_order), t))
+    ordered = sorted(
+        outputs.tasks,
+        key=lambda t: (task_order.index(known[t.lower()]) if t.lower() in known else len(task_order), t),
+    )
     if not ordered:
         parts.append('<p class="empty">No task outputs.</p>')
     for task_id in ordered:
-        title = link(url("jobs", job_id, "tasks", task_id), task_id) if task_id.lower() in known else e(task_id)
+        title = (
+            link(url("jobs", job_id, "tasks", task_id), task_id) if task_id.lower() in known else e(task_id)
+        )
         kinds = "".join(
             f'<div data-kind="${e(kind)}"><h4>{code("$" + kind)}</h4>'
-            + table(["Path", "Size", "Last modified"], _blob_rows(job_id, entries), cls="blobs") + "</div>"
+            + table(["Path", "Size", "Last modified"], _blob_rows(job_id, entries), cls="blobs")
+            + "</div>"
             for kind, entries in outputs.tasks[task_id].items()
         )
         parts.append(f'<div class="group task-outputs" id="outputs-{e(task_id)}" data-task="{e(task_id)}">'
@@ -418,7 +471,11 @@ def task_page(service: BatchService, job_id: str, task_id: str) -> str:
         ("Failure", failure(execution.get("failureInfo"))),
         ("Persisted outputs", link(url("jobs", job["id"], "outputs") + f"#outputs-{task['id']}", "in the job's container")),
     ])  # fmt: skip
-    env_rows = [[code(s.get("name")), code(s.get("value"))] for s in task.get("environmentSettings") or [] if isinstance(s, dict)]
+    env_rows = [
+        [code(s.get("name")), code(s.get("value"))]
+        for s in task.get("environmentSettings") or []
+        if isinstance(s, dict)
+    ]
     out_rows = []
     for spec in task.get("outputFiles") or []:
         dest = ((spec.get("destination") or {}).get("container") or {}) if isinstance(spec, dict) else {}
@@ -428,7 +485,9 @@ def task_page(service: BatchService, job_id: str, task_id: str) -> str:
     if env_rows:
         body += "<h2>Environment settings</h2>" + table(["Name", "Value"], env_rows)
     if out_rows:
-        body += "<h2>Output files</h2>" + table(["File pattern", "Destination path", "Upload condition"], out_rows)
+        body += "<h2>Output files</h2>" + table(
+            ["File pattern", "Destination path", "Upload condition"], out_rows
+        )
     body += "<h2>Files on the node</h2>" + _task_files(service, node)
     busy = task.get("state") in BUSY_TASK_STATES
     return page(f"Task {task['id']}", body, crumbs=[(url("jobs", job["id"]), job["id"]),
@@ -461,13 +520,17 @@ def _task_files(service: BatchService, node: Doc) -> str:
                     break
             if len(rows) >= MAX_FILE_ROWS:
                 break
-    return table(["File", "Size"], rows, cls="task-files", empty="No files (the node may have cleaned them up).")
+    return table(
+        ["File", "Size"], rows, cls="task-files", empty="No files (the node may have cleaned them up)."
+    )
 
 
 # ---- node files ---------------------------------------------------------------------------------
 
 
-def directory_page(service: BatchService, pool_id: str, node_id: str, rel: str, path: Path, root: Path) -> str:
+def directory_page(
+    service: BatchService, pool_id: str, node_id: str, rel: str, path: Path, root: Path
+) -> str:
     """A folder on a node, with links to its subfolders and files."""
     rows = []
     for entry in files.list_dir(path)[:MAX_FILE_ROWS]:
@@ -482,7 +545,9 @@ def directory_page(service: BatchService, pool_id: str, node_id: str, rel: str, 
         walked = f"{walked}/{part}" if walked else part
         crumbs.append((file_url(pool_id, node_id, walked), part))
     body = table(["Name", "Size"], rows, cls="dir", empty="Empty folder.")
-    return page(f"Files on {node_id}" + (f": {rel}" if rel else ""), body, crumbs=crumbs, account=service.account_name)
+    return page(
+        f"Files on {node_id}" + (f": {rel}" if rel else ""), body, crumbs=crumbs, account=service.account_name
+    )
 
 
 def not_found_page(service: BatchService, message: str) -> str:
