@@ -8,17 +8,19 @@ environment, so a rotated key never needs an `up` before a `destroy`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pulumi.dynamic import DiffResult, ResourceProvider
+from pulumi.output import Unknown
 
-# The string the engine sends for values that are unknown during preview.
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+from pulumi_azbatch.spec import UNKNOWN
+
 # Environment variable naming a file to which providers append one JSON line per call: which
 # operation ran, in which process and with which Python (used to diagnose "which code ran my destroy").
 TRACE_ENV = "PULUMI_AZBATCH_PROVIDER_TRACE"
@@ -33,6 +35,29 @@ def is_unknown(value: Any) -> bool:
     if isinstance(value, list | tuple):
         return any(is_unknown(v) for v in value)
     return False
+
+
+def normalize_unknowns(value: Any) -> Any:
+    """Replace the SDK's `Unknown` placeholders (preview) by the UNKNOWN sentinel string, recursively.
+
+    Depending on the Pulumi SDK version a dynamic provider receives unknown inputs either as the
+    sentinel string or as `pulumi.output.Unknown` objects; validation and diffing see one form only.
+    """
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if isinstance(value, dict):
+        return {k: normalize_unknowns(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [normalize_unknowns(v) for v in value]
+    return value
+
+
+def _with_known_form(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any) -> Any:
+        return method(self, *(normalize_unknowns(a) for a in args))
+
+    return wrapper
 
 
 def public_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,11 +91,18 @@ def say(message: str) -> None:
 class ProviderBase(ResourceProvider):
     """A dynamic provider with a diff that ignores `__provider` and classes each key as update or replace."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("check", "diff"):
+            if name in cls.__dict__:
+                setattr(cls, name, _with_known_form(cls.__dict__[name]))
+
     #: the resource's inputs (stored outputs also hold computed values, which are not compared)
     input_keys: frozenset[str] = frozenset()
     #: inputs whose change needs a new resource; every other changed input is updated in place
     replace_keys: frozenset[str] = frozenset()
 
+    @_with_known_form
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         trace(self, "diff")
         keys = self.input_keys or public_inputs(news).keys()

@@ -126,14 +126,10 @@ class Emulators:
     batch: subprocess.Popen[bytes] | None
 
     def stop(self) -> None:
-        for proc in (self.batch, self.azurite):
+        for name, proc in (("localbatch", self.batch), ("azurite", self.azurite)):
             if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_process(proc.pid, name)
+                proc.wait()
 
 
 def start_emulators(
@@ -180,6 +176,20 @@ def start_emulators(
         storage_account_key=AZURITE_ACCOUNT_KEY,
     )
     return Emulators(endpoints, azurite, batch_proc)
+
+
+def stop_process(pid: int, name: str, timeout: float = 10.0) -> None:
+    """Stop an emulator: Azurite shuts down cleanly on SIGINT (it ignores SIGTERM), the Batch emulator on SIGTERM."""
+    try:
+        os.kill(pid, signal.SIGINT if name == "azurite" else signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def engine_bin_dir() -> Path | None:
@@ -300,14 +310,69 @@ def _cmd_stop(_: argparse.Namespace) -> int:
             continue
         pid = int(pid_file.read_text())
         if _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _alive(pid):
-                os.kill(pid, signal.SIGKILL)
+            stop_process(pid, name)
             print(f"stopped {name} (pid {pid})")
         pid_file.unlink()
+    return 0
+
+
+def _pulumi(args: list[str], env: dict[str, str], *, tee: list[str] | None = None) -> int:
+    """Run the pulumi CLI in the project directory; with `tee`, also keep its output lines."""
+    proc = subprocess.Popen(
+        ["pulumi", *args], cwd=REPO_ROOT, env=env, text=True,
+        stdout=subprocess.PIPE if tee is not None else None, stderr=subprocess.STDOUT if tee is not None else None,
+    )  # fmt: skip
+    if tee is not None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            tee.append(line)
+    return proc.wait()
+
+
+def _stack_outputs(stack: str, env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(
+        ["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", stack],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return dict(json.loads(out.stdout))
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    env = engine_env()
+    if _pulumi(["stack", "select", "--create", args.stack], env) != 0:
+        return 1
+    started = time.monotonic()
+    code = _pulumi(["up", "--yes", "--stack", args.stack], env)
+    if code != 0:
+        print(f"\npulumi up failed (exit code {code}); see the diagnostics above.", file=sys.stderr)
+        return code
+    print(f"\npulumi up finished in {time.monotonic() - started:.1f}s\n")
+    outputs = _stack_outputs(args.stack, env)
+    storage_key = Endpoints.read().storage_account_key if outputs.get("backend") == "local" else None
+    if storage_key is None:
+        print("the report reads the local emulators only; see `pulumi stack output` for this stack")
+        return 0
+    print(build_report(outputs, storage_key).render())
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    from .report import release_exit_codes
+
+    env = engine_env()
+    lines: list[str] = []
+    code = _pulumi(["destroy", "--yes", "--stack", args.stack], env, tee=lines)
+    if code != 0:
+        print(f"\npulumi destroy failed (exit code {code}); see the diagnostics above.", file=sys.stderr)
+        return code
+    codes = release_exit_codes("".join(lines))
+    print("\nJob release task exit code per node:" if codes else "\nNo job release task ran.")
+    for node, release in codes.items():
+        print(f"  {node}: {'did not run' if release is None else release}")
     return 0
 
 
@@ -328,6 +393,11 @@ def main(argv: list[str] | None = None) -> int:
     start.set_defaults(func=_cmd_start)
     sub.add_parser("stop", help="stop the emulators started by `start`").set_defaults(func=_cmd_stop)
     sub.add_parser("env", help="print the engine environment as shell exports").set_defaults(func=_cmd_env)
+    for name, func, text in (("up", _cmd_up, "pulumi up of a stack, then the report"),
+                             ("down", _cmd_down, "pulumi destroy of a stack, with release exit codes")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--stack", default="local")
+        cmd.set_defaults(func=func)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

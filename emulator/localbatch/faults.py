@@ -2,13 +2,15 @@
 
 Two ways in, as Azurite offers: the unauthenticated admin route `POST /_localbatch/faults` with
 `{"count": N, "status": 429|503|500, "retryAfter": 1|null, "method": "POST", "pathRegex": "^/jobs"}`
-(or `"status": "drop"` to close the connection without an answer), and, for a single request, the
-header `x-localbatch-fault: 429` / `503` / `drop` / `429; retry-after=2`. Faults are checked before
-authentication, so a dropped connection is dropped whatever the request carried.
+(or `"status": "drop"` to close the connection without an answer; `"probability": 0.2` makes each
+matching request fail with that chance, so a large count gives "20% of all requests"), and, for a
+single request, the header `x-localbatch-fault: 429` / `503` / `drop` / `429; retry-after=2`. Faults
+are checked before authentication, so a dropped connection is dropped whatever the request carried.
 """
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ class Fault:
     retry_after: float | None = None
     method: str | None = None
     path_regex: str | None = None
+    probability: float = 1.0
 
     def matches(self, method: str, path: str) -> bool:
         if self.method and self.method.upper() != method.upper():
@@ -37,7 +40,7 @@ class Fault:
 
     def to_json(self) -> dict[str, Any]:
         return {"count": self.count, "status": self.status, "retryAfter": self.retry_after,
-                "method": self.method, "pathRegex": self.path_regex}  # fmt: skip
+                "method": self.method, "pathRegex": self.path_regex, "probability": self.probability}  # fmt: skip
 
 
 def _status(value: Any) -> int | str:
@@ -65,8 +68,11 @@ def parse_spec(spec: Any) -> Fault:
     regex = spec.get("pathRegex")
     if regex is not None:
         re.compile(regex)
+    probability = spec.get("probability", 1.0)
+    if not isinstance(probability, int | float) or not 0 < probability <= 1:
+        raise ValueError("probability must be a number in (0, 1]")
     status = _status(DROP if spec.get("drop") else spec.get("status", 503))
-    return Fault(count, status, retry_after, spec.get("method"), regex)
+    return Fault(count, status, retry_after, spec.get("method"), regex, float(probability))
 
 
 def parse_header(value: str) -> Fault:
@@ -106,6 +112,9 @@ class FaultInjector:
         with self._lock:
             for fault in self._faults:
                 if fault.matches(method, path):
+                    # A probabilistic fault that does not fire leaves the request to the next fault.
+                    if fault.probability < 1 and random.random() >= fault.probability:  # noqa: S311
+                        continue
                     fault.count -= 1
                     if fault.count <= 0:
                         self._faults.remove(fault)

@@ -123,6 +123,9 @@ def test_job_prep_release_in_the_portal(
     ]  # fmt: skip
     client.create_task_collection(job_id, m.BatchTaskGroup(task_values=tasks))
 
+    # Console errors would mean a CSP violation, a broken script or a missing stylesheet.
+    console_errors: list[str] = []
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
     # While the tasks run, the job page shows them running and refreshes itself.
     page.goto(f"{base}/portal/jobs/{job_id}")
     assert page.get_attribute("body", "data-refresh-seconds") == "2", "a running job's page refreshes itself"
@@ -197,6 +200,11 @@ def test_job_prep_release_in_the_portal(
     assert lines[0] == node_id, "the preparation task wrote the node id first"
     assert sorted(lines[1:]) == sorted(ran_on[node_id]), "then each task appended its id"
     _shot(page, test_output_dir, "05-release-stdout.png")
+    page.go_back()
+    page.click(f"table.prep-release tbody tr:has(a:text-is('{node_id}')) .files a:text-is('files')")
+    listing = page.locator("table.dir tbody td:first-child").all_inner_texts()
+    assert {"stdout.txt", "stderr.txt", "wd/"} <= set(listing)
+    _shot(page, test_output_dir, "05b-release-folder.png")
 
     # The home page: the pool with both nodes and their states, the job with its counts.
     page.goto(f"{base}/portal/")
@@ -214,6 +222,7 @@ def test_job_prep_release_in_the_portal(
     assert sum(int(r[5]) for r in pool_rows) == 4, "tasks run, summed over the nodes"
     _shot(page, test_output_dir, "06-pool.png")
 
+    assert console_errors == []
     client.begin_delete_job(job_id, polling_interval=0.1).result()
     client.begin_delete_pool(pool_id, polling_interval=0.1).result()
 

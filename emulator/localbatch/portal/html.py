@@ -138,6 +138,7 @@ def page(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(title)} · localbatch</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{PREFIX}/static/portal.css">
 <script src="{PREFIX}/static/portal.js" defer></script>
 </head>

@@ -1,0 +1,126 @@
+"""B1 task submission: the Job provider's ``submit_tasks`` versus one ``create_task`` per task (the naive
+baseline) and the SDK's ``create_tasks(max_concurrency=8)`` (the floor).
+
+All three add the same ``BatchTaskCreateOptions`` (built once from a ``JobSpec`` task factory, as the
+provider builds them) to a fresh job on a pool without nodes, so nothing runs meanwhile. Add-collection
+calls are counted on the wire by an azure-core policy in the provider's client and must be exactly
+⌈N/100⌉. Goals: provider ≥ 10× faster than the baseline, and within 1.3× of the floor.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from azure.batch import models as m
+
+from pulumi_azbatch.dynamic_providers.submission import submit_tasks
+from pulumi_azbatch.spec import JobSpec
+
+from .common import (
+    BenchResult,
+    Context,
+    Ratio,
+    RequestCounter,
+    Row,
+    batch_client,
+    best_of_interleaved,
+    create_job,
+    create_pool,
+    delete_job_quietly,
+    fmt_seconds,
+    provider_client,
+    unique,
+)
+
+FLOOR_CONCURRENCY = 8
+
+
+def task_creates(n: int, pool_id: str) -> list[m.BatchTaskCreateOptions]:
+    """N trivial tasks from a parametric sweep, converted by the job model exactly as the provider does."""
+    spec = JobSpec.model_validate({
+        "id": "b1", "pool_id": pool_id,
+        "task_factories": [{"type": "parametric_sweep", "parameter_sets": [{"start": 1, "end": n}],
+                            "repeat_task": {"command_line": "/bin/sh -c 'echo {0}'"}}],
+    })  # fmt: skip
+    return spec.to_batch_task_creates(job_id="b1")
+
+
+def run(ctx: Context) -> BenchResult:
+    sizes = [100, 1000] if ctx.quick else [100, 1000, 10000]
+    repeat = 3
+    result = BenchResult("B1")
+    admin = batch_client(ctx.endpoints)
+    pool_id = unique("b1-idle")
+    create_pool(admin, pool_id, nodes=0, slots=1)
+    provider_counter, floor_counter, naive_counter = RequestCounter(), RequestCounter(), RequestCounter()
+    provider = provider_client(ctx.endpoints, provider_counter)
+    floor = batch_client(ctx.endpoints, floor_counter)
+    naive = batch_client(ctx.endpoints, naive_counter)
+    add_suffix = "/addtaskcollection"
+    try:
+        for n in sizes:
+            tasks = task_creates(n, pool_id)
+            calls: dict[str, list[int]] = {"provider": [], "floor": []}
+
+            def fresh_job(client: Any) -> str:
+                job_id = unique(f"b1-{n}")
+                create_job(client, job_id, pool_id)
+                return job_id
+
+            def side(name: str, client: Any, counter: RequestCounter, add: Any) -> Any:
+                def once(_: int) -> float:
+                    import time
+
+                    job_id = fresh_job(admin)
+                    counter.reset()
+                    started = time.perf_counter()
+                    add(client, job_id)
+                    elapsed = time.perf_counter() - started
+                    if name in calls:
+                        calls[name].append(counter.count(method="POST", suffix=add_suffix))
+                    delete_job_quietly(admin, job_id)
+                    return elapsed
+
+                return once
+
+            def by_provider(client: Any, job_id: str) -> None:
+                report = submit_tasks(client, job_id, tasks)
+                if report.failures or len(report.added) != n:
+                    raise RuntimeError(f"provider added {len(report.added)}/{n}: {report.failures[:3]}")
+
+            def by_floor(client: Any, job_id: str) -> None:
+                client.create_tasks(job_id, tasks, max_concurrency=FLOOR_CONCURRENCY)
+
+            def by_naive(client: Any, job_id: str) -> None:
+                for task in tasks:
+                    client.create_task(job_id, task)
+
+            sides = {
+                "provider": side("provider", provider, provider_counter, by_provider),
+                "floor": side("floor", floor, floor_counter, by_floor),
+                "naive": side("naive", naive, naive_counter, by_naive),
+            }
+            runs = best_of_interleaved(repeat, sides)
+            best = {k: min(v) for k, v in runs.items()}
+            expected = math.ceil(n / 100)
+            exact = all(c == expected for c in calls["provider"])
+            vs_naive = best["naive"] / best["provider"]
+            vs_floor = best["provider"] / best["floor"]
+            measured = (f"provider {fmt_seconds(best['provider'])} ({n / best['provider']:,.0f}/s), "
+                        f"naive {fmt_seconds(best['naive'])}, floor {fmt_seconds(best['floor'])}; "
+                        f"add-collection calls {calls['provider'][0]} (⌈N/100⌉={expected}"
+                        f"{', exact' if exact else ', NOT EXACT'})")  # fmt: skip
+            case = f"N={n:,}"
+            result.rows.append(Row("B1 submission", case, measured, "naive/provider",
+                                   Ratio(vs_naive, True, 10.0), "≥ 10"))  # fmt: skip
+            result.rows.append(Row("B1 submission", case, "", "provider/floor", Ratio(vs_floor, False, 1.3), "≤ 1.3"))
+            result.data[str(n)] = {
+                "seconds": runs, "best": best, "add_collection_calls": calls, "expected_calls": expected,
+                "calls_exact": exact,
+            }  # fmt: skip
+            if not exact:
+                raise AssertionError(f"B1 N={n}: provider made {calls['provider']} add-collection calls, not {expected}")
+    finally:
+        admin.begin_delete_pool(pool_id, polling_interval=1)
+    return result

@@ -1,0 +1,122 @@
+"""End to end through the real engine: the project's local stack, its `make up` report, the consumer
+project (a StackReference to the main stack's pool), and destroy with the release exit codes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pulumi import automation as auto
+
+from pulumi_azbatch.localdev import REPO_ROOT, Emulators, engine_env, workspace_options
+from pulumi_azbatch.report import build_report, release_exit_codes
+
+pytestmark = pytest.mark.engine
+
+
+def _project_copy(tmp: Path, endpoints_file: Path) -> Path:
+    """The project (program, Pulumi.yaml, local stack config) in a temp dir, using the repo's .venv."""
+    project = tmp / "azbatch"
+    (project / "stacks").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "__main__.py", project / "__main__.py")
+    pulumi_yaml = (REPO_ROOT / "Pulumi.yaml").read_text()
+    assert "virtualenv: .venv" in pulumi_yaml
+    (project / "Pulumi.yaml").write_text(pulumi_yaml.replace("virtualenv: .venv", f"virtualenv: {REPO_ROOT / '.venv'}"))
+    stack = (REPO_ROOT / "stacks" / "Pulumi.local.yaml").read_text()
+    assert "endpoints_file: .local/endpoints.json" in stack
+    (project / "stacks" / "Pulumi.local.yaml").write_text(
+        stack.replace("endpoints_file: .local/endpoints.json", f"endpoints_file: {endpoints_file}")
+    )
+    return project
+
+
+def _consumer_copy(tmp: Path, endpoints_file: Path) -> Path:
+    """The consumer example with its own virtualenv, into which this project is pip-installed (not editable)."""
+    consumer = tmp / "consumer"
+    shutil.copytree(REPO_ROOT / "examples" / "consumer", consumer, ignore=shutil.ignore_patterns(".venv"))
+    subprocess.run([sys.executable, "-m", "venv", str(consumer / ".venv")], check=True)
+    subprocess.run(
+        [str(consumer / ".venv" / "bin" / "python"), "-m", "pip", "install", "--quiet",
+         "--disable-pip-version-check", str(REPO_ROOT)],
+        check=True,
+    )  # fmt: skip
+    stack = f"config:\n  azbatch-consumer:endpointsFile: {endpoints_file}\n"
+    (consumer / "Pulumi.local.yaml").write_text(stack)
+    return consumer
+
+
+def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emulators, batch_client) -> None:
+    endpoints_file = tmp_path / "endpoints.json"
+    emulators.endpoints.write(endpoints_file)
+    env = engine_env(state_dir=tmp_path / "state", pulumi_home=tmp_path / "home")
+    project = _project_copy(tmp_path, endpoints_file)
+    stack = auto.create_or_select_stack("local", work_dir=str(project), opts=workspace_options(env))
+    destroyed = False
+    try:
+        up = stack.up(on_output=print)
+        assert up.summary.result == "succeeded"
+        outputs = {k: v.value for k, v in up.outputs.items()}
+        assert outputs["job_state"] == "active"
+        assert outputs["task_counts"]["succeeded"] == 4 and outputs["task_counts"]["failed"] == 0
+
+        # The report `make up` prints, checked fact by fact.
+        report = build_report(outputs, emulators.endpoints.storage_account_key)
+        text = report.render()
+        print(text)
+        assert len(report.nodes) == 2
+        seen_tasks: list[str] = []
+        for node in report.nodes:
+            if node.preparation_state is None:  # a node that ran no task never ran the preparation task
+                assert node.shared_file is None
+                continue
+            assert node.preparation_exit_code == 0
+            lines = (node.shared_file or "").splitlines()
+            assert lines[0] == f"{node.node_id} tasks:"
+            seen_tasks += lines[1:]
+        assert sorted(seen_tasks) == ["task001", "task002", "task003", "task004"]
+        blobs = {b.name: b.size for b in report.blobs}
+        for task in ("task001", "task002", "task003", "task004"):
+            assert blobs[f"{task}/$TaskOutput/output.txt"] > 0
+            assert f"{task}/$TaskLog/stdout.txt" in blobs
+        assert report.container == "job-jobprepreleasesamplejob"
+        assert "Prep task exit code:    0" in text
+
+        # Nothing secret in the state a user exports.
+        exported = subprocess.run(
+            ["pulumi", "stack", "export", "--stack", "local"], cwd=project, env=env,
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        assert emulators.endpoints.batch_account_key not in exported
+        assert emulators.endpoints.storage_account_key not in exported
+        assert "sig=" not in exported
+
+        # A second `up` changes nothing (the SAS is stable, the job is as declared).
+        preview = stack.preview()
+        assert set(preview.change_summary) == {"same"}, preview.change_summary
+
+        # The consumer project: installs this package, reads the pool through a StackReference.
+        consumer_dir = _consumer_copy(tmp_path, endpoints_file)
+        consumer = auto.create_or_select_stack("local", work_dir=str(consumer_dir), opts=workspace_options(env))
+        try:
+            consumer_up = consumer.up(on_output=print)
+            assert consumer_up.outputs["job_state"].value in ("active", "completed")
+            assert consumer_up.outputs["task_counts"].value["succeeded"] == 1
+            # The consumer's job ran on the main stack's pool.
+            task = batch_client.get_task("consumer-report-job", "summarize")
+            assert task.node_info.pool_id == outputs["pool_id"]
+        finally:
+            assert consumer.destroy(on_output=print).summary.result == "succeeded"
+
+        lines: list[str] = []
+        destroy = stack.destroy(on_output=lines.append)
+        destroyed = True
+        assert destroy.summary.result == "succeeded"
+        codes = release_exit_codes("\n".join(lines))
+        prepared = {n.node_id for n in report.nodes if n.preparation_state is not None}
+        assert set(codes) == prepared and all(code == 0 for code in codes.values()), codes
+    finally:
+        if not destroyed:
+            stack.destroy(on_output=print)
