@@ -325,7 +325,8 @@ def harvest_logs(
                 path = f"{info['task_root_directory'].rstrip('/')}/{name}"
                 blob = f"{JOB_LOG_PREFIX}/{node['node_id']}/{kind}/{name}"
                 try:
-                    data = b"".join(client.download_node_file(node["pool_id"], node["node_id"], path))
+                    data = call_with_retry(lambda n=node, p=path: b"".join(
+                        client.download_node_file(n["pool_id"], n["node_id"], p)))  # fmt: skip
                     container.upload_blob(blob, data, overwrite=True)
                 except Exception as exc:  # noqa: BLE001 - logs are a courtesy; never block the delete
                     say(f"job {job_id}: could not copy {path} from node {node['node_id']}: {type(exc).__name__}")

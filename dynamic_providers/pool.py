@@ -231,7 +231,8 @@ class PoolProvider(ProviderBase):
             say(f"pool {pool_id}: not usable; deleting it again")
             delete_and_wait(client, pool_id, self._timeout(props))
             raise
-        pool = client.get_pool(pool_id)
+        # Retried like every call: a throttled read here would fail the create and orphan the pool.
+        pool = call_with_retry(lambda: client.get_pool(pool_id), what=f"get pool {pool_id}")
         return CreateResult(id_=pool_id, outs=self._outs(props, node_ids, pool))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -241,7 +242,7 @@ class PoolProvider(ProviderBase):
             pool = call_with_retry(lambda: client.get_pool(id_), what=f"get pool {id_}")
         except ResourceNotFoundError:
             return ReadResult(id_="", outs={})
-        node_ids = sorted(n.id for n in client.list_nodes(id_))
+        node_ids = sorted(n.id for n in call_with_retry(lambda: list(client.list_nodes(id_)), what=f"list nodes of {id_}"))
         outs = self._outs(public_inputs(props), node_ids, pool)
         outs.update(pool_id=pool.id, vm_size=pool.vm_size, target_dedicated_nodes=pool.target_dedicated_nodes,
                     task_slots_per_node=pool.task_slots_per_node)
@@ -254,7 +255,8 @@ class PoolProvider(ProviderBase):
         if olds.get("target_dedicated_nodes") != news.get("target_dedicated_nodes"):
             self._resize(client, id_, news)
         node_ids = wait_for_idle_nodes(client, id_, self._timeout(news))
-        return UpdateResult(outs=self._outs(news, node_ids, client.get_pool(id_)))
+        pool = call_with_retry(lambda: client.get_pool(id_), what=f"get pool {id_}")
+        return UpdateResult(outs=self._outs(news, node_ids, pool))
 
     def _resize(self, client: Any, pool_id: str, news: dict[str, Any]) -> None:
         from azure.batch import models as m

@@ -193,7 +193,8 @@ def _add_chunk(
             elif status == "servererror" and task is not None:
                 again.append(task)
             elif item.error is not None and item.error.code == "TaskExists" and task is not None:
-                differences = task_differences(client.get_task(job_id, item.task_id), task)
+                existing_task = call_with_retry(lambda tid=item.task_id: client.get_task(job_id, tid), settings=retry)
+                differences = task_differences(existing_task, task)
                 if differences:
                     failures.append(TaskAddFailure(
                         item.task_id, "TaskExists",
