@@ -101,6 +101,34 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, HttpResponseError) and status_of(exc) in RETRYABLE_STATUS
 
 
+class RetriesExhaustedError(RuntimeError):
+    """A retryable failure (throttling, 5xx, dropped connection) that outlasted the bounded retries.
+
+    Keeps ``status_code``, ``error`` and ``response`` of the last failure, so :func:`status_of` and
+    :func:`error_code` read it like the SDK error it wraps.
+    """
+
+    def __init__(self, last: BaseException, what: str, attempts: int, elapsed: float) -> None:
+        self.status_code = status_of(last)
+        self.error = getattr(last, "error", None)
+        self.response = getattr(last, "response", None)
+        request = getattr(self.response, "request", None)
+        if request is not None and what == "Batch request":
+            from urllib.parse import urlsplit
+
+            what = f"{what} {request.method} {urlsplit(request.url).path}"
+        if self.status_code is not None:
+            answer = f"answered {self.status_code} {error_code(last) or ''}".rstrip()
+        else:
+            answer = f"could not be reached ({type(last).__name__})"
+        message = str(getattr(last, "message", None) or last).splitlines()[0]
+        super().__init__(
+            f"{what}: the Batch service {answer} on all {attempts} attempts over {elapsed:.0f}s "
+            f"(bounded retries with backoff); it is throttling or unavailable, run the command again later. "
+            f"Last error: {message}"
+        )
+
+
 def call_with_retry(
     fn: Callable[[], T],
     *,
@@ -108,13 +136,20 @@ def call_with_retry(
     settings: RetrySettings = DEFAULT_RETRY,
     on_retry: Callable[[BaseException, float], None] | None = None,
 ) -> T:
-    """Run ``fn``, retrying retryable failures per ``settings``; the last failure is raised as is."""
+    """Run ``fn``, retrying retryable failures per ``settings``.
+
+    A non-retryable failure is raised as is; when the retries are exhausted a
+    :class:`RetriesExhaustedError` says what was tried, how often, for how long and the last answer.
+    """
+    started = time.monotonic()
     for attempt in range(settings.attempts):
         try:
             return fn()
         except Exception as exc:
-            if not is_retryable(exc) or attempt + 1 >= settings.attempts:
+            if not is_retryable(exc):
                 raise
+            if attempt + 1 >= settings.attempts:
+                raise RetriesExhaustedError(exc, what, settings.attempts, time.monotonic() - started) from exc
             delay = settings.delay(attempt, _retry_after(exc))
             if on_retry is not None:
                 on_retry(exc, delay)

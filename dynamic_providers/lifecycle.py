@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ class JobGateError(RuntimeError):
 
 class JobEndError(RuntimeError):
     """Ending the job did not finish within its deadline."""
+
+
+def _download(client: Any, pool_id: str, node_id: str, path: str) -> bytes:
+    return b"".join(client.download_node_file(pool_id, node_id, path))
 
 
 def enum_text(value: Any) -> str | None:
@@ -325,8 +330,7 @@ def harvest_logs(
                 path = f"{info['task_root_directory'].rstrip('/')}/{name}"
                 blob = f"{JOB_LOG_PREFIX}/{node['node_id']}/{kind}/{name}"
                 try:
-                    data = call_with_retry(lambda n=node, p=path: b"".join(
-                        client.download_node_file(n["pool_id"], n["node_id"], p)))  # fmt: skip
+                    data = call_with_retry(functools.partial(_download, client, node["pool_id"], node["node_id"], path))
                     container.upload_blob(blob, data, overwrite=True)
                 except Exception as exc:  # noqa: BLE001 - logs are a courtesy; never block the delete
                     say(f"job {job_id}: could not copy {path} from node {node['node_id']}: {type(exc).__name__}")

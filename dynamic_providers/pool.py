@@ -226,13 +226,13 @@ class PoolProvider(ProviderBase):
         say(f"pool {pool_id}: created ({options.vm_size}, {options.target_dedicated_nodes} dedicated node(s))")
         try:
             node_ids = wait_for_idle_nodes(client, pool_id, self._timeout(props))
-        except PoolError:
-            # The engine records nothing for a failed create; do not leave an orphan pool behind.
+            pool = call_with_retry(lambda: client.get_pool(pool_id), what=f"get pool {pool_id}")
+        except Exception:
+            # The engine records nothing for a failed create (also when the service kept throttling
+            # the waits): do not leave an orphan pool behind.
             say(f"pool {pool_id}: not usable; deleting it again")
             delete_and_wait(client, pool_id, self._timeout(props))
             raise
-        # Retried like every call: a throttled read here would fail the create and orphan the pool.
-        pool = call_with_retry(lambda: client.get_pool(pool_id), what=f"get pool {pool_id}")
         return CreateResult(id_=pool_id, outs=self._outs(props, node_ids, pool))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

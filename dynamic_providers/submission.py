@@ -10,6 +10,7 @@ counts as success only when the existing task matches the wanted one.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Sequence
@@ -193,7 +194,7 @@ def _add_chunk(
             elif status == "servererror" and task is not None:
                 again.append(task)
             elif item.error is not None and item.error.code == "TaskExists" and task is not None:
-                existing_task = call_with_retry(lambda tid=item.task_id: client.get_task(job_id, tid), settings=retry)
+                existing_task = call_with_retry(functools.partial(client.get_task, job_id, item.task_id), settings=retry)
                 differences = task_differences(existing_task, task)
                 if differences:
                     failures.append(TaskAddFailure(

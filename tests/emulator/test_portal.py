@@ -14,7 +14,7 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -346,9 +346,7 @@ def test_file_route_stays_inside_the_node_and_never_serves_html(client: BatchCli
     assert status == 404 and b"<x>" not in body and b"&lt;x&gt;" in body
 
 
-def test_outputs_view_says_storage_not_configured(
-    tmp_path: Path, make_batch_client: Callable[..., BatchClient]
-) -> None:
+def test_outputs_view_says_storage_not_configured(tmp_path: Path) -> None:
     from localbatch.models import BatchService
     from localbatch.server import make_server
 

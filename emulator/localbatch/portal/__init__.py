@@ -99,7 +99,7 @@ def _route(service: BatchService, seg: list[str]) -> tuple[int, Headers, bytes]:
     if head == "pools" and len(seg) == 2:
         return _html(200, views.pool_page(service, seg[1]))
     if head == "jobs" and len(seg) >= 2:
-        job_id, rest = seg[1], [s for s in seg[2:]]
+        job_id, rest = seg[1], seg[2:]
         if rest in ([], [""]):
             return _html(200, views.job_page(service, job_id, ""))
         if len(rest) == 1 and rest[0] in ("preparation", "release", "outputs"):
