@@ -43,13 +43,14 @@ from pulumi.dynamic import (
 )
 from pydantic import BaseModel
 
-from pulumi_azbatch import spec as spec_module
 from pulumi_azbatch.conventions import job_output_prefix, task_output_prefix
 from pulumi_azbatch.spec import (
+    JobConstraintsSpec,
     JobSpec,
     JobSpecError,
     TaskSpec,
     canonical_task,
+    load_stored_job,
     make_job_id,
     parse_job,
     validate_job,
@@ -102,9 +103,7 @@ def spec_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
 
 def _lenient_spec(props: Mapping[str, Any]) -> JobSpec:
     """The spec of stored inputs, structure only: a SAS that has expired since must not block diff/delete."""
-    # The model's cross-property rules (SAS expiry...) are skipped through its deferral context key;
-    # a public `parse_job(..., rules=False)` in spec.py would be the better home (reported).
-    return JobSpec.model_validate(spec_inputs(props), context={spec_module._DEFER_RULES: True})
+    return load_stored_job(spec_inputs(props))
 
 
 def _to_inputs(spec: JobSpec, rest: Mapping[str, Any]) -> dict[str, Any]:
@@ -406,13 +405,13 @@ def _drift(inputs: Mapping[str, Any], job: Any) -> dict[str, Any]:
     real_pool = job.pool_info.pool_id if job.pool_info else None
     if real_pool and real_pool != inputs.get("pool_id"):
         changes["pool_id"] = real_pool
-    stored = spec_module.JobConstraintsSpec.model_validate(inputs.get("constraints") or {})
+    stored = JobConstraintsSpec.model_validate(inputs.get("constraints") or {})
     real_retry = job.constraints.max_task_retry_count if job.constraints else 0
     real_clock = job.constraints.max_wall_clock_time if job.constraints else None
     if real_clock is not None and real_clock >= timedelta(days=10000):
         real_clock = None  # the service's "unlimited" (TimeSpan.MaxValue)
     if (real_retry or 0) != stored.max_task_retry_count or real_clock != stored.max_wall_clock_time:
-        fixed = spec_module.JobConstraintsSpec(max_wall_clock_time=real_clock, max_task_retry_count=real_retry or 0)
+        fixed = JobConstraintsSpec(max_wall_clock_time=real_clock, max_task_retry_count=real_retry or 0)
         changes["constraints"] = fixed.model_dump(mode="json", exclude_defaults=True)
     return changes
 

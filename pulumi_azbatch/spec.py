@@ -1505,6 +1505,16 @@ def _dedupe(failures: list[ValidationFailure]) -> list[ValidationFailure]:
     return list(dict.fromkeys(failures))
 
 
+def load_stored_job(raw: Mapping[str, Any]) -> JobSpec:
+    """The ``JobSpec`` of inputs stored in the state, checked for structure only.
+
+    The cross-property rules (a SAS expiring before the job can finish, ...) were enforced when the
+    job was created; re-applying them to stored inputs would let a SAS that has expired since block
+    a diff or a destroy.
+    """
+    return JobSpec.model_validate(raw, context={_DEFER_RULES: True})
+
+
 def parse_job(raw: Mapping[str, Any] | JobSpec, *, now: datetime | None = None) -> JobSpec:
     """A valid ``JobSpec`` from ``raw``, or ``JobSpecError`` listing every failure.
 
