@@ -22,6 +22,7 @@ bootstrap:
 	@bash scripts/bootstrap.sh
 
 test: bootstrap
+	@bash scripts/install-browser.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 emulators: bootstrap

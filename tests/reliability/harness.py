@@ -249,10 +249,10 @@ class Project:
 
     def _argv(self, args: tuple[str, ...]) -> list[str]:
         argv = ["pulumi", *args]
-        if args[0] in ("up", "destroy", "refresh", "preview"):
-            argv += ["--yes", "--non-interactive", "--stack", self.stack]
-            if args[0] != "preview":
-                argv.append("--skip-preview")
+        if args[0] in ("up", "destroy", "refresh"):
+            argv += ["--yes", "--non-interactive", "--skip-preview", "--stack", self.stack]
+        elif args[0] in ("preview", "cancel"):
+            argv += ["--non-interactive", "--stack", self.stack] + (["--yes"] if args[0] == "cancel" else [])
         elif args[0] == "stack" and args[1] in ("export", "import", "output"):
             argv += ["--stack", self.stack]
         return argv
