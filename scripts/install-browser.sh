@@ -11,7 +11,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "==> browser for the portal tests: installing Debian's chromium (apt-get)"
   start=$SECONDS
   for attempt in 1 2 3; do
-    if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; then
+    if apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; then
       echo "    installed $("$CHROMIUM" --version 2>/dev/null) in $((SECONDS - start))s"
       exit 0
     fi
