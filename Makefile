@@ -40,7 +40,6 @@ down: bootstrap
 
 lint: bootstrap
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check . || true
 	.venv/bin/mypy pulumi_azbatch components dynamic_providers emulator/localbatch
 
 bench: emulators

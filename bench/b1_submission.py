@@ -10,11 +10,13 @@ calls are counted on the wire by an azure-core policy in the provider's client a
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 from azure.batch import models as m
-
 from pulumi_azbatch.dynamic_providers.submission import submit_tasks
+
 from pulumi_azbatch.spec import JobSpec
 
 from .common import (
@@ -46,6 +48,53 @@ def task_creates(n: int, pool_id: str) -> list[m.BatchTaskCreateOptions]:
     return spec.to_batch_task_creates(job_id="b1")
 
 
+ADD_COLLECTION = "/addtaskcollection"
+Adder = Callable[[Any, str], None]
+
+
+def _side(admin: Any, pool_id: str, n: int, client: Any, counter: RequestCounter, add: Adder,
+          calls: list[int] | None) -> Callable[[int], float]:  # fmt: skip
+    """One timed run of a way of adding: a fresh job, the adding alone timed, its add-collection calls counted."""
+
+    def once(_: int) -> float:
+        job_id = unique(f"b1-{n}")
+        create_job(admin, job_id, pool_id)
+        counter.reset()
+        started = time.perf_counter()
+        add(client, job_id)
+        elapsed = time.perf_counter() - started
+        if calls is not None:
+            calls.append(counter.count(method="POST", suffix=ADD_COLLECTION))
+        delete_job_quietly(admin, job_id)
+        return elapsed
+
+    return once
+
+
+def _by_provider(tasks: list[m.BatchTaskCreateOptions]) -> Adder:
+    def add(client: Any, job_id: str) -> None:
+        report = submit_tasks(client, job_id, tasks)
+        if report.failures or len(report.added) != len(tasks):
+            raise RuntimeError(f"provider added {len(report.added)}/{len(tasks)}: {report.failures[:3]}")
+
+    return add
+
+
+def _by_floor(tasks: list[m.BatchTaskCreateOptions]) -> Adder:
+    def add(client: Any, job_id: str) -> None:
+        client.create_tasks(job_id, tasks, max_concurrency=FLOOR_CONCURRENCY)
+
+    return add
+
+
+def _by_naive(tasks: list[m.BatchTaskCreateOptions]) -> Adder:
+    def add(client: Any, job_id: str) -> None:
+        for task in tasks:
+            client.create_task(job_id, task)
+
+    return add
+
+
 def run(ctx: Context) -> BenchResult:
     sizes = [100, 1000] if ctx.quick else [100, 1000, 10000]
     repeat = 3
@@ -57,49 +106,17 @@ def run(ctx: Context) -> BenchResult:
     provider = provider_client(ctx.endpoints, provider_counter)
     floor = batch_client(ctx.endpoints, floor_counter)
     naive = batch_client(ctx.endpoints, naive_counter)
-    add_suffix = "/addtaskcollection"
     try:
         for n in sizes:
             tasks = task_creates(n, pool_id)
             calls: dict[str, list[int]] = {"provider": [], "floor": []}
-
-            def fresh_job(client: Any) -> str:
-                job_id = unique(f"b1-{n}")
-                create_job(client, job_id, pool_id)
-                return job_id
-
-            def side(name: str, client: Any, counter: RequestCounter, add: Any) -> Any:
-                def once(_: int) -> float:
-                    import time
-
-                    job_id = fresh_job(admin)
-                    counter.reset()
-                    started = time.perf_counter()
-                    add(client, job_id)
-                    elapsed = time.perf_counter() - started
-                    if name in calls:
-                        calls[name].append(counter.count(method="POST", suffix=add_suffix))
-                    delete_job_quietly(admin, job_id)
-                    return elapsed
-
-                return once
-
-            def by_provider(client: Any, job_id: str) -> None:
-                report = submit_tasks(client, job_id, tasks)
-                if report.failures or len(report.added) != n:
-                    raise RuntimeError(f"provider added {len(report.added)}/{n}: {report.failures[:3]}")
-
-            def by_floor(client: Any, job_id: str) -> None:
-                client.create_tasks(job_id, tasks, max_concurrency=FLOOR_CONCURRENCY)
-
-            def by_naive(client: Any, job_id: str) -> None:
-                for task in tasks:
-                    client.create_task(job_id, task)
-
             sides = {
-                "provider": side("provider", provider, provider_counter, by_provider),
-                "floor": side("floor", floor, floor_counter, by_floor),
-                "naive": side("naive", naive, naive_counter, by_naive),
+                name: _side(admin, pool_id, n, client, counter, add, calls.get(name))
+                for name, client, counter, add in (
+                    ("provider", provider, provider_counter, _by_provider(tasks)),
+                    ("floor", floor, floor_counter, _by_floor(tasks)),
+                    ("naive", naive, naive_counter, _by_naive(tasks)),
+                )
             }
             runs = best_of_interleaved(repeat, sides)
             best = {k: min(v) for k, v in runs.items()}

@@ -199,12 +199,12 @@ class JobProvider(ProviderBase):
                 if not os.environ.get(URL_ENV if key.endswith("url") else NAME_ENV):
                     failures.append(CheckFailure(key, f"{key} is required (input, provider config or environment)"))
         if failures or is_unknown(inputs):
-            return CheckResult(inputs, failures)
+            return CheckResult(inputs, _masked(failures, inputs))
         try:
             spec = parse_job(raw)
         except JobSpecError as exc:
-            return CheckResult(inputs, [CheckFailure("job_id" if f.property == "id" else f.property, f.reason)
-                                        for f in exc.failures])  # fmt: skip
+            return CheckResult(inputs, _masked([CheckFailure("job_id" if f.property == "id" else f.property, f.reason)
+                                                for f in exc.failures], inputs))  # fmt: skip
         return CheckResult(_to_inputs(spec, inputs), [])
 
     # -- diff ---------------------------------------------------------------------------------------
@@ -386,6 +386,23 @@ class JobProvider(ProviderBase):
     def _outputs(self, account: BatchAccount, client: Any, spec: JobSpec, props: Mapping[str, Any]) -> dict[str, Any]:
         job_id = spec.effective_id()
         return {**public_inputs(props), "job_id": job_id, **self._computed(account, client, job_id, spec)}
+
+
+def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[CheckFailure]:
+    """Failures that do not make the engine print a secret.
+
+    The engine shows a failure on a top-level property as ``property X value {<the value>} has a
+    problem``, unwrapping secrets: a failure about the output container URL would print its SAS in
+    the deployment log. Such failures name the property in the reason instead.
+    """
+    masked = []
+    for failure in failures:
+        value = inputs.get(failure.property)
+        if failure.property in ("batch_account_key", "output_container_url") or _has_sas(value):
+            masked.append(CheckFailure("", f"{failure.property}: {failure.reason}"))
+        else:
+            masked.append(failure)
+    return masked
 
 
 def _drift(inputs: Mapping[str, Any], job: Any) -> dict[str, Any]:

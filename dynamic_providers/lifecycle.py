@@ -177,16 +177,29 @@ def describe_failed_tasks(client: Any, job_id: str, failed: list[dict[str, Any]]
     return "\n".join(parts)
 
 
+#: The first sleep of every wait, so that a wait about to end (a release task of a few milliseconds,
+#: a job being removed) costs a fraction of a second rather than a whole poll interval.
+FIRST_POLL = 0.1
+
+
 class _Poller:
-    """Sleeps with backoff between polls: from the configured interval up to the maximum."""
+    """Sleeps between polls: 0.1 s at first, doubling up to the configured interval, then x1.5 up to
+    the maximum. The number of polls grows with the log of the wait, never with the number of tasks."""
 
     def __init__(self) -> None:
-        self.interval = poll_interval()
+        self.base = poll_interval()
         self.cap = max_poll_interval()
+        self.floor = min(FIRST_POLL, self.base)
+        self.interval = self.floor
 
-    def sleep(self, deadline: float) -> None:
-        time.sleep(max(0.0, min(self.interval, deadline - time.monotonic())))
-        self.interval = min(self.cap, self.interval * 1.5)
+    def sleep(self, deadline: float, eta: float | None = None) -> None:
+        """Sleep the current interval, or less when the wait is expected to end sooner (``eta`` seconds)."""
+        wanted = self.interval if eta is None else min(self.interval, max(self.floor, eta))
+        time.sleep(max(0.0, min(wanted, deadline - time.monotonic())))
+        if self.interval < self.base:
+            self.interval = min(self.base, self.interval * 2)
+        else:
+            self.interval = min(self.cap, self.interval * 1.5)
 
 
 def wait_for_gate(
@@ -205,6 +218,9 @@ def wait_for_gate(
     deadline = time.monotonic() + timeout.total_seconds()
     poller = _Poller()
     last = ""
+    first: tuple[float, int] | None = None  # (time, completed) at the first poll: the completion rate
+    previous = 0
+    eta: float | None = None
     while True:
         if wait_for == "preparation":
             statuses = prep_release_status(client, job_id)
@@ -240,13 +256,24 @@ def wait_for_gate(
                         f"job {job_id}: {counts['failed']} of {counts['completed']} task(s) failed:\n"
                         + describe_failed_tasks(client, job_id, failed_list))  # fmt: skip
                 return counts
+            # Expected time to the last completion at the rate seen so far, so the next poll lands
+            # near the end instead of up to a whole (backed-off) interval after it. Only while tasks
+            # keep completing: a stalled last task falls back to the backoff, never to fast polls.
+            now = time.monotonic()
+            eta = None
+            if first is None:
+                first = (now, counts["completed"])
+            elif counts["completed"] > previous and now > first[0]:
+                rate = (counts["completed"] - first[1]) / (now - first[0])
+                eta = max(0, expected_tasks - counts["completed"]) / rate
+            previous = counts["completed"]
         if line != last:
             say(line)
             last = line
         if time.monotonic() >= deadline:
             raise JobGateError(f"job {job_id}: wait_for '{wait_for}' did not finish within "
                                f"{timeout}; last status: {line}")  # fmt: skip
-        poller.sleep(deadline)
+        poller.sleep(deadline, eta)
 
 
 # ---- the end of a job ------------------------------------------------------------------------------

@@ -394,6 +394,8 @@ class BatchService:
             if owner is None:
                 continue
             node = Node(rec["pool"], rec["doc"], Path(rec["root"]), rec["seq"], {}, set(rec["ineligible"]))
+            # The node "rebooted": processes a killed emulator left running end now, before requeueing.
+            runtime.reap_orphans(node.root)
             doc = node.doc
             doc.update(runningTasksCount=0, runningTaskSlotsCount=0, lastBootTime=iso(now))
             if doc.get("startTask") and doc["state"] != "starttaskfailed":
@@ -812,6 +814,8 @@ class BatchService:
             problem = _resource_file_problem(rf)
             if problem:
                 raise invalid_property(f"{name}.resourceFiles", rf, problem)
+        for output in _check_list(spec, "outputFiles"):
+            _check_output_file(output, f"{name}.outputFiles")
         identity = spec.get("userIdentity")
         if identity is not None:
             if not isinstance(identity, dict) or (
@@ -894,13 +898,14 @@ class BatchService:
         _check_name_values(body, "commonEnvironmentSettings")
         prep = body.get("jobPreparationTask")
         release = body.get("jobReleaseTask")
-        if release and not prep:
+        # `{}` is a task without a command line (400), not "no task": compare with None.
+        if release is not None and prep is None:
             raise invalid_property(
                 "jobReleaseTask", "(specified)",
                 "A job release task requires a job preparation task on the same job.",
             )  # fmt: skip
         prep_doc = release_doc = None
-        if prep:
+        if prep is not None:
             self._check_task_like(prep, "jobPreparationTask")
             prep_doc = copy.deepcopy(prep)
             prep_doc["id"] = _check_id(prep.get("id") or "jobpreparation", "jobPreparationTask.id")
@@ -913,7 +918,7 @@ class BatchService:
             prep_doc["waitForSuccess"] = bool(prep.get("waitForSuccess", True))
             prep_doc["rerunOnNodeRebootAfterSuccess"] = bool(prep.get("rerunOnNodeRebootAfterSuccess", True))
             prep_doc["userIdentity"] = prep.get("userIdentity") or copy.deepcopy(DEFAULT_USER_IDENTITY)
-        if release:
+        if release is not None:
             self._check_task_like(release, "jobReleaseTask")
             release_doc = copy.deepcopy(release)
             release_doc["id"] = _check_id(release.get("id") or "jobrelease", "jobReleaseTask.id")
@@ -1713,6 +1718,25 @@ def _exit_options(conditions: Doc) -> list[Doc]:
     out += [item.get("exitOptions") or {} for item in conditions.get("exitCodeRanges") or []]
     out += [conditions[k] for k in ("preProcessingError", "fileUploadError", "default") if conditions.get(k)]
     return out
+
+
+def _check_output_file(output: Any, name: str) -> None:
+    """An `outputFiles` item as the service checks it on add: filePattern, destination, uploadOptions."""
+    if not isinstance(output, dict):
+        raise invalid_property(name, output, "Each output file must be an object.")
+    if not output.get("filePattern"):
+        raise missing_property(f"{name}.filePattern")
+    container = (output.get("destination") or {}).get("container") if isinstance(output.get("destination"), dict) else None
+    if not isinstance(container, dict) or not container.get("containerUrl"):
+        raise missing_property(f"{name}.destination.container.containerUrl")
+    url = container["containerUrl"]
+    if not isinstance(url, str) or not re.match(r"^https?://[^/?#]+/", url):
+        raise invalid_property(f"{name}.destination.container.containerUrl", "(redacted)",
+                               "The value must be an absolute http or https URL of a blob container.")  # fmt: skip
+    options = output.get("uploadOptions")
+    if not isinstance(options, dict) or not options.get("uploadCondition"):
+        raise missing_property(f"{name}.uploadOptions.uploadCondition")
+    _check_enum(options, "uploadCondition", ("tasksuccess", "taskfailure", "taskcompletion"), "taskcompletion")
 
 
 def _resource_file_problem(rf: Any) -> str | None:

@@ -221,6 +221,54 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _process_registry(node_root: Path) -> Path:
+    # Beside the node root, not in it: the files API and the portal show only the node's own files.
+    return node_root.parent / f".{node_root.name}.processes"
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks (field 22 of /proc/<pid>/stat); None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _register(node_root: Path, pid: int) -> Path | None:
+    """Record a running task's process group, so an emulator that was killed can end it on restart."""
+    started = _start_time(pid)
+    if started is None:
+        return None
+    registry = _process_registry(node_root)
+    registry.mkdir(parents=True, exist_ok=True)
+    entry = registry / str(pid)
+    entry.write_text(started)
+    return entry
+
+
+def reap_orphans(node_root: Path) -> list[int]:
+    """Kill task process groups left running by an emulator that died (a node reboot ends them too).
+
+    Without this, a task that was running when the emulator was killed keeps running unseen while
+    its requeued attempt runs again: the task's work happens twice. A pid is only killed when its
+    start time still matches the recorded one, so a recycled pid is never hit.
+    """
+    registry = _process_registry(node_root)
+    killed: list[int] = []
+    if not registry.is_dir():
+        return killed
+    for entry in registry.iterdir():
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(entry.name)
+            if _start_time(pid) == entry.read_text():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+                    killed.append(pid)
+            entry.unlink()
+    return killed
+
+
 def _exit_code(returncode: int) -> int:
     # Popen reports death by signal N as -N; a Linux shell and Batch's agent report 128 + N.
     return 128 - returncode if returncode < 0 else returncode
@@ -297,6 +345,7 @@ def execute(run: TaskRun, cancel: threading.Event) -> ProcessResult:
             )
         except OSError as exc:
             return ProcessResult(None, start, _utcnow(), _launch_failure(exc, argv[0]))
+    registered = _register(run.node_root, proc.pid)
 
     # A helper thread blocks in waitpid so a normal exit is seen with no polling delay; this thread
     # only wakes periodically to look at the cancel event and the deadline.
@@ -328,6 +377,9 @@ def execute(run: TaskRun, cancel: threading.Event) -> ProcessResult:
         _kill_group(proc)
         exited.wait()
     waiter.join()
+    if registered is not None:
+        with contextlib.suppress(OSError):
+            registered.unlink()
     end = _utcnow()
     assert proc.returncode is not None
     return ProcessResult(_exit_code(proc.returncode), start, end, ended, timed_out)

@@ -197,7 +197,8 @@ def job_config(job_id: str, tasks: int, *, command: str | None = None) -> dict[s
     }
 
 
-def stack_config(pool_id: str, job: dict[str, Any], *, nodes: int = 2, slots: int = 2) -> dict[str, Any]:
+def stack_config(pool_id: str, job: dict[str, Any], *, nodes: int = 2, slots: int = 2,
+                 task_logs: bool = True) -> dict[str, Any]:  # fmt: skip
     """A whole local stack config (`stacks/Pulumi.<stack>.yaml` content)."""
     return {"config": {
         "azbatch:backend": "local",
@@ -209,7 +210,7 @@ def stack_config(pool_id: str, job: dict[str, Any], *, nodes: int = 2, slots: in
             "target_dedicated_nodes": nodes, "task_slots_per_node": slots,
         },
         "azbatch:storage": {"sas_lifetime": "P1D", "sas_rotation_margin": "PT1H", "sas_permissions": "cw",
-                            "persist_task_logs": True},
+                            "persist_task_logs": task_logs},
         "azbatch:job": job,
     }}  # fmt: skip
 
@@ -285,25 +286,50 @@ class Project:
     def export(self) -> str:
         return self.run("stack", "export").stdout
 
+    def pending_operations(self) -> list[dict[str, Any]]:
+        """The operations the state records as interrupted (`pulumi stack export`)."""
+        return list(json.loads(self.export())["deployment"].get("pending_operations") or [])
 
-def kill_group(proc: subprocess.Popen[str]) -> None:
-    """SIGKILL a pulumi command and everything it started (language host, dynamic provider)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+
+def session_processes(sid: int) -> list[int]:
+    """The pids of session `sid` (a command started with `start_new_session` leads its own session)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[3]) == sid and fields[0] != "Z":  # field 6: session; zombies are gone already
+                    pids.append(int(proc.name))
+    return pids
+
+
+def kill_session(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL a pulumi command and everything it started, as a killed CI runner or machine would.
+
+    The engine starts its plugins (language host, dynamic provider) in process groups of their own,
+    so killing the command's process group is not enough: they would go on and finish the operation
+    on their own. They stay in the command's session, which is what is killed here.
+    """
+    for pid in session_processes(proc.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    wait_until(lambda: not session_processes(proc.pid), 10, f"session {proc.pid} to exit")
 
 
-def wait_group_gone(pgid: int, timeout: float = 10) -> None:
-    """Wait until no process of a killed group is left (a surviving provider could still add tasks)."""
+def kill_cli_only(proc: subprocess.Popen[str]) -> list[int]:
+    """SIGKILL just the pulumi CLI process (`kill -9 <pid>`); returns the plugin pids it leaves behind."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    time.sleep(0.5)
+    return session_processes(proc.pid)
 
-    def gone() -> bool:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        return False
 
-    wait_until(gone, timeout, f"process group {pgid} to exit")
+def kill_pids(pids: list[int]) -> None:
+    """SIGKILL processes this test left behind (by pid, never by name)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 # ---- what the emulator holds ---------------------------------------------------------------------
@@ -344,16 +370,18 @@ def assert_exact_tasks(client: BatchClient, job_id: str, pool_id: str, expected:
     assert sorted(runs) == ids, "every task ran exactly once"
 
 
-def host_processes_below(root: Path) -> list[str]:
-    """Command lines of processes whose working directory is under `root` (orphaned task processes)."""
-    found = []
+def host_processes_below(root: Path) -> dict[int, str]:
+    """Pid -> command line of live processes whose working directory is under `root` (task processes)."""
+    found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, IndexError):
+            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                continue
             cwd = os.readlink(proc / "cwd")
             if cwd.startswith(str(root)):
-                found.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip())
+                found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
     return found
 
 
