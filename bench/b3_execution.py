@@ -1,7 +1,7 @@
 """B3 emulator execution: trivial tasks per second through the emulator versus a plain subprocess spawn loop.
 
 Throughput: N ``/bin/true`` tasks added in add-collection calls to a job on a pool of 4 nodes x 8
-slots, timed from the first add to the last task ``completed`` (seen through the job's task counts).
+slots, timed from the first add to the last task's ``endTime`` in the emulator's own records.
 The baseline, on the same cores, is a plain ``subprocess.run(["/bin/true"])`` loop in this process;
 a 32-thread spawn pool is reported beside it. Goal: emulator / loop ≥ 0.5.
 
@@ -57,11 +57,14 @@ def run(ctx: Context) -> BenchResult:
             job_id = unique("b3-run")
             create_job(client, job_id, pool_id)
             tasks = [m.BatchTaskCreateOptions(id=f"t{i:06d}", command_line="/bin/true") for i in range(count)]
-            started = time.perf_counter()
+            started = time.time()
             client.create_tasks(job_id, tasks, max_concurrency=4)
+            # Polled slowly so the polling costs the emulator nothing worth mentioning; the end is the
+            # emulator's own record of the last task's end (same machine, same wall clock).
             wait_until(lambda: client.get_job_task_counts(job_id).task_counts.completed >= count,
-                       timeout=600, interval=0.01)  # fmt: skip
-            elapsed = time.perf_counter() - started
+                       timeout=600, interval=0.1)  # fmt: skip
+            last = max(t.execution_info.end_time for t in client.list_tasks(job_id, select=["executionInfo"]))
+            elapsed = last.timestamp() - started
             delete_job_quietly(client, job_id)
             return elapsed
 

@@ -360,7 +360,8 @@ class BatchService:
     def _flush(self) -> None:
         if not self._puts and not self._deletes:
             return
-        puts = [(kind, key, copy.deepcopy(rec)) for (kind, key), rec in self._puts.items()]
+        # No copy: every caller holds the lock, and the store serializes the records before returning.
+        puts = [(kind, key, rec) for (kind, key), rec in self._puts.items()]
         deletes = list(self._deletes)
         self._puts.clear()
         self._deletes.clear()

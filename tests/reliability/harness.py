@@ -494,3 +494,43 @@ def local_stack(root: Path) -> Iterator[LocalStack]:
         yield stack
     finally:
         stack.stop()
+
+
+# ---- load ----------------------------------------------------------------------------------------
+
+
+def prepare_load_target(local: LocalStack, fault_rate: float) -> str:
+    """A one-node pool (4 slots) and a job for the load run; `fault_rate` of requests fail (429 or 503)."""
+    from azure.batch import models as m
+
+    client = local.client()
+    pool_id, job_id = unique("load-pool"), unique("load-job")
+    client.create_pool(m.BatchPoolCreateOptions(
+        id=pool_id, vm_size="standard_d2s_v3", target_dedicated_nodes=1, task_slots_per_node=4,
+        virtual_machine_configuration=m.VirtualMachineConfiguration(
+            image_reference=m.BatchVmImageReference(publisher="canonical", offer="o", sku="s"),
+            node_agent_sku_id="batch.node.ubuntu 24.04")))  # fmt: skip
+    wait_until(lambda: [n for n in client.list_nodes(pool_id) if n.state == "idle"], 30, "the load pool's node")
+    client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
+    if fault_rate:
+        for status, probability in ((429, fault_rate / 2), (503, fault_rate / 2 / (1 - fault_rate / 2))):
+            admin(local.batch_url, "POST", "/_localbatch/faults",
+                  {"count": 10**9, "status": status, "probability": probability, "pathRegex": f"^/jobs/{job_id}"})  # fmt: skip
+    return job_id
+
+
+def verify_load(local: LocalStack, job_id: str, figures: dict[str, Any]) -> dict[str, int]:
+    """Clear the faults; the job holds exactly the acknowledged tasks (none lost, none extra)."""
+    clear_faults(local.batch_url)
+    client = local.client()
+    ids = [t.id for t in client.list_tasks(job_id, select=["id"])]
+    assert len(ids) == len(set(ids)), "duplicate task ids"
+    acknowledged = set(figures["added"])
+    lost = acknowledged - set(ids)
+    extra = set(ids) - acknowledged
+    assert not lost, f"{len(lost)} acknowledged tasks are missing: {sorted(lost)[:10]}"
+    assert not extra, f"{len(extra)} tasks the clients never saw acknowledged: {sorted(extra)[:10]}"
+    counts = client.get_job_task_counts(job_id).task_counts
+    total = counts.active + counts.running + counts.completed
+    assert total == len(ids), (counts, len(ids))
+    return {"tasks": len(ids), "completed": counts.completed}

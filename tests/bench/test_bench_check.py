@@ -1,0 +1,35 @@
+"""The benchmark regression check: its comparison rule, and a real quick run against the committed results."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bench.check import regressions
+from pulumi_azbatch.localdev import REPO_ROOT
+
+
+def _ratios(**values: tuple[float, bool]) -> dict[str, dict[str, object]]:
+    return {name: {"value": value, "higher_is_better": higher} for name, (value, higher) in values.items()}
+
+
+def test_a_ratio_more_than_25_percent_worse_fails_in_either_direction() -> None:
+    baseline = _ratios(speedup=(20.0, True), floor=(1.0, False))
+    assert regressions(baseline, _ratios(speedup=(16.0, True), floor=(1.2, False))) == []
+    assert regressions(baseline, _ratios(speedup=(40.0, True), floor=(0.5, False))) == []  # better is fine
+    [slower] = regressions(baseline, _ratios(speedup=(14.0, True), floor=(1.0, False)))
+    assert slower.startswith("speedup: 14.000, committed 20.000")
+    [costlier] = regressions(baseline, _ratios(speedup=(20.0, True), floor=(1.3, False)))
+    assert costlier.startswith("floor: 1.300")
+    assert regressions(baseline, _ratios(speedup=(20.0, True))) == ["floor: measured 1.000 before, not measured now"]
+
+
+@pytest.mark.timeout(300)
+def test_quick_benchmarks_do_not_regress_against_the_committed_results() -> None:
+    # The real thing, as `.ci/run` and `make bench-check` run it: private emulators, the real engine.
+    run = subprocess.run([sys.executable, "-m", "bench.check"], cwd=REPO_ROOT, capture_output=True, text=True)
+    print(run.stdout)
+    print(run.stderr[-4000:], file=sys.stderr)
+    assert run.returncode == 0, run.stdout
