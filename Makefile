@@ -42,7 +42,7 @@ lint: bootstrap
 	.venv/bin/ruff check .
 	.venv/bin/mypy pulumi_azbatch components dynamic_providers emulator/localbatch
 
-bench: emulators
+bench: bootstrap
 	$(PY) -m bench
 
 bench-check: bootstrap

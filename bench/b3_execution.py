@@ -93,8 +93,6 @@ def run(ctx: Context) -> BenchResult:
                 f"loop {rates['loop']:,.0f}/s, {NODES * SLOTS} threads {rates['threads']:,.0f}/s")  # fmt: skip
     result.rows.append(Row("B3 execution", "throughput", measured, "emulator/loop",
                            Ratio(rates["emulator"] / rates["loop"], True, 0.5), "≥ 0.5"))  # fmt: skip
-    result.rows.append(Row("B3 execution", "throughput", "", "emulator/threads",
-                           Ratio(rates["emulator"] / rates["threads"], True, None), "report"))  # fmt: skip
     result.rows.append(Row("B3 execution", "scheduling latency",
                            f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms ({latency_samples} tasks)"))  # fmt: skip
     result.data = {"count": count, "seconds": runs, "rates": rates,

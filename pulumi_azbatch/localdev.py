@@ -128,8 +128,13 @@ class Emulators:
     def stop(self) -> None:
         for name, proc in (("localbatch", self.batch), ("azurite", self.azurite)):
             if proc is not None and proc.poll() is None:
-                stop_process(proc.pid, name)
-                proc.wait()
+                # Our own child: wait() reaps it (an exited, unreaped child would look alive to kill(0)).
+                proc.send_signal(signal.SIGINT if name == "azurite" else signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
 
 def start_emulators(
