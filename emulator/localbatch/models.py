@@ -19,6 +19,7 @@ import re
 import shutil
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ RELEASE_MAX_WALL_CLOCK = timedelta(minutes=15)
 DEFAULT_USER_IDENTITY: Doc = {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}}
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 SCHEDULABLE_NODE_STATES = ("idle", "running")
+COUNT_BUCKETS = ("active", "running", "completed", "succeeded", "failed")
 # Seconds the terminate-task call waits for a running process to be killed and the task completed.
 TERMINATE_WAIT_SECONDS = 10.0
 
@@ -219,6 +221,7 @@ class Task:
     node: tuple[str, str] | None = None
     terminate_requested: bool = False
     requeue_requested: bool = False
+    counted: tuple[str, str | None, int] | None = None  # what this task adds to its job's counts
 
     @property
     def key(self) -> str:
@@ -241,6 +244,10 @@ class Job:
     pending_reason: str | None = None  # terminateReason recorded when the job completes
     release_due: bool = False  # the job ended in a way that runs the release task
     disable_option: str | None = None
+    # Running task and slot counts by state (`running` includes `preparing`), kept up to date on
+    # every task change so that `task_counts` and the scheduler never iterate over all tasks.
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_BUCKETS, 0))
+    slot_counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNT_BUCKETS, 0))
 
     @property
     def key(self) -> str:
@@ -257,8 +264,18 @@ class Job:
 
 @dataclass
 class Execution:
-    """One running process (task, prep, release or start task) and the events to stop/await it."""
+    """One attempt of a task, prep, release or start task: what to run, what to do with its result,
+    the process once launched, and the events to stop/await it.
 
+    `on_result` runs under the service lock with the `ProcessResult`; a non-None return value is
+    handed to `after` on a thread of its own, outside the lock (output file uploads).
+    """
+
+    key: tuple[str, ...]
+    run: runtime.TaskRun
+    on_result: Callable[[runtime.ProcessResult], Any]
+    after: Callable[[Any], None] | None = None
+    process: runtime.Process | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -290,9 +307,12 @@ class BatchService:
         self._wake = threading.Condition(self.lock)
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
-        # Worker threads made under the lock and started after it is released (see `_spawn`), and a
-        # count of finished operations so the scheduler never sleeps through a change.
-        self._to_start: collections.deque[threading.Thread] = collections.deque()
+        # Attempts queued under the lock and launched after it is released (see `_spawn`), the one
+        # thread that waits for every task process, and a count of finished operations so the
+        # scheduler never sleeps through a change.
+        self._to_launch: collections.deque[Execution] = collections.deque()
+        self._launching = threading.local()
+        self._reaper = runtime.Reaper(self._on_exits)
         self._changes = 0
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
@@ -321,9 +341,10 @@ class BatchService:
         with self._wake:
             self._wake.notify_all()
             for execution in self._executions.values():
-                execution.cancel.set()
+                self._stop_execution(execution)
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._reaper.close()
         self.store.close()
 
     @contextmanager
@@ -338,16 +359,7 @@ class BatchService:
                     self._changes += 1
                     self._wake.notify_all()
         finally:
-            self._start_threads()
-
-    def _start_threads(self) -> None:
-        """Start the worker threads `_spawn` queued; called once the lock is released."""
-        while True:
-            try:
-                thread = self._to_start.popleft()
-            except IndexError:
-                return
-            thread.start()
+            self._launch_pending()
 
     def _save(self, kind: str, key: str, record: Doc) -> None:
         self._deletes.discard((kind, key))
@@ -377,7 +389,43 @@ class BatchService:
         self._save("job", job.key, job.record())
 
     def _save_task(self, task: Task) -> None:
+        # Every change of a task is saved, so this is where its job's counts follow it.
+        job = self.jobs.get(task.job_key)
+        if job is not None and job.tasks.get(task.key) is task:
+            self._count(job, task)
         self._save("task", f"{task.job_key}/{task.key}", task.record())
+
+    @staticmethod
+    def _count(job: Job, task: Task) -> None:
+        """Move `task`'s contribution to `job.counts` / `job.slot_counts` to its current state."""
+        doc = task.doc
+        state = doc["state"]
+        result = None
+        if state == "completed":
+            result = "succeeded" if doc["executionInfo"].get("result") == "success" else "failed"
+        now = ("running" if state == "preparing" else state, result, int(doc.get("requiredSlots", 1)))
+        if now != task.counted:
+            BatchService._uncount(job, task)
+            bucket, outcome, weight = now
+            job.counts[bucket] += 1
+            job.slot_counts[bucket] += weight
+            if outcome is not None:
+                job.counts[outcome] += 1
+                job.slot_counts[outcome] += weight
+            task.counted = now
+
+    @staticmethod
+    def _uncount(job: Job, task: Task) -> None:
+        """Take `task` out of its job's counts (deleted, or about to be counted again)."""
+        if task.counted is None:
+            return
+        bucket, outcome, weight = task.counted
+        job.counts[bucket] -= 1
+        job.slot_counts[bucket] -= weight
+        if outcome is not None:
+            job.counts[outcome] -= 1
+            job.slot_counts[outcome] -= weight
+        task.counted = None
 
     def _save_prep(self, job: Job, node_id: str) -> None:
         self._save("prep", f"{job.key}/{node_id}", {"doc": job.prep[node_id]})
@@ -417,6 +465,7 @@ class BatchService:
                 continue
             task = Task(parent.key, rec["doc"], rec["seq"])
             parent.tasks[task.key] = task
+            self._count(parent, task)
             max_seq = max(max_seq, task.seq)
             if task.doc["state"] in ("running", "preparing"):
                 # The node "rebooted": the task goes back to the queue, counted as a requeue.
@@ -459,7 +508,7 @@ class BatchService:
                     self._tick()
                 finally:
                     self._flush()
-            self._start_threads()
+            self._launch_pending()
             with self._wake:
                 if self._changes == seen and not self._stopped.is_set():
                     self._wake.wait(timeout=0.2)
@@ -579,19 +628,7 @@ class BatchService:
         """`{"taskCounts": {...}, "taskSlotCounts": {...}}`; `running` includes `preparing`."""
         with self.lock:
             job = self._job(job_id)
-            counts = dict.fromkeys(("active", "running", "completed", "succeeded", "failed"), 0)
-            slots = dict(counts)
-            for task in job.tasks.values():
-                state = task.doc["state"]
-                bucket = "running" if state == "preparing" else state
-                weight = int(task.doc.get("requiredSlots", 1))
-                counts[bucket] += 1
-                slots[bucket] += weight
-                if state == "completed":
-                    result = "succeeded" if task.doc["executionInfo"].get("result") == "success" else "failed"
-                    counts[result] += 1
-                    slots[result] += weight
-            return {"taskCounts": counts, "taskSlotCounts": slots}
+            return {"taskCounts": dict(job.counts), "taskSlotCounts": dict(job.slot_counts)}
 
     def list_preparation_and_release_status(self, job_id: str) -> list[Doc]:
         """One record per node that ran the job preparation or release task (409 without them)."""
@@ -735,7 +772,7 @@ class BatchService:
                         self._requeue(job, task, now)
                 for key, execution in self._executions.items():
                     if key[0] in ("prep", "release") and key[2] == node.id or key == ("start", node.id):
-                        execution.cancel.set()
+                        self._stop_execution(execution)
 
     def _finish_pool_deletes(self) -> None:
         for pool in list(self.pools.values()):
@@ -1017,7 +1054,7 @@ class BatchService:
                 self._complete_task(job, task, now, exit_code=None, failure=_task_ended(), started=False)
         for key, execution in self._executions.items():
             if key[0] == "prep" and key[1] == job.key:
-                execution.cancel.set()
+                self._stop_execution(execution)
 
     def delete_job(self, job_id: str, check: Callable[[Doc], None] | None = None) -> None:
         """Move the job to `deleting` now; release tasks run if it had not ended, then it is gone."""
@@ -1178,7 +1215,7 @@ class BatchService:
                 task.terminate_requested = True
                 execution = self._executions.get(("task", job.key, task.key))
                 if execution:
-                    execution.cancel.set()
+                    self._stop_execution(execution)
             else:
                 self._complete_task(job, task, utcnow(), exit_code=None, failure=_task_ended(), started=False)
                 execution = None
@@ -1192,11 +1229,12 @@ class BatchService:
             if check:
                 check(task.doc)
             del job.tasks[task.key]
+            self._uncount(job, task)
             job.active.pop(task.key, None)
             self._forget("task", f"{job.key}/{task.key}")
             execution = self._executions.get(("task", job.key, task.key))
             if execution:
-                execution.cancel.set()  # the worker frees the slot and removes the directory
+                self._stop_execution(execution)  # its result frees the slot and removes the directory
                 return
             node = self._node_by_ref(task.node)
             if node is not None:
@@ -1233,7 +1271,7 @@ class BatchService:
         if (
             state == "active"
             and job.doc.get("onAllTasksComplete") == "terminatejob"
-            and all(t.doc["state"] == "completed" for t in job.tasks.values())
+            and job.counts["completed"] == len(job.tasks)
         ):
             # A job with no tasks counts as "all complete" too, as on Batch.
             self._terminate(job, "AllTasksComplete")
@@ -1302,9 +1340,7 @@ class BatchService:
             if pool is None or pool.doc["state"] != "active" or pool_key in full:
                 continue
             limit = int(job.doc.get("maxParallelTasks", -1))
-            busy = 0
-            if limit != -1:
-                busy = sum(1 for t in job.tasks.values() if t.doc["state"] in ("running", "preparing"))
+            busy = job.counts["running"]  # running and preparing
             for task_key in list(job.active):
                 if limit != -1 and busy >= limit:
                     break
@@ -1477,8 +1513,12 @@ class BatchService:
                 self._save_task(task)
                 return None
             failure = runtime.exit_code_failure_info(result.exit_code)
-        # Output files are uploaded once, after the last attempt, if the process ran at all.
-        return (job.key, task.key, seq, result, failure, run if result.exit_code is not None else None)
+        # Output files are uploaded once, after the last attempt, if the process ran at all; that
+        # happens outside the lock (`_task_finish`). Without uploads the task completes right here.
+        if result.exit_code is None or not run.output_files:
+            self._complete_task(job, task, result.end_time, exit_code=result.exit_code, failure=failure, started=True)
+            return None
+        return (job.key, task.key, seq, result, failure, run)
 
     def _task_finish(self, work: Any) -> None:
         """Upload output files outside the lock, then mark the task completed."""
@@ -1563,7 +1603,7 @@ class BatchService:
     def _cancel(self, key: tuple[str, ...]) -> None:
         execution = self._executions.get(key)
         if execution is not None:
-            execution.cancel.set()
+            self._stop_execution(execution)
 
     # ---- job preparation and release ------------------------------------------------------------
 
@@ -1678,33 +1718,101 @@ class BatchService:
         on_result: Callable[[runtime.ProcessResult], Any],
         after: Callable[[Any], None] | None = None,
     ) -> None:
-        """Run `run` on a worker thread; `on_result` runs under the lock, `after` outside it."""
-        execution = Execution()
+        """Queue `run` to be launched once the lock is released; `on_result` runs under the lock
+        when it ends, `after` (given `on_result`'s value, when not None) on a thread outside it."""
+        execution = Execution(key, run, on_result, after)
         self._executions[key] = execution
+        self._to_launch.append(execution)
 
-        def work() -> None:
-            try:
-                result = runtime.execute(run, execution.cancel)
-            except Exception as exc:  # noqa: BLE001 - a runtime bug becomes a task failure, not a hang
-                now = utcnow()
-                info = runtime.failure_info("servererror", "Unknown", f"The node runtime failed: {exc}")
-                result = runtime.ProcessResult(None, now, now, info)
-            follow_up = None
-            with self._op():
-                if self._executions.get(key) is execution:
-                    del self._executions[key]
+    def _stop_execution(self, execution: Execution) -> None:
+        """Cancel an attempt: before launch it never starts; once running its process group is killed."""
+        execution.cancel.set()
+        process = execution.process
+        if process is not None:
+            self._reaper.cancel(process)
+
+    def _launch_pending(self) -> None:
+        """Launch what `_spawn` queued, on this thread and outside the lock.
+
+        A launch without resource files is quick (directories, then `Popen`), so it happens right
+        here and the process goes to the reaper: no thread per task. Resource file downloads can
+        take long, so such an attempt gets a thread of its own. Attempts that end before a process
+        runs (launch failure, cancelled) are recorded together once the queue is empty.
+        """
+        if getattr(self._launching, "active", False):
+            return  # an outer call on this thread drains the queue
+        self._launching.active = True
+        try:
+            while True:
+                ended: list[tuple[Any, runtime.ProcessResult]] = []
+                while True:
+                    try:
+                        execution = self._to_launch.popleft()
+                    except IndexError:
+                        break
+                    if self._stopped.is_set():
+                        execution.done.set()
+                    elif execution.run.resource_files:
+                        threading.Thread(target=self._launch_alone, args=(execution,),
+                                         name=f"localbatch-{'-'.join(execution.key)}", daemon=True).start()  # fmt: skip
+                    elif (result := self._launch(execution)) is not None:
+                        ended.append((execution, result))
+                if not ended:
+                    return
+                self._on_exits(ended)
+        finally:
+            self._launching.active = False
+
+    def _launch_alone(self, execution: Execution) -> None:
+        result = self._launch(execution)
+        if result is not None:
+            self._on_exits([(execution, result)])
+
+    def _launch(self, execution: Execution) -> runtime.ProcessResult | None:
+        """Start one attempt and hand its process to the reaper; the result if it ended already."""
+        try:
+            outcome = runtime.launch(execution.run, execution.cancel)
+        except Exception as exc:  # noqa: BLE001 - a runtime bug becomes a task failure, not a hang
+            now = utcnow()
+            info = runtime.failure_info("servererror", "Unknown", f"The node runtime failed: {exc}")
+            return runtime.ProcessResult(None, now, now, info)
+        if isinstance(outcome, runtime.ProcessResult):
+            return outcome
+        execution.process = outcome
+        self._reaper.watch(outcome, execution)
+        if execution.cancel.is_set():  # cancelled while launching: `_stop_execution` saw no process
+            self._reaper.cancel(outcome)
+        return None
+
+    def _on_exits(self, ended: list[tuple[Any, runtime.ProcessResult]]) -> None:
+        """Record attempts that ended (from the reaper, or launches that failed): one lock hold and
+        one store transaction for the whole batch, then the uploads of those that have output files."""
+        follow: list[tuple[Execution, Any]] = []
+        with self._op():
+            for execution, result in ended:
+                if self._executions.get(execution.key) is execution:
+                    del self._executions[execution.key]
+                follow_up = None
                 if not self._stopped.is_set():
-                    follow_up = on_result(result)
-            try:
-                if after is not None and not self._stopped.is_set():
-                    after(follow_up)
-            finally:
+                    try:
+                        follow_up = execution.on_result(result)
+                    except Exception:  # noqa: BLE001 - one bad record must not lose the others
+                        traceback.print_exc()
+                follow.append((execution, follow_up))
+        for execution, follow_up in follow:
+            if execution.after is not None and follow_up is not None and not self._stopped.is_set():
+                threading.Thread(target=self._after, args=(execution, follow_up),
+                                 name=f"localbatch-after-{'-'.join(execution.key)}", daemon=True).start()  # fmt: skip
+            else:
                 execution.done.set()
 
-        # Started by `_start_threads` after the lock is released: `Thread.start` blocks until the new
-        # thread runs, which under load took milliseconds per task while every request and the
-        # scheduler waited for the lock (a third of the emulator's task throughput).
-        self._to_start.append(threading.Thread(target=work, name=f"localbatch-{'-'.join(key)}", daemon=True))
+    @staticmethod
+    def _after(execution: Execution, follow_up: Any) -> None:
+        try:
+            assert execution.after is not None
+            execution.after(follow_up)
+        finally:
+            execution.done.set()
 
 
 # ---- module helpers -----------------------------------------------------------------------------

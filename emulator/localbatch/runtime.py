@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shlex
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -226,25 +227,115 @@ def _process_registry(node_root: Path) -> Path:
     return node_root.parent / f".{node_root.name}.processes"
 
 
+def _registry_log(node_root: Path) -> Path:
+    return node_root.parent / f".{node_root.name}.processes.log"
+
+
 def _start_time(pid: int) -> str | None:
     """The process's start time in clock ticks (field 22 of /proc/<pid>/stat); None when it is gone."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            text = stat.read().decode("ascii", "replace")
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    return text.rsplit(")", 1)[1].split()[19]
 
 
-def _register(node_root: Path, pid: int) -> Path | None:
-    """Record a running task's process group, so an emulator that was killed can end it on restart."""
-    started = _start_time(pid)
-    if started is None:
-        return None
-    registry = _process_registry(node_root)
-    registry.mkdir(parents=True, exist_ok=True)
-    entry = registry / str(pid)
-    entry.write_text(started)
-    return entry
+class _Registry:
+    """The running task process groups of one node, as an append-only log beside the node root.
+
+    Each started process appends `+<pid> <start time>`, each ended one `-<pid>`; a restarted emulator
+    replays the log to find the groups a killed emulator left running. Appending to one open file
+    costs a write, where a file per process cost an inode allocation and a removal per task: on an
+    ext4 file system without a journal every allocation scans past the inodes freed in the last
+    30 seconds, which made that quadratic in the number of recent tasks. The log is rewritten with
+    only the live entries once it has grown long, and emptied whenever no process is running.
+    """
+
+    _COMPACT_AFTER = 20_000  # log lines
+
+    def __init__(self, node_root: Path) -> None:
+        self.path = _registry_log(node_root)
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._live: dict[int, str] = {}
+        self._lines = 0
+
+    def _append(self, line: str) -> None:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        os.write(self._fd, line.encode())
+        self._lines += 1
+
+    def add(self, pid: int, started: str) -> None:
+        with self._lock:
+            self._live[pid] = started
+            with contextlib.suppress(OSError):
+                self._append(f"+{pid} {started}\n")
+
+    def remove(self, pid: int) -> None:
+        with self._lock:
+            self._live.pop(pid, None)
+            with contextlib.suppress(OSError):
+                if not self._live and self._fd is not None:
+                    os.ftruncate(self._fd, 0)  # nothing runs: the log starts over
+                    self._lines = 0
+                elif self._lines >= self._COMPACT_AFTER:
+                    self._compact()
+                else:
+                    self._append(f"-{pid}\n")
+
+    def _compact(self) -> None:
+        staging = self.path.with_name(self.path.name + ".new")
+        staging.write_text("".join(f"+{pid} {started}\n" for pid, started in self._live.items()))
+        os.replace(staging, self.path)
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self._lines = len(self._live)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+_registries: dict[Path, _Registry] = {}
+_registries_lock = threading.Lock()
+
+
+def _registry(node_root: Path) -> _Registry:
+    with _registries_lock:
+        registry = _registries.get(node_root)
+        if registry is None:
+            registry = _registries[node_root] = _Registry(node_root)
+        return registry
+
+
+def _read_registry(node_root: Path) -> dict[int, str]:
+    """Pid -> start time of the entries the log (and the older directory form) still holds."""
+    live: dict[int, str] = {}
+    legacy = _process_registry(node_root)
+    if legacy.is_dir():  # written by emulators before the log: one file per process
+        for entry in legacy.iterdir():
+            with contextlib.suppress(ValueError, OSError):
+                live[int(entry.name)] = entry.read_text()
+            with contextlib.suppress(OSError):
+                entry.unlink()
+    try:
+        lines = _registry_log(node_root).read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        with contextlib.suppress(ValueError, IndexError):
+            if line.startswith("+"):
+                pid, started = line[1:].split(" ", 1)
+                live[int(pid)] = started
+            elif line.startswith("-"):
+                live.pop(int(line[1:]), None)
+    return live
 
 
 def reap_orphans(node_root: Path) -> list[int]:
@@ -254,18 +345,18 @@ def reap_orphans(node_root: Path) -> list[int]:
     its requeued attempt runs again: the task's work happens twice. A pid is only killed when its
     start time still matches the recorded one, so a recycled pid is never hit.
     """
-    registry = _process_registry(node_root)
+    with _registries_lock:
+        stale = _registries.pop(node_root, None)
+    if stale is not None:
+        stale.close()
     killed: list[int] = []
-    if not registry.is_dir():
-        return killed
-    for entry in registry.iterdir():
-        with contextlib.suppress(ValueError, OSError):
-            pid = int(entry.name)
-            if _start_time(pid) == entry.read_text():
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-                    killed.append(pid)
-            entry.unlink()
+    for pid, started in _read_registry(node_root).items():
+        if _start_time(pid) == started:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+                killed.append(pid)
+    with contextlib.suppress(OSError):
+        _registry_log(node_root).unlink()
     return killed
 
 
@@ -290,50 +381,87 @@ def _launch_failure(exc: OSError, program: str) -> dict[str, Any]:
     )
 
 
-def execute(run: TaskRun, cancel: threading.Event) -> ProcessResult:
-    """Run one attempt of a task: create its directories, download resource files, run the process.
+def _open_output(path: Path) -> int:
+    # Truncated for each attempt, appended to by the process (and anything it starts).
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
+
+
+def _make_task_dirs(task_dir: Path, wd: Path) -> None:
+    # The common case is a new task directory below an existing job directory: two mkdir calls.
+    try:
+        os.mkdir(task_dir)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        task_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(wd)
+
+
+class Process:
+    """A launched task process: its `Popen`, when it started, its wall-clock deadline and how it ended.
+
+    Made by `launch`; a `Reaper` waits for it, kills it at the deadline or on `Reaper.cancel`, and
+    turns it into a `ProcessResult`.
+    """
+
+    def __init__(self, run: TaskRun, popen: subprocess.Popen[bytes], start: datetime, started_monotonic: float) -> None:
+        self.run = run
+        self.popen = popen
+        self.start_time = start
+        limit = run.max_wall_clock_seconds
+        self.deadline = None if limit is None else started_monotonic + limit
+        self.ended: dict[str, Any] | None = None  # failureInfo of a kill (terminate or wall clock)
+        self.timed_out = False
+        self.registered = False
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | ProcessResult:
+    """Prepare and start one attempt: directories, resource files, then the process; no waiting.
 
     Creates the task dir with `wd/`, `stdout.txt` and `stderr.txt` (truncated per attempt), downloads
-    `run.resource_files` into `wd` (a failure returns at once with `exit_code=None` and a
-    `BlobNotFound`/`BlobAccessDenied`/`BlobDownloadMiscError` failureInfo, never retried), then runs
-    `shlex.split(command_line)` without a shell, with `cwd=wd` and `env=run.environment`, in its own
-    process group. Setting `cancel` (user terminate) or reaching `max_wall_clock_seconds` kills the
-    whole group and gives failureInfo `TaskEnded` (`timed_out=True` for the wall clock). Blocks
-    until the attempt ends; call it on a worker thread.
+    `run.resource_files` into `wd` (a failure returns a `ProcessResult` at once with `exit_code=None`
+    and a `BlobNotFound`/`BlobAccessDenied`/`BlobDownloadMiscError` failureInfo, never retried), then
+    starts `shlex.split(command_line)` without a shell, with `cwd=wd` and `env=run.environment`, in
+    its own process group. Returns the running `Process` for a `Reaper` to wait for, or the
+    `ProcessResult` of an attempt that ended before a process ran (launch failure, `cancel` set).
     """
     from localbatch.resourcefiles import download_resource_files
 
     start = _utcnow()
     started_monotonic = time.monotonic()
     wd = run.working_dir
-    wd.mkdir(parents=True, exist_ok=True)
-    (run.task_dir / "stdout.txt").write_bytes(b"")
-    (run.task_dir / "stderr.txt").write_bytes(b"")
-
-    if run.resource_files:
-        download_failure = download_resource_files(run.resource_files, wd)
-        if download_failure is not None:
-            return ProcessResult(None, start, _utcnow(), download_failure)
-    if cancel.is_set():
-        return ProcessResult(None, start, _utcnow(), _ended_by_user())
-
+    _make_task_dirs(run.task_dir, wd)
+    stdout = _open_output(run.task_dir / "stdout.txt")
     try:
-        argv = shlex.split(run.command_line)
-    except ValueError as exc:  # unbalanced quotes
-        info = failure_info("usererror", "CommandLaunchFailed", f"The command line cannot be parsed: {exc}")
-        return ProcessResult(None, start, _utcnow(), info)
-    if not argv:
-        info = failure_info("usererror", "CommandLaunchFailed", "The command line is empty")
-        return ProcessResult(None, start, _utcnow(), info)
-
-    env = dict(run.environment)
-    env.setdefault("PATH", os.defpath)  # Popen looks the program up on the child's PATH
-    with (
-        open(run.task_dir / "stdout.txt", "ab") as stdout,
-        open(run.task_dir / "stderr.txt", "ab") as stderr,
-    ):
+        stderr = _open_output(run.task_dir / "stderr.txt")
+    except BaseException:
+        os.close(stdout)
+        raise
+    try:
+        if run.resource_files:
+            download_failure = download_resource_files(run.resource_files, wd)
+            if download_failure is not None:
+                return ProcessResult(None, start, _utcnow(), download_failure)
+        if cancel is not None and cancel.is_set():
+            return ProcessResult(None, start, _utcnow(), _ended_by_user())
         try:
-            proc = subprocess.Popen(
+            argv = shlex.split(run.command_line)
+        except ValueError as exc:  # unbalanced quotes
+            info = failure_info("usererror", "CommandLaunchFailed", f"The command line cannot be parsed: {exc}")
+            return ProcessResult(None, start, _utcnow(), info)
+        if not argv:
+            info = failure_info("usererror", "CommandLaunchFailed", "The command line is empty")
+            return ProcessResult(None, start, _utcnow(), info)
+        env = run.environment
+        if "PATH" not in env:
+            env = {**env, "PATH": os.defpath}  # Popen looks the program up on the child's PATH
+        try:
+            popen = subprocess.Popen(
                 argv,
                 cwd=wd,
                 env=env,
@@ -345,44 +473,226 @@ def execute(run: TaskRun, cancel: threading.Event) -> ProcessResult:
             )
         except OSError as exc:
             return ProcessResult(None, start, _utcnow(), _launch_failure(exc, argv[0]))
-    registered = _register(run.node_root, proc.pid)
+    finally:
+        os.close(stdout)
+        os.close(stderr)
+    process = Process(run, popen, start, started_monotonic)
+    started = _start_time(popen.pid)
+    if started is not None:
+        _registry(run.node_root).add(popen.pid, started)
+        process.registered = True
+    return process
 
-    # A helper thread blocks in waitpid so a normal exit is seen with no polling delay; this thread
-    # only wakes periodically to look at the cancel event and the deadline.
-    exited = threading.Event()
 
-    def wait_for_exit() -> None:
-        proc.wait()
-        exited.set()
+class _Watch:
+    """A process the reaper waits for, with the token its result is delivered with."""
 
-    waiter = threading.Thread(target=wait_for_exit, name=f"wait-{proc.pid}", daemon=True)
-    waiter.start()
-    deadline = None if run.max_wall_clock_seconds is None else started_monotonic + run.max_wall_clock_seconds
-    ended: dict[str, Any] | None = None
-    timed_out = False
-    while not exited.wait(_POLL_SECONDS):
-        if cancel.is_set():
-            ended = _ended_by_user()
-            break
-        if deadline is not None and time.monotonic() >= deadline:
-            timed_out = True
-            ended = failure_info(
-                "usererror",
-                "TaskEnded",
-                "The task exceeded its maximum wall clock time and was ended",
-                Message=f"maxWallClockTime of {run.max_wall_clock_seconds:g} seconds reached",
-            )
-            break
-    if ended is not None:
-        _kill_group(proc)
-        exited.wait()
-    waiter.join()
-    if registered is not None:
+    __slots__ = ("process", "token", "pidfd")
+
+    def __init__(self, process: Process, token: Any, pidfd: int | None) -> None:
+        self.process = process
+        self.token = token
+        self.pidfd = pidfd
+
+
+Deliver = Callable[[list[tuple[Any, ProcessResult]]], None]
+
+
+class Reaper:
+    """One thread that waits for every task process, instead of a waiting thread per process.
+
+    `watch(process, token)` hands a launched `Process` over; when it exits, `deliver` is called on
+    the reaper thread with `[(token, ProcessResult), ...]`: every process that ended since the last
+    call, so the caller can record a burst of short tasks in one step. The thread sleeps in epoll on
+    a pidfd per process (polling every 10 ms only where pidfds are unavailable), wakes at the
+    earliest wall-clock deadline and kills that process group, and `cancel` kills a group at once
+    (a user terminate). A killed process is reported with exit code 137 and a `TaskEnded`
+    failureInfo, like `execute`.
+    """
+
+    def __init__(self, deliver: Deliver, name: str = "localbatch-reaper") -> None:
+        self._deliver = deliver
+        self._name = name
+        self._lock = threading.Lock()
+        self._epoll = select.epoll()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._epoll.register(self._wake_r, select.EPOLLIN)
+        self._by_fd: dict[int, _Watch] = {}
+        self._polled: dict[int, _Watch] = {}  # pid -> watch, for processes without a pidfd
+        self._timed: dict[int, _Watch] = {}  # pid -> watch, for processes with a deadline
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def watch(self, process: Process, token: Any) -> None:
+        """Wait for `process` on the reaper thread; its result is delivered with `token`."""
+        try:
+            pidfd: int | None = os.pidfd_open(process.pid)
+        except (AttributeError, OSError):  # no pidfds here (old kernel, seccomp): poll this one
+            pidfd = None
+        watch = _Watch(process, token, pidfd)
+        wake = False
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+                self._thread.start()
+            if process.deadline is not None:
+                self._timed[process.pid] = watch
+                wake = True
+            if pidfd is None:
+                self._polled[process.pid] = watch
+                wake = True
+            else:
+                self._by_fd[pidfd] = watch
+                # Level-triggered: a process that already exited is reported on the next wait.
+                self._epoll.register(pidfd, select.EPOLLIN)
+        if wake:  # the reaper's current wait may be longer than this deadline or poll interval
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake_w, b"x")
+
+    def cancel(self, process: Process) -> None:
+        """Kill `process`'s group now (user terminate); its result has failureInfo `TaskEnded`."""
+        with self._lock:
+            self._kill(process, _ended_by_user(), timed_out=False)
+
+    def _kill(self, process: Process, ended: dict[str, Any], *, timed_out: bool) -> None:
+        # Under the lock, and only before the process was reaped, so a recycled pid is never hit.
+        if process.popen.returncode is not None or process.ended is not None:
+            return
+        process.ended = ended
+        process.timed_out = timed_out
+        _kill_group(process.popen)
+
+    def close(self) -> None:
+        """Let the thread end once nothing is left to wait for (the caller kills what still runs)."""
+        with self._lock:
+            self._closed = True
+            started = self._thread is not None
+        if not started:  # nothing was ever watched: no thread to release the descriptors
+            self._release()
+            return
         with contextlib.suppress(OSError):
-            registered.unlink()
-    end = _utcnow()
-    assert proc.returncode is not None
-    return ProcessResult(_exit_code(proc.returncode), start, end, ended, timed_out)
+            os.write(self._wake_w, b"x")
+
+    def _release(self) -> None:
+        with contextlib.suppress(OSError):
+            self._epoll.close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed and not self._by_fd and not self._polled:
+                    break
+                timeout = -1.0
+                now = time.monotonic()
+                for watch in self._timed.values():
+                    deadline = watch.process.deadline
+                    if deadline is None or watch.process.ended is not None:
+                        continue  # killed already: its exit wakes the reaper
+                    left = max(0.0, deadline - now)
+                    timeout = left if timeout < 0 else min(timeout, left)
+                if self._polled:
+                    timeout = _REAPER_POLL_SECONDS if timeout < 0 else min(timeout, _REAPER_POLL_SECONDS)
+            try:
+                events = self._epoll.poll(timeout)
+            except InterruptedError:
+                events = []
+            finished: list[tuple[Any, ProcessResult]] = []
+            with self._lock:
+                candidates: list[_Watch] = list(self._polled.values())
+                for fd, _ in events:
+                    if fd == self._wake_r:
+                        with contextlib.suppress(BlockingIOError):
+                            while os.read(self._wake_r, 4096):
+                                pass
+                    elif (watch := self._by_fd.get(fd)) is not None:
+                        candidates.append(watch)
+                now = time.monotonic()
+                for watch in list(self._timed.values()):
+                    process = watch.process
+                    if process.deadline is not None and now >= process.deadline and process.ended is None:
+                        limit = process.run.max_wall_clock_seconds or 0.0
+                        self._kill(process, failure_info(
+                            "usererror",
+                            "TaskEnded",
+                            "The task exceeded its maximum wall clock time and was ended",
+                            Message=f"maxWallClockTime of {limit:g} seconds reached",
+                        ), timed_out=True)  # fmt: skip
+                for watch in candidates:
+                    if watch.process.popen.poll() is None:
+                        continue
+                    finished.append((watch.token, self._forget(watch)))
+            if finished:
+                try:
+                    self._deliver(finished)
+                except Exception:  # noqa: BLE001 - the reaper must outlive a bad callback
+                    import traceback
+
+                    traceback.print_exc()
+        self._release()
+
+    def _forget(self, watch: _Watch) -> ProcessResult:
+        """Stop watching a reaped process (under the lock); its result."""
+        process = watch.process
+        if watch.pidfd is not None:
+            self._by_fd.pop(watch.pidfd, None)
+            with contextlib.suppress(OSError, ValueError):
+                self._epoll.unregister(watch.pidfd)
+            os.close(watch.pidfd)
+        self._polled.pop(process.pid, None)
+        self._timed.pop(process.pid, None)
+        if process.registered:
+            _registry(process.run.node_root).remove(process.pid)
+        returncode = process.popen.returncode
+        assert returncode is not None
+        return ProcessResult(_exit_code(returncode), process.start_time, _utcnow(), process.ended, process.timed_out)
+
+
+_REAPER_POLL_SECONDS = 0.01
+_default_reaper: Reaper | None = None
+_default_reaper_lock = threading.Lock()
+
+
+def _deliver_to_callbacks(finished: list[tuple[Any, ProcessResult]]) -> None:
+    for callback, result in finished:
+        callback(result)
+
+
+def _shared_reaper() -> Reaper:
+    global _default_reaper
+    with _default_reaper_lock:
+        if _default_reaper is None:
+            _default_reaper = Reaper(_deliver_to_callbacks, name="localbatch-execute-reaper")
+        return _default_reaper
+
+
+def execute(run: TaskRun, cancel: threading.Event) -> ProcessResult:
+    """Run one attempt of a task to its end: `launch`, then wait for the process.
+
+    Setting `cancel` (user terminate) or reaching `max_wall_clock_seconds` kills the whole process
+    group and gives failureInfo `TaskEnded` (`timed_out=True` for the wall clock); a cancel before
+    the process starts runs nothing. Blocks until the attempt ends; call it on a worker thread (the
+    emulator itself uses `launch` and a `Reaper`, with no thread per task).
+    """
+    outcome = launch(run, cancel)
+    if isinstance(outcome, ProcessResult):
+        return outcome
+    done = threading.Event()
+    box: list[ProcessResult] = []
+
+    def finished(result: ProcessResult) -> None:
+        box.append(result)
+        done.set()
+
+    reaper = _shared_reaper()
+    reaper.watch(outcome, finished)
+    # The reaper reports the exit at once; this thread only wakes to look at the cancel event.
+    while not done.wait(_POLL_SECONDS):
+        if cancel.is_set():
+            reaper.cancel(outcome)
+    return box[0]
 
 
 def _ended_by_user() -> dict[str, Any]:

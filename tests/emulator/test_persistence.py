@@ -78,6 +78,9 @@ def test_state_survives_a_crash_and_running_tasks_are_requeued(data_dir: Path) -
         assert b"".join(c.download_task_file("pj", "done", "stdout.txt")) == b"kept\n"
         busy = c.get_task("pj", "busy")
         assert busy.execution_info.requeue_count == 1, "a running task is requeued as after a node reboot"
+        counts = c.get_job_task_counts("pj").task_counts  # rebuilt from the stored tasks
+        assert (counts.completed, counts.succeeded, counts.failed) == (1, 1, 0)
+        assert counts.active + counts.running == 1
         busy = wait_task(c, "pj", "busy", timeout=15)
         assert busy.execution_info.exit_code == 0
         assert len(list(c.list_job_preparation_and_release_task_status("pj"))) == 1

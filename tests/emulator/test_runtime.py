@@ -15,11 +15,15 @@ from typing import Any
 
 import pytest
 from localbatch.runtime import (
+    Process,
     ProcessResult,
+    Reaper,
     TaskRun,
     execute,
     exit_code_failure_info,
+    launch,
     prepare_node_root,
+    reap_orphans,
     task_directory,
     task_environment,
     user_identity_name,
@@ -294,6 +298,63 @@ def test_fast_process_is_not_delayed_by_polling(tmp_path: Path) -> None:
     for _ in range(20):
         assert execute(run, threading.Event()).exit_code == 0
     assert (time.perf_counter() - started) / 20 < 0.05
+
+
+def test_one_reaper_reports_a_burst_of_exits_and_kills_at_each_deadline(tmp_path: Path) -> None:
+    # The emulator's path: launch without waiting, one reaper thread for every process.
+    batches: list[list[tuple[Any, ProcessResult]]] = []
+    done = threading.Event()
+
+    def deliver(finished: list[tuple[Any, ProcessResult]]) -> None:
+        batches.append(finished)
+        if sum(len(b) for b in batches) == 12:
+            done.set()
+
+    reaper = Reaper(deliver)
+    try:
+        for i in range(10):
+            process = launch(_run(tmp_path, ["/bin/sh", "-c", f"exit {i}"], task_id=f"t{i}"))
+            assert isinstance(process, Process)
+            reaper.watch(process, f"t{i}")
+        slow = launch(_run(tmp_path, ["/bin/sleep", "60"], task_id="slow", max_wall_clock_seconds=0.3))
+        doomed = launch(_run(tmp_path, ["/bin/sleep", "60"], task_id="doomed"))
+        assert isinstance(slow, Process) and isinstance(doomed, Process)
+        started = time.monotonic()
+        reaper.watch(slow, "slow")
+        reaper.watch(doomed, "doomed")
+        reaper.cancel(doomed)
+        assert done.wait(10), batches
+        results = {token: result for batch in batches for token, result in batch}
+        assert {results[f"t{i}"].exit_code for i in range(10)} == set(range(10))
+        assert all(results[f"t{i}"].failure_info is None for i in range(10))
+        assert results["slow"].timed_out and results["slow"].exit_code == 137
+        assert 0.25 < results["slow"].end_time.timestamp() - results["slow"].start_time.timestamp() < 5
+        assert results["doomed"].failure_info is not None and results["doomed"].failure_info["code"] == "TaskEnded"
+        assert not results["doomed"].timed_out and time.monotonic() - started < 5
+    finally:
+        reaper.close()
+    # Nothing runs any more, so the node's process log is empty again.
+    log = tmp_path.parent / f".{tmp_path.name}.processes.log"
+    assert log.read_text() == ""
+
+
+def test_reap_orphans_ends_only_live_recorded_process_groups(tmp_path: Path) -> None:
+    # What a restarted emulator does for processes a killed one left running.
+    orphan = launch(_run(tmp_path, ["/bin/sh", "-c", "sleep 60 & echo $! > child.pid; sleep 60"]))
+    assert isinstance(orphan, Process)
+    log = tmp_path.parent / f".{tmp_path.name}.processes.log"
+    # A recycled pid (same number, other start time) is never killed: this test process stands in.
+    with open(log, "a") as entries:
+        entries.write(f"+{os.getpid()} 1\n")
+    deadline = time.monotonic() + 5
+    child_pid = orphan.run.working_dir / "child.pid"
+    while not child_pid.exists() or not child_pid.read_text().strip():
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert reap_orphans(tmp_path) == [orphan.pid]
+    assert orphan.popen.wait(timeout=5) == -9
+    assert _wait_dead(int(child_pid.read_text()))
+    assert not log.exists()
 
 
 def test_prepare_node_root_creates_the_batch_layout(tmp_path: Path) -> None:

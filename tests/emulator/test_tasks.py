@@ -11,7 +11,7 @@ import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from emulator_helpers import unique, wait_task
+from emulator_helpers import unique, wait_for, wait_task
 
 
 def _text(chunks: object) -> str:
@@ -93,6 +93,50 @@ def test_terminate_and_delete_task(client: BatchClient, job: str) -> None:
     with pytest.raises(ResourceNotFoundError) as missing:
         client.get_task(job, "long")
     assert missing.value.error.code == "TaskNotFound"
+
+
+def test_task_counts_match_the_tasks_through_every_change(client: BatchClient, job: str) -> None:
+    # The counts are kept up to date as tasks change, not counted on request: compare them with the
+    # tasks themselves after successes, retries, failures, terminate, delete and a slot-hungry task.
+    client.create_tasks(job, [
+        *(m.BatchTaskCreateOptions(id=f"ok{i}", command_line="/bin/true") for i in range(5)),
+        m.BatchTaskCreateOptions(id="flaky", command_line="/bin/sh -c 'exit 3'",
+                                 constraints=m.BatchTaskConstraints(max_task_retry_count=1)),
+        m.BatchTaskCreateOptions(id="stop", command_line="/bin/sleep 60"),
+        m.BatchTaskCreateOptions(id="drop", command_line="/bin/sleep 60"),
+        m.BatchTaskCreateOptions(id="wide", command_line="/bin/sleep 60", required_slots=2),
+    ])  # fmt: skip
+    for task_id in ("ok0", "ok1", "ok2", "ok3", "ok4", "flaky"):
+        wait_task(client, job, task_id)
+    wait_task(client, job, "stop", state="running")
+    client.terminate_task(job, "stop")
+    client.delete_task(job, "drop")
+
+    def expected() -> tuple[dict[str, int], dict[str, int]]:
+        counts = dict.fromkeys(("active", "running", "completed", "succeeded", "failed"), 0)
+        slots = dict(counts)
+        for task in client.list_tasks(job):
+            buckets = ["running" if task.state in ("running", "preparing") else task.state.lower()]
+            if task.state == "completed":
+                buckets.append("succeeded" if task.execution_info.result == "success" else "failed")
+            for bucket in buckets:
+                counts[bucket] += 1
+                slots[bucket] += task.required_slots
+        return counts, slots
+
+    def reported() -> tuple[dict[str, int], dict[str, int]]:
+        result = client.get_job_task_counts(job)
+        names = ("active", "running", "completed", "succeeded", "failed")
+        return ({n: getattr(result.task_counts, n) for n in names},
+                {n: getattr(result.task_slot_counts, n) for n in names})  # fmt: skip
+
+    wait_for(lambda: expected() == reported())
+    counts, slots = reported()
+    assert (counts["succeeded"], counts["failed"], counts["completed"]) == (5, 2, 7)  # flaky and stop failed
+    assert counts["active"] + counts["running"] == 1 and slots["active"] + slots["running"] == 2  # wide
+    client.terminate_task(job, "wide")
+    wait_for(lambda: reported()[0]["completed"] == 8)
+    assert reported() == expected()
 
 
 def test_dependencies(client: BatchClient, shared_pool: str) -> None:
