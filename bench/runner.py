@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pulumi_azbatch.localdev import Emulators, running_emulators
+from pulumi_azbatch.localdev import running_emulators
 
 from .common import BenchResult, Context
 
@@ -53,7 +53,6 @@ def run_all(*, quick: bool, only: list[str] | None = None, progress: Callable[[s
                 result.seconds = time.perf_counter() - started
                 progress(f"[bench] {name} done in {result.seconds:.1f}s")
                 results.append(result)
-            _stop_quickly(emulators)
     return {
         "mode": "quick" if quick else "full",
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -64,26 +63,6 @@ def run_all(*, quick: bool, only: list[str] | None = None, progress: Callable[[s
         },
         "ratios": {k: v.as_json() for r in results for k, v in r.ratios().items()},
     }
-
-
-def _stop_quickly(emulators: Emulators) -> None:
-    """Stop both emulators and reap them (Azurite exits on SIGINT, the Batch emulator on SIGTERM).
-
-    Reaping here matters: ``Emulators.stop`` polls the pid with signal 0, which a not-yet-reaped
-    (zombie) child still answers, so it would wait out its full timeout per process.
-    """
-    import signal
-    import subprocess
-
-    for proc, sig in ((emulators.batch, signal.SIGTERM), (emulators.azurite, signal.SIGINT)):
-        if proc is None or proc.poll() is not None:
-            continue
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _cpus() -> int:

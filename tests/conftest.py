@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,9 @@ import pytest
 from azure.core.credentials import AzureNamedKeyCredential
 
 from pulumi_azbatch.localdev import Emulators, Endpoints, start_emulators
+
+# Shared test helpers (arm_mocks) are imported by name from this folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,12 @@ job preparation and release tasks, and the scheduler that assigns active tasks t
 Every public method takes and returns wire-shape dicts (camelCase, as in the REST bodies), so the HTTP
 layer (`responses.py`) and the read-only portal both read the same documents. All state lives behind
 one lock; every change is written through to the `Store` before the lock is released, so an API call
-that returned success survives a crash. Task processes run on worker threads through `runtime`; the
-scheduler thread (`_tick`) moves jobs and pools through their asynchronous transitions (terminating ->
-completed, deleting -> gone) exactly as the reference describes.
+that returned success survives a crash. Task processes are launched through `runtime.launch` once the
+lock is released, and one `runtime.Reaper` thread waits for all of them; exits that arrive together
+are recorded under one lock hold and one store transaction. Only slow pre- and post-processing
+(resource file downloads, output file uploads) gets a thread of its own. The scheduler thread
+(`_tick`) moves jobs and pools through their asynchronous transitions (terminating -> completed,
+deleting -> gone) exactly as the reference describes.
 """
 
 from __future__ import annotations
@@ -1789,7 +1792,8 @@ class BatchService:
         one store transaction for the whole batch, then the uploads of those that have output files."""
         follow: list[tuple[Execution, Any]] = []
         with self._op():
-            for execution, result in ended:
+            for token, result in ended:
+                execution: Execution = token
                 if self._executions.get(execution.key) is execution:
                     del self._executions[execution.key]
                 follow_up = None

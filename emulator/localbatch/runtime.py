@@ -2,8 +2,9 @@
 
 This module knows nothing about HTTP or the store. The model builds a `TaskRun` (directories,
 command line, the complete environment from `task_environment`, resource and output files in their
-wire shape) and calls `execute` on a worker thread, then `upload_outputs` once after the last
-attempt. Everything here mirrors what a Linux Batch node does: the `workitems/<job>/job-1/<task>`
+wire shape), starts it with `launch` and hands the `Process` to its one `Reaper` thread, which
+reports exits, enforces wall clocks and kills on cancel (`execute` is the blocking form of the same
+steps). It calls `upload_outputs` once after the last attempt. Everything here mirrors what a Linux Batch node does: the `workitems/<job>/job-1/<task>`
 layout with `stdout.txt`/`stderr.txt` beside `wd/`, the `AZ_BATCH_*` variables, a command line run
 without a shell in its own process group, and a kill of that group on terminate or at
 `maxWallClockTime`.
@@ -607,8 +608,8 @@ class Reaper:
                         with contextlib.suppress(BlockingIOError):
                             while os.read(self._wake_r, 4096):
                                 pass
-                    elif (watch := self._by_fd.get(fd)) is not None:
-                        candidates.append(watch)
+                    elif (ready := self._by_fd.get(fd)) is not None:
+                        candidates.append(ready)
                 now = time.monotonic()
                 for watch in list(self._timed.values()):
                     process = watch.process

@@ -8,7 +8,6 @@ are the ones a deployment would produce.
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -17,75 +16,16 @@ from urllib.parse import parse_qs, urlsplit
 import pulumi
 import pytest
 import yaml
-from pulumi_azbatch.dynamic_providers.sas import ContainerSasProvider
+from arm_mocks import BATCH_KEY, STORAGE_KEY, ArmMocks, is_secret, plain
 
 from pulumi_azbatch.config import load_stack_config
 
 REPO = Path(__file__).resolve().parents[2]
-STORAGE_KEY = base64.b64encode(b"storage-account-key-for-tests").decode()
-BATCH_KEY = base64.b64encode(b"batch-account-key-for-tests").decode()
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 def _unsecret(value: Any) -> tuple[Any, bool]:
     """A mock input value without its secret wrapper, and whether it was secret."""
-    if isinstance(value, dict) and value.get("4dabf18193072939515e22adb298388d") == SECRET_SIG:
-        return value["value"], True
-    return value, False
-
-
-def _plain(value: Any) -> Any:
-    value, _ = _unsecret(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-class Recorder(pulumi.runtime.Mocks):
-    """Records registrations and invokes; answers like ARM would for the fields the program reads."""
-
-    def __init__(self) -> None:
-        self.resources: dict[str, pulumi.runtime.MockResourceArgs] = {}
-        self.calls: list[pulumi.runtime.MockCallArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources[args.name] = args
-        outs = _plain(dict(args.inputs))
-        if args.typ == "azure-native:batch:BatchAccount":
-            outs["accountEndpoint"] = f"{outs['accountName']}.westeurope.batch.azure.com"
-            outs["name"] = outs["accountName"]
-        elif args.typ == "azure-native:storage:StorageAccount":
-            outs["primaryEndpoints"] = {"blob": f"https://{outs['accountName']}.blob.core.windows.net/"}
-            outs["name"] = outs["accountName"]
-        elif args.typ == "azure-native:storage:BlobContainer":
-            outs["name"] = outs["containerName"]
-        elif args.typ == "azure-native:batch:Pool":
-            outs["name"] = outs["poolName"]
-            if "identity" in outs:  # input: a list of ids; output: a map keyed by id
-                ids = outs["identity"]["userAssignedIdentities"]
-                outs["identity"] = {**outs["identity"], "userAssignedIdentities": {i: {} for i in ids}}
-        elif args.typ.endswith("azbatch:ContainerSas"):
-            provider = ContainerSasProvider()
-            checked = provider.check({}, {k: v for k, v in outs.items() if not k.startswith("__")})
-            assert not checked.failures, checked.failures
-            outs = provider.create(checked.inputs).outs
-        elif args.typ.endswith("azbatch:Job"):
-            outs.update(url="https://batch/jobs/x", state="active", nodes=[], task_counts={})
-        return f"{args.name}-id", outs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        self.calls.append(args)
-        if args.token == "azure-native:storage:listStorageAccountKeys":
-            return {"keys": [{"keyName": "key1", "value": STORAGE_KEY, "permissions": "FULL"}]}, []
-        if args.token == "azure-native:batch:listBatchAccountKeys":
-            return {"accountName": args.args["accountName"], "primary": BATCH_KEY, "secondary": "x"}, []
-        if args.token == "azure-native:batch:getBatchAccount":
-            return {"accountEndpoint": f"{args.args['accountName']}.westeurope.batch.azure.com"}, []
-        if args.token == "azure-native:storage:getStorageAccount":
-            return {"primaryEndpoints": {"blob": f"https://{args.args['accountName']}.blob.core.windows.net/"}}, []
-        raise AssertionError(f"unexpected invoke {args.token}")
+    return (value["value"], True) if is_secret(value) else (value, False)
 
 
 def _stack_config(name: str) -> dict[str, Any]:
@@ -105,14 +45,14 @@ async def _resolve(output: pulumi.Output[Any]) -> tuple[Any, bool]:
 
 
 @pytest.fixture
-def recorder() -> Recorder:
-    mocks = Recorder()
+def recorder() -> ArmMocks:
+    mocks = ArmMocks()
     pulumi.runtime.set_mocks(mocks, project="azbatch", stack="dev", preview=False)
     return mocks
 
 
 @pulumi.runtime.test
-def test_dev_stack_program_registers_the_azure_resources(recorder: Recorder) -> None:
+def test_dev_stack_program_registers_the_azure_resources(recorder: ArmMocks) -> None:
     import json
 
     config = _stack_config("dev")
@@ -171,10 +111,10 @@ def test_dev_stack_program_registers_the_azure_resources(recorder: Recorder) -> 
         assert parse_qs(urlsplit(url).query)["spr"] == ["https"]
         batch_key, batch_key_secret = _unsecret(job.inputs["batch_account_key"])
         assert batch_key == BATCH_KEY and batch_key_secret
-        assert _plain(job.inputs["batch_account_url"]) == "https://azbatchdev001.westeurope.batch.azure.com"
-        assert _plain(job.inputs["pool_id"]) == "prep-release-dev"
+        assert plain(job.inputs["batch_account_url"]) == "https://azbatchdev001.westeurope.batch.azure.com"
+        assert plain(job.inputs["pool_id"]) == "prep-release-dev"
         # every task (here: the factory's template) persists stdout/stderr to $TaskLog
-        outputs = _plain(job.inputs["task_factories"])[0]["repeat_task"]["output_files"]
+        outputs = plain(job.inputs["task_factories"])[0]["repeat_task"]["output_files"]
         logs = {o["file_pattern"] for o in outputs if o.get("kind") == "TaskLog"}
         assert logs == {"../stdout.txt", "../stderr.txt"}
         # every child sits under its component
@@ -192,7 +132,7 @@ def test_dev_stack_program_registers_the_azure_resources(recorder: Recorder) -> 
 
 
 @pulumi.runtime.test
-def test_prod_stack_uses_existing_accounts_and_identity(recorder: Recorder) -> None:
+def test_prod_stack_uses_existing_accounts_and_identity(recorder: ArmMocks) -> None:
     from pulumi_azbatch.components import AzureBackend, BatchWorkload
 
     config = load_stack_config(_stack_config("prod"))

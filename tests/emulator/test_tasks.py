@@ -102,12 +102,15 @@ def test_task_counts_match_the_tasks_through_every_change(client: BatchClient, j
         *(m.BatchTaskCreateOptions(id=f"ok{i}", command_line="/bin/true") for i in range(5)),
         m.BatchTaskCreateOptions(id="flaky", command_line="/bin/sh -c 'exit 3'",
                                  constraints=m.BatchTaskConstraints(max_task_retry_count=1)),
+    ])  # fmt: skip
+    for task_id in ("ok0", "ok1", "ok2", "ok3", "ok4", "flaky"):
+        wait_task(client, job, task_id)
+    # Then fill the pool's 4 slots (2 nodes x 2) with long tasks.
+    client.create_tasks(job, [
         m.BatchTaskCreateOptions(id="stop", command_line="/bin/sleep 60"),
         m.BatchTaskCreateOptions(id="drop", command_line="/bin/sleep 60"),
         m.BatchTaskCreateOptions(id="wide", command_line="/bin/sleep 60", required_slots=2),
     ])  # fmt: skip
-    for task_id in ("ok0", "ok1", "ok2", "ok3", "ok4", "flaky"):
-        wait_task(client, job, task_id)
     wait_task(client, job, "stop", state="running")
     client.terminate_task(job, "stop")
     client.delete_task(job, "drop")

@@ -34,6 +34,7 @@ from pulumi_azbatch.localdev import (
     LOCALBATCH_ACCOUNT_KEY,
     LOCALBATCH_ACCOUNT_NAME,
     REPO_ROOT,
+    Emulators,
     Endpoints,
     azurite_command,
     batch_emulator_command,
@@ -143,15 +144,7 @@ class LocalStack:
         self.batch.wait()
 
     def stop(self) -> None:
-        for proc, sig in ((self.batch, signal.SIGTERM), (self.azurite, signal.SIGINT)):
-            if proc is None or proc.poll() is not None:
-                continue
-            proc.send_signal(sig)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        Emulators(self.endpoints(), self.azurite, self.batch).stop()
 
     def client(self, **kwargs: Any) -> BatchClient:
         """An SDK client with retries off (checks must see the emulator as it is)."""

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import pulumi
 import pytest
 import yaml
+from arm_mocks import BATCH_KEY, SECRET_SIG, STORAGE_KEY, ArmMocks, is_secret
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import ContainerClient
@@ -241,72 +242,9 @@ def test_node_files_cannot_escape_the_node_root(deployed: dict[str, Any], local:
 
 # ---- the mocked Azure stack ---------------------------------------------------------------------------
 
-STORAGE_KEY = base64.b64encode(b"storage-account-key-for-secret-tests").decode()
-BATCH_KEY = base64.b64encode(b"batch-account-key-for-secret-tests!").decode()
-SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-
-
-class _AzureMocks(pulumi.runtime.Mocks):
-    """ARM answers for the dev stack; the ContainerSas runs its real provider (signing is offline)."""
-
-    def __init__(self) -> None:
-        self.registered: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        from pulumi_azbatch.dynamic_providers.sas import ContainerSasProvider
-
-        inputs = dict(args.inputs)
-        outs = {k: _unwrap(v) for k, v in inputs.items()}
-        if args.typ == "azure-native:batch:BatchAccount":
-            outs.update(accountEndpoint=f"{outs['accountName']}.westeurope.batch.azure.com", name=outs["accountName"])
-        elif args.typ == "azure-native:storage:StorageAccount":
-            outs.update(primaryEndpoints={"blob": f"https://{outs['accountName']}.blob.core.windows.net/"},
-                        name=outs["accountName"])  # fmt: skip
-        elif args.typ == "azure-native:storage:BlobContainer":
-            outs["name"] = outs["containerName"]
-        elif args.typ == "azure-native:batch:Pool":
-            outs["name"] = outs["poolName"]
-            if "identity" in outs:
-                ids = outs["identity"]["userAssignedIdentities"]
-                outs["identity"] = {**outs["identity"], "userAssignedIdentities": {i: {} for i in ids}}
-        elif args.typ.endswith("azbatch:ContainerSas"):
-            provider = ContainerSasProvider()
-            checked = provider.check({}, {k: v for k, v in outs.items() if not k.startswith("__")})
-            outs = dict(provider.create(checked.inputs).outs)
-        elif args.typ.endswith("azbatch:Job"):
-            outs.update(url="https://batch/jobs/x", state="active", nodes=[], task_counts={})
-        self.registered.append((args.typ, args.name, inputs, outs))
-        return f"{args.name}-id", outs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        if args.token == "azure-native:storage:listStorageAccountKeys":
-            return {"keys": [{"keyName": "key1", "value": STORAGE_KEY, "permissions": "FULL"}]}, []
-        if args.token == "azure-native:batch:listBatchAccountKeys":
-            return {"accountName": args.args["accountName"], "primary": BATCH_KEY, "secondary": "x"}, []
-        if args.token == "azure-native:batch:getBatchAccount":
-            return {"accountEndpoint": f"{args.args['accountName']}.westeurope.batch.azure.com"}, []
-        if args.token == "azure-native:storage:getStorageAccount":
-            return {"primaryEndpoints": {"blob": f"https://{args.args['accountName']}.blob.core.windows.net/"}}, []
-        raise AssertionError(f"unexpected invoke {args.token}")
-
-
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("4dabf18193072939515e22adb298388d") == SECRET_SIG
-
-
-def _unwrap(value: Any) -> Any:
-    if _is_secret(value):
-        return _unwrap(value["value"])
-    if isinstance(value, dict):
-        return {k: _unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unwrap(v) for v in value]
-    return value
-
-
 def _as_stored(value: Any) -> Any:
     """A value as the engine writes it to the state: secrets replaced by their ciphertext."""
-    if _is_secret(value):
+    if is_secret(value):
         return {"4dabf18193072939515e22adb298388d": SECRET_SIG, "ciphertext": "v1:..."}
     if isinstance(value, dict):
         return {k: _as_stored(v) for k, v in value.items()}
@@ -316,7 +254,7 @@ def _as_stored(value: Any) -> Any:
 
 
 @pytest.fixture
-def azure_mocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_AzureMocks, dict[str, list[str]], dict[str, Any]]]:
+def azure_mocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ArmMocks, dict[str, list[str]], dict[str, Any]]]:
     """Mocks for the dev stack, the additional secret outputs each resource asks the engine for, exports."""
     from pulumi.runtime import mocks as mocks_module
 
@@ -330,7 +268,7 @@ def azure_mocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_AzureMocks, 
     monkeypatch.setattr(mocks_module.MockMonitor, "RegisterResource", register)
     exports: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exports.__setitem__(name, value))
-    mocks = _AzureMocks()
+    mocks = ArmMocks()
     pulumi.runtime.set_mocks(mocks, project="azbatch", stack="dev", preview=False)
     config = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
@@ -339,7 +277,7 @@ def azure_mocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[_AzureMocks, 
 
 @pulumi.runtime.test
 def test_mocked_azure_stack_state_holds_no_secret_and_the_sas_is_https_only(
-    azure_mocks: tuple[_AzureMocks, dict[str, list[str]], dict[str, Any]],
+    azure_mocks: tuple[ArmMocks, dict[str, list[str]], dict[str, Any]],
 ) -> Any:
     import importlib.util
 
@@ -356,7 +294,7 @@ def test_mocked_azure_stack_state_holds_no_secret_and_the_sas_is_https_only(
         resources = []
         sas_url = ""
         for typ, name, inputs, outs in mocks.registered:
-            secret_keys = {k for k, v in inputs.items() if _is_secret(v)} | set(secret_outputs.get(name, []))
+            secret_keys = {k for k, v in inputs.items() if is_secret(v)} | set(secret_outputs.get(name, []))
             stored_outs = {k: (_as_stored({"4dabf18193072939515e22adb298388d": SECRET_SIG, "value": v})
                                if k in secret_keys else v) for k, v in outs.items()}  # fmt: skip
             resources.append({"type": typ, "name": name, "inputs": _as_stored(inputs), "outputs": stored_outs})
