@@ -250,7 +250,7 @@ class _Registry:
     costs a write, where a file per process cost an inode allocation and a removal per task: on an
     ext4 file system without a journal every allocation scans past the inodes freed in the last
     30 seconds, which made that quadratic in the number of recent tasks. The log is rewritten with
-    only the live entries once it has grown long, and emptied whenever no process is running.
+    only the live entries once it has grown long, and emptied (and closed) whenever no process runs.
     """
 
     _COMPACT_AFTER = 20_000  # log lines
@@ -280,7 +280,11 @@ class _Registry:
             self._live.pop(pid, None)
             with contextlib.suppress(OSError):
                 if not self._live and self._fd is not None:
-                    os.ftruncate(self._fd, 0)  # nothing runs: the log starts over
+                    # Nothing runs on the node: the log starts over, and no descriptor stays open
+                    # for a node that may never run a task again.
+                    os.ftruncate(self._fd, 0)
+                    os.close(self._fd)
+                    self._fd = None
                     self._lines = 0
                 elif self._lines >= self._COMPACT_AFTER:
                     self._compact()
