@@ -97,7 +97,7 @@ class OutputStorage(pulumi.ComponentResource):
             account_name=e.storage_account_name,
             account_key=e.storage_account_key,
             name=args.container_name,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.storage.retain_on_destroy),
         )
         self.container = container
         return e.blob_url, e.storage_account_name, pulumi.Output.secret(e.storage_account_key), container.name
@@ -143,7 +143,7 @@ class OutputStorage(pulumi.ComponentResource):
             resource_group_name=group,
             container_name=args.container_name,
             public_access=storage.PublicAccess.NONE,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.storage.retain_on_destroy),
         )
         self.container = container
         keys = storage.list_storage_account_keys_output(

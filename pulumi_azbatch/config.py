@@ -199,7 +199,9 @@ class StorageSpec(_Model):
     ``container_name`` defaults to the job's File Conventions container (``job-<job id>``). The SAS
     is signed with the account key for ``sas_permissions`` (default ``cw``: create + write, nothing
     to read or list), starts 15 minutes back, lives ``sas_lifetime`` and is re-signed only when a
-    ``pulumi up`` runs within ``sas_rotation_margin`` of its expiry.
+    ``pulumi up`` runs within ``sas_rotation_margin`` of its expiry. With ``retain_on_destroy``
+    (default) ``pulumi destroy`` leaves the container and what the job persisted in it: outputs are
+    data, and the job's preparation and release logs are copied there during that very destroy.
     """
 
     container_name: str | None = None
@@ -208,6 +210,11 @@ class StorageSpec(_Model):
     sas_permissions: str = Field(default="cw", description="Container SAS letters; must include c and w.")
     persist_task_logs: bool = Field(
         default=True, description="Persist every task's stdout/stderr to {taskId}/$TaskLog on completion."
+    )
+    retain_on_destroy: bool = Field(
+        default=True,
+        description="Keep the container and its blobs (the persisted outputs, $JobLog) when the stack is "
+        "destroyed; false deletes them with the stack.",
     )
 
     @field_validator("container_name")

@@ -366,9 +366,13 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    from .report import release_exit_codes
+    from .report import kept_blobs, release_exit_codes
 
     env = engine_env()
+    try:
+        outputs = _stack_outputs(args.stack, env)
+    except subprocess.CalledProcessError:
+        outputs = {}
     lines: list[str] = []
     code = _pulumi(["destroy", "--yes", "--stack", args.stack], env, tee=lines)
     if code != 0:
@@ -378,6 +382,12 @@ def _cmd_down(args: argparse.Namespace) -> int:
     print("\nJob release task exit code per node:" if codes else "\nNo job release task ran.")
     for node, release in codes.items():
         print(f"  {node}: {'did not run' if release is None else release}")
+    if outputs.get("backend") == "local" and outputs.get("output_container_name"):
+        kept = kept_blobs(outputs, Endpoints.read().storage_account_key)
+        if kept is not None:
+            logs = [b for b in kept if b.name.startswith("$JobLog/")]
+            print(f"\nKept container {outputs['output_container_name']}: {len(kept)} blob(s), "
+                  f"{len(logs)} of them preparation/release logs under $JobLog/")  # fmt: skip
     return 0
 
 

@@ -131,6 +131,19 @@ def build_report(outputs: dict[str, Any], storage_key: str) -> JobReport:
     return report
 
 
+def kept_blobs(outputs: dict[str, Any], storage_key: str) -> list[BlobReport] | None:
+    """The blobs left in the stack's output container (after a destroy that retains it), or None if gone."""
+    from azure.storage.blob import BlobServiceClient
+
+    container = BlobServiceClient(
+        account_url=outputs["blob_url"],
+        credential={"account_name": outputs["storage_account_name"], "account_key": storage_key},
+    ).get_container_client(outputs["output_container_name"])
+    if not container.exists():
+        return None
+    return [BlobReport(b.name, int(b.size)) for b in container.list_blobs()]
+
+
 def release_exit_codes(destroy_output: str) -> dict[str, int | None]:
     """Each node's job release task exit code, from the lines the Job provider prints on destroy."""
     codes: dict[str, int | None] = {}

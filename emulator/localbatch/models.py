@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import copy
 import hashlib
+import heapq
 import itertools
 import re
 import shutil
@@ -54,6 +55,14 @@ SCHEDULABLE_NODE_STATES = ("idle", "running")
 COUNT_BUCKETS = ("active", "running", "completed", "succeeded", "failed")
 # Seconds the terminate-task call waits for a running process to be killed and the task completed.
 TERMINATE_WAIT_SECONDS = 10.0
+# What to do with a node's running tasks on reboot, reimage, removal or pool shrink (same four values
+# for nodeRebootOption, nodeReimageOption and nodeDeallocationOption; requeue is the default).
+NODE_TASK_OPTIONS = ("requeue", "terminate", "taskcompletion", "retaineddata")
+# Node states a reboot or reimage is accepted in (the docs say idle or running; a node whose start
+# task failed or that is unusable is exactly the one users reboot, so those are accepted too).
+REBOOTABLE_NODE_STATES = ("idle", "running", "starttaskfailed", "unusable", "waitingforstarttask", "offline")
+# Minimum seconds a node stays `rebooting` / `reimaging`, so pollers and users can see the state.
+REBOOT_SECONDS = 0.3
 
 _DURATION = re.compile(
     r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
@@ -188,6 +197,8 @@ class Node:
     seq: int
     slots: dict[tuple[str, str], int] = field(default_factory=dict)
     ineligible_jobs: set[str] = field(default_factory=set)
+    # A reboot, reimage or removal in progress: {"op": reboot|reimage|remove, "option", "since"}.
+    pending: Doc | None = None
 
     @property
     def id(self) -> str:
@@ -195,7 +206,7 @@ class Node:
 
     def record(self) -> Doc:
         return {"doc": self.doc, "pool": self.pool_key, "root": str(self.root), "seq": self.seq,
-                "ineligible": sorted(self.ineligible_jobs)}  # fmt: skip
+                "ineligible": sorted(self.ineligible_jobs), "pending": self.pending}  # fmt: skip
 
 
 @dataclass
@@ -205,13 +216,15 @@ class Pool:
     doc: Doc
     seq: int
     nodes: dict[str, Node] = field(default_factory=dict)
+    next_index: int = 0  # the index the next new node's id is derived from (never reused)
+    deallocation: str = "requeue"  # nodeDeallocationOption of the resize in progress
 
     @property
     def key(self) -> str:
         return str(self.doc["id"]).lower()
 
     def record(self) -> Doc:
-        return {"doc": self.doc, "seq": self.seq}
+        return {"doc": self.doc, "seq": self.seq, "nextIndex": self.next_index, "deallocation": self.deallocation}
 
 
 @dataclass
@@ -225,6 +238,7 @@ class Task:
     terminate_requested: bool = False
     requeue_requested: bool = False
     counted: tuple[str, str | None, int] | None = None  # what this task adds to its job's counts
+    files_cleaned: bool = False  # its directory was deleted when its retentionTime ran out
 
     @property
     def key(self) -> str:
@@ -232,7 +246,7 @@ class Task:
 
     def record(self) -> Doc:
         return {"doc": self.doc, "job": self.job_key, "seq": self.seq,
-                "node": list(self.node) if self.node else None}  # fmt: skip
+                "node": list(self.node) if self.node else None, "cleaned": self.files_cleaned}  # fmt: skip
 
 
 @dataclass
@@ -323,6 +337,9 @@ class BatchService:
         self._seq = itertools.count(1)
         self._puts: dict[tuple[str, str], Doc] = {}
         self._deletes: set[tuple[str, str]] = set()
+        # Directories to delete once their retentionTime runs out: (due epoch seconds, kind, job
+        # key, task key or node id, endTime it was scheduled for); checked again when it comes due.
+        self._retention: list[tuple[float, str, str, str, str]] = []
         self.store = Store(self.data_dir / "localbatch.sqlite3")
         self._load()
 
@@ -438,19 +455,24 @@ class BatchService:
         now = utcnow()
         max_seq = 0
         for _, rec in self.store.load("pool"):
-            pool = Pool(rec["doc"], rec["seq"])
+            pool = Pool(rec["doc"], rec["seq"], next_index=rec.get("nextIndex", 0),
+                        deallocation=rec.get("deallocation", "requeue"))  # fmt: skip
             self.pools[pool.key] = pool
             max_seq = max(max_seq, pool.seq)
         for _, rec in self.store.load("node"):
             owner = self.pools.get(rec["pool"])
             if owner is None:
                 continue
-            node = Node(rec["pool"], rec["doc"], Path(rec["root"]), rec["seq"], {}, set(rec["ineligible"]))
+            node = Node(rec["pool"], rec["doc"], Path(rec["root"]), rec["seq"], {}, set(rec["ineligible"]),
+                        rec.get("pending"))  # fmt: skip
+            owner.next_index = max(owner.next_index, len(owner.nodes) + 1)
             # The node "rebooted": processes a killed emulator left running end now, before requeueing.
             runtime.reap_orphans(node.root)
             doc = node.doc
             doc.update(runningTasksCount=0, runningTaskSlotsCount=0, lastBootTime=iso(now))
-            if doc.get("startTask") and doc["state"] != "starttaskfailed":
+            if node.pending is not None:
+                pass  # a reboot, reimage or removal in progress: the scheduler finishes it
+            elif doc.get("startTask") and doc["state"] != "starttaskfailed":
                 _set_state(doc, "waitingforstarttask" if self._waits_for_start(doc) else "idle", now)
             elif doc["state"] not in ("starttaskfailed",):
                 _set_state(doc, "idle", now)
@@ -466,8 +488,9 @@ class BatchService:
             parent = self.jobs.get(rec["job"])
             if parent is None:
                 continue
-            task = Task(parent.key, rec["doc"], rec["seq"])
+            task = Task(parent.key, rec["doc"], rec["seq"], files_cleaned=rec.get("cleaned", False))
             parent.tasks[task.key] = task
+            self._retain_task(task)
             self._count(parent, task)
             max_seq = max(max_seq, task.seq)
             if task.doc["state"] in ("running", "preparing"):
@@ -500,6 +523,7 @@ class BatchService:
                 doc["_rerun"] = True  # prep runs again before the next task of the job on that node
             job.prep[node_id] = doc
             self._save_prep(job, node_id)
+            self._retain_prep(job, node_id)
         self._seq = itertools.count(max_seq + 1)
         self._flush()
 
@@ -740,6 +764,7 @@ class BatchService:
         _touch(doc, now)
         node = Node(pool.key, doc, root, next(self._seq))
         pool.nodes[node_id] = node
+        pool.next_index = max(pool.next_index, index + 1)
         if doc.get("startTask"):
             _set_state(doc, "waitingforstarttask" if self._waits_for_start(doc) else "idle", now)
             self._launch_start_task(pool, node)
@@ -793,6 +818,290 @@ class BatchService:
                 self._forget("node", f"{pool.key}/{node.id}")
             _remove_tree_later(self.data_dir / "nodes" / pool.doc["id"])
 
+    # ---- node operations: reboot, reimage, remove; pool resize ----------------------------------
+
+    def reboot_node(self, pool_id: str, node_id: str, option: Any = None, *, reimage: bool = False) -> None:
+        """Reboot (or reimage) a node: it is `rebooting` / `reimaging` before this returns; its tasks
+        are handled per `option`, then it boots again (start task reruns; reimage wipes its disk)."""
+        option = _node_task_option(option, "nodeReimageOption" if reimage else "nodeRebootOption")
+        with self._op():
+            pool, node = self._node(pool_id, node_id)
+            if pool.doc["state"] == "deleting":
+                raise conflict("PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed.")
+            state = node.doc["state"]
+            if state == "rebooting":
+                raise conflict("NodeBeingRebooted", "The specified node is being rebooted.")
+            if state == "reimaging":
+                raise conflict("NodeBeingReimaged", "The specified node is being reimaged.")
+            if node.pending is not None or state not in REBOOTABLE_NODE_STATES:
+                raise conflict("OperationNotValidOnNode", f"The operation is not valid on a node in the {state} state.")
+            self._begin_node_op(node, "reimage" if reimage else "reboot", option, utcnow())
+
+    def remove_nodes(self, pool_id: str, body: Doc, check: Callable[[Doc], None] | None = None) -> None:
+        """Remove the listed nodes (`nodeList`, at most 100): the pool goes `resizing` until they left."""
+        node_ids = body.get("nodeList")
+        if not isinstance(node_ids, list) or not node_ids:
+            raise missing_property("nodeList")
+        if len(node_ids) > 100:
+            raise invalid_property("nodeList", len(node_ids), "At most 100 nodes can be removed per request.")
+        option = _node_task_option(body.get("nodeDeallocationOption"), "nodeDeallocationOption")
+        parse_duration(body.get("resizeTimeout"), "resizeTimeout")
+        with self._op():
+            pool = self._steady_pool(pool_id, check)
+            nodes = [self._node(pool_id, str(n))[1] for n in node_ids]
+            now = utcnow()
+            for node in nodes:
+                if node.pending is None or node.pending["op"] != "remove":
+                    self._begin_node_op(node, "remove", option, now)
+            current = [n for n in pool.nodes.values() if n.pending is None or n.pending["op"] != "remove"]
+            pool.doc["targetDedicatedNodes"] = sum(1 for n in current if n.doc["isDedicated"])
+            pool.doc["targetLowPriorityNodes"] = sum(1 for n in current if not n.doc["isDedicated"])
+            self._set_allocation(pool, "resizing", now)
+
+    def resize_pool(self, pool_id: str, body: Doc, check: Callable[[Doc], None] | None = None) -> None:
+        """Set new node targets; the pool is `resizing` before this returns and `steady` once nodes
+        joined (start task) or left (their tasks handled per `nodeDeallocationOption`)."""
+        dedicated = _check_int(body, "targetDedicatedNodes", -1, 0, 10000)
+        low = _check_int(body, "targetLowPriorityNodes", -1, 0, 10000)
+        option = _node_task_option(body.get("nodeDeallocationOption"), "nodeDeallocationOption")
+        parse_duration(body.get("resizeTimeout"), "resizeTimeout")
+        with self._op():
+            pool = self._steady_pool(pool_id, check)
+            if dedicated >= 0:
+                pool.doc["targetDedicatedNodes"] = dedicated
+            if low >= 0:
+                pool.doc["targetLowPriorityNodes"] = low
+            if body.get("resizeTimeout"):
+                pool.doc["resizeTimeout"] = body["resizeTimeout"]
+            pool.deallocation = option
+            pool.doc.pop("resizeErrors", None)  # cleared by the next resize, as on Batch
+            self._set_allocation(pool, "resizing", utcnow())
+
+    def stop_resize(self, pool_id: str, check: Callable[[Doc], None] | None = None) -> None:
+        """Stop a resize: the pool keeps the nodes it has now (`stopping`, then `steady`)."""
+        with self._op():
+            pool = self._pool(pool_id)
+            if check:
+                check(pool.doc)
+            if pool.doc["state"] == "deleting":
+                raise conflict("PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed.")
+            if pool.doc["allocationState"] == "steady":
+                return
+            staying = [n for n in pool.nodes.values() if n.pending is None or n.pending["op"] != "remove"]
+            pool.doc["targetDedicatedNodes"] = sum(1 for n in staying if n.doc["isDedicated"])
+            pool.doc["targetLowPriorityNodes"] = sum(1 for n in staying if not n.doc["isDedicated"])
+            self._set_allocation(pool, "stopping", utcnow())
+
+    def _steady_pool(self, pool_id: str, check: Callable[[Doc], None] | None) -> Pool:
+        pool = self._pool(pool_id)
+        if check:
+            check(pool.doc)
+        if pool.doc["state"] == "deleting":
+            raise conflict("PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed.")
+        if pool.doc["allocationState"] != "steady":
+            raise conflict("PoolBeingResized", "The specified pool is being resized.")
+        return pool
+
+    def _set_allocation(self, pool: Pool, state: str, now: datetime) -> None:
+        if pool.doc["allocationState"] != state:
+            pool.doc["allocationState"] = state
+            pool.doc["allocationStateTransitionTime"] = iso(now)
+        _touch(pool.doc, now)
+        self._save_pool(pool)
+
+    def _begin_node_op(self, node: Node, op: str, option: str, now: datetime) -> None:
+        """Start a reboot / reimage / removal: new state now, the node's work handled per `option`."""
+        node.pending = {"op": op, "option": option, "since": iso(now)}
+        _set_state(node.doc, {"reboot": "rebooting", "reimage": "reimaging", "remove": "leavingpool"}[op], now)
+        self._save_node(node)
+        drain = option in ("taskcompletion", "retaineddata")
+        for job_key, task_key in list(node.slots):
+            job = self.jobs.get(job_key)
+            task = job.tasks.get(task_key) if job else None
+            if job is None or task is None:
+                continue
+            if task.doc["state"] == "preparing" or option == "requeue":
+                self._requeue(job, task, now)  # not started yet: always back to the queue
+            elif option == "terminate":
+                task.terminate_requested = True
+                self._cancel(("task", job.key, task.key))
+            # taskcompletion / retaineddata: running tasks finish; nothing new is scheduled here.
+        for key, execution in list(self._executions.items()):
+            if key == ("start", node.id):
+                self._stop_execution(execution)  # it runs again on the next boot
+            elif key[0] in ("prep", "release") and key[2] == node.id and not drain:
+                job = self.jobs.get(key[1])
+                if job is not None and node.id in job.prep:
+                    job.prep[node.id]["_interrupted" if key[0] == "prep" else "_interrupted_release"] = True
+                    job.prep[node.id]["_rerun"] = True
+                    self._save_prep(job, node.id)
+                self._stop_execution(execution)
+
+    def _node_busy(self, node: Node) -> bool:
+        return bool(node.slots) or any(
+            (k[0] in ("prep", "release") and k[2] == node.id) or k == ("start", node.id) for k in self._executions
+        )
+
+    def _advance_pools(self, now: datetime) -> None:
+        """Finish reboots, reimages and removals whose node is quiet; grow or shrink resizing pools."""
+        for pool in list(self.pools.values()):
+            if pool.doc["state"] == "deleting":
+                continue
+            for node in list(pool.nodes.values()):
+                if node.pending is None or self._node_busy(node):
+                    continue
+                if node.pending["op"] == "remove":
+                    self._drop_node(pool, node)
+                elif now - parse_iso(node.pending["since"]) >= timedelta(seconds=REBOOT_SECONDS):
+                    self._boot(pool, node, now)
+            if pool.doc["allocationState"] == "resizing":
+                self._resize_step(pool, now)
+            if pool.doc["allocationState"] in ("resizing", "stopping") and not any(
+                n.pending is not None and n.pending["op"] == "remove" for n in pool.nodes.values()
+            ):
+                self._count_nodes(pool)
+                self._set_allocation(pool, "steady", now)
+
+    def _resize_step(self, pool: Pool, now: datetime) -> None:
+        """Add missing nodes (within --max-nodes) and mark surplus ones to leave, idle ones first."""
+        for dedicated, target_key in ((True, "targetDedicatedNodes"), (False, "targetLowPriorityNodes")):
+            staying = [n for n in pool.nodes.values() if n.doc["isDedicated"] == dedicated
+                       and (n.pending is None or n.pending["op"] != "remove")]  # fmt: skip
+            target = int(pool.doc.get(target_key) or 0)
+            if len(staying) > target:
+                # Batch picks which nodes go: the least busy, newest first.
+                staying.sort(key=lambda n: (len(n.slots), -n.seq))
+                for node in staying[: len(staying) - target]:
+                    self._begin_node_op(node, "remove", pool.deallocation, now)
+            for _ in range(target - len(staying)):
+                existing = sum(len(p.nodes) for p in self.pools.values())
+                if self.max_nodes is not None and existing >= self.max_nodes:
+                    pool.doc["resizeErrors"] = [{
+                        "code": "AccountCoreQuotaReached",
+                        "message": f"The local emulator's node cap (--max-nodes {self.max_nodes}) was reached.",
+                    }]  # fmt: skip
+                    break
+                self._add_node(pool, pool.next_index, dedicated, now)
+        self._count_nodes(pool)
+
+    def _count_nodes(self, pool: Pool) -> None:
+        staying = [n for n in pool.nodes.values() if n.pending is None or n.pending["op"] != "remove"]
+        pool.doc["currentDedicatedNodes"] = sum(1 for n in staying if n.doc["isDedicated"])
+        pool.doc["currentLowPriorityNodes"] = sum(1 for n in staying if not n.doc["isDedicated"])
+        self._save_pool(pool)
+
+    def _drop_node(self, pool: Pool, node: Node) -> None:
+        """A removed node leaves the pool: its record and its directories go."""
+        del pool.nodes[node.id]
+        self._forget("node", f"{pool.key}/{node.id}")
+        for job in self.jobs.values():
+            for task in job.tasks.values():
+                if task.node == (pool.key, node.id):
+                    task.node = None
+        _remove_tree_later(node.root)
+        self._count_nodes(pool)
+
+    def _boot(self, pool: Pool, node: Node, now: datetime) -> None:
+        """The node comes back from a reboot or reimage: prep reruns as documented, start task reruns."""
+        assert node.pending is not None
+        reimage = node.pending["op"] == "reimage"
+        node.pending = None
+        if reimage:
+            # A fresh OS disk: the task, shared and startup directories are gone, and the node is
+            # eligible again for jobs whose preparation task failed on it.
+            for name in ("workitems", "shared", "startup"):
+                path = node.root / name
+                if path.exists():
+                    trash = node.root.parent / f".reimaged-{node.id}-{name}-{next(self._seq)}"
+                    path.rename(trash)
+                    _remove_tree_later(trash)
+            node.ineligible_jobs.clear()
+        runtime.prepare_node_root(node.root)
+        for job in self.jobs.values():
+            rec = job.prep.get(node.id)
+            if rec is None or "jobReleaseTaskExecutionInfo" in rec and not rec.get("_interrupted_release"):
+                continue
+            info = rec.get("jobPreparationTaskExecutionInfo") or {}
+            spec = job.doc.get("jobPreparationTask") or {}
+            if reimage:
+                rec["_rerun"] = True
+                rec["_wiped"] = True  # release runs there only if prep runs again first
+            elif info.get("state") != "completed" or (
+                info.get("result") == "success" and spec.get("rerunOnNodeRebootAfterSuccess", True)
+            ):
+                rec["_rerun"] = True
+            self._save_prep(job, node.id)
+        doc = node.doc
+        doc["lastBootTime"] = iso(now)
+        doc.update(runningTasksCount=0, runningTaskSlotsCount=0)
+        if doc.get("startTask"):
+            doc["startTaskInfo"] = {"retryCount": 0}
+            _set_state(doc, "waitingforstarttask" if self._waits_for_start(doc) else "idle", now)
+            self._launch_start_task(pool, node)
+        else:
+            _set_state(doc, "idle", now)
+        self._save_node(node)
+
+    # ---- retention ------------------------------------------------------------------------------
+
+    def _retain_task(self, task: Task) -> None:
+        """Schedule the deletion of a completed task's directory after its retentionTime."""
+        info = task.doc.get("executionInfo") or {}
+        if task.doc.get("state") != "completed" or task.files_cleaned or not task.doc.get("nodeInfo") or not info.get("endTime"):
+            return
+        keep = parse_duration(task.doc.get("constraints", {}).get("retentionTime") or DEFAULT_RETENTION, "retentionTime")
+        if keep is None:
+            return
+        due = (parse_iso(info["endTime"]) + keep).timestamp()
+        heapq.heappush(self._retention, (due, "task", task.job_key, task.key, info["endTime"]))
+
+    def _retain_prep(self, job: Job, node_id: str) -> None:
+        """Schedule the deletion of the prep / release task directories on a node after theirs."""
+        rec = job.prep.get(node_id) or {}
+        for kind, info_key, spec_key in (("prep", "jobPreparationTaskExecutionInfo", "jobPreparationTask"),
+                                         ("release", "jobReleaseTaskExecutionInfo", "jobReleaseTask")):  # fmt: skip
+            info = rec.get(info_key) or {}
+            spec = job.doc.get(spec_key) or {}
+            if info.get("state") != "completed" or not info.get("endTime") or not spec:
+                continue
+            value = (spec.get("constraints") or {}).get("retentionTime") if kind == "prep" else spec.get("retentionTime")
+            keep = parse_duration(value or DEFAULT_RETENTION, "retentionTime")
+            if keep is not None:
+                due = (parse_iso(info["endTime"]) + keep).timestamp()
+                heapq.heappush(self._retention, (due, kind, job.key, node_id, info["endTime"]))
+
+    def _sweep_retention(self, now: datetime) -> None:
+        """Delete the directories whose retentionTime ran out (entries are re-checked: a task that
+        was reactivated or deleted since has a different endTime or is gone)."""
+        stamp = now.timestamp()
+        while self._retention and self._retention[0][0] <= stamp:
+            _, kind, job_key, item, end_time = heapq.heappop(self._retention)
+            job = self.jobs.get(job_key)
+            if job is None:
+                continue
+            if kind == "task":
+                task = job.tasks.get(item)
+                if task is None or task.doc["state"] != "completed" or task.files_cleaned:
+                    continue
+                if task.doc["executionInfo"].get("endTime") != end_time:
+                    continue
+                path = self._task_dir_of(task)
+                task.files_cleaned = True
+                self._save_task(task)
+            else:
+                rec = job.prep.get(item) or {}
+                info = rec.get("jobPreparationTaskExecutionInfo" if kind == "prep" else "jobReleaseTaskExecutionInfo") or {}
+                if info.get("endTime") != end_time or (kind == "prep" and f"prep/{job_key}/{item}" in self._busy_keys()):
+                    continue
+                pool = self.pools.get(str(rec.get("poolId", "")).lower())
+                node = pool.nodes.get(item) if pool else None
+                path = node.root / info["taskRootDirectory"] if node and info.get("taskRootDirectory") else None
+            if path is not None:
+                _remove_tree_later(path)
+
+    def _busy_keys(self) -> set[str]:
+        return {"/".join(k) for k in self._executions}
+
     # ---- start task -----------------------------------------------------------------------------
 
     def _launch_start_task(self, pool: Pool, node: Node) -> None:
@@ -819,8 +1128,8 @@ class BatchService:
     def _start_task_done(self, pool_key: str, node_id: str, run: runtime.TaskRun, result: runtime.ProcessResult) -> None:
         pool = self.pools.get(pool_key)
         node = pool.nodes.get(node_id) if pool else None
-        if pool is None or node is None or pool.doc["state"] == "deleting":
-            return
+        if pool is None or node is None or pool.doc["state"] == "deleting" or node.pending is not None:
+            return  # killed by a reboot, reimage or removal: the node's next boot runs it again
         spec = node.doc["startTask"]
         info = node.doc["startTaskInfo"]
         max_retries = int(spec.get("maxTaskRetryCount", 0))
@@ -1262,6 +1571,8 @@ class BatchService:
         for job in list(self.jobs.values()):
             self._advance_job(job, now)
         self._finish_pool_deletes()
+        self._advance_pools(now)
+        self._sweep_retention(now)
         self._schedule(now)
 
     def _advance_job(self, job: Job, now: datetime) -> None:
@@ -1305,14 +1616,19 @@ class BatchService:
         pending = False
         for node_id, rec in job.prep.items():
             prep_info = rec.get("jobPreparationTaskExecutionInfo") or {}
-            if prep_info.get("state") != "completed":
-                continue
+            if prep_info.get("state") != "completed" or rec.get("_wiped"):
+                continue  # prep never completed there, or the node was reimaged since
             release_info = rec.get("jobReleaseTaskExecutionInfo")
             if release_info is None:
                 pool = self.pools.get(str(rec["poolId"]).lower())
                 node = pool.nodes.get(node_id) if pool else None
                 if node is None or pool is None or pool.doc["state"] == "deleting":
                     continue  # the node left the pool: nothing to release there
+                if node.pending is not None:
+                    if node.pending["op"] == "remove":
+                        continue  # leaving the pool: nothing to release there
+                    pending = True  # rebooting: release runs once it is back
+                    continue
                 self._launch_release(job, pool, node)
                 pending = True
             elif release_info.get("state") == "running":
@@ -1465,6 +1781,7 @@ class BatchService:
 
     def _start_task(self, job: Job, task: Task, pool: Pool, node: Node, now: datetime) -> None:
         _set_state(task.doc, "running", now)
+        task.files_cleaned = False
         task.doc["executionInfo"]["startTime"] = iso(now)
         for name in ("endTime", "exitCode", "failureInfo", "result"):
             task.doc["executionInfo"].pop(name, None)
@@ -1559,6 +1876,7 @@ class BatchService:
             info.pop("failureInfo", None)
         _set_state(task.doc, "completed", now)
         job.active.pop(task.key, None)
+        self._retain_task(task)
         node = self._node_by_ref(task.node)
         if node is not None:
             if node.slots.pop((job.key, task.key), None) is not None and started:
@@ -1620,7 +1938,8 @@ class BatchService:
     def _launch_prep(self, job: Job, pool: Pool, node: Node, retry_count: int = 0) -> None:
         spec = job.doc["jobPreparationTask"]
         rec = self._prep_record(job, pool, node)
-        rec.pop("_rerun", None)
+        for flag in ("_rerun", "_wiped", "_interrupted"):
+            rec.pop(flag, None)
         root_dir = f"workitems/{job.doc['id']}/job-1/{spec['id']}"
         info: Doc = {"state": "running", "startTime": iso(utcnow()), "taskRootDirectory": root_dir,
                      "taskRootDirectoryUrl": f"{node.doc['url']}/files/{root_dir}", "retryCount": retry_count}  # fmt: skip
@@ -1645,6 +1964,9 @@ class BatchService:
             return
         spec = job.doc["jobPreparationTask"]
         rec = job.prep[node_id]
+        if rec.pop("_interrupted", False):
+            self._save_prep(job, node_id)
+            return  # killed by a reboot or reimage; it runs again before the next task there
         info = rec["jobPreparationTaskExecutionInfo"]
         failed = result.failure_info is not None or result.exit_code != 0
         pool = self.pools.get(pool_key)
@@ -1661,6 +1983,7 @@ class BatchService:
         if failed:
             info["failureInfo"] = result.failure_info or runtime.exit_code_failure_info(result.exit_code)
         self._save_prep(job, node_id)
+        self._retain_prep(job, node_id)
         if node is None or pool is None:
             return
         now = utcnow()
@@ -1703,6 +2026,11 @@ class BatchService:
         job = self.jobs.get(job_key)
         if job is None or job.seq != job_seq or node_id not in job.prep:
             return
+        if job.prep[node_id].pop("_interrupted_release", False):
+            # Killed by a reboot or reimage: it runs again once the node is back.
+            job.prep[node_id].pop("jobReleaseTaskExecutionInfo", None)
+            self._save_prep(job, node_id)
+            return
         info = job.prep[node_id]["jobReleaseTaskExecutionInfo"]
         failed = result.failure_info is not None or result.exit_code != 0
         info.update(state="completed", endTime=iso(result.end_time), result="failure" if failed else "success")
@@ -1711,6 +2039,7 @@ class BatchService:
         if failed:
             info["failureInfo"] = result.failure_info or runtime.exit_code_failure_info(result.exit_code)
         self._save_prep(job, node_id)
+        self._retain_prep(job, node_id)
 
     # ---- execution threads ----------------------------------------------------------------------
 

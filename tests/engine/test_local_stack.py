@@ -12,7 +12,7 @@ import pytest
 from pulumi import automation as auto
 
 from pulumi_azbatch.localdev import REPO_ROOT, Emulators, engine_env, workspace_options
-from pulumi_azbatch.report import build_report, release_exit_codes
+from pulumi_azbatch.report import build_report, kept_blobs, release_exit_codes
 
 pytestmark = pytest.mark.engine
 
@@ -117,6 +117,14 @@ def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emul
         codes = release_exit_codes("\n".join(lines))
         prepared = {n.node_id for n in report.nodes if n.preparation_state is not None}
         assert set(codes) == prepared and all(code == 0 for code in codes.values()), codes
+
+        # The output container outlives the stack (retain_on_destroy, the default): the persisted
+        # outputs are data, and destroy copied each node's preparation and release logs into it.
+        kept = {b.name for b in kept_blobs(outputs, emulators.endpoints.storage_account_key) or []}
+        assert {f"{t}/$TaskOutput/output.txt" for t in ("task001", "task002", "task003", "task004")} <= kept
+        for node in prepared:
+            assert f"$JobLog/{node}/jobpreparation/stdout.txt" in kept
+            assert f"$JobLog/{node}/jobrelease/stdout.txt" in kept
     finally:
         if not destroyed:
             stack.destroy(on_output=print)

@@ -203,6 +203,7 @@ def stack_config(pool_id: str, job: dict[str, Any], *, nodes: int = 2, slots: in
             "target_dedicated_nodes": nodes, "task_slots_per_node": slots,
         },
         "azbatch:storage": {"sas_lifetime": "P1D", "sas_rotation_margin": "PT1H", "sas_permissions": "cw",
+                            "retain_on_destroy": False,
                             "persist_task_logs": task_logs},
         "azbatch:job": job,
     }}  # fmt: skip
