@@ -31,7 +31,7 @@ from pulumi.dynamic import (
 )
 
 from .base import ProviderBase, changed_keys, is_unknown, public_inputs, say, trace
-from .batch_client import BatchAccount, call_with_retry, error_code, status_of
+from .batch_client import BatchAccount, call_with_retry, error_code
 
 _ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
 _SPEC_KEYS = (
@@ -259,26 +259,30 @@ class PoolProvider(ProviderBase):
         return UpdateResult(outs=self._outs(news, node_ids, pool))
 
     def _resize(self, client: Any, pool_id: str, news: dict[str, Any]) -> None:
+        """Resize the pool in place (the nodes it keeps keep their ids, disks and running tasks)."""
         from azure.batch import models as m
 
         target = int(news["target_dedicated_nodes"])
+        timeout = self._timeout(news)
+        deadline = time.monotonic() + timeout
         say(f"pool {pool_id}: resizing to {target} dedicated node(s)")
-        try:
-            poller = call_with_retry(
-                lambda: client.begin_resize_pool(
-                    pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=target), polling_interval=1
-                ),
-                what=f"resize pool {pool_id}",
-            )
-            poller.result(timeout=self._timeout(news))
-        except HttpResponseError as exc:
-            # An endpoint without the resize operation (404 ResourceNotFound / 405) gets the pool
-            # recreated under the same id instead; any other error is the user's to see.
-            if not (status_of(exc) == 405 or error_code(exc) == "ResourceNotFound"):
-                raise
-            say(f"pool {pool_id}: this Batch endpoint cannot resize pools; recreating it with {target} node(s)")
-            delete_and_wait(client, pool_id, self._timeout(news))
-            call_with_retry(lambda: client.create_pool(_create_options(news)), what=f"create pool {pool_id}")
+        while True:
+            try:
+                poller = call_with_retry(
+                    lambda: client.begin_resize_pool(
+                        pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=target), polling_interval=1
+                    ),
+                    what=f"resize pool {pool_id}",
+                )
+            except HttpResponseError as exc:
+                # An earlier resize (another run, the portal) is still going: wait for it to settle.
+                if error_code(exc) != "PoolBeingResized" or time.monotonic() > deadline:
+                    raise
+                say(f"pool {pool_id}: another resize is in progress; waiting for it to finish")
+                time.sleep(_POLL_SECONDS)
+                continue
+            poller.result(timeout=max(1.0, deadline - time.monotonic()))
+            return
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         trace(self, "delete")

@@ -642,6 +642,8 @@ class BatchService:
         """The task's AZ_BATCH_TASK_DIR on this machine, or None if it never reached a node."""
         with self.lock:
             _, task = self._task(job_id, task_id)
+            if task.files_cleaned:
+                raise conflict("TaskFilesCleanedup", "The files of the specified task are cleanedup.")
             node_info = task.doc.get("nodeInfo")
             if not node_info:
                 return None
@@ -861,8 +863,9 @@ class BatchService:
     def resize_pool(self, pool_id: str, body: Doc, check: Callable[[Doc], None] | None = None) -> None:
         """Set new node targets; the pool is `resizing` before this returns and `steady` once nodes
         joined (start task) or left (their tasks handled per `nodeDeallocationOption`)."""
-        dedicated = _check_int(body, "targetDedicatedNodes", -1, 0, 10000)
-        low = _check_int(body, "targetLowPriorityNodes", -1, 0, 10000)
+        # An omitted target keeps its current value.
+        dedicated = _check_int(body, "targetDedicatedNodes", 0, 0, 10000) if body.get("targetDedicatedNodes") is not None else -1
+        low = _check_int(body, "targetLowPriorityNodes", 0, 0, 10000) if body.get("targetLowPriorityNodes") is not None else -1
         option = _node_task_option(body.get("nodeDeallocationOption"), "nodeDeallocationOption")
         parse_duration(body.get("resizeTimeout"), "resizeTimeout")
         with self._op():
@@ -1019,8 +1022,8 @@ class BatchService:
         runtime.prepare_node_root(node.root)
         for job in self.jobs.values():
             rec = job.prep.get(node.id)
-            if rec is None or "jobReleaseTaskExecutionInfo" in rec and not rec.get("_interrupted_release"):
-                continue
+            if rec is None or "jobReleaseTaskExecutionInfo" in rec:
+                continue  # the job ended there already
             info = rec.get("jobPreparationTaskExecutionInfo") or {}
             spec = job.doc.get("jobPreparationTask") or {}
             if reimage:
@@ -1533,6 +1536,30 @@ class BatchService:
                 execution = None
         if execution is not None:
             execution.done.wait(TERMINATE_WAIT_SECONDS)
+
+    def reactivate_task(self, job_id: str, task_id: str, check: Callable[[Doc], None] | None = None) -> None:
+        """Put a failed, completed task back to `active` with retryCount 0 (409 `TaskNotCompleted` /
+        `TaskSucceeded`, or the job's state code when it completed, is terminating or deleting)."""
+        with self._op():
+            job, task = self._task(job_id, task_id)
+            if check:
+                check(task.doc)
+            self._check_job_mutable(job)
+            if task.doc["state"] != "completed":
+                raise conflict("TaskNotCompleted", "The specified task is not in a completed state, and the requested "
+                               "operation can be performed only on completed tasks.")  # fmt: skip
+            info = task.doc["executionInfo"]
+            if info.get("result") == "success":
+                raise conflict("TaskSucceeded", "The specified task has already completed successfully, and the "
+                               "requested operation cannot be performed on successful tasks.")  # fmt: skip
+            # The previous exit code and failure information are no longer available (SDK docstring).
+            for name in ("startTime", "endTime", "exitCode", "failureInfo", "result", "lastRetryTime"):
+                info.pop(name, None)
+            info["retryCount"] = 0
+            task.terminate_requested = task.requeue_requested = False
+            _set_state(task.doc, "active")
+            job.active[task.key] = None
+            self._save_task(task)
 
     def delete_task(self, job_id: str, task_id: str, check: Callable[[Doc], None] | None = None) -> None:
         """Remove a task and its directory on the node, whatever its retention time."""
@@ -2149,6 +2176,15 @@ class BatchService:
 
 
 # ---- module helpers -----------------------------------------------------------------------------
+
+
+def _node_task_option(value: Any, name: str) -> str:
+    """nodeRebootOption / nodeReimageOption / nodeDeallocationOption (default requeue)."""
+    if value is None:
+        return "requeue"
+    if not isinstance(value, str) or value.lower() not in NODE_TASK_OPTIONS:
+        raise invalid_property(name, value, f"Allowed values: {', '.join(NODE_TASK_OPTIONS)}.")
+    return value.lower()
 
 
 def _task_ended() -> Doc:

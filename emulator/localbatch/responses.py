@@ -411,6 +411,29 @@ class Handlers:
     def get_node(self, req: Request, pool_id: str, node_id: str) -> Response:
         return self._entity(req, self.service.get_node(pool_id, node_id), "nodes/@Element")
 
+    def resize_pool(self, req: Request, pool_id: str) -> Response:
+        self.service.resize_pool(pool_id, req.json_object(), _precondition(req, write=True))
+        return self._accepted(req)
+
+    def stop_pool_resize(self, req: Request, pool_id: str) -> Response:
+        self.service.stop_resize(pool_id, _precondition(req, write=True))
+        return self._accepted(req)
+
+    def remove_nodes(self, req: Request, pool_id: str) -> Response:
+        self.service.remove_nodes(pool_id, req.json_object(), _precondition(req, write=True))
+        return self._accepted(req)
+
+    def reboot_node(self, req: Request, pool_id: str, node_id: str) -> Response:
+        # The SDK sends no body when no options are given; the default is requeue.
+        option = req.json_object(required=False).get("nodeRebootOption")
+        self.service.reboot_node(pool_id, node_id, option)
+        return self._accepted(req)
+
+    def reimage_node(self, req: Request, pool_id: str, node_id: str) -> Response:
+        option = req.json_object(required=False).get("nodeReimageOption")
+        self.service.reboot_node(pool_id, node_id, option, reimage=True)
+        return self._accepted(req)
+
     # ---- jobs ----
 
     def create_job(self, req: Request) -> Response:
@@ -496,6 +519,10 @@ class Handlers:
 
     def terminate_task(self, req: Request, job_id: str, task_id: str) -> Response:
         self.service.terminate_task(job_id, task_id, _precondition(req, write=True))
+        return Response(204, {"DataServiceId": f"{self.base}{req.path}"})
+
+    def reactivate_task(self, req: Request, job_id: str, task_id: str) -> Response:
+        self.service.reactivate_task(job_id, task_id, _precondition(req, write=True))
         return Response(204, {"DataServiceId": f"{self.base}{req.path}"})
 
     def delete_task(self, req: Request, job_id: str, task_id: str) -> Response:

@@ -110,11 +110,21 @@ def test_pool_update_resizes_in_place(endpoints: Endpoints, batch_client: Any) -
     props = _checked(provider, _pool_props(endpoints, pool_id, target_dedicated_nodes=1, start_task=None))
     created = provider.create(props)
     try:
+        created_at = batch_client.get_pool(pool_id).creation_time
         news = _checked(provider, {**props, "target_dedicated_nodes": 3}, props)
         updated = provider.update(created.id, created.outs, news)
         assert len(updated.outs["node_ids"]) == 3
+        assert set(created.outs["node_ids"]) <= set(updated.outs["node_ids"]), "the first node stays"
         assert len(list(batch_client.list_nodes(pool_id))) == 3
-        assert batch_client.get_pool(pool_id).target_dedicated_nodes == 3
+        pool = batch_client.get_pool(pool_id)
+        assert pool.target_dedicated_nodes == 3
+        assert pool.creation_time == created_at, "resized in place, not recreated"
+        # And down again: two nodes leave, the pool stays.
+        smaller = _checked(provider, {**news, "target_dedicated_nodes": 1}, news)
+        shrunk = provider.update(created.id, updated.outs, smaller)
+        assert len(shrunk.outs["node_ids"]) == 1
+        assert [n.id for n in batch_client.list_nodes(pool_id)] == shrunk.outs["node_ids"]
+        assert batch_client.get_pool(pool_id).creation_time == created_at
     finally:
         provider.delete(created.id, created.outs)
 
