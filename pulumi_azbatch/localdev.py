@@ -82,6 +82,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _require_free(port: int, what: str) -> None:
+    """Fail clearly when another process already listens on a port an emulator is about to use."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(
+                f"127.0.0.1:{port} is already in use, so {what} cannot listen there: stop the process "
+                f"that holds it (`ss -ltnp 'sport = :{port}'` shows it) or choose other ports"
+            )
+
+
 def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -148,6 +158,9 @@ def start_emulators(
     """Start Azurite (blob) and, unless `batch=False`, the Batch emulator with data under `state_dir`."""
     blob_port = blob_port or free_port()
     batch_port = batch_port or free_port()
+    _require_free(blob_port, "Azurite")
+    if batch:
+        _require_free(batch_port, "the Batch emulator")
     log_dir = log_dir or state_dir
     (state_dir / "azurite").mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
