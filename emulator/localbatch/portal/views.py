@@ -548,7 +548,3 @@ def directory_page(
     return page(
         f"Files on {node_id}" + (f": {rel}" if rel else ""), body, crumbs=crumbs, account=service.account_name
     )
-
-
-def not_found_page(service: BatchService, message: str) -> str:
-    return page("Not found", f'<p class="empty">{e(message)}</p>', account=service.account_name)
