@@ -222,7 +222,11 @@ class _Run:
             self.raw(node)  # a bare expression: evaluated for its effect (stop(), errors)
             return
         value = self.value(node.value)
-        if node.name in ALIASES or node.name in (TARGET_DEDICATED, TARGET_LOW_PRIORITY, NODE_DEALLOCATION_OPTION):
+        if node.name in ALIASES or node.name in (
+            TARGET_DEDICATED,
+            TARGET_LOW_PRIORITY,
+            NODE_DEALLOCATION_OPTION,
+        ):
             self.service[node.name] = value
         else:
             self.variables[node.name] = value
@@ -332,8 +336,8 @@ class _Run:
     def binary(self, node: Binary) -> Value:
         op = node.op
         if op in ("&&", "||"):
-            left = self.double(node.left, f"The left operand of {op}")
-            if (op == "&&" and left == 0) or (op == "||" and left != 0):
+            first = self.double(node.left, f"The left operand of {op}")
+            if (op == "&&" and first == 0) or (op == "||" and first != 0):
                 return 1.0 if op == "||" else 0.0
             return 1.0 if self.double(node.right, f"The right operand of {op}") != 0 else 0.0
         left, right = self.value(node.left), self.value(node.right)
@@ -345,7 +349,9 @@ class _Run:
             return 1.0 if _COMPARE[op](left, right) else 0.0
         result = _arithmetic(op, left, right)
         if result is None:
-            raise _fail(node, f"Operator {op} cannot be applied to a {_type_name(left)} and a {_type_name(right)}")
+            raise _fail(
+                node, f"Operator {op} cannot be applied to a {_type_name(left)} and a {_type_name(right)}"
+            )
         if isinstance(result, str):  # an error detail
             raise _fail(node, result)
         return result
@@ -385,7 +391,9 @@ class _Run:
         if fn == "val":
             values, index = self.vector(node, node.args[:1]), self.double(node.args[1], "The index")
             if index != int(index) or not 0 <= index < len(values):
-                raise _fail(node, f"Index {_format_number(index)} is outside a vector of length {len(values)}")
+                raise _fail(
+                    node, f"Index {_format_number(index)} is outside a vector of length {len(values)}"
+                )
             return values[int(index)]
         values = self.vector(node, node.args)
         if fn == "len":
@@ -466,7 +474,9 @@ class _Run:
             if len(node.args) != 1:
                 raise _fail(node, "GetSample(count) takes one argument")
             if first < 1 or first != int(first):
-                raise _fail(node, f"The sample count must be a whole number >= 1, got {_format_number(first)}")
+                raise _fail(
+                    node, f"The sample count must be a whole number >= 1, got {_format_number(first)}"
+                )
             if not history:
                 raise InsufficientSampleDataError(
                     f"Insufficient data from data set: {metric.name} wanted {int(first)}, received 0",

@@ -13,7 +13,34 @@ from dataclasses import dataclass
 from .errors import FormulaSyntaxError
 
 # Longest first, so `<=` wins over `<`.
-OPERATORS = ("&&", "||", "<=", ">=", "==", "!=", "+", "-", "*", "/", "<", ">", "!", "?", ":", "(", ")", ",", ".", "=", ";")
+OPERATORS = (
+    "&&",
+    "||",
+    "<=",
+    ">=",
+    "==",
+    "!=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "<",
+    ">",
+    "!",
+    "?",
+    ":",
+    "(",
+    ")",
+    ",",
+    ".",
+    "=",
+    ";",
+)
+
+
+def _is_digit(ch: str) -> bool:
+    # ASCII only: str.isdigit() also accepts characters such as '²' that float() refuses.
+    return "0" <= ch <= "9"
 
 
 @dataclass(frozen=True)
@@ -59,20 +86,20 @@ def tokenize(formula: str) -> list[Token]:
             i = end + 2
             continue
         start = i
-        if ch.isdigit() or (ch == "." and i + 1 < n and formula[i + 1].isdigit()):
-            while i < n and formula[i].isdigit():
+        if _is_digit(ch) or (ch == "." and i + 1 < n and _is_digit(formula[i + 1])):
+            while i < n and _is_digit(formula[i]):
                 i += 1
-            if i < n and formula[i] == "." and i + 1 < n and formula[i + 1].isdigit():
+            if i < n and formula[i] == "." and i + 1 < n and _is_digit(formula[i + 1]):
                 i += 1
-                while i < n and formula[i].isdigit():
+                while i < n and _is_digit(formula[i]):
                     i += 1
             if i < n and formula[i] in "eE":
                 j = i + 1
                 if j < n and formula[j] in "+-":
                     j += 1
-                if j < n and formula[j].isdigit():
+                if j < n and _is_digit(formula[j]):
                     i = j
-                    while i < n and formula[i].isdigit():
+                    while i < n and _is_digit(formula[i]):
                         i += 1
             tokens.append(Token("number", formula[start:i], *at(start)))
             continue

@@ -263,7 +263,9 @@ class _Parser:
                     tok.col,
                 )
             if tok.text in TIME_INTERVALS:
-                raise FormulaSyntaxError(f"{tok.text} is a constant and cannot be assigned", tok.line, tok.col)
+                raise FormulaSyntaxError(
+                    f"{tok.text} is a constant and cannot be assigned", tok.line, tok.col
+                )
             self.pos += 2
             return Assignment(tok.line, tok.col, tok.text, self.expr())
         return self.expr()
@@ -361,8 +363,16 @@ class _Parser:
         self.expect(")")
         fewest, most = known[name.text]
         if len(args) < fewest or (most is not None and len(args) > most):
-            wanted = str(fewest) if fewest == most else f"{fewest} or more" if most is None else f"{fewest} to {most}"
+            wanted = (
+                str(fewest)
+                if fewest == most
+                else f"{fewest} or more"
+                if most is None
+                else f"{fewest} to {most}"
+            )
             raise FormulaSyntaxError(
-                f"{kind.capitalize()} '{name.text}' takes {wanted} argument(s), got {len(args)}", name.line, name.col
+                f"{kind.capitalize()} '{name.text}' takes {wanted} argument(s), got {len(args)}",
+                name.line,
+                name.col,
             )
         return tuple(args)

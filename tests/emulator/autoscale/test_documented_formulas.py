@@ -44,7 +44,10 @@ def test_pending_tasks_formula_follows_the_average_and_caps_at_25() -> None:
     for i, pending in enumerate([4, 6, 8, 10, 12, 14]):
         source.record(NOW - timedelta(seconds=30 * (5 - i)), MetricsSnapshot(active_tasks=pending))
     assert evaluate(PENDING_TASKS, source, NOW).target_dedicated_nodes == 9
-    assert evaluate(PENDING_TASKS, history(5, active_tasks=30, running_tasks=10), NOW).target_dedicated_nodes == 25
+    assert (
+        evaluate(PENDING_TASKS, history(5, active_tasks=30, running_tasks=10), NOW).target_dedicated_nodes
+        == 25
+    )
 
 
 def test_results_string_of_a_recorded_pool() -> None:
@@ -83,7 +86,12 @@ def test_time_based_formula_by_day_and_hour() -> None:
     saturday = datetime(2024, 3, 9, 10, 30, tzinfo=UTC)
     assert evaluate(formula, InMemorySampleSource(), saturday).target_dedicated_nodes == 10
     sunday = datetime(2024, 3, 10, 10, 30, tzinfo=UTC)
-    assert evaluate("$TargetDedicatedNodes = time().weekday;", InMemorySampleSource(), sunday).target_dedicated_nodes == 0
+    assert (
+        evaluate(
+            "$TargetDedicatedNodes = time().weekday;", InMemorySampleSource(), sunday
+        ).target_dedicated_nodes
+        == 0
+    )
 
 
 def test_time_zone_offset_as_documented() -> None:
@@ -218,9 +226,16 @@ def test_sdk_recorded_evaluations() -> None:
     )
     useless = evaluate("something_useless", pool, NOW)
     assert useless.error is None
-    assert useless.results == "$TargetDedicatedNodes=2;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue"
-    enabled = evaluate("$TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=terminate", pool, NOW)
-    assert enabled.results == "$TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=terminate"
+    assert (
+        useless.results == "$TargetDedicatedNodes=2;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue"
+    )
+    enabled = evaluate(
+        "$TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=terminate", pool, NOW
+    )
+    assert (
+        enabled.results
+        == "$TargetDedicatedNodes=0;$TargetLowPriorityNodes=0;$NodeDeallocationOption=terminate"
+    )
 
 
 def test_dotnet_recorded_evaluation_lists_the_user_variable() -> None:
@@ -232,9 +247,14 @@ def test_dotnet_recorded_evaluation_lists_the_user_variable() -> None:
 def test_vector_variables_print_as_lists() -> None:
     source = InMemorySampleSource()
     for i, (pending, running) in enumerate([(1, 4), (2, 5), (3, 6)]):
-        source.record(NOW - timedelta(seconds=30 * (2 - i)), MetricsSnapshot(active_tasks=pending, running_tasks=running))
+        source.record(
+            NOW - timedelta(seconds=30 * (2 - i)),
+            MetricsSnapshot(active_tasks=pending, running_tasks=running),
+        )
     formula = "$pendingTasksVector=$ActiveTasks.GetSample(3);$runningTasksVector=$RunningTasks.GetSample(3);"
-    assert evaluate(formula, source, NOW).results.endswith(";$pendingTasksVector=[1,2,3];$runningTasksVector=[4,5,6]")
+    assert evaluate(formula, source, NOW).results.endswith(
+        ";$pendingTasksVector=[1,2,3];$runningTasksVector=[4,5,6]"
+    )
 
 
 def test_low_priority_autoscale_with_alias_and_spot_fallback() -> None:
