@@ -15,6 +15,8 @@ from localbatch.autoscale import (
     parse,
 )
 from localbatch.autoscale.errors import FormulaSyntaxError
+from localbatch.autoscale.lexer import OPERATORS
+from localbatch.autoscale.parser import FUNCTIONS, METHODS
 
 NOW = datetime(2024, 3, 4, 10, 30, tzinfo=UTC)
 
@@ -50,7 +52,11 @@ def test_evaluation_interval_bounds() -> None:
 
 # ---- fuzz ------------------------------------------------------------------------------------------
 
+# Every operator and function of the language, some names, values and whitespace.
 TOKENS = [
+    *OPERATORS,
+    *FUNCTIONS,
+    *METHODS,
     "$TargetDedicatedNodes",
     "$TargetLowPriorityNodes",
     "$NodeDeallocationOption",
@@ -69,41 +75,6 @@ TOKENS = [
     "70",
     '"s"',
     '"2024-03-04T00:00:00Z"',
-    "+",
-    "-",
-    "*",
-    "/",
-    "<",
-    "<=",
-    "==",
-    "!=",
-    "&&",
-    "||",
-    "!",
-    "?",
-    ":",
-    "(",
-    ")",
-    ",",
-    ".",
-    "=",
-    ";",
-    "avg",
-    "max",
-    "min",
-    "len",
-    "lg",
-    "val",
-    "percentile",
-    "time",
-    "stop",
-    "rand",
-    "std",
-    "GetSample",
-    "GetSamplePercent",
-    "Count",
-    "HistoryBeginTime",
-    "GetSamplePeriod",
     "hour",
     "weekday",
     "// c\n",
