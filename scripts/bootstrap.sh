@@ -78,14 +78,29 @@ fi
 step_start "pulumi engine v$PULUMI_VERSION"
 engine_ok() { [ -x "$1/pulumi" ] && [ "$("$1/pulumi" version 2>/dev/null)" = "v$PULUMI_VERSION" ]; }
 ENGINE_STAMP="$(hash_files engine/go.mod engine/go.sum engine/cmd/pulumi-language-python/main.go)"
+engine_cached() { engine_ok "$ENGINE_DIR" && [ "$(cat "$ENGINE_DIR/.complete" 2>/dev/null)" = "$ENGINE_STAMP" ]; }
+# Several checkouts on one machine share the engine cache: one bootstrap builds it, holding a lock on
+# fd 9 until this script exits; the others wait for that lock, then use the engine it built.
+mkdir -p "$CACHE_ROOT/engine"
+exec 9>"$CACHE_ROOT/engine/.build.lock"
+engine_wait_for_other_build() {
+  if ! flock -n 9; then
+    echo "    another bootstrap is building the engine; waiting for it"
+    flock 9
+  fi
+  engine_cached
+}
 CHOSEN=""
 if command -v pulumi >/dev/null 2>&1 && engine_ok "$(dirname "$(command -v pulumi)")" \
    && [ -x "$(dirname "$(command -v pulumi)")/pulumi-language-python" ]; then
   CHOSEN="$(dirname "$(command -v pulumi)")"
   step_end "using pulumi on PATH at $CHOSEN"
-elif engine_ok "$ENGINE_DIR" && [ "$(cat "$ENGINE_DIR/.complete" 2>/dev/null)" = "$ENGINE_STAMP" ]; then
+elif engine_cached; then
   CHOSEN="$ENGINE_DIR"
   step_end "cached at $ENGINE_DIR"
+elif command -v go >/dev/null 2>&1 && engine_wait_for_other_build; then
+  CHOSEN="$ENGINE_DIR"
+  step_end "cached at $ENGINE_DIR (built by a concurrent bootstrap)"
 elif command -v go >/dev/null 2>&1; then
   GO_VERSION="$(go env GOVERSION | sed 's/^go//')"
   if ! printf '%s\n%s\n' "1.25" "$GO_VERSION" | sort -V -C; then
