@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import BinaryIO
 
+from azure.core.exceptions import AzureError
 from azure.storage.blob import BlobServiceClient
 
 from .naming import TaskOutputKind
@@ -213,11 +214,12 @@ def _wait_with_pumps(child: subprocess.Popen[bytes], out: BinaryIO, err: BinaryI
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     storage = _storage(args)
-    if args.command == "run":
-        if not isinstance(storage, TaskOutputStorage):
-            raise SystemExit("batch-outputs run: tracked saves are for task outputs (drop --job)")
-        return _run(storage, args)
+    if args.command == "run" and not isinstance(storage, TaskOutputStorage):
+        raise SystemExit("batch-outputs run: tracked saves are for task outputs (drop --job)")
     try:
+        if args.command == "run":
+            assert isinstance(storage, TaskOutputStorage)
+            return _run(storage, args)
         if args.command == "save":
             saved = storage.save(args.kind, args.file, args.dest)
             print(saved.blob_name)
@@ -237,6 +239,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"batch-outputs: {error}", file=sys.stderr)
         return 2
+    except AzureError as error:
+        # E.g. `run` could not create its log blobs: it fails before starting the command, rather
+        # than run it with logs that would be lost.
+        print(f"batch-outputs: storage error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

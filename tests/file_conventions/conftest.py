@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fc_helpers import JobContainer  # noqa: E402
 
+
 @pytest.fixture(scope="session")
 def storage_service(azurite: Emulators) -> BlobServiceClient:
     return BlobServiceClient.from_connection_string(azurite.endpoints.storage_connection_string)
