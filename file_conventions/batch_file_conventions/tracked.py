@@ -48,8 +48,10 @@ _log = logging.getLogger(__name__)
 
 #: The .NET library's default flush interval (one minute), in seconds.
 DEFAULT_FLUSH_INTERVAL = 60.0
-#: The largest block this tracker appends in one request (the limit of every service version).
-MAX_APPEND_BLOCK = 4 * 1024 * 1024
+#: The largest block a tracker appends in one request by default. Azure accepts 100 MiB since service
+#: version 2022-11-02 (4 MiB before); 16 MiB keeps the memory of a flush small while a large backlog
+#: still goes in few requests. Appends are sequential by nature, so request count is what costs.
+MAX_APPEND_BLOCK = 16 * 1024 * 1024
 # Reading the blob back to compare it with the file, in pieces of this size.
 _COMPARE_CHUNK = 4 * 1024 * 1024
 
@@ -77,9 +79,13 @@ class TrackedFile:
         flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         on_flush_error: FlushErrorHandler | None = None,
         content_type: str = "text/plain; charset=utf-8",
+        max_block: int = MAX_APPEND_BLOCK,
     ) -> None:
         if not flush_interval > 0:
             raise ValueError(f"flush_interval must be a positive number of seconds, not {flush_interval!r}")
+        if not 0 < max_block <= 100 * 1024 * 1024:
+            raise ValueError(f"max_block must be between 1 byte and 100 MiB, not {max_block!r}")
+        self.max_block = max_block
         self.blob = blob
         self.source = Path(source)
         self.flush_interval = float(flush_interval)
@@ -187,7 +193,7 @@ class TrackedFile:
             # Read only up to the size seen at the start of this flush, so a fast writer cannot keep
             # one flush going for ever.
             while self._offset < size:
-                chunk = stream.read(min(MAX_APPEND_BLOCK, size - self._offset))
+                chunk = stream.read(min(self.max_block, size - self._offset))
                 if not chunk:
                     break  # truncated while we read; the next flush restarts
                 try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import ContainerClient
-from batch_file_conventions import TaskOutputKind, TaskOutputStorage
+from batch_file_conventions import TaskOutputKind, TaskOutputStorage, TrackedFile
 from fc_helpers import JobContainer, eventually
 
 pytestmark = pytest.mark.azurite
@@ -198,16 +198,16 @@ def test_a_truncated_file_is_mirrored_again_from_its_start(
     assert job_container.blob_bytes("task-1/$TaskLog/rotating.log") == b"new\n"
 
 
-def test_large_appends_are_split_into_blocks(job_container: JobContainer, tmp_path: Path) -> None:
+def test_a_backlog_is_appended_in_blocks_of_max_block(job_container: JobContainer, tmp_path: Path) -> None:
     storage = TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
-    data = bytes(range(256)) * (9 * 1024 * 1024 // 256 + 7)  # just over 9 MiB: three append blocks
+    data = bytes(range(256)) * (2 * 1024 * 1024 // 256 + 7)  # just over 2 MiB: three 1 MiB blocks
     log = tmp_path / "big.bin"
     log.write_bytes(data)
-    with storage.track(TaskOutputKind.TASK_OUTPUT, log, "big.bin", flush_interval=3600):
+    blob = storage.container.get_blob_client("task-1/$TaskOutput/big.bin")
+    with TrackedFile(blob, log, flush_interval=3600, max_block=1024 * 1024):
         pass
     assert job_container.blob_bytes("task-1/$TaskOutput/big.bin") == data
-    props = job_container.admin.get_blob_client("task-1/$TaskOutput/big.bin").get_blob_properties()
-    assert props.append_blob_committed_block_count == 3
+    assert blob.get_blob_properties().append_blob_committed_block_count == 3
 
 
 def test_flush_interval_must_be_positive(job_container: JobContainer, tmp_path: Path) -> None:
