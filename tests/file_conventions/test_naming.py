@@ -6,6 +6,9 @@ node-side package, and checks that the provider's ``pulumi_azbatch.conventions``
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from batch_file_conventions import naming
 from test_conventions import CONTAINER_PREFIX_VECTORS, CONTAINER_VECTORS
@@ -44,3 +47,14 @@ def test_paths_and_kinds() -> None:
 def test_the_provider_uses_the_same_naming_code() -> None:
     for name in naming.__all__:
         assert getattr(provider_conventions, name) is getattr(naming, name), name
+
+
+def test_the_node_side_package_imports_neither_pulumi_nor_the_provider() -> None:
+    # Tasks install it on nodes that have only the storage SDK.
+    code = (
+        "import sys, batch_file_conventions, batch_file_conventions.cli; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_azbatch', 'localbatch', "
+        "'azure.batch', 'pydantic')); print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
