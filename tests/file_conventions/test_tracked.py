@@ -18,13 +18,20 @@ pytestmark = pytest.mark.azurite
 LOG = TaskOutputKind.TASK_LOG
 
 
+@pytest.fixture
+def storage(job_container: JobContainer) -> TaskOutputStorage:
+    """Task ``task-1``'s storage through a read/write/list SAS, as a task gets it."""
+    return TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
+
+
 def _append(path: Path, text: str) -> None:
     with open(path, "a", encoding="utf-8") as out:
         out.write(text)
 
 
-def test_growing_file_is_streamed_across_several_flushes(job_container: JobContainer, tmp_path: Path) -> None:
-    storage = TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
+def test_growing_file_is_streamed_across_several_flushes(
+    storage: TaskOutputStorage, job_container: JobContainer, tmp_path: Path
+) -> None:
     log = tmp_path / "progress.log"
     log.write_text("step 0\n")
     blob = "task-1/$TaskLog/progress.log"
@@ -45,9 +52,8 @@ def test_growing_file_is_streamed_across_several_flushes(job_container: JobConta
 
 
 def test_first_flush_is_immediate_and_exit_flushes_the_rest(
-    job_container: JobContainer, tmp_path: Path
+    storage: TaskOutputStorage, job_container: JobContainer, tmp_path: Path
 ) -> None:
-    storage = TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
     log = tmp_path / "run.log"
     log.write_text("started\n")
     blob = "task-1/$TaskLog/run.log"
@@ -60,8 +66,9 @@ def test_first_flush_is_immediate_and_exit_flushes_the_rest(
     assert job_container.blob_bytes(blob) == b"started\nfinished\n"
 
 
-def test_a_file_that_appears_later_is_picked_up(job_container: JobContainer, tmp_path: Path) -> None:
-    storage = TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
+def test_a_file_that_appears_later_is_picked_up(
+    storage: TaskOutputStorage, job_container: JobContainer, tmp_path: Path
+) -> None:
     log = tmp_path / "late.log"
     with storage.track(LOG, log, "late.log", flush_interval=0.1):
         # The blob is listed (empty) from the start, as .NET's EnsureExists does.
@@ -100,9 +107,8 @@ def test_failing_flushes_go_to_the_callback_and_the_final_one_raises(
 
 
 def test_a_deleted_blob_is_reported_then_rebuilt_from_the_file(
-    job_container: JobContainer, tmp_path: Path
+    storage: TaskOutputStorage, job_container: JobContainer, tmp_path: Path
 ) -> None:
-    storage = TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
     log = tmp_path / "app.log"
     log.write_text("one\n")
     blob = "task-1/$TaskLog/app.log"
@@ -117,11 +123,10 @@ def test_a_deleted_blob_is_reported_then_rebuilt_from_the_file(
 
 
 def test_retracking_the_same_growing_log_resumes_without_duplicating(
-    job_container: JobContainer, tmp_path: Path
+    storage: TaskOutputStorage, job_container: JobContainer, tmp_path: Path
 ) -> None:
     # The task (or its tracker) restarts and keeps appending to the same local log, which .NET would
     # upload again from offset 0 behind what the blob already holds.
-    storage = TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
     log = tmp_path / "train.log"
     log.write_text("epoch 1\n")
     with storage.track(LOG, log, "train.log", flush_interval=3600):
@@ -164,11 +169,10 @@ def test_a_write_only_sas_re_uploads_a_resumed_log_once(job_container: JobContai
 
 
 def test_an_append_that_already_landed_is_not_written_twice(
-    job_container: JobContainer, tmp_path: Path
+    storage: TaskOutputStorage, job_container: JobContainer, tmp_path: Path
 ) -> None:
     # What a retried request looks like to the tracker: the blob already holds bytes it thinks are
     # still to send. The append-position condition refuses the duplicate; the next flush reconciles.
-    storage = TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
     log = tmp_path / "y.log"
     log.write_text("first\n")
     blob = "task-1/$TaskLog/y.log"
@@ -187,9 +191,8 @@ def test_an_append_that_already_landed_is_not_written_twice(
 
 
 def test_a_truncated_file_is_mirrored_again_from_its_start(
-    job_container: JobContainer, tmp_path: Path
+    storage: TaskOutputStorage, job_container: JobContainer, tmp_path: Path
 ) -> None:
-    storage = TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
     log = tmp_path / "rotating.log"
     log.write_text("old content that is long\n")
     with storage.track(LOG, log, "rotating.log", flush_interval=3600) as tracked:
@@ -198,8 +201,9 @@ def test_a_truncated_file_is_mirrored_again_from_its_start(
     assert job_container.blob_bytes("task-1/$TaskLog/rotating.log") == b"new\n"
 
 
-def test_a_backlog_is_appended_in_blocks_of_max_block(job_container: JobContainer, tmp_path: Path) -> None:
-    storage = TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
+def test_a_backlog_is_appended_in_blocks_of_max_block(
+    storage: TaskOutputStorage, job_container: JobContainer, tmp_path: Path
+) -> None:
     data = bytes(range(256)) * (2 * 1024 * 1024 // 256 + 7)  # just over 2 MiB: three 1 MiB blocks
     log = tmp_path / "big.bin"
     log.write_bytes(data)
@@ -210,7 +214,6 @@ def test_a_backlog_is_appended_in_blocks_of_max_block(job_container: JobContaine
     assert blob.get_blob_properties().append_blob_committed_block_count == 3
 
 
-def test_flush_interval_must_be_positive(job_container: JobContainer, tmp_path: Path) -> None:
-    storage = TaskOutputStorage.from_container_url(job_container.sas_url(), "task-1")
+def test_flush_interval_must_be_positive(storage: TaskOutputStorage, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="flush_interval"):
         storage.track(LOG, tmp_path / "a.log", "a.log", flush_interval=0)
