@@ -115,14 +115,21 @@ def _storage(args: argparse.Namespace) -> TaskOutputStorage | JobOutputStorage:
 def _pump(pipe: BinaryIO, local: BinaryIO, echo: BinaryIO) -> None:
     """Copy a child's pipe to the tracked local file and to our own stream, as the bytes arrive."""
     fd = pipe.fileno()
+    echoing = True
     while True:
         data = os.read(fd, _PIPE_READ)
         if not data:
             break
         local.write(data)
         local.flush()
-        echo.write(data)
-        echo.flush()
+        if echoing:
+            try:
+                echo.write(data)
+                echo.flush()
+            except OSError:
+                # Our own stream is gone (closed pipe): keep draining the child into the log, or it
+                # would block on a full pipe.
+                echoing = False
 
 
 def _parse_track(spec: str) -> tuple[str, str]:
