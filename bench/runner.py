@@ -17,11 +17,11 @@ from pulumi_azbatch.localdev import running_emulators
 from .common import BenchResult, Context
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-NAMES = ("B1", "B2", "B3", "B4", "B5", "B6")
+NAMES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 
 
 MODULES = {"B1": "b1_submission", "B2": "b2_pulumi", "B3": "b3_execution", "B4": "b4_upload",
-           "B5": "b5_destroy", "B6": "b6_polling"}  # fmt: skip
+           "B5": "b5_destroy", "B6": "b6_polling", "B7": "b7_tracked"}  # fmt: skip
 
 
 def _benchmark(name: str) -> Callable[[Context], BenchResult]:

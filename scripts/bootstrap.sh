@@ -47,11 +47,11 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -m pip --version >/dev/null 2
   rm -rf .venv
   "$PYTHON" -m venv .venv
 fi
-PY_STAMP=".venv/.installed-$(hash_files pyproject.toml emulator/pyproject.toml)"
+PY_STAMP=".venv/.installed-$(hash_files pyproject.toml emulator/pyproject.toml file_conventions/pyproject.toml)"
 if [ ! -f "$PY_STAMP" ]; then
   export PIP_DISABLE_PIP_VERSION_CHECK=1
   retry 3 .venv/bin/python -m pip install --quiet --upgrade pip
-  retry 3 .venv/bin/python -m pip install --quiet -e ./emulator -e '.[test,dev]'
+  retry 3 .venv/bin/python -m pip install --quiet -e ./emulator -e ./file_conventions -e '.[test,dev]'
   rm -f .venv/.installed-*
   touch "$PY_STAMP"
   step_end "installed"
