@@ -40,7 +40,7 @@ down: bootstrap
 
 lint: bootstrap
 	.venv/bin/ruff check .
-	.venv/bin/mypy pulumi_azbatch components dynamic_providers emulator/localbatch
+	.venv/bin/mypy pulumi_azbatch components dynamic_providers emulator/localbatch file_conventions/batch_file_conventions
 
 bench: bootstrap
 	$(PY) -m bench

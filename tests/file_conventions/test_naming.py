@@ -39,11 +39,6 @@ def test_paths_and_kinds() -> None:
         naming.TaskOutputKind.custom("a/b")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pending: pulumi_azbatch/conventions.py is to re-export batch_file_conventions.naming "
-    "(file_conventions/README.md, 'One place for the naming rules'); drop this marker then",
-)
 def test_the_provider_uses_the_same_naming_code() -> None:
     for name in naming.__all__:
         assert getattr(provider_conventions, name) is getattr(naming, name), name
