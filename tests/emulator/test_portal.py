@@ -401,7 +401,9 @@ def test_job_run_drawn_as_timeline_heat_map_and_summaries(
     page.goto(f"{base}/portal/pools/{pool_id}")
     tiles = page.locator(f"figure.heatmap-figure[data-pool='{pool_id}'] g.hm-tile")
     expect(tiles).to_have_count(2)
-    assert sorted(tiles.evaluate_all("ts => ts.map(t => t.getAttribute('data-node'))")) == sorted(n.id for n in nodes)
+    assert sorted(tiles.evaluate_all("ts => ts.map(t => t.getAttribute('data-node'))")) == sorted(
+        n.id for n in nodes
+    )
     for node in nodes:
         tile = page.locator(f"g.hm-tile[data-node='{node.id}']")
         assert tile.get_attribute("data-state") == "idle"
@@ -445,7 +447,9 @@ def test_job_run_drawn_as_timeline_heat_map_and_summaries(
     assert svg.get_attribute("data-mode") == "bars"
     assert job_id in svg.locator("title#tl-title").text_content()
     assert "2 node(s)" in svg.locator("desc#tl-desc").text_content()
-    drawn_nodes = page.locator("svg.timeline g.tl-node").evaluate_all("gs => gs.map(g => g.getAttribute('data-node'))")
+    drawn_nodes = page.locator("svg.timeline g.tl-node").evaluate_all(
+        "gs => gs.map(g => g.getAttribute('data-node'))"
+    )
     assert sorted(drawn_nodes) == sorted(n.id for n in nodes)
     seen_tasks = set()
     for node in drawn_nodes:
@@ -454,11 +458,15 @@ def test_job_run_drawn_as_timeline_heat_map_and_summaries(
         (release,) = _boxes(page, f"{row} rect.tl-release")
         bars = _boxes(page, f"{row} rect.tl-task")
         assert bars, f"tasks ran on {node}"
-        seen_tasks |= set(page.locator(f"{row} rect.tl-task").evaluate_all("rs => rs.map(r => r.dataset.task)"))
+        seen_tasks |= set(
+            page.locator(f"{row} rect.tl-task").evaluate_all("rs => rs.map(r => r.dataset.task)")
+        )
         for bar in bars:
             assert prep["x"] + prep["width"] <= bar["x"] + 0.5, "the preparation bar precedes every task bar"
         assert release["x"] >= max(b["x"] + b["width"] for b in bars) - 0.5, "release follows the last task"
-        assert prep["height"] >= max(b["y"] + b["height"] for b in bars) - prep["y"] - 0.5, "prep spans the row"
+        assert prep["height"] >= max(b["y"] + b["height"] for b in bars) - prep["y"] - 0.5, (
+            "prep spans the row"
+        )
     assert seen_tasks == {t.id for t in tasks}
     broken = page.locator("rect.tl-task[data-task='broken']")
     assert "r-failed" in broken.get_attribute("class")
@@ -466,7 +474,9 @@ def test_job_run_drawn_as_timeline_heat_map_and_summaries(
     ok = page.locator("rect.tl-task[data-task='ok0']").evaluate("r => getComputedStyle(r).fill")
     assert ok == "rgb(22, 163, 74)", "a succeeded task is green"
     flaky = page.locator("rect.tl-task[data-task='flaky']")
-    assert flaky.get_attribute("data-retries") == "1" and "retried 1×" in flaky.locator("title").text_content()
+    assert (
+        flaky.get_attribute("data-retries") == "1" and "retried 1×" in flaky.locator("title").text_content()
+    )
     assert page.locator("line.tl-retry[data-task='flaky']").count() == 1, "the retry is marked on the row"
     assert page.locator("svg.timeline rect.tl-idle").count() >= 1, "idle time between phases is visible"
     page.click("details.tl-table summary")  # the text alternative, folded away by default

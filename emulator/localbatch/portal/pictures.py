@@ -80,12 +80,15 @@ figcaption { margin-top:.3em; }
 .tl-row { fill:#f8fafc; }
 .tl-idle { fill:#fde68a; fill-opacity:.45; }
 .tl-bar { stroke:#fff; stroke-width:.4; }
-.tl-prep { fill:#7c3aed; } .tl-release { fill:#0891b2; }
+.r-succeeded { fill:#16a34a; } .r-failed { fill:#dc2626; } .r-running { fill:#2563eb; }
+/* after the result colours, and more specific: a phase keeps its own colour unless it failed */
+.tl-prep, .tl-prep.r-succeeded, .tl-prep.r-running { fill:#7c3aed; }
+.tl-release, .tl-release.r-succeeded, .tl-release.r-running { fill:#0891b2; }
 .tl-prep.r-failed, .tl-release.r-failed { fill:#7f1d1d; }
 .tl-prep.r-running, .tl-release.r-running { fill-opacity:.55; }
-.r-succeeded { fill:#16a34a; } .r-failed { fill:#dc2626; } .r-running { fill:#2563eb; }
 .tl-task.retried { stroke:#111827; stroke-width:.8; stroke-dasharray:2 1; }
-.tl-retry { stroke:#111827; stroke-width:1; stroke-dasharray:1 1; }
+.tl-retry { stroke:#7f1d1d; stroke-width:2; }
+table.timeline-nodes td:first-child { word-break:break-all; }
 .tl-busy { fill:#16a34a; }
 .tl-busy.l1 { fill-opacity:.2; } .tl-busy.l2 { fill-opacity:.4; } .tl-busy.l3 { fill-opacity:.6; }
 .tl-busy.l4 { fill-opacity:.8; } .tl-busy.l5 { fill-opacity:1; }

@@ -317,9 +317,10 @@ def _busy_strip(
             full[i + 1] += 1
             full[j] -= 1
         if t.result != RUNNING and lo <= f <= hi:
-            ended[j] += 1
+            k = j - 1 if j and fe == j else j  # an end on a boundary belongs to the bucket it closes
+            ended[k] += 1
             if t.result == FAILED:
-                failed[j] += 1
+                failed[k] += 1
     running = 0
     for k in range(buckets):
         running += full[k]
