@@ -1,6 +1,7 @@
 """``python -m bench.portal_render``: how long the portal's pictures take to render, 10 to 100,000 tasks.
 
-Feeds the pure renderers (`localbatch.portal.timeline`, `charts`) a synthetic job run: tasks packed
+Feeds the pure renderers (`localbatch.portal.timeline`, `charts`), and the translation of the
+service's task documents into their data (`runs.job_run`), a synthetic job run: tasks packed
 behind a job preparation task on each node of a pool (2 task slots per node), about 3 % failing,
 some retried, a job release task at the end. Prints one table: milliseconds per render and the ratio
 to the 10-task render, per picture, so a regression shows as a ratio, not as a wall-clock guess.
@@ -12,9 +13,10 @@ import argparse
 import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from localbatch.portal import charts, timeline
-from localbatch.portal.runs import FAILED, SUCCEEDED, JobRun, Phase, TaskRun
+from localbatch.portal.runs import FAILED, SUCCEEDED, JobRun, Phase, TaskRun, job_run
 
 SIZES = (10, 10_000, 100_000)
 
@@ -50,6 +52,20 @@ def synthetic_run(tasks: int, nodes: int = 50, slots: int = 2, seed: int = 7) ->
     return run
 
 
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def as_documents(run: JobRun) -> list[dict[str, object]]:
+    """The run's tasks as the service's `list_tasks` documents (what the page translates)."""
+    return [
+        {"id": t.task_id, "state": "completed", "nodeInfo": {"nodeId": t.node_id},
+         "executionInfo": {"startTime": _iso(t.start), "endTime": _iso(t.end), "exitCode": t.exit_code,
+                           "result": "success" if t.result == SUCCEEDED else "failure", "retryCount": t.retry_count}}
+        for t in run.tasks
+    ]  # fmt: skip
+
+
 def _best_ms(fn: Callable[[], object], repeat: int) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -70,15 +86,21 @@ def main(argv: list[str] | None = None) -> int:
         "timeline, zoomed to 1%": lambda run: timeline.render_timeline(
             run, job_id="bench", window=(0.0, timeline.full_window(run)[1] / 100)),
         "histogram + exit codes": lambda run: charts.render_summaries(run),
+        "documents -> JobRun": lambda run: job_run(documents[id(run)], None, run.now),
     }  # fmt: skip
     runs = {n: synthetic_run(n) for n in SIZES}
+    documents = {id(run): as_documents(run) for run in runs.values()}
     print(f"{'picture':<26}" + "".join(f"{n:>12,} tasks" for n in SIZES) + "   mode at the largest size")
     for name, render in pictures.items():
         times = [_best_ms(lambda run=runs[n], draw=render: draw(run), args.repeat) for n in SIZES]
-        out = str(render(runs[SIZES[-1]]))
-        mode = "buckets" if 'data-mode="buckets"' in out else ("bars" if "data-mode" in out else "-")
+        out = render(runs[SIZES[-1]])
+        if isinstance(out, str):
+            mode = "buckets" if 'data-mode="buckets"' in out else ("bars" if "data-mode" in out else "-")
+            note = f"{mode}, {len(out.encode()) / 1024:,.0f} KiB of HTML"
+        else:
+            note = "-"
         cells = "".join(f"{t:>9.1f} ms ({t / times[0]:>5.0f}x)".rjust(18) for t in times)
-        print(f"{name:<26}{cells}   {mode}, {len(out) / 1024:,.0f} KiB")
+        print(f"{name:<26}{cells}   {note}")
     return 0
 
 

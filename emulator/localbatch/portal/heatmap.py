@@ -91,7 +91,7 @@ def render_heatmap(
         parts.append(tile)
     text = summary(tiles)
     svg = (
-        f'<svg class="heatmap" viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" role="group" '
+        f'<svg class="heatmap" viewBox="0 0 {width:.0f} {height:.0f}" width="{width * 1.4:.0f}" role="group" '
         f'aria-labelledby="hm-title-{e(pool_id)} hm-desc-{e(pool_id)}">'
         f'<title id="hm-title-{e(pool_id)}">Node heat map of pool {e(pool_id)}</title>'
         f'<desc id="hm-desc-{e(pool_id)}" class="hm-desc">{e(text)}</desc>{"".join(parts)}</svg>'
