@@ -374,3 +374,141 @@ def test_outputs_view_says_storage_not_configured(tmp_path: Path) -> None:
         server.shutdown()
         server.server_close()
         service.stop()
+
+
+# ---- pictures: the run as a timeline, the pool as a heat map, the job's summaries -------------------
+
+
+def _boxes(page: Any, selector: str) -> list[dict[str, float]]:
+    """Where each matching element is drawn on the screen (its bounding box in CSS pixels)."""
+    return [box for el in page.query_selector_all(selector) if (box := el.bounding_box())]
+
+
+def test_job_run_drawn_as_timeline_heat_map_and_summaries(
+    client: BatchClient, endpoints: Any, page: Any, test_output_dir: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    base = endpoints.batch_url
+    pool_id, job_id = unique("PicturesPool"), unique("PicturesJob")
+    client.create_pool(pool_options(pool_id, nodes=2, task_slots_per_node=2))
+    nodes = wait_for(lambda: [n for n in client.list_nodes(pool_id) if n.state == "idle"] or None)
+    assert len(nodes) == 2
+    console_errors: list[str] = []
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+
+    # The heat map: one tile per node, coloured by the node's state, recoloured live (no page reload).
+    page.goto(f"{base}/portal/pools/{pool_id}")
+    tiles = page.locator(f"figure.heatmap-figure[data-pool='{pool_id}'] g.hm-tile")
+    expect(tiles).to_have_count(2)
+    assert sorted(tiles.evaluate_all("ts => ts.map(t => t.getAttribute('data-node'))")) == sorted(
+        n.id for n in nodes
+    )
+    for node in nodes:
+        tile = page.locator(f"g.hm-tile[data-node='{node.id}']")
+        assert tile.get_attribute("data-state") == "idle"
+        assert tile.locator("text.hm-slots").text_content() == "0/2"
+    idle_fill = page.locator("g.hm-tile .hm-bg").first.evaluate("r => getComputedStyle(r).fill")
+    assert page.get_attribute("body", "data-refresh-seconds") is None, "an idle pool's page does not reload"
+
+    client.create_job(m.BatchJobCreateOptions(
+        id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id),
+        job_preparation_task=m.BatchJobPreparationTask(command_line="/bin/sh -c 'sleep 0.6'"),
+        job_release_task=m.BatchJobReleaseTask(command_line="/bin/sh -c 'sleep 0.3'"),
+    ))  # fmt: skip
+    tasks = [m.BatchTaskCreateOptions(id=f"ok{i}", command_line="/bin/sh -c 'sleep 0.8'") for i in range(6)]
+    tasks.append(m.BatchTaskCreateOptions(id="broken", command_line="/bin/sh -c 'sleep 0.3; exit 3'"))
+    tasks.append(m.BatchTaskCreateOptions(
+        id="flaky", command_line="/bin/sh -c 'sleep 0.2; exit 7'",
+        constraints=m.BatchTaskConstraints(max_task_retry_count=1),
+    ))  # fmt: skip
+    client.create_task_collection(job_id, m.BatchTaskGroup(task_values=tasks))
+    # The already-open pool page sees its nodes go busy through the heat map's JSON.
+    expect(page.locator("g.hm-tile[data-state='running']").first).to_be_visible(timeout=10_000)
+    running = page.locator("g.hm-tile[data-state='running'] .hm-bg").first
+    assert running.evaluate("r => getComputedStyle(r).fill") != idle_fill, "a running node is another colour"
+    states = page.locator("table.heatmap-nodes td.hm-state").evaluate_all("cs => cs.map(c => c.textContent)")
+    assert "running" in states, "the heat map's table follows the tiles"
+    _shot(page, test_output_dir, "10-heatmap-running.png")
+
+    wait_tasks_completed(client, job_id, timeout=30)
+    client.begin_terminate_job(job_id, options=terminate_options("done"), polling_interval=0.1).result()
+    wait_for(lambda: all(
+        (r.job_release_task_execution_info and r.job_release_task_execution_info.state == "completed")
+        for r in client.list_job_preparation_and_release_task_status(job_id)
+    ) or None, timeout=20)  # fmt: skip
+    expect(page.locator("g.hm-tile[data-state='idle']")).to_have_count(2, timeout=10_000)
+
+    # The timeline: one row per node; preparation first, tasks behind it, release after the last task.
+    page.goto(f"{base}/portal/jobs/{job_id}")
+    page.click("nav.tabs a:text-is('Timeline')")
+    assert page.url.endswith(f"/portal/jobs/{job_id}/timeline")
+    svg = page.locator("svg.timeline")
+    assert svg.get_attribute("data-mode") == "bars"
+    assert job_id in svg.locator("title#tl-title").text_content()
+    assert "2 node(s)" in svg.locator("desc#tl-desc").text_content()
+    drawn_nodes = page.locator("svg.timeline g.tl-node").evaluate_all(
+        "gs => gs.map(g => g.getAttribute('data-node'))"
+    )
+    assert sorted(drawn_nodes) == sorted(n.id for n in nodes)
+    seen_tasks = set()
+    for node in drawn_nodes:
+        row = f"svg.timeline g.tl-node[data-node='{node}']"
+        (prep,) = _boxes(page, f"{row} rect.tl-prep")
+        (release,) = _boxes(page, f"{row} rect.tl-release")
+        bars = _boxes(page, f"{row} rect.tl-task")
+        assert bars, f"tasks ran on {node}"
+        seen_tasks |= set(
+            page.locator(f"{row} rect.tl-task").evaluate_all("rs => rs.map(r => r.dataset.task)")
+        )
+        for bar in bars:
+            assert prep["x"] + prep["width"] <= bar["x"] + 0.5, "the preparation bar precedes every task bar"
+        assert release["x"] >= max(b["x"] + b["width"] for b in bars) - 0.5, "release follows the last task"
+        assert prep["height"] >= max(b["y"] + b["height"] for b in bars) - prep["y"] - 0.5, (
+            "prep spans the row"
+        )
+    assert seen_tasks == {t.id for t in tasks}
+    broken = page.locator("rect.tl-task[data-task='broken']")
+    assert "r-failed" in broken.get_attribute("class")
+    assert broken.evaluate("r => getComputedStyle(r).fill") == "rgb(220, 38, 38)", "a failed task is red"
+    ok = page.locator("rect.tl-task[data-task='ok0']").evaluate("r => getComputedStyle(r).fill")
+    assert ok == "rgb(22, 163, 74)", "a succeeded task is green"
+    flaky = page.locator("rect.tl-task[data-task='flaky']")
+    assert (
+        flaky.get_attribute("data-retries") == "1" and "retried 1×" in flaky.locator("title").text_content()
+    )
+    assert page.locator("line.tl-retry[data-task='flaky']").count() == 1, "the retry is marked on the row"
+    assert page.locator("svg.timeline rect.tl-idle").count() >= 1, "idle time between phases is visible"
+    page.click("details.tl-table summary")  # the text alternative, folded away by default
+    table_rows = _rows(page, "table.timeline-nodes")
+    assert sorted(r[0] for r in table_rows) == sorted(drawn_nodes)
+    assert sum(int(r[2]) for r in table_rows) == 8 and sum(int(r[4]) for r in table_rows) == 2
+    _shot(page, test_output_dir, "11-timeline.png")
+
+    # Zoom with the keyboard: the links are reachable with Tab and follow with Enter.
+    page.focus("nav.tl-zoom a.tl-in")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/timeline?from=*")
+    assert page.locator("nav.tl-zoom a.tl-all").count() == 1, "a zoomed view links back to the whole run"
+    _shot(page, test_output_dir, "12-timeline-zoomed.png")
+    page.click("nav.tl-zoom a.tl-all")
+    # Each task bar is a link to its task.
+    page.click("svg.timeline a:has(rect[data-task='broken'])")
+    assert page.url.endswith(f"/portal/jobs/{job_id}/tasks/broken")
+
+    # The job page's summaries: a duration histogram and failures by exit code.
+    page.goto(f"{base}/portal/jobs/{job_id}")
+    hist = page.locator("svg.histogram")
+    assert "8 completed task(s), 2 failed" in hist.locator("desc").text_content()
+    counts = hist.locator("rect.hist-bar").evaluate_all("rs => rs.map(r => +r.dataset.count)")
+    assert sum(counts) == 8
+    failed = hist.locator("rect.hist-bar.r-failed").evaluate_all("rs => rs.map(r => +r.dataset.count)")
+    assert sum(failed) == 2
+    failures = {r[0]: r for r in _rows(page, "table.failures-by-exit-code")}
+    assert sorted(failures) == ["3", "7"]
+    assert failures["3"][2:] == ["1", "broken"] and failures["7"][2:] == ["1", "flaky"]
+    _shot(page, test_output_dir, "13-job-summaries.png")
+
+    assert console_errors == []
+    client.begin_delete_job(job_id, polling_interval=0.1).result()
+    client.begin_delete_pool(pool_id, polling_interval=0.1).result()

@@ -13,9 +13,11 @@ Routes (GET and HEAD only; no authentication beyond the server's loopback bindin
 | path | page |
 |---|---|
 | `/portal/` | pools, nodes and jobs |
-| `/portal/pools/<poolId>` | a pool and its nodes |
+| `/portal/pools/<poolId>` | a pool, its node heat map and its nodes |
+| `/portal/pools/<poolId>/heatmap.json` | the heat map's node states, polled by the page to recolour it live |
 | `/portal/jobs/<jobId>` | job overview, task counts and tasks |
 | `/portal/jobs/<jobId>/preparation`, `/release` | the job preparation / release task per node |
+| `/portal/jobs/<jobId>/timeline?from=&to=` | who ran what, where, when (seconds after the first start) |
 | `/portal/jobs/<jobId>/outputs` | the File Conventions container, grouped by task and kind |
 | `/portal/jobs/<jobId>/blobs/<blob name>` | one persisted output, read-only |
 | `/portal/jobs/<jobId>/tasks/<taskId>` | a task and its files |
@@ -32,7 +34,7 @@ from urllib.parse import unquote
 
 from ..exceptions import BatchError
 from ..models import BatchService
-from . import files, views
+from . import files, pictures, views
 from .html import CSS, JS, PREFIX, e, page
 from .storage import StorageConfig, configure_storage, read_blob, storage_for
 
@@ -42,7 +44,7 @@ Headers = dict[str, str]
 
 # Pages load their style and script from /portal/static only; nothing inline may run.
 _CSP = (
-    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _HTML_HEADERS: Headers = {
@@ -76,14 +78,14 @@ def handle(service: BatchService, request: Any) -> tuple[int, Headers, bytes]:
         return 301, {"Location": PREFIX + "/", "Content-Type": "text/plain"}, b""
     segments = [unquote(s) for s in raw[len(PREFIX) + 1 :].split("/")]
     try:
-        return _route(service, segments)
+        return _route(service, segments, request.query)
     except views.NotFound as err:
         return _error(service, 404, "Not found", str(err))
     except files.PathRefused:
         return _error(service, 400, "Path refused", "The file path must stay inside the node's folder.")
 
 
-def _route(service: BatchService, seg: list[str]) -> tuple[int, Headers, bytes]:
+def _route(service: BatchService, seg: list[str], query: dict[str, str]) -> tuple[int, Headers, bytes]:
     head = seg[0]
     if head == "" and len(seg) == 1:
         document, _ = views.home(service)
@@ -94,16 +96,20 @@ def _route(service: BatchService, seg: list[str]) -> tuple[int, Headers, bytes]:
         return (
             200,
             {"Content-Type": content_type, "Cache-Control": "max-age=60"},
-            (CSS if is_css else JS).encode(),
+            (CSS + pictures.CSS if is_css else JS + pictures.JS).encode(),
         )
     if head == "pools" and len(seg) == 2:
         return _html(200, views.pool_page(service, seg[1]))
+    if head == "pools" and len(seg) == 3 and seg[2] == "heatmap.json":
+        return _heatmap_json(service, seg[1])
     if head == "jobs" and len(seg) >= 2:
         job_id, rest = seg[1], seg[2:]
         if rest in ([], [""]):
             return _html(200, views.job_page(service, job_id, ""))
         if len(rest) == 1 and rest[0] in ("preparation", "release", "outputs"):
             return _html(200, views.job_page(service, job_id, rest[0]))
+        if rest == ["timeline"]:
+            return _html(200, views.job_page(service, job_id, "timeline", query))
         if len(rest) == 2 and rest[0] == "tasks":
             return _html(200, views.task_page(service, job_id, rest[1]))
         if len(rest) >= 2 and rest[0] == "blobs":
@@ -111,6 +117,14 @@ def _route(service: BatchService, seg: list[str]) -> tuple[int, Headers, bytes]:
     if head == "files" and len(seg) >= 3:
         return _node_file(service, seg[1], seg[2], "/".join(seg[3:]))
     raise views.NotFound("No such portal page.")
+
+
+def _heatmap_json(service: BatchService, pool_id: str) -> tuple[int, Headers, bytes]:
+    try:
+        body = pictures.heatmap_json(service, pool_id)
+    except BatchError as err:
+        raise views.NotFound(f"Pool {pool_id} not found.") from err
+    return 200, {"Content-Type": "application/json", "Cache-Control": "no-store"}, body
 
 
 def _node_file(service: BatchService, pool_id: str, node_id: str, rel: str) -> tuple[int, Headers, bytes]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..exceptions import BatchError
 from ..models import BatchService
-from . import files
+from . import files, pictures
 from .html import (
     code,
     duration,
@@ -155,6 +155,7 @@ def home(service: BatchService) -> tuple[str, bool]:
             f'{pill(pool.get("state"))} <span class="note">{e(pool.get("vmSize"))} · '
             f"{e(pool.get('currentDedicatedNodes', len(nodes)))} dedicated nodes</span></h3>"
             f"<p>{summary}</p>"
+            + pictures.pool_heatmap(pool, nodes)
             + table(
                 ["Node", "State", "Running tasks", "Tasks run"],
                 rows,
@@ -221,7 +222,7 @@ def pool_page(service: BatchService, pool_id: str) -> str:
             recent,
         ])  # fmt: skip
     busy = any(n.get("state") in BUSY_NODE_STATES for n in nodes) or pool.get("state") != "active"
-    body = info + "<h2>Nodes</h2>" + table(
+    body = info + "<h2>Heat map</h2>" + pictures.pool_heatmap(pool, nodes) + "<h2>Nodes</h2>" + table(
         ["Node", "State", "Scheduling", "IP address", "Running tasks", "Tasks run", "Succeeded", "Start task", "Recent tasks"],
         rows, cls="nodes", empty="This pool has no nodes.",
     )  # fmt: skip
@@ -235,11 +236,12 @@ VIEWS = (
     ("", "Tasks"),
     ("preparation", "Preparation tasks"),
     ("release", "Release tasks"),
+    ("timeline", "Timeline"),
     ("outputs", "Outputs"),
 )
 
 
-def job_page(service: BatchService, job_id: str, view: str) -> str:
+def job_page(service: BatchService, job_id: str, view: str, query: dict[str, str] | None = None) -> str:
     """A job with the Azure portal's left-hand navigation: tasks, preparation tasks, release tasks and
     the persisted outputs in its File Conventions container."""
     try:
@@ -254,6 +256,10 @@ def job_page(service: BatchService, job_id: str, view: str) -> str:
         content = _job_overview(service, job, counts)
     elif view in ("preparation", "release"):
         content = _prep_release_view(service, job, view)
+    elif view == "timeline":
+        content = pictures.job_timeline(
+            jid, service.list_tasks(jid), _prep_records(service, jid), query or {}
+        )
     else:
         content = _outputs_view(service, job)
     body = f'<div class="layout">{nav}<div class="content" data-view="{e(view or "tasks")}">{content}</div></div>'
@@ -288,7 +294,8 @@ def _job_overview(service: BatchService, job: Doc, counts: Doc) -> str:
         else ""
     )
     return (
-        info + "<h2>Approximate task count</h2>" + _counts_block(counts) + "<h2>Tasks</h2>"
+        info + "<h2>Approximate task count</h2>" + _counts_block(counts)
+        + "<h2>Summary</h2>" + pictures.job_summaries(job["id"], tasks) + "<h2>Tasks</h2>"
         + table(["Task", "State", "Exit code", "Retries", "Node", "Started", "Ended", "Duration", "Failure", "Files"],
                 rows, cls="tasks", empty="No tasks yet.")
         + more
