@@ -27,12 +27,16 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="localbatch", description="A local emulator of the Azure Batch service.")
+    parser = argparse.ArgumentParser(
+        prog="localbatch", description="A local emulator of the Azure Batch service."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the emulator")
     serve.add_argument("--host", default=os.environ.get("LOCALBATCH_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("LOCALBATCH_PORT", "8090")))
-    serve.add_argument("--data-dir", type=Path, default=Path(os.environ.get("LOCALBATCH_DATA_DIR", ".localbatch")))
+    serve.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("LOCALBATCH_DATA_DIR", ".localbatch"))
+    )
     serve.add_argument("--account-name", default=os.environ.get("LOCALBATCH_ACCOUNT_NAME", DEV_ACCOUNT_NAME))
     serve.add_argument("--account-key", default=os.environ.get("LOCALBATCH_ACCOUNT_KEY", DEV_ACCOUNT_KEY))
     cap = os.environ.get("LOCALBATCH_MAX_NODES")
@@ -61,7 +65,9 @@ def serve(args: argparse.Namespace) -> int:
     if args.blob_url:
         from .portal import StorageConfig, configure_storage
 
-        configure_storage(service, StorageConfig(args.blob_url, args.storage_account_name, args.storage_account_key))
+        configure_storage(
+            service, StorageConfig(args.blob_url, args.storage_account_name, args.storage_account_key)
+        )
     server = make_server(service, host=args.host, port=args.port, account_name=args.account_name,
                          account_key=args.account_key, verbose=args.verbose)  # fmt: skip
     service.start()
@@ -70,7 +76,10 @@ def serve(args: argparse.Namespace) -> int:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"localbatch: account {args.account_name} at {service.base_url} (data in {service.data_dir})", flush=True)
+    print(
+        f"localbatch: account {args.account_name} at {service.base_url} (data in {service.data_dir})",
+        flush=True,
+    )
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

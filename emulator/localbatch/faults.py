@@ -129,7 +129,16 @@ def error_for(fault: Fault) -> BatchError:
         headers["Retry-After"] = f"{fault.retry_after:g}"
     status = int(fault.status)
     if status == 429:
-        return BatchError(429, "TooManyRequests", "The server is throttling requests (injected fault).", headers=headers)
+        return BatchError(
+            429, "TooManyRequests", "The server is throttling requests (injected fault).", headers=headers
+        )
     if status == 503:
-        return BatchError(503, "ServerBusy", "The server is currently unable to receive requests (injected fault).", headers=headers)
-    return BatchError(status, "InternalError", "The server encountered an internal error (injected fault).", headers=headers)
+        return BatchError(
+            503,
+            "ServerBusy",
+            "The server is currently unable to receive requests (injected fault).",
+            headers=headers,
+        )
+    return BatchError(
+        status, "InternalError", "The server encountered an internal error (injected fault).", headers=headers
+    )

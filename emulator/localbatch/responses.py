@@ -24,7 +24,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from .exceptions import BatchError, invalid_body, invalid_query, not_found
-from .models import BatchService, parse_iso
+from .models import BatchService
+from .wire import parse_iso
 
 Doc = dict[str, Any]
 JSON_TYPE = "application/json;odata=minimalmetadata"
@@ -110,7 +111,9 @@ def _precondition(req: Request, write: bool) -> Callable[[Doc], None] | None:
         return None
 
     def failed() -> BatchError:
-        return BatchError(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+        return BatchError(
+            412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met."
+        )
 
     def not_modified() -> BatchError:
         return BatchError(304, "ConditionNotMet", "Not modified.")
@@ -148,7 +151,9 @@ def _check_read(req: Request, doc: Doc) -> None:
 
 # ---- $filter ------------------------------------------------------------------------------------
 
-_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<dt>datetime'[^']*')|(?P<punct>[(),])|(?P<word>[^\s(),']+))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<dt>datetime'[^']*')|(?P<punct>[(),])|(?P<word>[^\s(),']+))"
+)
 _OPS = {"eq", "ne", "gt", "ge", "lt", "le"}
 
 
@@ -158,7 +163,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise ValueError(f"cannot parse near {text[pos:pos + 20]!r}")
+            raise ValueError(f"cannot parse near {text[pos : pos + 20]!r}")
         pos = match.end()
         kind = match.lastgroup or ""
         out.append((kind, match.group(kind)))
@@ -178,7 +183,7 @@ def _literal(kind: str, text: str) -> Any:
     if kind == "str":
         return text[1:-1].replace("''", "'")
     if kind == "dt":
-        return parse_iso(text[len("datetime'"):-1])
+        return parse_iso(text[len("datetime'") : -1])
     low = text.lower()
     if low in ("true", "false"):
         return low == "true"
@@ -267,7 +272,10 @@ class _FilterParser:
             return lambda d: not inner(d)
         if kind != "word":
             raise ValueError(f"expected a property name, found {text!r}")
-        if text.lower() in ("startswith", "endswith", "substringof", "contains") and self.peek() == ("punct", "("):
+        if text.lower() in ("startswith", "endswith", "substringof", "contains") and self.peek() == (
+            "punct",
+            "(",
+        ):
             return self.function(text.lower())
         op = self.take()[1].lower()
         if op not in _OPS:
@@ -363,7 +371,7 @@ class Handlers:
             keys = [str(d.get(key, "")).lower() for d in items]
             if last.lower() in keys:
                 start = keys.index(last.lower()) + 1
-        page = items[start:start + limit]
+        page = items[start : start + limit]
         body: Doc = {"odata.metadata": self._metadata(fragment),
                      "value": [_select(d, req.query.get("$select")) for d in page]}  # fmt: skip
         if start + limit < len(items):
@@ -446,7 +454,9 @@ class Handlers:
         return self._entity(req, self.service.get_job(job_id), "jobs/@Element")
 
     def update_job(self, req: Request, job_id: str) -> Response:
-        doc = self.service.update_job(job_id, req.json_object(), replace=False, check=_precondition(req, True))
+        doc = self.service.update_job(
+            job_id, req.json_object(), replace=False, check=_precondition(req, True)
+        )
         return Response(200, {**_entity_headers(doc), "DataServiceId": f"{self.base}{req.path}"})
 
     def replace_job(self, req: Request, job_id: str) -> Response:
@@ -497,13 +507,17 @@ class Handlers:
             raise BatchError(400, "MissingRequiredProperty", "A required property was not specified in the request body.",
                              [("PropertyName", "value")])  # fmt: skip
         if len(tasks) > MAX_COLLECTION_TASKS:
-            raise _too_large(f"The task collection has {len(tasks)} tasks; at most {MAX_COLLECTION_TASKS} are allowed.")
+            raise _too_large(
+                f"The task collection has {len(tasks)} tasks; at most {MAX_COLLECTION_TASKS} are allowed."
+            )
         results = []
         for item in self.service.add_tasks(job_id, tasks):
             error = item.pop("error", None)
             if isinstance(error, BatchError):
                 item["status"] = "clienterror" if error.status < 500 else "servererror"
-                item["error"] = {k: v for k, v in error.body(_request_id(req)).items() if k != "odata.metadata"}
+                item["error"] = {
+                    k: v for k, v in error.body(_request_id(req)).items() if k != "odata.metadata"
+                }
             results.append(item)
         return _json_response(200, {"odata.metadata": self._metadata("Microsoft.Azure.Batch.Protocol.Entities.TaskAddCollectionResult"),
                                     "value": results})  # fmt: skip
@@ -587,7 +601,9 @@ def _resolve(root: Path, file_path: str) -> Path:
     root = root.resolve()
     target = (root / rel).resolve()
     if target != root and not target.is_relative_to(root):
-        raise BatchError(400, "InvalidFilePath", "The file path escapes the root directory.", [("FilePath", file_path)])
+        raise BatchError(
+            400, "InvalidFilePath", "The file path escapes the root directory.", [("FilePath", file_path)]
+        )
     return target
 
 
@@ -647,7 +663,9 @@ def _file_operation(req: Request, root: Path, url_base: str, file_path: str) -> 
     if req.method == "DELETE":
         if target.is_dir():
             if any(target.iterdir()) and not _flag(req, "recursive"):
-                raise BatchError(409, "DirectoryNotEmpty", "The directory is not empty; use recursive=true to delete it.")
+                raise BatchError(
+                    409, "DirectoryNotEmpty", "The directory is not empty; use recursive=true to delete it."
+                )
             shutil.rmtree(target)
         else:
             target.unlink()
@@ -663,15 +681,23 @@ def _file_operation(req: Request, root: Path, url_base: str, file_path: str) -> 
         "ocp-batch-file-url": quote(f"{url_base}/{target.relative_to(root.resolve()).as_posix()}", safe=""),
         "ocp-batch-file-mode": format(st.st_mode, "o"),
     }
-    if "if-modified-since" in req.headers and modified <= _parse_http_date(req.headers["if-modified-since"], "If-Modified-Since"):
+    if "if-modified-since" in req.headers and modified <= _parse_http_date(
+        req.headers["if-modified-since"], "If-Modified-Since"
+    ):
         return Response(304, headers)
-    if "if-unmodified-since" in req.headers and modified > _parse_http_date(req.headers["if-unmodified-since"], "If-Unmodified-Since"):
-        raise BatchError(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")
+    if "if-unmodified-since" in req.headers and modified > _parse_http_date(
+        req.headers["if-unmodified-since"], "If-Unmodified-Since"
+    ):
+        raise BatchError(
+            412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met."
+        )
     size = 0 if is_dir else st.st_size
     if req.method == "HEAD":
         return Response(200, headers, b"", head_length=size)
     if is_dir:
-        raise BatchError(409, "FileIsDirectory", "The specified path is a directory; list files to see its content.")
+        raise BatchError(
+            409, "FileIsDirectory", "The specified path is a directory; list files to see its content."
+        )
     start, end = 0, size - 1
     ranged = req.headers.get("ocp-range")
     if ranged:

@@ -410,7 +410,9 @@ class Process:
     turns it into a `ProcessResult`.
     """
 
-    def __init__(self, run: TaskRun, popen: subprocess.Popen[bytes], start: datetime, started_monotonic: float) -> None:
+    def __init__(
+        self, run: TaskRun, popen: subprocess.Popen[bytes], start: datetime, started_monotonic: float
+    ) -> None:
         self.run = run
         self.popen = popen
         self.start_time = start
@@ -457,7 +459,9 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
         try:
             argv = shlex.split(run.command_line)
         except ValueError as exc:  # unbalanced quotes
-            info = failure_info("usererror", "CommandLaunchFailed", f"The command line cannot be parsed: {exc}")
+            info = failure_info(
+                "usererror", "CommandLaunchFailed", f"The command line cannot be parsed: {exc}"
+            )
             return ProcessResult(None, start, _utcnow(), info)
         if not argv:
             info = failure_info("usererror", "CommandLaunchFailed", "The command line is empty")
@@ -652,7 +656,9 @@ class Reaper:
             _registry(process.run.node_root).remove(process.pid)
         returncode = process.popen.returncode
         assert returncode is not None
-        return ProcessResult(_exit_code(returncode), process.start_time, _utcnow(), process.ended, process.timed_out)
+        return ProcessResult(
+            _exit_code(returncode), process.start_time, _utcnow(), process.ended, process.timed_out
+        )
 
 
 _REAPER_POLL_SECONDS = 0.01

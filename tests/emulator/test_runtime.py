@@ -193,7 +193,7 @@ def test_stdout_is_fresh_for_each_attempt(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("command_line", "code"),
     [
-        ("no-such-program-" + uuid.uuid4().hex, "CommandProgramNotFound"),
+        ("no-such-program-3f9c1e7ad5b04c8e", "CommandProgramNotFound"),  # no such program on any PATH
         ("/nonexistent/dir/prog", "CommandProgramNotFound"),
         ("'unbalanced", "CommandLaunchFailed"),
         ("   ", "CommandLaunchFailed"),
