@@ -40,12 +40,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--account-name", default=os.environ.get("LOCALBATCH_ACCOUNT_NAME", DEV_ACCOUNT_NAME))
     serve.add_argument("--account-key", default=os.environ.get("LOCALBATCH_ACCOUNT_KEY", DEV_ACCOUNT_KEY))
     cap = os.environ.get("LOCALBATCH_MAX_NODES")
-    serve.add_argument("--max-nodes", type=int, default=int(cap) if cap else None,
-                       help="cap on the total number of nodes across pools (default: no cap)")  # fmt: skip
+    serve.add_argument(
+        "--max-nodes",
+        type=int,
+        default=int(cap) if cap else None,
+        help="cap on the total number of nodes across pools (default: no cap)",
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
     # Where the portal reads File Conventions containers (Azurite locally); optional.
-    serve.add_argument("--blob-url", default=os.environ.get("LOCALBATCH_BLOB_URL"),
-                       help="blob endpoint the portal lists job output containers from")  # fmt: skip
+    serve.add_argument(
+        "--blob-url",
+        default=os.environ.get("LOCALBATCH_BLOB_URL"),
+        help="blob endpoint the portal lists job output containers from",
+    )
     serve.add_argument("--storage-account-name", default=os.environ.get("LOCALBATCH_STORAGE_ACCOUNT_NAME"))
     serve.add_argument("--storage-account-key", default=os.environ.get("LOCALBATCH_STORAGE_ACCOUNT_KEY"))
     return parser
@@ -59,8 +66,11 @@ def serve(args: argparse.Namespace) -> int:
         print("localbatch: --account-key must be base64 (like a real Batch account key)", file=sys.stderr)
         return 2
     if args.host not in LOOPBACK:
-        print(f"localbatch: warning: listening on {args.host}, not loopback; anyone who can reach it "
-              "can run commands on this machine with the development key", file=sys.stderr)  # fmt: skip
+        print(
+            f"localbatch: warning: listening on {args.host}, not loopback; anyone who can reach it "
+            "can run commands on this machine with the development key",
+            file=sys.stderr,
+        )
     service = BatchService(args.data_dir, account_name=args.account_name, max_nodes=args.max_nodes)
     if args.blob_url:
         from .portal import StorageConfig, configure_storage
@@ -68,8 +78,14 @@ def serve(args: argparse.Namespace) -> int:
         configure_storage(
             service, StorageConfig(args.blob_url, args.storage_account_name, args.storage_account_key)
         )
-    server = make_server(service, host=args.host, port=args.port, account_name=args.account_name,
-                         account_key=args.account_key, verbose=args.verbose)  # fmt: skip
+    server = make_server(
+        service,
+        host=args.host,
+        port=args.port,
+        account_name=args.account_name,
+        account_key=args.account_key,
+        verbose=args.verbose,
+    )
     service.start()
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -39,8 +39,14 @@ class Fault:
         return not self.path_regex or re.search(self.path_regex, path) is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "status": self.status, "retryAfter": self.retry_after,
-                "method": self.method, "pathRegex": self.path_regex, "probability": self.probability}  # fmt: skip
+        return {
+            "count": self.count,
+            "status": self.status,
+            "retryAfter": self.retry_after,
+            "method": self.method,
+            "pathRegex": self.path_regex,
+            "probability": self.probability,
+        }
 
 
 def _status(value: Any) -> int | str:

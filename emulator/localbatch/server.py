@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote
 from . import auth, faults, urls
 from .exceptions import BatchError
 from .models import BatchService
-from .responses import Handlers, Request, Response, http_date
+from .rest import Handlers, Request, Response, http_date
 
 ADMIN_PREFIX = "/_localbatch/"
 PORTAL_PREFIX = "/portal"

@@ -39,8 +39,13 @@ def _raw(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str
 
 
 def test_wrong_key_is_403_with_detail(endpoints: Any) -> None:
-    bad = BatchClient(endpoint=endpoints.batch_url, retry_total=0,
-                      credential=AzureNamedKeyCredential(endpoints.batch_account_name, "AAAA" + endpoints.batch_account_key[4:]))  # fmt: skip
+    bad = BatchClient(
+        endpoint=endpoints.batch_url,
+        retry_total=0,
+        credential=AzureNamedKeyCredential(
+            endpoints.batch_account_name, "AAAA" + endpoints.batch_account_key[4:]
+        ),
+    )
     with pytest.raises(HttpResponseError) as err:
         list(bad.list_jobs())
     assert err.value.status_code == 403 and err.value.error.code == "AuthenticationFailed"
@@ -49,8 +54,11 @@ def test_wrong_key_is_403_with_detail(endpoints: Any) -> None:
 
 
 def test_wrong_account_and_stale_date_are_403(endpoints: Any, client: BatchClient) -> None:
-    other = BatchClient(endpoint=endpoints.batch_url, retry_total=0,
-                        credential=AzureNamedKeyCredential("someoneelse", endpoints.batch_account_key))  # fmt: skip
+    other = BatchClient(
+        endpoint=endpoints.batch_url,
+        retry_total=0,
+        credential=AzureNamedKeyCredential("someoneelse", endpoints.batch_account_key),
+    )
     with pytest.raises(HttpResponseError) as err:
         list(other.list_pools())
     assert err.value.status_code == 403
@@ -73,7 +81,9 @@ def test_missing_and_malformed_authorization(endpoints: Any) -> None:
 def test_signature_covers_encoded_paths_and_query(client: BatchClient, job: str) -> None:
     # A filter with spaces/quotes and a select: the query is signed with decoded values, sorted names.
     client.create_task(job, m.BatchTaskCreateOptions(id="a b".replace(" ", "_"), command_line="/bin/true"))
-    found = list(client.list_tasks(job, filter="id eq 'a_b'", select=["id", "state"], max_results=5, timeout=30))
+    found = list(
+        client.list_tasks(job, filter="id eq 'a_b'", select=["id", "state"], max_results=5, timeout=30)
+    )
     assert [t.id for t in found] == ["a_b"]
 
 
@@ -82,8 +92,14 @@ def test_signature_covers_encoded_paths_and_query(client: BatchClient, job: str)
 
 def test_pool_lifecycle_and_errors(client: BatchClient) -> None:
     pool_id = unique("pool")
-    client.create_pool(pool_options(pool_id, nodes=2, task_slots_per_node=2,
-                                    task_scheduling_policy=m.BatchTaskSchedulingPolicy(node_fill_type="pack")))  # fmt: skip
+    client.create_pool(
+        pool_options(
+            pool_id,
+            nodes=2,
+            task_slots_per_node=2,
+            task_scheduling_policy=m.BatchTaskSchedulingPolicy(node_fill_type="pack"),
+        )
+    )
     pool = client.get_pool(pool_id)
     assert (pool.state, pool.allocation_state, pool.current_dedicated_nodes) == ("active", "steady", 2)
     assert pool.task_slots_per_node == 2 and pool.resize_timeout == dt.timedelta(minutes=15)
@@ -99,9 +115,15 @@ def test_pool_lifecycle_and_errors(client: BatchClient) -> None:
     # Pack: two single-slot tasks share one node while the other stays idle.
     job_id = unique("pack")
     client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
-    client.create_task_collection(job_id, m.BatchTaskGroup(task_values=[
-        m.BatchTaskCreateOptions(id=f"t{i}", command_line="/bin/sleep 30") for i in range(2)]))  # fmt: skip
-    running = wait_for(lambda: (ts := [t for t in client.list_tasks(job_id) if t.state == "running"]) and len(ts) == 2 and ts)
+    client.create_task_collection(
+        job_id,
+        m.BatchTaskGroup(
+            task_values=[m.BatchTaskCreateOptions(id=f"t{i}", command_line="/bin/sleep 30") for i in range(2)]
+        ),
+    )
+    running = wait_for(
+        lambda: (ts := [t for t in client.list_tasks(job_id) if t.state == "running"]) and len(ts) == 2 and ts
+    )
     assert len({t.node_info.node_id for t in running}) == 1
     busy = client.get_node(pool_id, running[0].node_info.node_id)
     assert busy.state == "running" and busy.running_task_slots_count == 2
@@ -120,10 +142,17 @@ def test_pool_lifecycle_and_errors(client: BatchClient) -> None:
 
 def test_windows_and_invalid_pools_are_refused(client: BatchClient) -> None:
     win = m.VirtualMachineConfiguration(
-        image_reference=m.BatchVmImageReference(publisher="microsoftwindowsserver", offer="windowsserver", sku="2022-datacenter"),
-        node_agent_sku_id="batch.node.windows amd64")  # fmt: skip
+        image_reference=m.BatchVmImageReference(
+            publisher="microsoftwindowsserver", offer="windowsserver", sku="2022-datacenter"
+        ),
+        node_agent_sku_id="batch.node.windows amd64",
+    )
     with pytest.raises(HttpResponseError) as err:
-        client.create_pool(m.BatchPoolCreateOptions(id=unique("win"), vm_size="standard_d2s_v3", virtual_machine_configuration=win))
+        client.create_pool(
+            m.BatchPoolCreateOptions(
+                id=unique("win"), vm_size="standard_d2s_v3", virtual_machine_configuration=win
+            )
+        )
     assert err.value.status_code == 400 and err.value.error.code == "UnsupportedProperty"
     assert any("Windows" in d.message for d in err.value.error.details)
     with pytest.raises(HttpResponseError) as err:
@@ -133,8 +162,15 @@ def test_windows_and_invalid_pools_are_refused(client: BatchClient) -> None:
 
 def test_start_task(client: BatchClient) -> None:
     ok, bad = unique("start-ok"), unique("start-bad")
-    client.create_pool(pool_options(ok, start_task=m.BatchStartTask(
-        command_line="/bin/sh -c 'sleep 0.3; echo ready > $AZ_BATCH_NODE_SHARED_DIR/started'", wait_for_success=True)))  # fmt: skip
+    client.create_pool(
+        pool_options(
+            ok,
+            start_task=m.BatchStartTask(
+                command_line="/bin/sh -c 'sleep 0.3; echo ready > $AZ_BATCH_NODE_SHARED_DIR/started'",
+                wait_for_success=True,
+            ),
+        )
+    )
     client.create_pool(pool_options(bad, start_task=m.BatchStartTask(command_line="/bin/sh -c 'exit 7'")))
     node = next(iter(client.list_nodes(ok)))
     assert node.state in ("waitingforstarttask", "idle")
@@ -142,7 +178,10 @@ def test_start_task(client: BatchClient) -> None:
     assert node.start_task_info.exit_code == 0 and node.start_task_info.result == "success"
     assert b"".join(client.download_node_file(ok, node.id, "shared/started")) == b"ready\n"
     failed = wait_for(lambda: (n := next(iter(client.list_nodes(bad)))).state == "starttaskfailed" and n)
-    assert failed.start_task_info.exit_code == 7 and failed.start_task_info.failure_info.code == "FailureExitCode"
+    assert (
+        failed.start_task_info.exit_code == 7
+        and failed.start_task_info.failure_info.code == "FailureExitCode"
+    )
     for pool_id in (ok, bad):
         client.begin_delete_pool(pool_id, polling_interval=0.1).result()
 
@@ -151,9 +190,17 @@ def test_start_task(client: BatchClient) -> None:
 
 
 def test_paging_filter_select(client: BatchClient, job: str) -> None:
-    client.create_task_collection(job, m.BatchTaskGroup(task_values=[
-        m.BatchTaskCreateOptions(id=name, command_line="/bin/true" if name != "c" else "/bin/sleep 30")
-        for name in "abcde"]))  # fmt: skip
+    client.create_task_collection(
+        job,
+        m.BatchTaskGroup(
+            task_values=[
+                m.BatchTaskCreateOptions(
+                    id=name, command_line="/bin/true" if name != "c" else "/bin/sleep 30"
+                )
+                for name in "abcde"
+            ]
+        ),
+    )
     wait_task(client, job, "a")
     wait_task(client, job, "e")
     # The SDK follows odata.nextLink page by page.
@@ -162,8 +209,12 @@ def test_paging_filter_select(client: BatchClient, job: str) -> None:
     assert first.status_code == 200 and "odata.nextLink" in first.json() and len(first.json()["value"]) == 2
     assert [t.id for t in client.list_tasks(job, filter="state eq 'running'")] == ["c"]
     assert [t.id for t in client.list_tasks(job, filter="id ge 'b' and id lt 'd'")] == ["b", "c"]
-    assert [t.id for t in client.list_tasks(job, filter="state eq 'completed' or id eq 'c'", max_results=1)] == list("abcde")
-    selected = client.send_request(HttpRequest("GET", f"/jobs/{job}/tasks?{API}&$select=id,state")).json()["value"]
+    assert [
+        t.id for t in client.list_tasks(job, filter="state eq 'completed' or id eq 'c'", max_results=1)
+    ] == list("abcde")
+    selected = client.send_request(HttpRequest("GET", f"/jobs/{job}/tasks?{API}&$select=id,state")).json()[
+        "value"
+    ]
     assert set(selected[0]) == {"id", "state"}
     with pytest.raises(HttpResponseError) as err:
         list(client.list_tasks(job, filter="state wibble 'x'"))
@@ -178,25 +229,40 @@ def test_paging_filter_select(client: BatchClient, job: str) -> None:
 
 
 def test_fault_429_without_retry_after_then_normal(client: BatchClient, endpoints: Any, job: str) -> None:
-    admin(endpoints.batch_url, "POST", "/_localbatch/faults",
-          {"count": 1, "status": 429, "retryAfter": None, "method": "GET", "pathRegex": f"^/jobs/{job}$"})  # fmt: skip
+    admin(
+        endpoints.batch_url,
+        "POST",
+        "/_localbatch/faults",
+        {"count": 1, "status": 429, "retryAfter": None, "method": "GET", "pathRegex": f"^/jobs/{job}$"},
+    )
     with pytest.raises(HttpResponseError) as err:
         client.get_job(job)
     assert err.value.status_code == 429 and "Retry-After" not in err.value.response.headers
     assert client.get_job(job).id == job, "only the next matching request fails"
 
 
-def test_fault_503_with_retry_after_is_retried_by_the_sdk(make_batch_client: Any, endpoints: Any, job: str) -> None:
+def test_fault_503_with_retry_after_is_retried_by_the_sdk(
+    make_batch_client: Any, endpoints: Any, job: str
+) -> None:
     retrying = make_batch_client(retry_backoff_factor=0.01)
-    admin(endpoints.batch_url, "POST", "/_localbatch/faults",
-          {"count": 2, "status": 503, "retryAfter": 0.1, "pathRegex": f"^/jobs/{job}/tasks$"})  # fmt: skip
+    admin(
+        endpoints.batch_url,
+        "POST",
+        "/_localbatch/faults",
+        {"count": 2, "status": 503, "retryAfter": 0.1, "pathRegex": f"^/jobs/{job}/tasks$"},
+    )
     retrying.create_task(job, m.BatchTaskCreateOptions(id="after-503", command_line="/bin/true"))
     assert retrying.get_task(job, "after-503").id == "after-503"
     assert admin(endpoints.batch_url, "GET", "/_localbatch/faults")["faults"] == []
 
 
 def test_fault_drop_and_header(client: BatchClient, endpoints: Any, job: str) -> None:
-    admin(endpoints.batch_url, "POST", "/_localbatch/faults", {"count": 1, "status": "drop", "pathRegex": f"^/jobs/{job}$"})
+    admin(
+        endpoints.batch_url,
+        "POST",
+        "/_localbatch/faults",
+        {"count": 1, "status": "drop", "pathRegex": f"^/jobs/{job}$"},
+    )
     with pytest.raises((ServiceResponseError, ServiceRequestError)):
         client.get_job(job)
     with pytest.raises(HttpResponseError) as err:

@@ -50,14 +50,20 @@ class ExecutionsPart(ServiceBase):
     ) -> dict[str, str]:
         prep = job.doc.get("jobPreparationTask")
         return runtime.task_environment(
-            account_name=self.account_name, account_url=self.base_url, pool_id=pool.doc["id"],
-            node_id=node.id, node_root=node.root, task_dir=task_dir, job_id=job.doc["id"],
-            task_id=task_id, is_dedicated=bool(node.doc["isDedicated"]),
+            account_name=self.account_name,
+            account_url=self.base_url,
+            pool_id=pool.doc["id"],
+            node_id=node.id,
+            node_root=node.root,
+            task_dir=task_dir,
+            job_id=job.doc["id"],
+            task_id=task_id,
+            is_dedicated=bool(node.doc["isDedicated"]),
             job_preparation_task_id=prep["id"] if prep else None,
             user_identity=spec.get("userIdentity"),
             common_environment_settings=job.doc.get("commonEnvironmentSettings"),
             environment_settings=spec.get("environmentSettings"),
-        )  # fmt: skip
+        )
 
     def _spawn(
         self,
@@ -106,8 +112,12 @@ class ExecutionsPart(ServiceBase):
                     if self._stopped.is_set():
                         execution.done.set()
                     elif execution.run.resource_files:
-                        threading.Thread(target=self._launch_alone, args=(execution,),
-                                         name=f"localbatch-{'-'.join(execution.key)}", daemon=True).start()  # fmt: skip
+                        threading.Thread(
+                            target=self._launch_alone,
+                            args=(execution,),
+                            name=f"localbatch-{'-'.join(execution.key)}",
+                            daemon=True,
+                        ).start()
                     elif (result := self._launch(execution)) is not None:
                         ended.append((execution, result))
                 if not ended:
@@ -155,8 +165,12 @@ class ExecutionsPart(ServiceBase):
                 follow.append((execution, follow_up))
         for execution, follow_up in follow:
             if execution.after is not None and follow_up is not None and not self._stopped.is_set():
-                threading.Thread(target=self._after, args=(execution, follow_up),
-                                 name=f"localbatch-after-{'-'.join(execution.key)}", daemon=True).start()  # fmt: skip
+                threading.Thread(
+                    target=self._after,
+                    args=(execution, follow_up),
+                    name=f"localbatch-after-{'-'.join(execution.key)}",
+                    daemon=True,
+                ).start()
             else:
                 execution.done.set()
 

@@ -62,11 +62,15 @@ class JobsPart(ServiceBase):
             doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
             doc.update(settings)
             doc.update(
-                id=job_id, url=self.job_url(job_id), creationTime=iso(now), state="active",
-                stateTransitionTime=iso(now), onTaskFailure=spec.on_task_failure,
+                id=job_id,
+                url=self.job_url(job_id),
+                creationTime=iso(now),
+                state="active",
+                stateTransitionTime=iso(now),
+                onTaskFailure=spec.on_task_failure,
                 usesTaskDependencies=bool(body.get("usesTaskDependencies", False)),
                 executionInfo={"startTime": iso(now), "poolId": settings["poolInfo"]["poolId"]},
-            )  # fmt: skip
+            )
             if not doc.get("metadata"):
                 doc.pop("metadata", None)
             if spec.preparation:

@@ -172,16 +172,24 @@ class NodesPart(ServiceBase):
         for name in ("endTime", "exitCode", "result", "failureInfo"):
             info.pop(name, None)
         env = runtime.task_environment(
-            account_name=self.account_name, account_url=self.base_url, pool_id=pool.doc["id"],
-            node_id=node.id, node_root=node.root, task_dir=node.root / "startup",
-            is_dedicated=bool(node.doc["isDedicated"]), user_identity=spec.get("userIdentity"),
+            account_name=self.account_name,
+            account_url=self.base_url,
+            pool_id=pool.doc["id"],
+            node_id=node.id,
+            node_root=node.root,
+            task_dir=node.root / "startup",
+            is_dedicated=bool(node.doc["isDedicated"]),
+            user_identity=spec.get("userIdentity"),
             environment_settings=spec.get("environmentSettings"),
-        )  # fmt: skip
+        )
         run = runtime.TaskRun(
-            node_root=node.root, task_dir=node.root / "startup", command_line=spec["commandLine"],
-            environment=env, resource_files=list(spec.get("resourceFiles") or []),
+            node_root=node.root,
+            task_dir=node.root / "startup",
+            command_line=spec["commandLine"],
+            environment=env,
+            resource_files=list(spec.get("resourceFiles") or []),
             max_wall_clock_seconds=None,
-        )  # fmt: skip
+        )
         key = ("start", node.id)
         self._spawn(key, run, lambda result: self._start_task_done(pool.key, node.id, run, result))
 

@@ -57,13 +57,21 @@ class PoolsPart(ServiceBase):
             now = utcnow()
             doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
             doc.update(
-                id=pool_id, url=self.pool_url(pool_id), creationTime=iso(now), state="active",
-                stateTransitionTime=iso(now), allocationState="steady",
-                allocationStateTransitionTime=iso(now), resizeTimeout=body.get("resizeTimeout") or "PT15M",
-                targetDedicatedNodes=spec.dedicated, targetLowPriorityNodes=spec.low_priority, enableAutoScale=False,
+                id=pool_id,
+                url=self.pool_url(pool_id),
+                creationTime=iso(now),
+                state="active",
+                stateTransitionTime=iso(now),
+                allocationState="steady",
+                allocationStateTransitionTime=iso(now),
+                resizeTimeout=body.get("resizeTimeout") or "PT15M",
+                targetDedicatedNodes=spec.dedicated,
+                targetLowPriorityNodes=spec.low_priority,
+                enableAutoScale=False,
                 enableInterNodeCommunication=bool(body.get("enableInterNodeCommunication", False)),
-                taskSlotsPerNode=spec.task_slots_per_node, taskSchedulingPolicy=spec.scheduling_policy,
-            )  # fmt: skip
+                taskSlotsPerNode=spec.task_slots_per_node,
+                taskSchedulingPolicy=spec.scheduling_policy,
+            )
             touch(doc, now)
             pool = Pool(doc, next(self._seq))
             self.pools[pool.key] = pool
@@ -72,11 +80,13 @@ class PoolsPart(ServiceBase):
             want = [True] * spec.dedicated + [False] * spec.low_priority
             grant = want if room is None else want[:room]
             if len(grant) < len(want):
-                doc["resizeErrors"] = [{
-                    "code": "AccountCoreQuotaReached",
-                    "message": f"The local emulator's node cap (--max-nodes {self.max_nodes}) was reached: "
-                               f"allocated {len(grant)} of {len(want)} nodes.",
-                }]  # fmt: skip
+                doc["resizeErrors"] = [
+                    {
+                        "code": "AccountCoreQuotaReached",
+                        "message": f"The local emulator's node cap (--max-nodes {self.max_nodes}) was reached: "
+                        f"allocated {len(grant)} of {len(want)} nodes.",
+                    }
+                ]
             for index, is_dedicated in enumerate(grant):
                 self._add_node(pool, index, is_dedicated, now)
             doc["currentDedicatedNodes"] = sum(1 for d in grant if d)
@@ -91,15 +101,24 @@ class PoolsPart(ServiceBase):
         runtime.prepare_node_root(root)
         vmc = pool.doc["virtualMachineConfiguration"]
         doc: Doc = {
-            "id": node_id, "url": self.node_url(pool.doc["id"], node_id), "state": "starting",
-            "schedulingState": "enabled", "stateTransitionTime": iso(now), "lastBootTime": iso(now),
-            "allocationTime": iso(now), "ipAddress": f"10.0.{index // 250}.{index % 250 + 4}",
-            "affinityId": f"TVM:{node_id}", "vmSize": pool.doc["vmSize"], "totalTasksRun": 0,
-            "totalTasksSucceeded": 0, "runningTasksCount": 0, "runningTaskSlotsCount": 0,
+            "id": node_id,
+            "url": self.node_url(pool.doc["id"], node_id),
+            "state": "starting",
+            "schedulingState": "enabled",
+            "stateTransitionTime": iso(now),
+            "lastBootTime": iso(now),
+            "allocationTime": iso(now),
+            "ipAddress": f"10.0.{index // 250}.{index % 250 + 4}",
+            "affinityId": f"TVM:{node_id}",
+            "vmSize": pool.doc["vmSize"],
+            "totalTasksRun": 0,
+            "totalTasksSucceeded": 0,
+            "runningTasksCount": 0,
+            "runningTaskSlotsCount": 0,
             "isDedicated": is_dedicated,
             "nodeAgentInfo": {"version": "1.11.0-localbatch", "lastUpdateTime": iso(now)},
             "virtualMachineInfo": {"imageReference": copy.deepcopy(vmc.get("imageReference"))},
-        }  # fmt: skip
+        }
         if pool.doc.get("startTask"):
             doc["startTask"] = copy.deepcopy(pool.doc["startTask"])
         touch(doc, now)
@@ -257,10 +276,12 @@ class PoolsPart(ServiceBase):
             for _ in range(target - len(staying)):
                 existing = sum(len(p.nodes) for p in self.pools.values())
                 if self.max_nodes is not None and existing >= self.max_nodes:
-                    pool.doc["resizeErrors"] = [{
-                        "code": "AccountCoreQuotaReached",
-                        "message": f"The local emulator's node cap (--max-nodes {self.max_nodes}) was reached.",
-                    }]  # fmt: skip
+                    pool.doc["resizeErrors"] = [
+                        {
+                            "code": "AccountCoreQuotaReached",
+                            "message": f"The local emulator's node cap (--max-nodes {self.max_nodes}) was reached.",
+                        }
+                    ]
                     break
                 self._add_node(pool, pool.next_index, dedicated, now)
         self._count_nodes(pool)

@@ -54,19 +54,26 @@ class PrepReleasePart(ServiceBase):
         for flag in ("_rerun", "_wiped", "_interrupted"):
             rec.pop(flag, None)
         root_dir = f"workitems/{job.doc['id']}/job-1/{spec['id']}"
-        info: Doc = {"state": "running", "startTime": iso(utcnow()), "taskRootDirectory": root_dir,
-                     "taskRootDirectoryUrl": f"{node.doc['url']}/files/{root_dir}", "retryCount": retry_count}  # fmt: skip
+        info: Doc = {
+            "state": "running",
+            "startTime": iso(utcnow()),
+            "taskRootDirectory": root_dir,
+            "taskRootDirectoryUrl": f"{node.doc['url']}/files/{root_dir}",
+            "retryCount": retry_count,
+        }
         if retry_count:
             info["lastRetryTime"] = iso(utcnow())
         rec["jobPreparationTaskExecutionInfo"] = info
         self._save_prep(job, node.id)
         task_dir = node.root / root_dir
         run = runtime.TaskRun(
-            node_root=node.root, task_dir=task_dir, command_line=spec["commandLine"],
+            node_root=node.root,
+            task_dir=task_dir,
+            command_line=spec["commandLine"],
             environment=self._environment(job, pool, node, task_dir, spec["id"], spec),
             resource_files=list(spec.get("resourceFiles") or []),
             max_wall_clock_seconds=seconds(spec["constraints"]["maxWallClockTime"], "maxWallClockTime"),
-        )  # fmt: skip
+        )
         key = ("prep", job.key, node.id)
         job_seq = job.seq
         self._spawn(key, run, lambda result: self._prep_done(job.key, job_seq, pool.key, node.id, result))
@@ -156,17 +163,21 @@ class PrepReleasePart(ServiceBase):
         rec = job.prep[node.id]
         root_dir = f"workitems/{job.doc['id']}/job-1/{spec['id']}"
         rec["jobReleaseTaskExecutionInfo"] = {
-            "state": "running", "startTime": iso(utcnow()), "taskRootDirectory": root_dir,
+            "state": "running",
+            "startTime": iso(utcnow()),
+            "taskRootDirectory": root_dir,
             "taskRootDirectoryUrl": f"{node.doc['url']}/files/{root_dir}",
-        }  # fmt: skip
+        }
         self._save_prep(job, node.id)
         task_dir = node.root / root_dir
         run = runtime.TaskRun(
-            node_root=node.root, task_dir=task_dir, command_line=spec["commandLine"],
+            node_root=node.root,
+            task_dir=task_dir,
+            command_line=spec["commandLine"],
             environment=self._environment(job, pool, node, task_dir, spec["id"], spec),
             resource_files=list(spec.get("resourceFiles") or []),
             max_wall_clock_seconds=seconds(spec.get("maxWallClockTime"), "maxWallClockTime"),
-        )  # fmt: skip
+        )
         job_seq = job.seq
         self._spawn(
             ("release", job.key, node.id), run, lambda r: self._release_done(job.key, job_seq, node.id, r)

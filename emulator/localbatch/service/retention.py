@@ -45,8 +45,10 @@ class RetentionPart(ServiceBase):
     def _retain_prep(self, job: Job, node_id: str) -> None:
         """Schedule the deletion of the prep / release task directories on a node after theirs."""
         rec = job.prep.get(node_id) or {}
-        for kind, info_key, spec_key in (("prep", "jobPreparationTaskExecutionInfo", "jobPreparationTask"),
-                                         ("release", "jobReleaseTaskExecutionInfo", "jobReleaseTask")):  # fmt: skip
+        for kind, info_key, spec_key in (
+            ("prep", "jobPreparationTaskExecutionInfo", "jobPreparationTask"),
+            ("release", "jobReleaseTaskExecutionInfo", "jobReleaseTask"),
+        ):
             info = rec.get(info_key) or {}
             spec = job.doc.get(spec_key) or {}
             if info.get("state") != "completed" or not info.get("endTime") or not spec:

@@ -140,10 +140,13 @@ class SchedulerPart(ServiceBase):
         task.terminate_requested = task.requeue_requested = False
         root_dir = f"workitems/{job.doc['id']}/job-1/{task.doc['id']}"
         task.doc["nodeInfo"] = {
-            "affinityId": node.doc["affinityId"], "nodeUrl": node.doc["url"], "poolId": pool.doc["id"],
-            "nodeId": node.id, "taskRootDirectory": root_dir,
+            "affinityId": node.doc["affinityId"],
+            "nodeUrl": node.doc["url"],
+            "poolId": pool.doc["id"],
+            "nodeId": node.id,
+            "taskRootDirectory": root_dir,
             "taskRootDirectoryUrl": f"{node.doc['url']}/files/{root_dir}",
-        }  # fmt: skip
+        }
         self._refresh_node(node)
         prep = job.doc.get("jobPreparationTask")
         if prep:

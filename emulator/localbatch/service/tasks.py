@@ -75,8 +75,12 @@ class TasksPart(ServiceBase):
         job_retries = int(job.doc.get("constraints", {}).get("maxTaskRetryCount", 0))
         doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
         doc.update(
-            id=task_id, url=self.task_url(job.doc["id"], task_id), creationTime=iso(now), state="active",
-            stateTransitionTime=iso(now), requiredSlots=required,
+            id=task_id,
+            url=self.task_url(job.doc["id"], task_id),
+            creationTime=iso(now),
+            state="active",
+            stateTransitionTime=iso(now),
+            requiredSlots=required,
             constraints={
                 "maxWallClockTime": constraints.get("maxWallClockTime") or UNLIMITED,
                 "retentionTime": constraints.get("retentionTime") or DEFAULT_RETENTION,
@@ -84,7 +88,7 @@ class TasksPart(ServiceBase):
             },
             userIdentity=body.get("userIdentity") or copy.deepcopy(DEFAULT_USER_IDENTITY),
             executionInfo={"retryCount": 0, "requeueCount": 0},
-        )  # fmt: skip
+        )
         touch(doc, now)
         return doc
 
@@ -119,8 +123,15 @@ class TasksPart(ServiceBase):
                     results.append({"taskId": task_id or "", "status": "clienterror", "error": err})
                     continue
                 self._insert_task(job, doc)
-                results.append({"taskId": doc["id"], "status": "success", "eTag": doc["eTag"],
-                                "lastModified": doc["lastModified"], "location": doc["url"]})  # fmt: skip
+                results.append(
+                    {
+                        "taskId": doc["id"],
+                        "status": "success",
+                        "eTag": doc["eTag"],
+                        "lastModified": doc["lastModified"],
+                        "location": doc["url"],
+                    }
+                )
             return results
 
     def _insert_task(self, job: Job, doc: Doc) -> None:
@@ -158,12 +169,18 @@ class TasksPart(ServiceBase):
                 check(task.doc)
             self._check_job_mutable(job)
             if task.doc["state"] != "completed":
-                raise conflict("TaskNotCompleted", "The specified task is not in a completed state, and the requested "
-                               "operation can be performed only on completed tasks.")  # fmt: skip
+                raise conflict(
+                    "TaskNotCompleted",
+                    "The specified task is not in a completed state, and the requested "
+                    "operation can be performed only on completed tasks.",
+                )
             info = task.doc["executionInfo"]
             if info.get("result") == "success":
-                raise conflict("TaskSucceeded", "The specified task has already completed successfully, and the "
-                               "requested operation cannot be performed on successful tasks.")  # fmt: skip
+                raise conflict(
+                    "TaskSucceeded",
+                    "The specified task has already completed successfully, and the "
+                    "requested operation cannot be performed on successful tasks.",
+                )
             # The previous exit code and failure information are no longer available (SDK docstring).
             for name in ("startTime", "endTime", "exitCode", "failureInfo", "result", "lastRetryTime"):
                 info.pop(name, None)
@@ -212,12 +229,14 @@ class TasksPart(ServiceBase):
         self._save_task(task)
         task_dir = runtime.task_directory(node.root, job.doc["id"], task.doc["id"])
         run = runtime.TaskRun(
-            node_root=node.root, task_dir=task_dir, command_line=task.doc["commandLine"],
+            node_root=node.root,
+            task_dir=task_dir,
+            command_line=task.doc["commandLine"],
             environment=self._environment(job, pool, node, task_dir, task.doc["id"], task.doc),
             resource_files=list(task.doc.get("resourceFiles") or []),
             output_files=list(task.doc.get("outputFiles") or []),
             max_wall_clock_seconds=seconds(task.doc["constraints"]["maxWallClockTime"], "maxWallClockTime"),
-        )  # fmt: skip
+        )
         key = ("task", job.key, task.key)
         seq = task.seq
         self._spawn(
@@ -289,14 +308,26 @@ class TasksPart(ServiceBase):
             if job is None or task is None or task.seq != seq:
                 return
             self._complete_task(
-                job, task, result.end_time, exit_code=result.exit_code, failure=failure or upload_failure,
-                started=True, upload_failed=failure is None and upload_failure is not None,
-            )  # fmt: skip
+                job,
+                task,
+                result.end_time,
+                exit_code=result.exit_code,
+                failure=failure or upload_failure,
+                started=True,
+                upload_failed=failure is None and upload_failure is not None,
+            )
 
     def _complete_task(
-        self, job: Job, task: Task, now: datetime, *, exit_code: int | None, failure: Doc | None,
-        started: bool, upload_failed: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        job: Job,
+        task: Task,
+        now: datetime,
+        *,
+        exit_code: int | None,
+        failure: Doc | None,
+        started: bool,
+        upload_failed: bool = False,
+    ) -> None:
         info = task.doc["executionInfo"]
         info["endTime"] = iso(now)
         if exit_code is not None:
