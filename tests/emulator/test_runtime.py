@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from localbatch.orphans import reap_orphans
 from localbatch.runtime import (
     Process,
     ProcessResult,
@@ -23,7 +24,6 @@ from localbatch.runtime import (
     exit_code_failure_info,
     launch,
     prepare_node_root,
-    reap_orphans,
     task_directory,
     task_environment,
     user_identity_name,

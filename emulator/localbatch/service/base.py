@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import runtime
+from .. import orphans, runtime
 from ..entities import Job, Node, Pool, Task
 from ..exceptions import (
     not_found,
@@ -215,7 +215,7 @@ class ServiceBase:
             node = Node.from_record(rec)
             owner.next_index = max(owner.next_index, len(owner.nodes) + 1)
             # The node "rebooted": processes a killed emulator left running end now, before requeueing.
-            runtime.reap_orphans(node.root)
+            orphans.reap_orphans(node.root)
             doc = node.doc
             doc.update(runningTasksCount=0, runningTaskSlotsCount=0, lastBootTime=iso(now))
             if node.pending is not None:
