@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
 import pytest
@@ -16,17 +13,6 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 from emulator_helpers import admin
-
-API = "api-version=2025-06-01"
-
-
-def _raw(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
 
 
 def test_fault_429_without_retry_after_then_normal(client: BatchClient, endpoints: Any, job: str) -> None:

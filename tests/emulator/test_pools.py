@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
-import urllib.error
-import urllib.request
-from typing import Any
 
 import pytest
 from azure.batch import BatchClient
@@ -18,17 +14,6 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from emulator_helpers import LINUX, pool_options, unique, wait_for
-
-API = "api-version=2025-06-01"
-
-
-def _raw(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
 
 
 def test_pool_lifecycle_and_errors(client: BatchClient) -> None:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
-from typing import Any
-
 import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
@@ -17,15 +12,6 @@ from azure.core.rest import HttpRequest
 from emulator_helpers import wait_task
 
 API = "api-version=2025-06-01"
-
-
-def _raw(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    req = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
 
 
 def test_paging_filter_select(client: BatchClient, job: str) -> None:

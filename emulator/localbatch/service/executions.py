@@ -19,6 +19,7 @@ from .. import runtime
 from ..entities import Job, Node, Pool
 from ..wire import (
     Doc,
+    iso,
     utcnow,
 )
 from .base import ServiceBase
@@ -40,6 +41,18 @@ class Execution:
     process: runtime.Process | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+
+
+def record_outcome(info: Doc, result: runtime.ProcessResult) -> bool:
+    """Write how a start, prep or release task attempt ended into its execution info (state
+    `completed`, endTime, result, exitCode, failureInfo); True if it failed."""
+    failed = result.failure_info is not None or result.exit_code != 0
+    info.update(state="completed", endTime=iso(result.end_time), result="failure" if failed else "success")
+    if result.exit_code is not None:
+        info["exitCode"] = result.exit_code
+    if failed:
+        info["failureInfo"] = result.failure_info or runtime.exit_code_failure_info(result.exit_code)
+    return failed
 
 
 class ExecutionsPart(ServiceBase):

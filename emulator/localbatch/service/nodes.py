@@ -28,6 +28,7 @@ from ..wire import (
     utcnow,
 )
 from .base import ServiceBase
+from .executions import record_outcome
 from .retention import remove_tree_later
 
 # Node states a reboot or reimage is accepted in (the docs say idle or running; a node whose start
@@ -209,13 +210,7 @@ class NodesPart(ServiceBase):
             info["lastRetryTime"] = iso(utcnow())
             self._launch_start_task(pool, node)
             return
-        info.update(
-            state="completed", endTime=iso(result.end_time), result="failure" if failed else "success"
-        )
-        if result.exit_code is not None:
-            info["exitCode"] = result.exit_code
-        if failed:
-            info["failureInfo"] = result.failure_info or runtime.exit_code_failure_info(result.exit_code)
+        record_outcome(info, result)
         if node.waits_for_start:
             set_state(node.doc, "starttaskfailed" if failed else ("running" if node.slots else "idle"))
         touch(node.doc)

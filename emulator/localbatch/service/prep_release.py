@@ -21,6 +21,7 @@ from ..wire import (
     utcnow,
 )
 from .base import ServiceBase
+from .executions import record_outcome
 
 
 class PrepReleasePart(ServiceBase):
@@ -104,13 +105,7 @@ class PrepReleasePart(ServiceBase):
             assert pool is not None and node is not None
             self._launch_prep(job, pool, node, retry_count=info["retryCount"] + 1)
             return
-        info.update(
-            state="completed", endTime=iso(result.end_time), result="failure" if failed else "success"
-        )
-        if result.exit_code is not None:
-            info["exitCode"] = result.exit_code
-        if failed:
-            info["failureInfo"] = result.failure_info or runtime.exit_code_failure_info(result.exit_code)
+        record_outcome(info, result)
         self._save_prep(job, node_id)
         self._retain_prep(job, node_id)
         if node is None or pool is None:
@@ -193,13 +188,6 @@ class PrepReleasePart(ServiceBase):
             self._save_prep(job, node_id)
             return
         info = job.prep[node_id]["jobReleaseTaskExecutionInfo"]
-        failed = result.failure_info is not None or result.exit_code != 0
-        info.update(
-            state="completed", endTime=iso(result.end_time), result="failure" if failed else "success"
-        )
-        if result.exit_code is not None:
-            info["exitCode"] = result.exit_code
-        if failed:
-            info["failureInfo"] = result.failure_info or runtime.exit_code_failure_info(result.exit_code)
+        record_outcome(info, result)
         self._save_prep(job, node_id)
         self._retain_prep(job, node_id)
