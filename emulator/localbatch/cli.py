@@ -27,21 +27,32 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="localbatch", description="A local emulator of the Azure Batch service.")
+    parser = argparse.ArgumentParser(
+        prog="localbatch", description="A local emulator of the Azure Batch service."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the emulator")
     serve.add_argument("--host", default=os.environ.get("LOCALBATCH_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("LOCALBATCH_PORT", "8090")))
-    serve.add_argument("--data-dir", type=Path, default=Path(os.environ.get("LOCALBATCH_DATA_DIR", ".localbatch")))
+    serve.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("LOCALBATCH_DATA_DIR", ".localbatch"))
+    )
     serve.add_argument("--account-name", default=os.environ.get("LOCALBATCH_ACCOUNT_NAME", DEV_ACCOUNT_NAME))
     serve.add_argument("--account-key", default=os.environ.get("LOCALBATCH_ACCOUNT_KEY", DEV_ACCOUNT_KEY))
     cap = os.environ.get("LOCALBATCH_MAX_NODES")
-    serve.add_argument("--max-nodes", type=int, default=int(cap) if cap else None,
-                       help="cap on the total number of nodes across pools (default: no cap)")  # fmt: skip
+    serve.add_argument(
+        "--max-nodes",
+        type=int,
+        default=int(cap) if cap else None,
+        help="cap on the total number of nodes across pools (default: no cap)",
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
     # Where the portal reads File Conventions containers (Azurite locally); optional.
-    serve.add_argument("--blob-url", default=os.environ.get("LOCALBATCH_BLOB_URL"),
-                       help="blob endpoint the portal lists job output containers from")  # fmt: skip
+    serve.add_argument(
+        "--blob-url",
+        default=os.environ.get("LOCALBATCH_BLOB_URL"),
+        help="blob endpoint the portal lists job output containers from",
+    )
     serve.add_argument("--storage-account-name", default=os.environ.get("LOCALBATCH_STORAGE_ACCOUNT_NAME"))
     serve.add_argument("--storage-account-key", default=os.environ.get("LOCALBATCH_STORAGE_ACCOUNT_KEY"))
     return parser
@@ -55,22 +66,36 @@ def serve(args: argparse.Namespace) -> int:
         print("localbatch: --account-key must be base64 (like a real Batch account key)", file=sys.stderr)
         return 2
     if args.host not in LOOPBACK:
-        print(f"localbatch: warning: listening on {args.host}, not loopback; anyone who can reach it "
-              "can run commands on this machine with the development key", file=sys.stderr)  # fmt: skip
+        print(
+            f"localbatch: warning: listening on {args.host}, not loopback; anyone who can reach it "
+            "can run commands on this machine with the development key",
+            file=sys.stderr,
+        )
     service = BatchService(args.data_dir, account_name=args.account_name, max_nodes=args.max_nodes)
     if args.blob_url:
         from .portal import StorageConfig, configure_storage
 
-        configure_storage(service, StorageConfig(args.blob_url, args.storage_account_name, args.storage_account_key))
-    server = make_server(service, host=args.host, port=args.port, account_name=args.account_name,
-                         account_key=args.account_key, verbose=args.verbose)  # fmt: skip
+        configure_storage(
+            service, StorageConfig(args.blob_url, args.storage_account_name, args.storage_account_key)
+        )
+    server = make_server(
+        service,
+        host=args.host,
+        port=args.port,
+        account_name=args.account_name,
+        account_key=args.account_key,
+        verbose=args.verbose,
+    )
     service.start()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
-    print(f"localbatch: account {args.account_name} at {service.base_url} (data in {service.data_dir})", flush=True)
+    print(
+        f"localbatch: account {args.account_name} at {service.base_url} (data in {service.data_dir})",
+        flush=True,
+    )
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

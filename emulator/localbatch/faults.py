@@ -39,8 +39,14 @@ class Fault:
         return not self.path_regex or re.search(self.path_regex, path) is not None
 
     def to_json(self) -> dict[str, Any]:
-        return {"count": self.count, "status": self.status, "retryAfter": self.retry_after,
-                "method": self.method, "pathRegex": self.path_regex, "probability": self.probability}  # fmt: skip
+        return {
+            "count": self.count,
+            "status": self.status,
+            "retryAfter": self.retry_after,
+            "method": self.method,
+            "pathRegex": self.path_regex,
+            "probability": self.probability,
+        }
 
 
 def _status(value: Any) -> int | str:
@@ -129,7 +135,16 @@ def error_for(fault: Fault) -> BatchError:
         headers["Retry-After"] = f"{fault.retry_after:g}"
     status = int(fault.status)
     if status == 429:
-        return BatchError(429, "TooManyRequests", "The server is throttling requests (injected fault).", headers=headers)
+        return BatchError(
+            429, "TooManyRequests", "The server is throttling requests (injected fault).", headers=headers
+        )
     if status == 503:
-        return BatchError(503, "ServerBusy", "The server is currently unable to receive requests (injected fault).", headers=headers)
-    return BatchError(status, "InternalError", "The server encountered an internal error (injected fault).", headers=headers)
+        return BatchError(
+            503,
+            "ServerBusy",
+            "The server is currently unable to receive requests (injected fault).",
+            headers=headers,
+        )
+    return BatchError(
+        status, "InternalError", "The server encountered an internal error (injected fault).", headers=headers
+    )

@@ -522,9 +522,13 @@ class _Uploader:
 
 
 def _plan(
-    output_file: Mapping[str, Any], exit_code: int | None, task_dir: Path, working_dir: Path,
-    environment: Mapping[str, str], log: _Log,
-) -> list[_Job]:  # fmt: skip
+    output_file: Mapping[str, Any],
+    exit_code: int | None,
+    task_dir: Path,
+    working_dir: Path,
+    environment: Mapping[str, str],
+    log: _Log,
+) -> list[_Job]:
     pattern_text = str(output_file.get("filePattern") or "")
     condition = (output_file.get("uploadOptions") or {}).get("uploadCondition")
     if not condition_applies(condition, exit_code):

@@ -128,9 +128,11 @@ def _inside(root: Path, relative: str) -> Path:
     target = (root / relative).resolve()
     if not target.is_relative_to(root.resolve()):
         raise ResourceFileError(
-            "usererror", "ResourceFileCreateFailed", "Could not create the resource file",
+            "usererror",
+            "ResourceFileCreateFailed",
+            "Could not create the resource file",
             f"{relative!r} is outside the task working directory",
-        )  # fmt: skip
+        )
     return target
 
 
@@ -201,9 +203,11 @@ def _download_http(url: str, target: Path) -> None:
     except TimeoutError as exc:
         target.unlink(missing_ok=True)
         raise ResourceFileError(
-            "servererror", "BlobDownloadTimedOut", "The download of one of the specified blobs timed out",
+            "servererror",
+            "BlobDownloadTimedOut",
+            "The download of one of the specified blobs timed out",
             f"GET {_redact(url)}: no data for {DOWNLOAD_TIMEOUT_SECONDS:g}s",
-        ) from exc  # fmt: skip
+        ) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         target.unlink(missing_ok=True)
         raise _misc(f"GET {_redact(url)}: {exc}") from exc

@@ -18,6 +18,8 @@ Failure reporting contract (what the model can rely on):
 - A process that simply exits non-zero gets **no** failure_info here: the model decides about retries
   and adds `FailureExitCode` itself (`exit_code_failure_info()` builds that body).
 - A killed process reports `exit_code = 128 + signal` (137 for SIGKILL), as a Linux shell would.
+
+May import: `orphans` (the on-disk registry of running process groups that a restart reaps).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from . import orphans
 
 # The user name Batch's Linux agent runs tasks as (observed in real printenv output).
 AUTO_USER_NAME = "_azbatch"
@@ -223,148 +227,6 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _process_registry(node_root: Path) -> Path:
-    # Beside the node root, not in it: the files API and the portal show only the node's own files.
-    return node_root.parent / f".{node_root.name}.processes"
-
-
-def _registry_log(node_root: Path) -> Path:
-    return node_root.parent / f".{node_root.name}.processes.log"
-
-
-def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks (field 22 of /proc/<pid>/stat); None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            text = stat.read().decode("ascii", "replace")
-    except OSError:
-        return None
-    return text.rsplit(")", 1)[1].split()[19]
-
-
-class _Registry:
-    """The running task process groups of one node, as an append-only log beside the node root.
-
-    Each started process appends `+<pid> <start time>`, each ended one `-<pid>`; a restarted emulator
-    replays the log to find the groups a killed emulator left running. Appending to one open file
-    costs a write, where a file per process cost an inode allocation and a removal per task: on an
-    ext4 file system without a journal every allocation scans past the inodes freed in the last
-    30 seconds, which made that quadratic in the number of recent tasks. The log is rewritten with
-    only the live entries once it has grown long, and emptied (and closed) whenever no process runs.
-    """
-
-    _COMPACT_AFTER = 20_000  # log lines
-
-    def __init__(self, node_root: Path) -> None:
-        self.path = _registry_log(node_root)
-        self._lock = threading.Lock()
-        self._fd: int | None = None
-        self._live: dict[int, str] = {}
-        self._lines = 0
-
-    def _append(self, line: str) -> None:
-        if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-        os.write(self._fd, line.encode())
-        self._lines += 1
-
-    def add(self, pid: int, started: str) -> None:
-        with self._lock:
-            self._live[pid] = started
-            with contextlib.suppress(OSError):
-                self._append(f"+{pid} {started}\n")
-
-    def remove(self, pid: int) -> None:
-        with self._lock:
-            self._live.pop(pid, None)
-            with contextlib.suppress(OSError):
-                if not self._live and self._fd is not None:
-                    # Nothing runs on the node: the log starts over, and no descriptor stays open
-                    # for a node that may never run a task again.
-                    os.ftruncate(self._fd, 0)
-                    os.close(self._fd)
-                    self._fd = None
-                    self._lines = 0
-                elif self._lines >= self._COMPACT_AFTER:
-                    self._compact()
-                else:
-                    self._append(f"-{pid}\n")
-
-    def _compact(self) -> None:
-        staging = self.path.with_name(self.path.name + ".new")
-        staging.write_text("".join(f"+{pid} {started}\n" for pid, started in self._live.items()))
-        os.replace(staging, self.path)
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        self._lines = len(self._live)
-
-    def close(self) -> None:
-        with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
-
-
-_registries: dict[Path, _Registry] = {}
-_registries_lock = threading.Lock()
-
-
-def _registry(node_root: Path) -> _Registry:
-    with _registries_lock:
-        registry = _registries.get(node_root)
-        if registry is None:
-            registry = _registries[node_root] = _Registry(node_root)
-        return registry
-
-
-def _read_registry(node_root: Path) -> dict[int, str]:
-    """Pid -> start time of the entries the log (and the older directory form) still holds."""
-    live: dict[int, str] = {}
-    legacy = _process_registry(node_root)
-    if legacy.is_dir():  # written by emulators before the log: one file per process
-        for entry in legacy.iterdir():
-            with contextlib.suppress(ValueError, OSError):
-                live[int(entry.name)] = entry.read_text()
-            with contextlib.suppress(OSError):
-                entry.unlink()
-    try:
-        lines = _registry_log(node_root).read_text().splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        with contextlib.suppress(ValueError, IndexError):
-            if line.startswith("+"):
-                pid, started = line[1:].split(" ", 1)
-                live[int(pid)] = started
-            elif line.startswith("-"):
-                live.pop(int(line[1:]), None)
-    return live
-
-
-def reap_orphans(node_root: Path) -> list[int]:
-    """Kill task process groups left running by an emulator that died (a node reboot ends them too).
-
-    Without this, a task that was running when the emulator was killed keeps running unseen while
-    its requeued attempt runs again: the task's work happens twice. A pid is only killed when its
-    start time still matches the recorded one, so a recycled pid is never hit.
-    """
-    with _registries_lock:
-        stale = _registries.pop(node_root, None)
-    if stale is not None:
-        stale.close()
-    killed: list[int] = []
-    for pid, started in _read_registry(node_root).items():
-        if _start_time(pid) == started:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-                killed.append(pid)
-    with contextlib.suppress(OSError):
-        _registry_log(node_root).unlink()
-    return killed
-
-
 def _exit_code(returncode: int) -> int:
     # Popen reports death by signal N as -N; a Linux shell and Batch's agent report 128 + N.
     return 128 - returncode if returncode < 0 else returncode
@@ -410,7 +272,9 @@ class Process:
     turns it into a `ProcessResult`.
     """
 
-    def __init__(self, run: TaskRun, popen: subprocess.Popen[bytes], start: datetime, started_monotonic: float) -> None:
+    def __init__(
+        self, run: TaskRun, popen: subprocess.Popen[bytes], start: datetime, started_monotonic: float
+    ) -> None:
         self.run = run
         self.popen = popen
         self.start_time = start
@@ -457,7 +321,9 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
         try:
             argv = shlex.split(run.command_line)
         except ValueError as exc:  # unbalanced quotes
-            info = failure_info("usererror", "CommandLaunchFailed", f"The command line cannot be parsed: {exc}")
+            info = failure_info(
+                "usererror", "CommandLaunchFailed", f"The command line cannot be parsed: {exc}"
+            )
             return ProcessResult(None, start, _utcnow(), info)
         if not argv:
             info = failure_info("usererror", "CommandLaunchFailed", "The command line is empty")
@@ -482,9 +348,9 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
         os.close(stdout)
         os.close(stderr)
     process = Process(run, popen, start, started_monotonic)
-    started = _start_time(popen.pid)
+    started = orphans.start_time(popen.pid)
     if started is not None:
-        _registry(run.node_root).add(popen.pid, started)
+        orphans.registry(run.node_root).add(popen.pid, started)
         process.registered = True
     return process
 
@@ -649,10 +515,12 @@ class Reaper:
         self._polled.pop(process.pid, None)
         self._timed.pop(process.pid, None)
         if process.registered:
-            _registry(process.run.node_root).remove(process.pid)
+            orphans.registry(process.run.node_root).remove(process.pid)
         returncode = process.popen.returncode
         assert returncode is not None
-        return ProcessResult(_exit_code(returncode), process.start_time, _utcnow(), process.ended, process.timed_out)
+        return ProcessResult(
+            _exit_code(returncode), process.start_time, _utcnow(), process.ended, process.timed_out
+        )
 
 
 _REAPER_POLL_SECONDS = 0.01

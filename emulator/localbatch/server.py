@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, unquote
 from . import auth, faults, urls
 from .exceptions import BatchError
 from .models import BatchService
-from .responses import Handlers, Request, Response, http_date
+from .rest import Handlers, Request, Response, http_date
 
 ADMIN_PREFIX = "/_localbatch/"
 PORTAL_PREFIX = "/portal"
@@ -107,7 +107,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     return
                 if fault is not None:
                     raise faults.error_for(fault)
-                auth.verify(method, self.path, header_items, self.server.account_name, self.server.account_key)
+                auth.verify(
+                    method, self.path, header_items, self.server.account_name, self.server.account_key
+                )
                 response = self._dispatch(req)
         except BatchError as err:
             response = Response(err.status, dict(err.headers))
@@ -116,7 +118,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 response.body = json.dumps(err.body(request_id, self.server.service.base_url)).encode()
         except Exception:  # noqa: BLE001 - answer 500 like the service, keep serving
             traceback.print_exc(file=sys.stderr)
-            internal = BatchError(500, "InternalError", "The server encountered an internal error. Please retry the request.")
+            internal = BatchError(
+                500, "InternalError", "The server encountered an internal error. Please retry the request."
+            )
             response = Response(500, {"Content-Type": "application/json;odata=minimalmetadata"},
                                 json.dumps(internal.body(request_id)).encode())  # fmt: skip
         self._send(req, response)
@@ -148,7 +152,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return result
 
     def _admin(self, req: Request) -> Response:
-        route = req.path[len(ADMIN_PREFIX):].rstrip("/")
+        route = req.path[len(ADMIN_PREFIX) :].rstrip("/")
         injector = self.server.faults
         if route == "health" and req.method in ("GET", "HEAD"):
             service = self.server.service
@@ -182,7 +186,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             "X-Content-Type-Options": "nosniff",
             **response.headers,
         }
-        if req.headers.get("return-client-request-id", "").lower() == "true" and "client-request-id" in req.headers:
+        if (
+            req.headers.get("return-client-request-id", "").lower() == "true"
+            and "client-request-id" in req.headers
+        ):
             headers["client-request-id"] = req.headers["client-request-id"]
         head = req.method == "HEAD"
         length = response.head_length if head and response.head_length is not None else len(response.body)
@@ -213,4 +220,6 @@ def make_server(
     verbose: bool = False,
 ) -> BatchHTTPServer:
     """Bind the server (port 0 picks a free one) and point the service's URLs at it."""
-    return BatchHTTPServer((host, port), service, account_name=account_name, account_key=account_key, verbose=verbose)
+    return BatchHTTPServer(
+        (host, port), service, account_name=account_name, account_key=account_key, verbose=verbose
+    )

@@ -56,7 +56,9 @@ class Store:
                 if gone:
                     self._db.executemany("DELETE FROM docs WHERE kind = ? AND key = ?", gone)
                 if rows:
-                    self._db.executemany("INSERT OR REPLACE INTO docs (kind, key, data) VALUES (?, ?, ?)", rows)
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO docs (kind, key, data) VALUES (?, ?, ?)", rows
+                    )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -65,7 +67,9 @@ class Store:
     def load(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         """All documents of `kind` as (key, document), in key order."""
         with self._lock:
-            rows = self._db.execute("SELECT key, data FROM docs WHERE kind = ? ORDER BY key", (kind,)).fetchall()
+            rows = self._db.execute(
+                "SELECT key, data FROM docs WHERE kind = ? ORDER BY key", (kind,)
+            ).fetchall()
         return [(key, json.loads(data)) for key, data in rows]
 
     def close(self) -> None:

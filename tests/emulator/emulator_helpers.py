@@ -35,9 +35,12 @@ def wait_for(condition: Callable[[], Any], timeout: float = 20.0, interval: floa
 
 def pool_options(pool_id: str, nodes: int = 1, **kwargs: Any) -> m.BatchPoolCreateOptions:
     return m.BatchPoolCreateOptions(
-        id=pool_id, vm_size="standard_d2s_v3", target_dedicated_nodes=nodes,
-        virtual_machine_configuration=LINUX, **kwargs,
-    )  # fmt: skip
+        id=pool_id,
+        vm_size="standard_d2s_v3",
+        target_dedicated_nodes=nodes,
+        virtual_machine_configuration=LINUX,
+        **kwargs,
+    )
 
 
 def terminate_options(reason: str | None = None) -> Any:
@@ -54,13 +57,17 @@ def wait_tasks_completed(client: BatchClient, job_id: str, timeout: float = 20.0
     return wait_for(done, timeout)
 
 
-def wait_task(client: BatchClient, job_id: str, task_id: str, state: str = "completed", timeout: float = 20.0) -> m.BatchTask:
+def wait_task(
+    client: BatchClient, job_id: str, task_id: str, state: str = "completed", timeout: float = 20.0
+) -> m.BatchTask:
     return wait_for(lambda: (t := client.get_task(job_id, task_id)).state == state and t, timeout)
 
 
 def admin(base_url: str, method: str, path: str, body: Any = None) -> Any:
     """Call an unauthenticated `/_localbatch/` admin route."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(base_url + path, data=data, method=method, headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        base_url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read() or b"null")

@@ -35,10 +35,15 @@ def _run_task(client: BatchClient, job_id: str, task_id: str, command: str = "/b
 
 def _prep_job(client: BatchClient, pool_id: str, rerun: bool | None = None) -> str:
     job_id = unique("prepjob")
-    client.create_job(m.BatchJobCreateOptions(
-        id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id),
-        job_preparation_task=m.BatchJobPreparationTask(command_line=PREP_COUNT, rerun_on_node_reboot_after_success=rerun),
-    ))  # fmt: skip
+    client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            pool_info=m.BatchPoolInfo(pool_id=pool_id),
+            job_preparation_task=m.BatchJobPreparationTask(
+                command_line=PREP_COUNT, rerun_on_node_reboot_after_success=rerun
+            ),
+        )
+    )
     return job_id
 
 
@@ -90,8 +95,12 @@ def test_reboot_requeues_the_running_task_and_reruns_unfinished_prep(client: Bat
         job_id = _prep_job(client, pool_id, rerun=False)
         client.create_task(job_id, m.BatchTaskCreateOptions(id="long", command_line="/bin/sh -c 'sleep 1.5'"))
         wait_task(client, job_id, "long", "running")
-        client.begin_reboot_node(pool_id, node_id, m._models.BatchNodeRebootOptions(node_reboot_kind="requeue"),
-                                 polling_interval=0.1).result(timeout=20)  # fmt: skip
+        client.begin_reboot_node(
+            pool_id,
+            node_id,
+            m._models.BatchNodeRebootOptions(node_reboot_kind="requeue"),
+            polling_interval=0.1,
+        ).result(timeout=20)
         task = wait_task(client, job_id, "long")
         assert task.execution_info.exit_code == 0 and task.execution_info.requeue_count == 1
         # rerunOnNodeRebootAfterSuccess=false: prep had succeeded, so it did not run again.
@@ -99,12 +108,16 @@ def test_reboot_requeues_the_running_task_and_reruns_unfinished_prep(client: Bat
 
         # A prep still running when the node reboots has not completed: it runs again regardless.
         slow = unique("slowprep")
-        client.create_job(m.BatchJobCreateOptions(
-            id=slow, pool_info=m.BatchPoolInfo(pool_id=pool_id),
-            job_preparation_task=m.BatchJobPreparationTask(
-                command_line=f"/bin/sh -c 'echo start >> $AZ_BATCH_NODE_SHARED_DIR/{slow}.txt; sleep 1'",
-                rerun_on_node_reboot_after_success=False),
-        ))  # fmt: skip
+        client.create_job(
+            m.BatchJobCreateOptions(
+                id=slow,
+                pool_info=m.BatchPoolInfo(pool_id=pool_id),
+                job_preparation_task=m.BatchJobPreparationTask(
+                    command_line=f"/bin/sh -c 'echo start >> $AZ_BATCH_NODE_SHARED_DIR/{slow}.txt; sleep 1'",
+                    rerun_on_node_reboot_after_success=False,
+                ),
+            )
+        )
         client.create_task(slow, m.BatchTaskCreateOptions(id="t", command_line="/bin/true"))
         wait_task(client, slow, "t", "preparing")
         client.begin_reboot_node(pool_id, node_id, REBOOT, polling_interval=0.1).result(timeout=20)
@@ -125,8 +138,12 @@ def test_reboot_terminate_completes_the_running_task(client: BatchClient) -> Non
         client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
         client.create_task(job_id, m.BatchTaskCreateOptions(id="long", command_line="/bin/sleep 30"))
         wait_task(client, job_id, "long", "running")
-        client.begin_reboot_node(pool_id, node_id, m._models.BatchNodeRebootOptions(node_reboot_kind="terminate"),
-                                 polling_interval=0.1).result(timeout=20)  # fmt: skip
+        client.begin_reboot_node(
+            pool_id,
+            node_id,
+            m._models.BatchNodeRebootOptions(node_reboot_kind="terminate"),
+            polling_interval=0.1,
+        ).result(timeout=20)
         task = wait_task(client, job_id, "long")
         assert task.execution_info.result == "failure"
         assert task.execution_info.failure_info.code == "TaskEnded"
@@ -151,8 +168,12 @@ def test_reimage_always_reruns_prep_and_wipes_the_disk(client: BatchClient) -> N
         names = {f.name for f in client.list_node_files(pool_id, node_id, recursive=True)}
         assert {"shared/mine.txt", f"workitems/{job_id}/job-1/before/stdout.txt"} <= names
 
-        client.begin_reimage_node(pool_id, node_id, m._models.BatchNodeReimageOptions(node_reimage_option="requeue"),
-                                  polling_interval=0.1).result(timeout=20)  # fmt: skip
+        client.begin_reimage_node(
+            pool_id,
+            node_id,
+            m._models.BatchNodeReimageOptions(node_reimage_option="requeue"),
+            polling_interval=0.1,
+        ).result(timeout=20)
         _idle_again(client, pool_id, node_id)
         names = {f.name for f in client.list_node_files(pool_id, node_id, recursive=True)}
         assert not any(n.startswith(("shared/", "workitems/")) for n in names), names
@@ -175,8 +196,9 @@ def test_resize_up_and_down(client: BatchClient) -> None:
         client, start_task=m.BatchStartTask(command_line="/bin/sh -c 'sleep 0.2'")
     )
     try:
-        client.begin_resize_pool(pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=3),
-                                 polling_interval=0.1).result(timeout=20)  # fmt: skip
+        client.begin_resize_pool(
+            pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=3), polling_interval=0.1
+        ).result(timeout=20)
         pool = client.get_pool(pool_id)
         assert pool.allocation_state == "steady"
         assert (pool.target_dedicated_nodes, pool.current_dedicated_nodes) == (3, 3)
@@ -191,8 +213,11 @@ def test_resize_up_and_down(client: BatchClient) -> None:
         client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
         client.create_task(job_id, m.BatchTaskCreateOptions(id="busy", command_line="/bin/sleep 1.5"))
         busy_node = wait_task(client, job_id, "busy", "running").node_info.node_id
-        client.begin_resize_pool(pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=0,
-                                 node_deallocation_option="taskcompletion"), polling_interval=0.1)  # fmt: skip
+        client.begin_resize_pool(
+            pool_id,
+            m.BatchPoolResizeOptions(target_dedicated_nodes=0, node_deallocation_option="taskcompletion"),
+            polling_interval=0.1,
+        )
         assert client.get_pool(pool_id).allocation_state == "resizing"
         assert client.get_node(pool_id, busy_node).state == "leavingpool"
         with pytest.raises(ResourceExistsError) as err:
@@ -221,8 +246,9 @@ def test_resize_down_requeues_running_tasks_and_remove_nodes(client: BatchClient
         client.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line="/bin/sleep 1"))
         ran_on = wait_task(client, job_id, "t", "running").node_info.node_id
         # Remove exactly the node running the task (default option requeue): the task moves over.
-        client.begin_remove_nodes(pool_id, m.BatchNodeRemoveOptions(node_ids=[ran_on]),
-                                  polling_interval=0.1).result(timeout=20)  # fmt: skip
+        client.begin_remove_nodes(
+            pool_id, m.BatchNodeRemoveOptions(node_ids=[ran_on]), polling_interval=0.1
+        ).result(timeout=20)
         wait_for(lambda: client.get_pool(pool_id).allocation_state == "steady")
         remaining = [n.id for n in client.list_nodes(pool_id)]
         assert remaining == [n.id for n in nodes if n.id != ran_on]
@@ -243,16 +269,24 @@ def test_retention_time_deletes_task_and_prep_directories(client: BatchClient) -
     pool_id, node_id = _one_node_pool(client)
     try:
         job_id = unique("retain")
-        client.create_job(m.BatchJobCreateOptions(
-            id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id),
-            job_preparation_task=m.BatchJobPreparationTask(
-                command_line="/bin/true", constraints=m.BatchTaskConstraints(retention_time="PT2S")),
-        ))  # fmt: skip
+        client.create_job(
+            m.BatchJobCreateOptions(
+                id=job_id,
+                pool_info=m.BatchPoolInfo(pool_id=pool_id),
+                job_preparation_task=m.BatchJobPreparationTask(
+                    command_line="/bin/true", constraints=m.BatchTaskConstraints(retention_time="PT2S")
+                ),
+            )
+        )
         for task_id, retention in (("short", "PT2S"), ("long", None)):
-            client.create_task(job_id, m.BatchTaskCreateOptions(
-                id=task_id, command_line="/bin/sh -c 'echo hello'",
-                constraints=m.BatchTaskConstraints(retention_time=retention) if retention else None,
-            ))  # fmt: skip
+            client.create_task(
+                job_id,
+                m.BatchTaskCreateOptions(
+                    id=task_id,
+                    command_line="/bin/sh -c 'echo hello'",
+                    constraints=m.BatchTaskConstraints(retention_time=retention) if retention else None,
+                ),
+            )
         wait_task(client, job_id, "short")
         wait_task(client, job_id, "long")
         assert b"".join(client.download_task_file(job_id, "short", "stdout.txt")) == b"hello\n"
@@ -272,8 +306,14 @@ def test_retention_time_deletes_task_and_prep_directories(client: BatchClient) -
             b"".join(client.download_task_file(job_id, "short", "stdout.txt"))
         with pytest.raises(ResourceExistsError):
             client.get_task_file_properties(job_id, "short", "stdout.txt")
-        names = wait_for(lambda: (ns := {f.name for f in client.list_node_files(pool_id, node_id, recursive=True)})
-                         and f"workitems/{job_id}/job-1/short" not in ns and prep_dir not in ns and ns)  # fmt: skip
+        names = wait_for(
+            lambda: (
+                (ns := {f.name for f in client.list_node_files(pool_id, node_id, recursive=True)})
+                and f"workitems/{job_id}/job-1/short" not in ns
+                and prep_dir not in ns
+                and ns
+            )
+        )
         # The task with the default P7D keeps its files.
         assert f"workitems/{job_id}/job-1/long/stdout.txt" in names
         assert b"".join(client.download_task_file(job_id, "long", "stdout.txt")) == b"hello\n"

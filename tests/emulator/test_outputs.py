@@ -162,9 +162,22 @@ def _tree(root: Path, files: list[str]) -> None:
 def test_find_matches_on_disk_and_blob_names(tmp_path: Path) -> None:
     task_dir = tmp_path / "task"
     wd = task_dir / "wd"
-    _tree(task_dir, ["stdout.txt", "stderr.txt", "wd/output.txt", "wd/.hidden.txt", "wd/out/a.txt",
-                     "wd/out/sub/b.txt", "wd/out/sub/deeper/c.txt", "wd/out/.git/d.txt", "wd/out/e.log",
-                     "wd/abc*", "wd/abcd"])  # fmt: skip
+    _tree(
+        task_dir,
+        [
+            "stdout.txt",
+            "stderr.txt",
+            "wd/output.txt",
+            "wd/.hidden.txt",
+            "wd/out/a.txt",
+            "wd/out/sub/b.txt",
+            "wd/out/sub/deeper/c.txt",
+            "wd/out/.git/d.txt",
+            "wd/out/e.log",
+            "wd/abc*",
+            "wd/abcd",
+        ],
+    )
 
     base, matches = find_matches("../std*.txt", wd)
     assert base == task_dir
@@ -245,9 +258,15 @@ def _output(
 def _run(node_root: Path, task_id: str, command: list[str], output_files: list[dict[str, Any]]) -> TaskRun:
     task_dir = task_directory(node_root, "job1", task_id)
     env = task_environment(
-        account_name="devbatchaccount1", account_url="http://127.0.0.1:1", pool_id="pool1", node_id="tvm-1",
-        node_root=node_root, task_dir=task_dir, job_id="job1", task_id=task_id,
-    )  # fmt: skip
+        account_name="devbatchaccount1",
+        account_url="http://127.0.0.1:1",
+        pool_id="pool1",
+        node_id="tvm-1",
+        node_root=node_root,
+        task_dir=task_dir,
+        job_id="job1",
+        task_id=task_id,
+    )
     import shlex
 
     return TaskRun(node_root, task_dir, shlex.join(command), env, [], output_files, None)
@@ -343,23 +362,34 @@ def test_wildcards_keep_subdirectories_and_headers_apply(
     run = _run(
         tmp_path,
         "t",
-        _sh("mkdir -p out/a/b out/.cache && echo 1 > out/top.txt && echo 2 > out/a/b/deep.txt && "
-            "echo 3 > out/.cache/skip.txt && echo 4 > out/.dot.txt"),
+        _sh(
+            "mkdir -p out/a/b out/.cache && echo 1 > out/top.txt && echo 2 > out/a/b/deep.txt && "
+            "echo 3 > out/.cache/skip.txt && echo 4 > out/.dot.txt"
+        ),
         [
-            _output("out/**/*.txt", url, "results",
-                    uploadHeaders=[{"name": "x-ms-blob-content-type", "value": "text/plain"},
-                                   {"name": "x-ms-meta-producer", "value": "localbatch"}]),
+            _output(
+                "out/**/*.txt",
+                url,
+                "results",
+                uploadHeaders=[
+                    {"name": "x-ms-blob-content-type", "value": "text/plain"},
+                    {"name": "x-ms-meta-producer", "value": "localbatch"},
+                ],
+            ),
             _output("out/.*.txt", url, "dots"),
             _output("$AZ_BATCH_TASK_WORKING_DIR/out/top.txt", url, "by-variable/top.txt"),
             _output("nothing-here-*.bin", url, "none"),  # zero matches is not an error
             _output("missing.txt", url, "none/missing.txt"),
         ],
-    )  # fmt: skip
+    )
     assert execute(run, threading.Event()).exit_code == 0
     assert upload_outputs(run, 0) is None
     assert azurite_storage.blob_names(container_name) == [
-        "by-variable/top.txt", "dots/.dot.txt", "results/a/b/deep.txt", "results/top.txt",
-    ]  # fmt: skip
+        "by-variable/top.txt",
+        "dots/.dot.txt",
+        "results/a/b/deep.txt",
+        "results/top.txt",
+    ]
     blob = azurite_storage.service.get_blob_client(container_name, "results/a/b/deep.txt")
     props = blob.get_blob_properties()
     assert props.content_settings.content_type == "text/plain"
@@ -375,8 +405,10 @@ def test_missing_container_gives_container_not_found(
     failure = upload_outputs(run, 0)
     assert failure is not None
     assert (failure["category"], failure["code"], failure["message"]) == (
-        "usererror", "FileUploadContainerNotFound", CONTAINER_NOT_FOUND_MESSAGE,
-    )  # fmt: skip
+        "usererror",
+        "FileUploadContainerNotFound",
+        CONTAINER_NOT_FOUND_MESSAGE,
+    )
     errors = (run.task_dir / "fileuploaderr.txt").read_text()
     assert "FileUploadContainerNotFound" in errors
     assert "sig=" not in errors and "sig=" not in str(failure)  # the SAS never leaks into logs

@@ -27,11 +27,16 @@ class Emulator:
 
     def __init__(self, data_dir: Path, extra: list[str] | None = None) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen(batch_emulator_command(self.port, data_dir) + (extra or []),
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        self.proc = subprocess.Popen(
+            batch_emulator_command(self.port, data_dir) + (extra or []),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         wait_for_port(self.port, proc=self.proc)
         credential = AzureNamedKeyCredential(LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY)
-        self.client = BatchClient(endpoint=f"http://127.0.0.1:{self.port}", credential=credential, retry_total=0)
+        self.client = BatchClient(
+            endpoint=f"http://127.0.0.1:{self.port}", credential=credential, retry_total=0
+        )
 
     def kill(self) -> None:
         """Die without any cleanup, as a crash would."""
@@ -54,10 +59,15 @@ def test_state_survives_a_crash_and_running_tasks_are_requeued(data_dir: Path) -
     try:
         c = first.client
         c.create_pool(pool_options("pp", nodes=1))
-        c.create_job(m.BatchJobCreateOptions(
-            id="pj", pool_info=m.BatchPoolInfo(pool_id="pp"), priority=9,
-            metadata=[m.BatchMetadataItem(name="k", value="v")],
-            job_preparation_task=m.BatchJobPreparationTask(command_line="/bin/true")))  # fmt: skip
+        c.create_job(
+            m.BatchJobCreateOptions(
+                id="pj",
+                pool_info=m.BatchPoolInfo(pool_id="pp"),
+                priority=9,
+                metadata=[m.BatchMetadataItem(name="k", value="v")],
+                job_preparation_task=m.BatchJobPreparationTask(command_line="/bin/true"),
+            )
+        )
         c.create_task(c_job := "pj", m.BatchTaskCreateOptions(id="done", command_line="/bin/echo kept"))
         wait_task(c, c_job, "done")
         # Runs ~1.5 s: long enough to be running at the crash, short enough to finish after it.

@@ -40,9 +40,15 @@ RELEASE = (
     f"/bin/sh -c 'cat $AZ_BATCH_NODE_SHARED_DIR/{SHARED_FILE} && rm $AZ_BATCH_NODE_SHARED_DIR/{SHARED_FILE}'"
 )
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\">&amp;"
 
 
@@ -107,20 +113,24 @@ def test_job_prep_release_in_the_portal(
     client.create_pool(pool_options(pool_id, nodes=2))
     nodes = wait_for(lambda: [n for n in client.list_nodes(pool_id) if n.state == "idle"] or None)
     assert len(nodes) == 2
-    client.create_job(m.BatchJobCreateOptions(
-        id=job_id, display_name=f"JobPrepRelease {HOSTILE}", pool_info=m.BatchPoolInfo(pool_id=pool_id),
-        job_preparation_task=m.BatchJobPreparationTask(command_line=PREP),
-        job_release_task=m.BatchJobReleaseTask(command_line=RELEASE),
-        metadata=[m.BatchMetadataItem(name="owner", value=HOSTILE)],
-    ))  # fmt: skip
+    client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            display_name=f"JobPrepRelease {HOSTILE}",
+            pool_info=m.BatchPoolInfo(pool_id=pool_id),
+            job_preparation_task=m.BatchJobPreparationTask(command_line=PREP),
+            job_release_task=m.BatchJobReleaseTask(command_line=RELEASE),
+            metadata=[m.BatchMetadataItem(name="owner", value=HOSTILE)],
+        )
+    )
     tasks = [
         m.BatchTaskCreateOptions(
             id=f"task{i}",
             command_line=f"/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> $AZ_BATCH_NODE_SHARED_DIR/{SHARED_FILE}; "
-                         "echo $AZ_BATCH_TASK_ID ran on $AZ_BATCH_NODE_ID; sleep 1.5'",
+            "echo $AZ_BATCH_TASK_ID ran on $AZ_BATCH_NODE_ID; sleep 1.5'",
         )
         for i in range(4)
-    ]  # fmt: skip
+    ]
     client.create_task_collection(job_id, m.BatchTaskGroup(task_values=tasks))
 
     # Console errors would mean a CSP violation, a broken script or a missing stylesheet.
@@ -243,33 +253,41 @@ def test_outputs_grouped_by_task_and_kind(
     assert len(container) > 50, "the hashed container name"
     blob_service.create_container(container)
     sas = generate_container_sas(
-        endpoints.storage_account_name, container, account_key=endpoints.storage_account_key,
+        endpoints.storage_account_name,
+        container,
+        account_key=endpoints.storage_account_key,
         permission=ContainerSasPermissions(write=True, create=True),
         expiry=datetime.now(UTC) + timedelta(hours=1),
-    )  # fmt: skip
+    )
     container_url = f"{endpoints.blob_url}/{container}?{sas}"
 
     def persist(pattern: str, path: str) -> m.OutputFile:
         return m.OutputFile(
             file_pattern=pattern,
-            destination=m.OutputFileDestination(container=m.OutputFileBlobContainerDestination(container_url=container_url, path=path)),
+            destination=m.OutputFileDestination(
+                container=m.OutputFileBlobContainerDestination(container_url=container_url, path=path)
+            ),
             upload_options=m.OutputFileUploadConfiguration(upload_condition="taskcompletion"),
-        )  # fmt: skip
+        )
 
     client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=shared_pool)))
     tasks = [
         m.BatchTaskCreateOptions(
             id=f"render-{i}",
             command_line=f"/bin/sh -c 'mkdir -p out && echo frame {i} > out/frame-{i}.txt && echo rendered {i}'",
-            output_files=[persist("out/*.txt", f"render-{i}/$TaskOutput"), persist("../std*.txt", f"render-{i}/$TaskLog")],
+            output_files=[
+                persist("out/*.txt", f"render-{i}/$TaskOutput"),
+                persist("../std*.txt", f"render-{i}/$TaskLog"),
+            ],
         )
         for i in (1, 2)
     ] + [
         m.BatchTaskCreateOptions(
-            id="merge", command_line="/bin/sh -c 'echo all frames merged > summary.txt'",
+            id="merge",
+            command_line="/bin/sh -c 'echo all frames merged > summary.txt'",
             output_files=[persist("summary.txt", "$JobOutput/summary.txt")],
         )
-    ]  # fmt: skip
+    ]
     client.create_task_collection(job_id, m.BatchTaskGroup(task_values=tasks))
     wait_tasks_completed(client, job_id)
 
@@ -293,9 +311,16 @@ def test_outputs_grouped_by_task_and_kind(
 
 @pytest.mark.parametrize(
     "job_id",
-    ["MyTerrificJob", "job-15", "my_job-bob", "-my_job-sam--", "my-_EVEN_MORE_-terrific-job", "---",
-     "myverylongjobnameallinonewordreallystartingtogetreallysillynow"],
-)  # fmt: skip
+    [
+        "MyTerrificJob",
+        "job-15",
+        "my_job-bob",
+        "-my_job-sam--",
+        "my-_EVEN_MORE_-terrific-job",
+        "---",
+        "myverylongjobnameallinonewordreallystartingtogetreallysillynow",
+    ],
+)
 def test_portal_container_name_matches_the_provider(job_id: str) -> None:
     from localbatch.portal.storage import job_output_container_name as emulator_rule
 
@@ -319,12 +344,16 @@ def _get(base: str, raw_path: str, method: str = "GET") -> tuple[int, dict[str, 
         conn.close()
 
 
-def test_file_route_stays_inside_the_node_and_never_serves_html(client: BatchClient, job: str, shared_pool: str,
-                                                                 endpoints: Any) -> None:  # fmt: skip
-    client.create_task(job, m.BatchTaskCreateOptions(
-        id="hostile",
-        command_line="/bin/sh -c 'ln -s / escape && echo \"<script>alert(1)</script>\" > page.html'",
-    ))  # fmt: skip
+def test_file_route_stays_inside_the_node_and_never_serves_html(
+    client: BatchClient, job: str, shared_pool: str, endpoints: Any
+) -> None:
+    client.create_task(
+        job,
+        m.BatchTaskCreateOptions(
+            id="hostile",
+            command_line="/bin/sh -c 'ln -s / escape && echo \"<script>alert(1)</script>\" > page.html'",
+        ),
+    )
     task = wait_task(client, job, "hostile")
     node = task.node_info.node_id
     wd = f"{task.node_info.task_root_directory}/wd"
@@ -333,8 +362,12 @@ def test_file_route_stays_inside_the_node_and_never_serves_html(client: BatchCli
     assert status == 200 and body.strip() == b"<script>alert(1)</script>"
     assert headers["content-type"].startswith("text/plain"), "a task's HTML file is shown as text"
     assert "sandbox" in headers["content-security-policy"]
-    for path in (f"{files}/../../../../etc/passwd", f"{files}/%2E%2E/%2E%2E/%2E%2E/etc/passwd",
-                 f"{files}/%2Fetc%2Fpasswd", f"{files}/{wd}/escape/etc/passwd"):  # fmt: skip
+    for path in (
+        f"{files}/../../../../etc/passwd",
+        f"{files}/%2E%2E/%2E%2E/%2E%2E/etc/passwd",
+        f"{files}/%2Fetc%2Fpasswd",
+        f"{files}/{wd}/escape/etc/passwd",
+    ):
         status, _, body = _get(endpoints.batch_url, path)
         assert status in (400, 404), path
         assert b"root:" not in body
@@ -360,8 +393,11 @@ def test_outputs_view_says_storage_not_configured(tmp_path: Path) -> None:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
-        own = BatchClient(endpoint=service.base_url, retry_total=0,
-                          credential=AzureNamedKeyCredential(LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY))  # fmt: skip
+        own = BatchClient(
+            endpoint=service.base_url,
+            retry_total=0,
+            credential=AzureNamedKeyCredential(LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY),
+        )
         own.create_pool(pool_options("p", nodes=1))
         own.create_job(m.BatchJobCreateOptions(id="j", pool_info=m.BatchPoolInfo(pool_id="p")))
         with urllib.request.urlopen(f"{service.base_url}/portal/jobs/j/outputs", timeout=10) as resp:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from localbatch.orphans import reap_orphans
 from localbatch.runtime import (
     Process,
     ProcessResult,
@@ -23,7 +24,6 @@ from localbatch.runtime import (
     exit_code_failure_info,
     launch,
     prepare_node_root,
-    reap_orphans,
     task_directory,
     task_environment,
     user_identity_name,
@@ -37,13 +37,27 @@ def _env(
 ) -> dict[str, str]:
     task_dir = task_directory(node_root, job_id or "", task_id or "") if job_id else node_root / "startup"
     return task_environment(
-        account_name="devbatchaccount1", account_url=ACCOUNT_URL, pool_id="pool1", node_id="tvm-1",
-        node_root=node_root, task_dir=task_dir, job_id=job_id, task_id=task_id, **kwargs,
-    )  # fmt: skip
+        account_name="devbatchaccount1",
+        account_url=ACCOUNT_URL,
+        pool_id="pool1",
+        node_id="tvm-1",
+        node_root=node_root,
+        task_dir=task_dir,
+        job_id=job_id,
+        task_id=task_id,
+        **kwargs,
+    )
 
 
-def _run(node_root: Path, argv: list[str], *, task_id: str = "task1", env: dict[str, str] | None = None,
-         max_wall_clock_seconds: float | None = None, resource_files: list[dict[str, Any]] | None = None) -> TaskRun:  # fmt: skip
+def _run(
+    node_root: Path,
+    argv: list[str],
+    *,
+    task_id: str = "task1",
+    env: dict[str, str] | None = None,
+    max_wall_clock_seconds: float | None = None,
+    resource_files: list[dict[str, Any]] | None = None,
+) -> TaskRun:
     return TaskRun(
         node_root=node_root,
         task_dir=task_directory(node_root, "job1", task_id),
@@ -193,7 +207,7 @@ def test_stdout_is_fresh_for_each_attempt(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("command_line", "code"),
     [
-        ("no-such-program-" + uuid.uuid4().hex, "CommandProgramNotFound"),
+        ("no-such-program-3f9c1e7ad5b04c8e", "CommandProgramNotFound"),  # no such program on any PATH
         ("/nonexistent/dir/prog", "CommandProgramNotFound"),
         ("'unbalanced", "CommandLaunchFailed"),
         ("   ", "CommandLaunchFailed"),
@@ -329,7 +343,10 @@ def test_one_reaper_reports_a_burst_of_exits_and_kills_at_each_deadline(tmp_path
         assert all(results[f"t{i}"].failure_info is None for i in range(10))
         assert results["slow"].timed_out and results["slow"].exit_code == 137
         assert 0.25 < results["slow"].end_time.timestamp() - results["slow"].start_time.timestamp() < 5
-        assert results["doomed"].failure_info is not None and results["doomed"].failure_info["code"] == "TaskEnded"
+        assert (
+            results["doomed"].failure_info is not None
+            and results["doomed"].failure_info["code"] == "TaskEnded"
+        )
         assert not results["doomed"].timed_out and time.monotonic() - started < 5
     finally:
         reaper.close()

@@ -67,7 +67,7 @@ def _error(service: BatchService, status: int, title: str, message: str) -> tupl
 def handle(service: BatchService, request: Any) -> tuple[int, Headers, bytes]:
     """Answer one request under `/portal` with (status, headers, body); never changes any state.
 
-    `request` is the server's `responses.Request` (method and raw, still percent-encoded path).
+    `request` is the server's `rest.Request` (method and raw, still percent-encoded path).
     """
     if request.method not in ("GET", "HEAD"):
         status, headers, body = _error(service, 405, "Method not allowed", "The portal is read-only.")

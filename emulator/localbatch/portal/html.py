@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from urllib.parse import quote
 
-from ..models import parse_iso
+from ..wire import parse_iso
 
 PREFIX = "/portal"
 

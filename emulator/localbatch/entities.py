@@ -1,0 +1,222 @@
+"""The records of the emulated account and the invariants each keeps on its own.
+
+Owns: `Pool`, `Node`, `Job` and `Task` (each a wire document plus the bookkeeping the service needs
+around it), their persisted form (`record` / `from_record`), a job's running task and slot counts
+(`Job.count` / `Job.uncount`, kept in step with every task change) and the small state questions
+asked of one record (is a node leaving, does it wait for its start task, is a task requeued).
+No locking here: the service holds its one lock around every call.
+May import: `wire`. Not the service, runtime, store or HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from .wire import Doc, TaskState, iso, set_state
+
+COUNT_BUCKETS = ("active", "running", "completed", "succeeded", "failed")
+
+
+@dataclass
+class Node:
+    """A compute node: its wire document, sandbox root and which tasks hold its slots."""
+
+    pool_key: str
+    doc: Doc
+    root: Path
+    seq: int
+    slots: dict[tuple[str, str], int] = field(default_factory=dict)
+    ineligible_jobs: set[str] = field(default_factory=set)
+    # A reboot, reimage or removal in progress: {"op": reboot|reimage|remove, "option", "since"}.
+    pending: Doc | None = None
+
+    @property
+    def id(self) -> str:
+        return str(self.doc["id"])
+
+    @property
+    def leaving(self) -> bool:
+        """Being removed from its pool (it no longer counts towards the pool's nodes)."""
+        return self.pending is not None and self.pending["op"] == "remove"
+
+    @property
+    def waits_for_start(self) -> bool:
+        """Whether the node waits for its start task before taking tasks (waitForSuccess, default true)."""
+        return bool((self.doc.get("startTask") or {}).get("waitForSuccess", True))
+
+    def record(self) -> Doc:
+        return {
+            "doc": self.doc,
+            "pool": self.pool_key,
+            "root": str(self.root),
+            "seq": self.seq,
+            "ineligible": sorted(self.ineligible_jobs),
+            "pending": self.pending,
+        }
+
+    @classmethod
+    def from_record(cls, rec: Doc) -> Node:
+        return cls(
+            rec["pool"],
+            rec["doc"],
+            Path(rec["root"]),
+            rec["seq"],
+            {},
+            set(rec["ineligible"]),
+            rec.get("pending"),
+        )
+
+
+@dataclass
+class Pool:
+    """A pool and its nodes (keyed by node id)."""
+
+    doc: Doc
+    seq: int
+    nodes: dict[str, Node] = field(default_factory=dict)
+    next_index: int = 0  # the index the next new node's id is derived from (never reused)
+    deallocation: str = "requeue"  # nodeDeallocationOption of the resize in progress
+
+    @property
+    def key(self) -> str:
+        return str(self.doc["id"]).lower()
+
+    def staying(self) -> list[Node]:
+        """The nodes that are not leaving the pool."""
+        return [n for n in self.nodes.values() if not n.leaving]
+
+    def record(self) -> Doc:
+        return {
+            "doc": self.doc,
+            "seq": self.seq,
+            "nextIndex": self.next_index,
+            "deallocation": self.deallocation,
+        }
+
+    @classmethod
+    def from_record(cls, rec: Doc) -> Pool:
+        return cls(
+            rec["doc"],
+            rec["seq"],
+            next_index=rec.get("nextIndex", 0),
+            deallocation=rec.get("deallocation", "requeue"),
+        )
+
+
+@dataclass
+class Task:
+    """A task of a job; `node` is (pool key, node id) while it holds a slot."""
+
+    job_key: str
+    doc: Doc
+    seq: int
+    node: tuple[str, str] | None = None
+    terminate_requested: bool = False
+    requeue_requested: bool = False
+    counted: tuple[str, str | None, int] | None = None  # what this task adds to its job's counts
+    files_cleaned: bool = False  # its directory was deleted when its retentionTime ran out
+
+    @property
+    def key(self) -> str:
+        return str(self.doc["id"]).lower()
+
+    def requeued(self, now: datetime) -> None:
+        """Back to `active`, counted as a requeue (its node rebooted, left, or its job was disabled)."""
+        info = self.doc["executionInfo"]
+        info["requeueCount"] = info.get("requeueCount", 0) + 1
+        info["lastRequeueTime"] = iso(now)
+        set_state(self.doc, TaskState.ACTIVE, now)
+
+    def record(self) -> Doc:
+        return {
+            "doc": self.doc,
+            "job": self.job_key,
+            "seq": self.seq,
+            "node": list(self.node) if self.node else None,
+            "cleaned": self.files_cleaned,
+        }
+
+    @classmethod
+    def from_record(cls, rec: Doc) -> Task:
+        return cls(rec["job"], rec["doc"], rec["seq"], files_cleaned=rec.get("cleaned", False))
+
+
+def _zero_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNT_BUCKETS, 0)
+
+
+@dataclass
+class Job:
+    """A job, its tasks, the queue of active tasks and the prep/release records per node."""
+
+    doc: Doc
+    seq: int
+    tasks: dict[str, Task] = field(default_factory=dict)
+    active: dict[str, None] = field(default_factory=dict)  # insertion-ordered set of task keys
+    prep: dict[str, Doc] = field(default_factory=dict)  # node id -> status record (wire shape)
+    pending_reason: str | None = None  # terminateReason recorded when the job completes
+    release_due: bool = False  # the job ended in a way that runs the release task
+    disable_option: str | None = None
+    # Running task and slot counts by state (`running` includes `preparing`), kept up to date on
+    # every task change so that `task_counts` and the scheduler never iterate over all tasks.
+    counts: dict[str, int] = field(default_factory=_zero_counts)
+    slot_counts: dict[str, int] = field(default_factory=_zero_counts)
+
+    @property
+    def key(self) -> str:
+        return str(self.doc["id"]).lower()
+
+    @property
+    def state(self) -> str:
+        return str(self.doc["state"])
+
+    def count(self, task: Task) -> None:
+        """Move `task`'s contribution to `counts` / `slot_counts` to its current state."""
+        doc = task.doc
+        state = doc["state"]
+        result = None
+        if state == TaskState.COMPLETED:
+            result = "succeeded" if doc["executionInfo"].get("result") == "success" else "failed"
+        bucket = TaskState.RUNNING.value if state == TaskState.PREPARING else str(state)
+        now = (bucket, result, int(doc.get("requiredSlots", 1)))
+        if now != task.counted:
+            self.uncount(task)
+            self.counts[bucket] += 1
+            self.slot_counts[bucket] += now[2]
+            if result is not None:
+                self.counts[result] += 1
+                self.slot_counts[result] += now[2]
+            task.counted = now
+
+    def uncount(self, task: Task) -> None:
+        """Take `task` out of the counts (deleted, or about to be counted again)."""
+        if task.counted is None:
+            return
+        bucket, outcome, weight = task.counted
+        self.counts[bucket] -= 1
+        self.slot_counts[bucket] -= weight
+        if outcome is not None:
+            self.counts[outcome] -= 1
+            self.slot_counts[outcome] -= weight
+        task.counted = None
+
+    def record(self) -> Doc:
+        return {
+            "doc": self.doc,
+            "seq": self.seq,
+            "reason": self.pending_reason,
+            "releaseDue": self.release_due,
+            "disable": self.disable_option,
+        }
+
+    @classmethod
+    def from_record(cls, rec: Doc) -> Job:
+        return cls(
+            rec["doc"],
+            rec["seq"],
+            pending_reason=rec.get("reason"),
+            release_due=rec.get("releaseDue", False),
+            disable_option=rec.get("disable"),
+        )

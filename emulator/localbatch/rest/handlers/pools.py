@@ -1,0 +1,61 @@
+"""Handlers of the pool and compute node operations.
+
+May import: the service's public API, `rest.types`, `rest.conditions`, `.base`.
+"""
+
+from __future__ import annotations
+
+from ..conditions import check_read, precondition
+from ..types import Request, Response, entity_headers
+from .base import HandlerBase
+
+
+class PoolHandlers(HandlerBase):
+    """Pools and their nodes."""
+
+    def create_pool(self, req: Request) -> Response:
+        return self._created(self.service.create_pool(req.json_object()))
+
+    def list_pools(self, req: Request) -> Response:
+        return self._list(req, self.service.list_pools(), "pools")
+
+    def get_pool(self, req: Request, pool_id: str) -> Response:
+        return self._entity(req, self.service.get_pool(pool_id), "pools/@Element")
+
+    def pool_exists(self, req: Request, pool_id: str) -> Response:
+        doc = self.service.get_pool(pool_id)
+        check_read(req, doc)
+        return Response(200, entity_headers(doc))
+
+    def delete_pool(self, req: Request, pool_id: str) -> Response:
+        self.service.delete_pool(pool_id, precondition(req, write=True))
+        return self._accepted(req)
+
+    def list_nodes(self, req: Request, pool_id: str) -> Response:
+        return self._list(req, self.service.list_nodes(pool_id), "nodes")
+
+    def get_node(self, req: Request, pool_id: str, node_id: str) -> Response:
+        return self._entity(req, self.service.get_node(pool_id, node_id), "nodes/@Element")
+
+    def resize_pool(self, req: Request, pool_id: str) -> Response:
+        self.service.resize_pool(pool_id, req.json_object(), precondition(req, write=True))
+        return self._accepted(req)
+
+    def stop_pool_resize(self, req: Request, pool_id: str) -> Response:
+        self.service.stop_resize(pool_id, precondition(req, write=True))
+        return self._accepted(req)
+
+    def remove_nodes(self, req: Request, pool_id: str) -> Response:
+        self.service.remove_nodes(pool_id, req.json_object(), precondition(req, write=True))
+        return self._accepted(req)
+
+    def reboot_node(self, req: Request, pool_id: str, node_id: str) -> Response:
+        # The SDK sends no body when no options are given; the default is requeue.
+        option = req.json_object(required=False).get("nodeRebootOption")
+        self.service.reboot_node(pool_id, node_id, option)
+        return self._accepted(req)
+
+    def reimage_node(self, req: Request, pool_id: str, node_id: str) -> Response:
+        option = req.json_object(required=False).get("nodeReimageOption")
+        self.service.reboot_node(pool_id, node_id, option, reimage=True)
+        return self._accepted(req)

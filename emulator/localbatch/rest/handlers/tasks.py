@@ -1,0 +1,74 @@
+"""Handlers of the task operations (one task, a task collection, terminate, reactivate, delete).
+
+May import: the service's public API, `rest.types`, `rest.conditions`, `.base`, `exceptions`.
+"""
+
+from __future__ import annotations
+
+from ...exceptions import BatchError, missing_property
+from ..conditions import precondition
+from ..types import Request, Response, json_response
+from .base import HandlerBase
+
+MAX_COLLECTION_TASKS = 100
+MAX_COLLECTION_BYTES = 1024 * 1024
+ADD_COLLECTION_METADATA = "Microsoft.Azure.Batch.Protocol.Entities.TaskAddCollectionResult"
+
+
+def _too_large(reason: str) -> BatchError:
+    return BatchError(
+        413,
+        "RequestBodyTooLarge",
+        "The request body is too large and exceeds the maximum permissible limit.",
+        [("Reason", reason)],
+    )
+
+
+class TaskHandlers(HandlerBase):
+    """Tasks."""
+
+    def create_task(self, req: Request, job_id: str) -> Response:
+        return self._created(self.service.add_task(job_id, req.json_object()))
+
+    def create_task_collection(self, req: Request, job_id: str) -> Response:
+        if len(req.body) >= MAX_COLLECTION_BYTES:
+            raise _too_large(f"The task collection is {len(req.body)} bytes; the limit is under 1 MB.")
+        body = req.json_object()
+        tasks = body.get("value")
+        if not isinstance(tasks, list):
+            raise missing_property("value")
+        if len(tasks) > MAX_COLLECTION_TASKS:
+            raise _too_large(
+                f"The task collection has {len(tasks)} tasks; at most {MAX_COLLECTION_TASKS} are allowed."
+            )
+        results = []
+        for item in self.service.add_tasks(job_id, tasks):
+            error = item.pop("error", None)
+            if isinstance(error, BatchError):
+                item["status"] = "clienterror" if error.status < 500 else "servererror"
+                item["error"] = {k: v for k, v in error.body(req.request_id).items() if k != "odata.metadata"}
+            results.append(item)
+        return json_response(
+            200, {"odata.metadata": self._metadata(ADD_COLLECTION_METADATA), "value": results}
+        )
+
+    def list_tasks(self, req: Request, job_id: str) -> Response:
+        return self._list(req, self.service.list_tasks(job_id), "tasks")
+
+    def get_task(self, req: Request, job_id: str, task_id: str) -> Response:
+        doc = self.service.get_task(job_id, task_id)
+        response = self._entity(req, doc, "tasks/@Element")
+        response.headers["DataServiceId"] = doc["url"]
+        return response
+
+    def terminate_task(self, req: Request, job_id: str, task_id: str) -> Response:
+        self.service.terminate_task(job_id, task_id, precondition(req, write=True))
+        return Response(204, {"DataServiceId": f"{self.base}{req.path}"})
+
+    def reactivate_task(self, req: Request, job_id: str, task_id: str) -> Response:
+        self.service.reactivate_task(job_id, task_id, precondition(req, write=True))
+        return Response(204, {"DataServiceId": f"{self.base}{req.path}"})
+
+    def delete_task(self, req: Request, job_id: str, task_id: str) -> Response:
+        self.service.delete_task(job_id, task_id, precondition(req, write=True))
+        return Response(200)

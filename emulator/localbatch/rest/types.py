@@ -1,0 +1,85 @@
+"""Request and response types of the HTTP layer and the response shapes every handler shares.
+
+Owns: `Request` (raw path, decoded query, lower-cased headers, body; JSON and boolean-flag parsing),
+`Response`, the JSON content type, `http_date` (RFC 1123) and the entity headers (ETag, Last-Modified).
+May import: `wire`, `exceptions`. Not the service internals.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+from ..exceptions import invalid_body, invalid_query
+from ..wire import Doc, parse_iso
+
+JSON_TYPE = "application/json;odata=minimalmetadata"
+
+
+@dataclass
+class Request:
+    """One parsed request: raw path (still percent-encoded), decoded query, headers, body bytes."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes = b""
+    request_id: str = ""
+
+    def json(self, required: bool = True) -> Any:
+        if not self.body.strip():
+            if required:
+                raise invalid_body("The request body is empty.")
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError as exc:
+            raise invalid_body(f"The request body is not valid JSON: {exc}") from None
+
+    def json_object(self, required: bool = True) -> Doc:
+        value = self.json(required)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise invalid_body("The request body must be a JSON object.")
+        return value
+
+    def flag(self, name: str) -> bool:
+        """A `true` / `false` query parameter (default false)."""
+        value = self.query.get(name, "false").lower()
+        if value not in ("true", "false"):
+            raise invalid_query(name, value, "The value must be true or false.")
+        return value == "true"
+
+
+@dataclass
+class Response:
+    """What to send: status, headers and body (`head_length` is the Content-Length a HEAD reports)."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    head_length: int | None = None
+
+
+def http_date(dt: datetime) -> str:
+    """RFC 1123, as Batch writes Last-Modified and ocp-creation-time."""
+    return format_datetime(dt.astimezone(UTC), usegmt=True)
+
+
+def json_response(status: int, body: Doc, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, {"Content-Type": JSON_TYPE, **(headers or {})}, json.dumps(body).encode())
+
+
+def entity_headers(doc: Doc) -> dict[str, str]:
+    """ETag and Last-Modified of an entity document."""
+    headers = {}
+    if doc.get("eTag"):
+        headers["ETag"] = doc["eTag"]
+    if doc.get("lastModified"):
+        headers["Last-Modified"] = http_date(parse_iso(doc["lastModified"]))
+    return headers

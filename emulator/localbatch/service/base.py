@@ -1,0 +1,335 @@
+"""The core of the service: its state, its one lock, persistence and lookups.
+
+Owns: the account's pools and jobs (`ServiceBase.pools`, `.jobs`), the one `RLock` every operation
+holds (`_op`: lock, then write what changed to the `Store` in one transaction, wake the scheduler,
+launch what was queued), start-up (`_load`: read everything back; work that was running is requeued
+as after a node reboot), the scheduler thread's loop, URLs, and the id lookups that answer 404s.
+The parts in this package (`pools`, `nodes`, `jobs`, `tasks`, `scheduler`, `prep_release`,
+`executions`, `retention`) are mixins over this class; `BatchService` composes them.
+May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, `store`. Not HTTP or the portal.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import orphans, runtime
+from ..entities import Job, Node, Pool, Task
+from ..exceptions import (
+    not_found,
+)
+from ..store import Store
+from ..wire import (
+    LIVE_JOB_STATES,
+    Doc,
+    iso,
+    set_state,
+    utcnow,
+)
+
+
+class ServiceBase:
+    """State, lock, persistence and lookups shared by every part of `BatchService`."""
+
+    if TYPE_CHECKING:
+        # What the parts offer each other: declared here so each part type-checks on its own; each is
+        # defined once, in the part that owns it (see the module docstrings).
+        def _advance_pools(self, now: datetime) -> None: ...
+        def _begin_node_op(self, node: Node, op: str, option: str, now: datetime) -> None: ...
+        def _boot(self, pool: Pool, node: Node, now: datetime) -> None: ...
+        def _cancel(self, key: tuple[str, ...]) -> None: ...
+        def _check_job_mutable(self, job: Job) -> None: ...
+        def _complete_task(
+            self,
+            job: Job,
+            task: Task,
+            now: datetime,
+            *,
+            exit_code: int | None,
+            failure: Doc | None,
+            started: bool,
+            upload_failed: bool = False,
+        ) -> None: ...
+        def _count_nodes(self, pool: Pool) -> None: ...
+        def _disable(self, job: Job, option: str) -> None: ...
+        def _drop_node(self, pool: Pool, node: Node) -> None: ...
+        def _environment(
+            self, job: Job, pool: Pool, node: Node, task_dir: Path, task_id: str, spec: Doc
+        ) -> dict[str, str]: ...
+        def _exit_options_for(self, task: Task) -> Doc: ...
+        def _finish_pool_deletes(self) -> None: ...
+        def _launch_pending(self) -> None: ...
+        def _launch_prep(self, job: Job, pool: Pool, node: Node, retry_count: int = 0) -> None: ...
+        def _launch_start_task(self, pool: Pool, node: Node) -> None: ...
+        def _node_busy(self, node: Node) -> bool: ...
+
+        def _on_exits(self, ended: list[tuple[Any, runtime.ProcessResult]]) -> None: ...
+        def _refresh_node(self, node: Node) -> None: ...
+        def _remove_job(self, job: Job) -> None: ...
+        def _requeue(self, job: Job, task: Task, now: datetime) -> None: ...
+        def _retain_prep(self, job: Job, node_id: str) -> None: ...
+        def _retain_task(self, task: Task) -> None: ...
+        def _run_releases(self, job: Job) -> bool: ...
+        def _spawn(
+            self,
+            key: tuple[str, ...],
+            run: runtime.TaskRun,
+            on_result: Callable[[runtime.ProcessResult], Any],
+            after: Callable[[Any], None] | None = None,
+        ) -> None: ...
+        def _start_task(self, job: Job, task: Task, pool: Pool, node: Node, now: datetime) -> None: ...
+        def _stop_execution(self, execution: Execution) -> None: ...
+        def _sweep_retention(self, now: datetime) -> None: ...
+        def _task_dir_of(self, task: Task) -> Path | None: ...
+        def _terminate(self, job: Job, reason: str) -> None: ...
+        def _tick(self) -> None: ...
+        def _unassign(self, job: Job, task: Task, now: datetime) -> None: ...
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        account_name: str,
+        base_url: str = "http://127.0.0.1",
+        max_nodes: int | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.account_name = account_name
+        self.base_url = base_url.rstrip("/")
+        self.max_nodes = max_nodes
+        self.lock = threading.RLock()
+        self._wake = threading.Condition(self.lock)
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Attempts queued under the lock and launched after it is released (see `_spawn`), the one
+        # thread that waits for every task process, and a count of finished operations so the
+        # scheduler never sleeps through a change.
+        self._to_launch: collections.deque[Execution] = collections.deque()
+        self._launching = threading.local()
+        self._reaper = runtime.Reaper(self._on_exits)
+        self._changes = 0
+        self.pools: dict[str, Pool] = {}
+        self.jobs: dict[str, Job] = {}
+        self._executions: dict[tuple[str, ...], Execution] = {}
+        self._seq = itertools.count(1)
+        self._puts: dict[tuple[str, str], Doc] = {}
+        self._deletes: set[tuple[str, str]] = set()
+        # Directories to delete once their retentionTime runs out: (due epoch seconds, kind, job
+        # key, task key or node id, endTime it was scheduled for); checked again when it comes due.
+        self._retention: list[tuple[float, str, str, str, str]] = []
+        self.store = Store(self.data_dir / "localbatch.sqlite3")
+        self._load()
+
+    def start(self) -> None:
+        """Start the scheduler thread (and re-run start tasks of nodes that "rebooted")."""
+        with self._op():
+            for pool in self.pools.values():
+                for node in pool.nodes.values():
+                    if node.doc["state"] in ("starting", "waitingforstarttask"):
+                        self._launch_start_task(pool, node)
+        self._thread = threading.Thread(target=self._loop, name="localbatch-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the scheduler and kill running processes (state is already persisted)."""
+        self._stopped.set()
+        with self._wake:
+            self._wake.notify_all()
+            for execution in self._executions.values():
+                self._stop_execution(execution)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._reaper.close()
+        self.store.close()
+
+    @contextmanager
+    def _op(self) -> Iterator[None]:
+        """Hold the lock for one operation, then persist what changed and wake the scheduler."""
+        try:
+            with self.lock:
+                try:
+                    yield
+                finally:
+                    self._flush()
+                    self._changes += 1
+                    self._wake.notify_all()
+        finally:
+            self._launch_pending()
+
+    def _save(self, kind: str, key: str, record: Doc) -> None:
+        self._deletes.discard((kind, key))
+        self._puts[(kind, key)] = record
+
+    def _forget(self, kind: str, key: str) -> None:
+        self._puts.pop((kind, key), None)
+        self._deletes.add((kind, key))
+
+    def _flush(self) -> None:
+        if not self._puts and not self._deletes:
+            return
+        # No copy: every caller holds the lock, and the store serializes the records before returning.
+        puts = [(kind, key, rec) for (kind, key), rec in self._puts.items()]
+        deletes = list(self._deletes)
+        self._puts.clear()
+        self._deletes.clear()
+        self.store.write(puts, deletes)
+
+    def _save_pool(self, pool: Pool) -> None:
+        self._save("pool", pool.key, pool.record())
+
+    def _save_node(self, node: Node) -> None:
+        self._save("node", f"{node.pool_key}/{node.id}", node.record())
+
+    def _save_job(self, job: Job) -> None:
+        self._save("job", job.key, job.record())
+
+    def _save_task(self, task: Task) -> None:
+        # Every change of a task is saved, so this is where its job's counts follow it.
+        job = self.jobs.get(task.job_key)
+        if job is not None and job.tasks.get(task.key) is task:
+            job.count(task)
+        self._save("task", f"{task.job_key}/{task.key}", task.record())
+
+    def _save_prep(self, job: Job, node_id: str) -> None:
+        self._save("prep", f"{job.key}/{node_id}", {"doc": job.prep[node_id]})
+
+    def _load(self) -> None:
+        """Read everything back; processes that were running are requeued, as after a node reboot."""
+        now = utcnow()
+        max_seq = 0
+        for _, rec in self.store.load("pool"):
+            pool = Pool.from_record(rec)
+            self.pools[pool.key] = pool
+            max_seq = max(max_seq, pool.seq)
+        for _, rec in self.store.load("node"):
+            owner = self.pools.get(rec["pool"])
+            if owner is None:
+                continue
+            node = Node.from_record(rec)
+            owner.next_index = max(owner.next_index, len(owner.nodes) + 1)
+            # The node "rebooted": processes a killed emulator left running end now, before requeueing.
+            orphans.reap_orphans(node.root)
+            doc = node.doc
+            doc.update(runningTasksCount=0, runningTaskSlotsCount=0, lastBootTime=iso(now))
+            if node.pending is not None:
+                pass  # a reboot, reimage or removal in progress: the scheduler finishes it
+            elif doc.get("startTask") and doc["state"] != "starttaskfailed":
+                set_state(doc, "waitingforstarttask" if node.waits_for_start else "idle", now)
+            elif doc["state"] not in ("starttaskfailed",):
+                set_state(doc, "idle", now)
+            owner.nodes[node.id] = node
+            self._save_node(node)
+        for _, rec in self.store.load("job"):
+            job = Job.from_record(rec)
+            self.jobs[job.key] = job
+            max_seq = max(max_seq, job.seq)
+        tasks = [rec for _, rec in self.store.load("task")]
+        for rec in sorted(tasks, key=lambda r: r["seq"]):
+            parent = self.jobs.get(rec["job"])
+            if parent is None:
+                continue
+            task = Task.from_record(rec)
+            parent.tasks[task.key] = task
+            self._retain_task(task)
+            parent.count(task)
+            max_seq = max(max_seq, task.seq)
+            if task.doc["state"] in ("running", "preparing"):
+                # The node "rebooted": the task goes back to the queue, counted as a requeue.
+                task.requeued(now)
+                self._save_task(task)
+            if task.doc["state"] == "active":
+                parent.active[task.key] = None
+        for key, rec in self.store.load("prep"):
+            job_key, node_id = key.split("/", 1)
+            owner_job = self.jobs.get(job_key)
+            if owner_job is None:
+                continue
+            job = owner_job
+            doc = rec["doc"]
+            prep_info = doc.get("jobPreparationTaskExecutionInfo") or {}
+            release_info = doc.get("jobReleaseTaskExecutionInfo") or {}
+            if release_info.get("state") == "running":
+                doc.pop("jobReleaseTaskExecutionInfo")  # relaunched by the scheduler
+            prep_def = job.doc.get("jobPreparationTask") or {}
+            if prep_info.get("state") == "running" or (
+                prep_info.get("result") == "success"
+                and prep_def.get("rerunOnNodeRebootAfterSuccess", True)
+                and "jobReleaseTaskExecutionInfo" not in doc
+                and job.state in LIVE_JOB_STATES
+            ):
+                doc["_rerun"] = True  # prep runs again before the next task of the job on that node
+            job.prep[node_id] = doc
+            self._save_prep(job, node_id)
+            self._retain_prep(job, node_id)
+        self._seq = itertools.count(max_seq + 1)
+        self._flush()
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            with self._wake:
+                seen = self._changes
+                try:
+                    self._tick()
+                finally:
+                    self._flush()
+            self._launch_pending()
+            with self._wake:
+                if self._changes == seen and not self._stopped.is_set():
+                    self._wake.wait(timeout=0.2)
+
+    def pool_url(self, pool_id: str) -> str:
+        return f"{self.base_url}/pools/{pool_id}"
+
+    def node_url(self, pool_id: str, node_id: str) -> str:
+        return f"{self.base_url}/pools/{pool_id}/nodes/{node_id}"
+
+    def job_url(self, job_id: str) -> str:
+        return f"{self.base_url}/jobs/{job_id}"
+
+    def task_url(self, job_id: str, task_id: str) -> str:
+        return f"{self.base_url}/jobs/{job_id}/tasks/{task_id}"
+
+    def _pool(self, pool_id: str) -> Pool:
+        pool = self.pools.get(pool_id.lower())
+        if pool is None:
+            raise not_found("PoolNotFound", "pool")
+        return pool
+
+    def _node(self, pool_id: str, node_id: str) -> tuple[Pool, Node]:
+        pool = self._pool(pool_id)
+        node = pool.nodes.get(node_id) or next(
+            (n for n in pool.nodes.values() if n.id.lower() == node_id.lower()), None
+        )
+        if node is None:
+            raise not_found("NodeNotFound", "node")
+        return pool, node
+
+    def _job(self, job_id: str) -> Job:
+        job = self.jobs.get(job_id.lower())
+        if job is None:
+            raise not_found("JobNotFound", "job")
+        return job
+
+    def _task(self, job_id: str, task_id: str) -> tuple[Job, Task]:
+        job = self._job(job_id)
+        task = job.tasks.get(task_id.lower())
+        if task is None:
+            raise not_found("TaskNotFound", "task")
+        return job, task
+
+    def _node_by_ref(self, ref: tuple[str, str] | None) -> Node | None:
+        if ref is None:
+            return None
+        pool = self.pools.get(ref[0])
+        return pool.nodes.get(ref[1]) if pool else None
+
+
+if TYPE_CHECKING:
+    from .executions import Execution

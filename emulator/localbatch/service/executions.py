@@ -1,0 +1,196 @@
+"""Execution threads: one `Execution` per attempt of a task, prep, release or start task. Attempts are
+queued under the lock and launched after it is released; one `runtime.Reaper` waits for every
+process, and exits that arrive together are recorded under one lock hold and one store transaction.
+Only slow pre- and post-processing (resource file downloads, output uploads) gets a thread.
+
+May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.base`. Not HTTP or the portal.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import runtime
+from ..entities import Job, Node, Pool
+from ..wire import (
+    Doc,
+    iso,
+    utcnow,
+)
+from .base import ServiceBase
+
+
+@dataclass
+class Execution:
+    """One attempt of a task, prep, release or start task: what to run, what to do with its result,
+    the process once launched, and the events to stop/await it.
+
+    `on_result` runs under the service lock with the `ProcessResult`; a non-None return value is
+    handed to `after` on a thread of its own, outside the lock (output file uploads).
+    """
+
+    key: tuple[str, ...]
+    run: runtime.TaskRun
+    on_result: Callable[[runtime.ProcessResult], Any]
+    after: Callable[[Any], None] | None = None
+    process: runtime.Process | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+def record_outcome(info: Doc, result: runtime.ProcessResult) -> bool:
+    """Write how a start, prep or release task attempt ended into its execution info (state
+    `completed`, endTime, result, exitCode, failureInfo); True if it failed."""
+    failed = result.failure_info is not None or result.exit_code != 0
+    info.update(state="completed", endTime=iso(result.end_time), result="failure" if failed else "success")
+    if result.exit_code is not None:
+        info["exitCode"] = result.exit_code
+    if failed:
+        info["failureInfo"] = result.failure_info or runtime.exit_code_failure_info(result.exit_code)
+    return failed
+
+
+class ExecutionsPart(ServiceBase):
+    """Launching and reaping attempts (`BatchService` mixin)."""
+
+    def _environment(
+        self, job: Job, pool: Pool, node: Node, task_dir: Path, task_id: str, spec: Doc
+    ) -> dict[str, str]:
+        prep = job.doc.get("jobPreparationTask")
+        return runtime.task_environment(
+            account_name=self.account_name,
+            account_url=self.base_url,
+            pool_id=pool.doc["id"],
+            node_id=node.id,
+            node_root=node.root,
+            task_dir=task_dir,
+            job_id=job.doc["id"],
+            task_id=task_id,
+            is_dedicated=bool(node.doc["isDedicated"]),
+            job_preparation_task_id=prep["id"] if prep else None,
+            user_identity=spec.get("userIdentity"),
+            common_environment_settings=job.doc.get("commonEnvironmentSettings"),
+            environment_settings=spec.get("environmentSettings"),
+        )
+
+    def _spawn(
+        self,
+        key: tuple[str, ...],
+        run: runtime.TaskRun,
+        on_result: Callable[[runtime.ProcessResult], Any],
+        after: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Queue `run` to be launched once the lock is released; `on_result` runs under the lock
+        when it ends, `after` (given `on_result`'s value, when not None) on a thread outside it."""
+        execution = Execution(key, run, on_result, after)
+        self._executions[key] = execution
+        self._to_launch.append(execution)
+
+    def _stop_execution(self, execution: Execution) -> None:
+        """Cancel an attempt: before launch it never starts; once running its process group is killed."""
+        execution.cancel.set()
+        process = execution.process
+        if process is not None:
+            self._reaper.cancel(process)
+
+    def _cancel(self, key: tuple[str, ...]) -> None:
+        execution = self._executions.get(key)
+        if execution is not None:
+            self._stop_execution(execution)
+
+    def _launch_pending(self) -> None:
+        """Launch what `_spawn` queued, on this thread and outside the lock.
+
+        A launch without resource files is quick (directories, then `Popen`), so it happens right
+        here and the process goes to the reaper: no thread per task. Resource file downloads can
+        take long, so such an attempt gets a thread of its own. Attempts that end before a process
+        runs (launch failure, cancelled) are recorded together once the queue is empty.
+        """
+        if getattr(self._launching, "active", False):
+            return  # an outer call on this thread drains the queue
+        self._launching.active = True
+        try:
+            while True:
+                ended: list[tuple[Any, runtime.ProcessResult]] = []
+                while True:
+                    try:
+                        execution = self._to_launch.popleft()
+                    except IndexError:
+                        break
+                    if self._stopped.is_set():
+                        execution.done.set()
+                    elif execution.run.resource_files:
+                        threading.Thread(
+                            target=self._launch_alone,
+                            args=(execution,),
+                            name=f"localbatch-{'-'.join(execution.key)}",
+                            daemon=True,
+                        ).start()
+                    elif (result := self._launch(execution)) is not None:
+                        ended.append((execution, result))
+                if not ended:
+                    return
+                self._on_exits(ended)
+        finally:
+            self._launching.active = False
+
+    def _launch_alone(self, execution: Execution) -> None:
+        result = self._launch(execution)
+        if result is not None:
+            self._on_exits([(execution, result)])
+
+    def _launch(self, execution: Execution) -> runtime.ProcessResult | None:
+        """Start one attempt and hand its process to the reaper; the result if it ended already."""
+        try:
+            outcome = runtime.launch(execution.run, execution.cancel)
+        except Exception as exc:  # noqa: BLE001 - a runtime bug becomes a task failure, not a hang
+            now = utcnow()
+            info = runtime.failure_info("servererror", "Unknown", f"The node runtime failed: {exc}")
+            return runtime.ProcessResult(None, now, now, info)
+        if isinstance(outcome, runtime.ProcessResult):
+            return outcome
+        execution.process = outcome
+        self._reaper.watch(outcome, execution)
+        if execution.cancel.is_set():  # cancelled while launching: `_stop_execution` saw no process
+            self._reaper.cancel(outcome)
+        return None
+
+    def _on_exits(self, ended: list[tuple[Any, runtime.ProcessResult]]) -> None:
+        """Record attempts that ended (from the reaper, or launches that failed): one lock hold and
+        one store transaction for the whole batch, then the uploads of those that have output files."""
+        follow: list[tuple[Execution, Any]] = []
+        with self._op():
+            for token, result in ended:
+                execution: Execution = token
+                if self._executions.get(execution.key) is execution:
+                    del self._executions[execution.key]
+                follow_up = None
+                if not self._stopped.is_set():
+                    try:
+                        follow_up = execution.on_result(result)
+                    except Exception:  # noqa: BLE001 - one bad record must not lose the others
+                        traceback.print_exc()
+                follow.append((execution, follow_up))
+        for execution, follow_up in follow:
+            if execution.after is not None and follow_up is not None and not self._stopped.is_set():
+                threading.Thread(
+                    target=self._after,
+                    args=(execution, follow_up),
+                    name=f"localbatch-after-{'-'.join(execution.key)}",
+                    daemon=True,
+                ).start()
+            else:
+                execution.done.set()
+
+    @staticmethod
+    def _after(execution: Execution, follow_up: Any) -> None:
+        try:
+            assert execution.after is not None
+            execution.after(follow_up)
+        finally:
+            execution.done.set()

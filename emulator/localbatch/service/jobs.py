@@ -1,0 +1,224 @@
+"""Jobs: create, update (PATCH/PUT), terminate, delete, disable, enable and their state rules;
+`task_counts` reads the counts the `Job` entity keeps.
+
+May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.base`. Not HTTP or the portal.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import datetime
+
+from ..entities import Job
+from ..exceptions import (
+    conflict,
+    invalid_property,
+)
+from ..validation import (
+    disable_tasks_option,
+    job_body,
+    job_settings,
+)
+from ..wire import (
+    Doc,
+    iso,
+    set_state,
+    touch,
+    utcnow,
+)
+from .base import ServiceBase
+from .retention import remove_tree_later
+from .tasks import task_ended
+
+
+class JobsPart(ServiceBase):
+    """Job operations (`BatchService` mixin)."""
+
+    def list_jobs(self) -> list[Doc]:
+        """Every job, in creation order."""
+        with self.lock:
+            return [copy.deepcopy(j.doc) for j in sorted(self.jobs.values(), key=lambda j: j.seq)]
+
+    def get_job(self, job_id: str) -> Doc:
+        """One job (404 `JobNotFound`)."""
+        with self.lock:
+            return copy.deepcopy(self._job(job_id).doc)
+
+    def task_counts(self, job_id: str) -> Doc:
+        """`{"taskCounts": {...}, "taskSlotCounts": {...}}`; `running` includes `preparing`."""
+        with self.lock:
+            job = self._job(job_id)
+            return {"taskCounts": dict(job.counts), "taskSlotCounts": dict(job.slot_counts)}
+
+    def create_job(self, body: Doc) -> Doc:
+        """Create a job (state `active`) after checking every rule of reference §5 and §6."""
+        spec = job_body(body)
+        job_id, settings = spec.id, spec.settings
+        with self._op():
+            if job_id.lower() in self.jobs:
+                raise conflict("JobExists", "The specified job already exists.")
+            now = utcnow()
+            doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
+            doc.update(settings)
+            doc.update(
+                id=job_id,
+                url=self.job_url(job_id),
+                creationTime=iso(now),
+                state="active",
+                stateTransitionTime=iso(now),
+                onTaskFailure=spec.on_task_failure,
+                usesTaskDependencies=bool(body.get("usesTaskDependencies", False)),
+                executionInfo={"startTime": iso(now), "poolId": settings["poolInfo"]["poolId"]},
+            )
+            if not doc.get("metadata"):
+                doc.pop("metadata", None)
+            if spec.preparation:
+                doc["jobPreparationTask"] = spec.preparation
+            if spec.release:
+                doc["jobReleaseTask"] = spec.release
+            touch(doc, now)
+            job = Job(doc, next(self._seq))
+            self.jobs[job.key] = job
+            self._save_job(job)
+            return copy.deepcopy(doc)
+
+    def _check_job_mutable(self, job: Job) -> None:
+        state = job.state
+        if state == "completed":
+            raise conflict("JobCompleted", "The specified job is already in a completed state.")
+        if state == "terminating":
+            raise conflict("JobBeingTerminated", "The specified job is being terminated.")
+        if state == "deleting":
+            raise conflict("JobBeingDeleted", "The specified job has been marked for deletion.")
+
+    def update_job(
+        self, job_id: str, body: Doc, *, replace: bool, check: Callable[[Doc], None] | None = None
+    ) -> Doc:
+        """PATCH (merge: omitted properties unchanged) or PUT (replace: omitted ones reset)."""
+        with self._op():
+            job = self._job(job_id)
+            if check:
+                check(job.doc)
+            self._check_job_mutable(job)
+            settings = job_settings(body, job.doc, replace=replace)
+            new_pool = settings.get("poolInfo")
+            if new_pool and new_pool["poolId"].lower() != job.doc["poolInfo"]["poolId"].lower():
+                if job.state != "disabled":
+                    raise invalid_property(
+                        "poolInfo",
+                        new_pool["poolId"],
+                        "The pool of a job can only be changed while the job is disabled.",
+                    )
+                job.doc["executionInfo"]["poolId"] = new_pool["poolId"]
+            if replace and "metadata" in settings and not settings["metadata"]:
+                job.doc.pop("metadata", None)
+                settings.pop("metadata")
+            job.doc.update(settings)
+            touch(job.doc)
+            self._save_job(job)
+            return copy.deepcopy(job.doc)
+
+    def terminate_job(
+        self, job_id: str, reason: str | None = None, check: Callable[[Doc], None] | None = None
+    ) -> None:
+        """Move the job to `terminating` now; running tasks end, release tasks run, then `completed`."""
+        with self._op():
+            job = self._job(job_id)
+            if check:
+                check(job.doc)
+            self._check_job_mutable(job)
+            self._terminate(job, reason or "UserTerminate")
+
+    def _terminate(self, job: Job, reason: str) -> None:
+        now = utcnow()
+        job.pending_reason = reason
+        job.release_due = True
+        set_state(job.doc, "terminating", now)
+        self._save_job(job)
+        self._stop_job_work(job, now)
+
+    def _stop_job_work(self, job: Job, now: datetime) -> None:
+        """End running and preparing tasks (TaskEnded) and any running job preparation task."""
+        for task in job.tasks.values():
+            state = task.doc["state"]
+            if state == "running":
+                task.terminate_requested = True
+                self._cancel(("task", job.key, task.key))
+            elif state == "preparing":
+                self._complete_task(job, task, now, exit_code=None, failure=task_ended(), started=False)
+        for key, execution in self._executions.items():
+            if key[0] == "prep" and key[1] == job.key:
+                self._stop_execution(execution)
+
+    def delete_job(self, job_id: str, check: Callable[[Doc], None] | None = None) -> None:
+        """Move the job to `deleting` now; release tasks run if it had not ended, then it is gone."""
+        with self._op():
+            job = self._job(job_id)
+            if check:
+                check(job.doc)
+            if job.state == "deleting":
+                raise conflict("JobBeingDeleted", "The specified job has been marked for deletion.")
+            now = utcnow()
+            if job.state not in ("completed", "terminating"):
+                job.release_due = True  # deleting a job that had not ended runs the release task
+            set_state(job.doc, "deleting", now)
+            self._save_job(job)
+            self._stop_job_work(job, now)
+
+    def disable_job(
+        self, job_id: str, disable_tasks: str, check: Callable[[Doc], None] | None = None
+    ) -> None:
+        """`requeue` / `terminate` running tasks or `wait` for them; `disabling` then `disabled`."""
+        option = disable_tasks_option(disable_tasks)
+        with self._op():
+            job = self._job(job_id)
+            if check:
+                check(job.doc)
+            self._check_job_mutable(job)
+            if job.state != "active":
+                raise conflict("JobNotActive", "The specified job is not in an active state.")
+            self._disable(job, option)
+
+    def _disable(self, job: Job, option: str) -> None:
+        now = utcnow()
+        job.disable_option = option
+        set_state(job.doc, "disabling", now)
+        self._save_job(job)
+        for task in job.tasks.values():
+            if task.doc["state"] not in ("running", "preparing"):
+                continue
+            if option == "requeue":
+                self._requeue(job, task, now)
+            elif option == "terminate":
+                if task.doc["state"] == "preparing":
+                    self._complete_task(job, task, now, exit_code=None, failure=task_ended(), started=False)
+                else:
+                    task.terminate_requested = True
+                    self._cancel(("task", job.key, task.key))
+
+    def enable_job(self, job_id: str, check: Callable[[Doc], None] | None = None) -> None:
+        """Move a disabled job to `enabling`; the scheduler makes it `active` again."""
+        with self._op():
+            job = self._job(job_id)
+            if check:
+                check(job.doc)
+            self._check_job_mutable(job)
+            if job.state not in ("disabled", "disabling"):
+                raise conflict("JobNotDisabled", "The specified job is not in a disabled state.")
+            set_state(job.doc, "enabling")
+            self._save_job(job)
+
+    def _remove_job(self, job: Job) -> None:
+        del self.jobs[job.key]
+        self._forget("job", job.key)
+        for task in job.tasks.values():
+            self._forget("task", f"{job.key}/{task.key}")
+        for node_id in job.prep:
+            self._forget("prep", f"{job.key}/{node_id}")
+        job_dirs = set()
+        for pool in self.pools.values():
+            for node in pool.nodes.values():
+                job_dirs.add(node.root / "workitems" / job.doc["id"])
+        for path in job_dirs:
+            remove_tree_later(path)

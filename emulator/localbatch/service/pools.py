@@ -1,0 +1,293 @@
+"""Pools: create, delete, resize, stop resize, remove nodes, and the scheduler's step that grows
+or shrinks a resizing pool and finishes reboots, reimages and removals once their node is quiet.
+
+May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.base`. Not HTTP or the portal.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from .. import runtime
+from ..entities import Node, Pool
+from ..exceptions import (
+    conflict,
+)
+from ..validation import (
+    pool_body,
+    remove_nodes_body,
+    resize_targets,
+)
+from ..wire import (
+    Doc,
+    iso,
+    parse_iso,
+    set_state,
+    touch,
+    utcnow,
+)
+from .base import ServiceBase
+from .nodes import REBOOT_SECONDS
+from .retention import remove_tree_later
+
+
+class PoolsPart(ServiceBase):
+    """Pool operations (`BatchService` mixin)."""
+
+    def list_pools(self) -> list[Doc]:
+        """Every pool, in creation order."""
+        with self.lock:
+            return [copy.deepcopy(p.doc) for p in sorted(self.pools.values(), key=lambda p: p.seq)]
+
+    def get_pool(self, pool_id: str) -> Doc:
+        """One pool (404 `PoolNotFound`)."""
+        with self.lock:
+            return copy.deepcopy(self._pool(pool_id).doc)
+
+    def create_pool(self, body: Doc) -> Doc:
+        """Create a pool with its nodes at once (`allocationState` steady); returns the pool."""
+        spec = pool_body(body)
+        pool_id = spec.id
+        with self._op():
+            if pool_id.lower() in self.pools:
+                raise conflict("PoolExists", "The specified pool already exists.")
+            now = utcnow()
+            doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
+            doc.update(
+                id=pool_id,
+                url=self.pool_url(pool_id),
+                creationTime=iso(now),
+                state="active",
+                stateTransitionTime=iso(now),
+                allocationState="steady",
+                allocationStateTransitionTime=iso(now),
+                resizeTimeout=body.get("resizeTimeout") or "PT15M",
+                targetDedicatedNodes=spec.dedicated,
+                targetLowPriorityNodes=spec.low_priority,
+                enableAutoScale=False,
+                enableInterNodeCommunication=bool(body.get("enableInterNodeCommunication", False)),
+                taskSlotsPerNode=spec.task_slots_per_node,
+                taskSchedulingPolicy=spec.scheduling_policy,
+            )
+            touch(doc, now)
+            pool = Pool(doc, next(self._seq))
+            self.pools[pool.key] = pool
+            existing = sum(len(p.nodes) for p in self.pools.values())
+            room = None if self.max_nodes is None else max(0, self.max_nodes - existing)
+            want = [True] * spec.dedicated + [False] * spec.low_priority
+            grant = want if room is None else want[:room]
+            if len(grant) < len(want):
+                doc["resizeErrors"] = [
+                    {
+                        "code": "AccountCoreQuotaReached",
+                        "message": f"The local emulator's node cap (--max-nodes {self.max_nodes}) was reached: "
+                        f"allocated {len(grant)} of {len(want)} nodes.",
+                    }
+                ]
+            for index, is_dedicated in enumerate(grant):
+                self._add_node(pool, index, is_dedicated, now)
+            doc["currentDedicatedNodes"] = sum(1 for d in grant if d)
+            doc["currentLowPriorityNodes"] = sum(1 for d in grant if not d)
+            self._save_pool(pool)
+            return copy.deepcopy(doc)
+
+    def _add_node(self, pool: Pool, index: int, is_dedicated: bool, now: datetime) -> Node:
+        digest = hashlib.sha256(f"{pool.doc['id']}|{pool.doc['creationTime']}|{index}".encode()).hexdigest()
+        node_id = f"tvmps_{digest}_{'d' if is_dedicated else 'p'}"
+        root = self.data_dir / "nodes" / pool.doc["id"] / node_id
+        runtime.prepare_node_root(root)
+        vmc = pool.doc["virtualMachineConfiguration"]
+        doc: Doc = {
+            "id": node_id,
+            "url": self.node_url(pool.doc["id"], node_id),
+            "state": "starting",
+            "schedulingState": "enabled",
+            "stateTransitionTime": iso(now),
+            "lastBootTime": iso(now),
+            "allocationTime": iso(now),
+            "ipAddress": f"10.0.{index // 250}.{index % 250 + 4}",
+            "affinityId": f"TVM:{node_id}",
+            "vmSize": pool.doc["vmSize"],
+            "totalTasksRun": 0,
+            "totalTasksSucceeded": 0,
+            "runningTasksCount": 0,
+            "runningTaskSlotsCount": 0,
+            "isDedicated": is_dedicated,
+            "nodeAgentInfo": {"version": "1.11.0-localbatch", "lastUpdateTime": iso(now)},
+            "virtualMachineInfo": {"imageReference": copy.deepcopy(vmc.get("imageReference"))},
+        }
+        if pool.doc.get("startTask"):
+            doc["startTask"] = copy.deepcopy(pool.doc["startTask"])
+        touch(doc, now)
+        node = Node(pool.key, doc, root, next(self._seq))
+        pool.nodes[node_id] = node
+        pool.next_index = max(pool.next_index, index + 1)
+        if doc.get("startTask"):
+            set_state(doc, "waitingforstarttask" if node.waits_for_start else "idle", now)
+            self._launch_start_task(pool, node)
+        else:
+            set_state(doc, "idle", now)
+        self._save_node(node)
+        return node
+
+    def delete_pool(self, pool_id: str, check: Callable[[Doc], None] | None = None) -> None:
+        """Move the pool to `deleting` now; running tasks are requeued and the pool disappears later."""
+        with self._op():
+            pool = self._pool(pool_id)
+            if check:
+                check(pool.doc)
+            if pool.doc["state"] == "deleting":
+                raise conflict("PoolBeingDeleted", "The specified pool has been marked for deletion.")
+            now = utcnow()
+            set_state(pool.doc, "deleting", now)
+            pool.doc["allocationState"] = "resizing"
+            pool.doc["allocationStateTransitionTime"] = iso(now)
+            self._save_pool(pool)
+            for node in pool.nodes.values():
+                set_state(node.doc, "leavingpool", now)
+                self._save_node(node)
+                for job_key, task_key in list(node.slots):
+                    job = self.jobs.get(job_key)
+                    task = job.tasks.get(task_key) if job else None
+                    if job and task:
+                        self._requeue(job, task, now)
+                for key, execution in self._executions.items():
+                    if key[0] in ("prep", "release") and key[2] == node.id or key == ("start", node.id):
+                        self._stop_execution(execution)
+
+    def _finish_pool_deletes(self) -> None:
+        for pool in list(self.pools.values()):
+            if pool.doc["state"] != "deleting":
+                continue
+            node_ids = set(pool.nodes)
+            if any(n.slots for n in pool.nodes.values()) or any(
+                (k[0] in ("prep", "release") and k[2] in node_ids) or (k[0] == "start" and k[1] in node_ids)
+                for k in self._executions
+            ):
+                continue
+            del self.pools[pool.key]
+            self._forget("pool", pool.key)
+            for node in pool.nodes.values():
+                self._forget("node", f"{pool.key}/{node.id}")
+            remove_tree_later(self.data_dir / "nodes" / pool.doc["id"])
+
+    def remove_nodes(self, pool_id: str, body: Doc, check: Callable[[Doc], None] | None = None) -> None:
+        """Remove the listed nodes (`nodeList`, at most 100): the pool goes `resizing` until they left."""
+        node_ids, option = remove_nodes_body(body)
+        with self._op():
+            pool = self._steady_pool(pool_id, check)
+            nodes = [self._node(pool_id, n)[1] for n in node_ids]
+            now = utcnow()
+            for node in nodes:
+                if not node.leaving:
+                    self._begin_node_op(node, "remove", option, now)
+            current = pool.staying()
+            pool.doc["targetDedicatedNodes"] = sum(1 for n in current if n.doc["isDedicated"])
+            pool.doc["targetLowPriorityNodes"] = sum(1 for n in current if not n.doc["isDedicated"])
+            self._set_allocation(pool, "resizing", now)
+
+    def resize_pool(self, pool_id: str, body: Doc, check: Callable[[Doc], None] | None = None) -> None:
+        """Set new node targets; the pool is `resizing` before this returns and `steady` once nodes
+        joined (start task) or left (their tasks handled per `nodeDeallocationOption`)."""
+        # An omitted target keeps its current value.
+        dedicated, low, option = resize_targets(body)
+        with self._op():
+            pool = self._steady_pool(pool_id, check)
+            if dedicated is not None:
+                pool.doc["targetDedicatedNodes"] = dedicated
+            if low is not None:
+                pool.doc["targetLowPriorityNodes"] = low
+            if body.get("resizeTimeout"):
+                pool.doc["resizeTimeout"] = body["resizeTimeout"]
+            pool.deallocation = option
+            pool.doc.pop("resizeErrors", None)  # cleared by the next resize, as on Batch
+            self._set_allocation(pool, "resizing", utcnow())
+
+    def stop_resize(self, pool_id: str, check: Callable[[Doc], None] | None = None) -> None:
+        """Stop a resize: the pool keeps the nodes it has now (`stopping`, then `steady`)."""
+        with self._op():
+            pool = self._pool(pool_id)
+            if check:
+                check(pool.doc)
+            if pool.doc["state"] == "deleting":
+                raise conflict(
+                    "PoolBeingDeleted",
+                    "The specified pool has been marked for deletion and is being reclaimed.",
+                )
+            if pool.doc["allocationState"] == "steady":
+                return
+            staying = pool.staying()
+            pool.doc["targetDedicatedNodes"] = sum(1 for n in staying if n.doc["isDedicated"])
+            pool.doc["targetLowPriorityNodes"] = sum(1 for n in staying if not n.doc["isDedicated"])
+            self._set_allocation(pool, "stopping", utcnow())
+
+    def _steady_pool(self, pool_id: str, check: Callable[[Doc], None] | None) -> Pool:
+        pool = self._pool(pool_id)
+        if check:
+            check(pool.doc)
+        if pool.doc["state"] == "deleting":
+            raise conflict(
+                "PoolBeingDeleted", "The specified pool has been marked for deletion and is being reclaimed."
+            )
+        if pool.doc["allocationState"] != "steady":
+            raise conflict("PoolBeingResized", "The specified pool is being resized.")
+        return pool
+
+    def _set_allocation(self, pool: Pool, state: str, now: datetime) -> None:
+        if pool.doc["allocationState"] != state:
+            pool.doc["allocationState"] = state
+            pool.doc["allocationStateTransitionTime"] = iso(now)
+        touch(pool.doc, now)
+        self._save_pool(pool)
+
+    def _advance_pools(self, now: datetime) -> None:
+        """Finish reboots, reimages and removals whose node is quiet; grow or shrink resizing pools."""
+        for pool in list(self.pools.values()):
+            if pool.doc["state"] == "deleting":
+                continue
+            for node in list(pool.nodes.values()):
+                if node.pending is None or self._node_busy(node):
+                    continue
+                if node.pending["op"] == "remove":
+                    self._drop_node(pool, node)
+                elif now - parse_iso(node.pending["since"]) >= timedelta(seconds=REBOOT_SECONDS):
+                    self._boot(pool, node, now)
+            if pool.doc["allocationState"] == "resizing":
+                self._resize_step(pool, now)
+            if pool.doc["allocationState"] in ("resizing", "stopping") and not any(
+                n.leaving for n in pool.nodes.values()
+            ):
+                self._count_nodes(pool)
+                self._set_allocation(pool, "steady", now)
+
+    def _resize_step(self, pool: Pool, now: datetime) -> None:
+        """Add missing nodes (within --max-nodes) and mark surplus ones to leave, idle ones first."""
+        for dedicated, target_key in ((True, "targetDedicatedNodes"), (False, "targetLowPriorityNodes")):
+            staying = [n for n in pool.staying() if n.doc["isDedicated"] == dedicated]
+            target = int(pool.doc.get(target_key) or 0)
+            if len(staying) > target:
+                # Batch picks which nodes go: the least busy, newest first.
+                staying.sort(key=lambda n: (len(n.slots), -n.seq))
+                for node in staying[: len(staying) - target]:
+                    self._begin_node_op(node, "remove", pool.deallocation, now)
+            for _ in range(target - len(staying)):
+                existing = sum(len(p.nodes) for p in self.pools.values())
+                if self.max_nodes is not None and existing >= self.max_nodes:
+                    pool.doc["resizeErrors"] = [
+                        {
+                            "code": "AccountCoreQuotaReached",
+                            "message": f"The local emulator's node cap (--max-nodes {self.max_nodes}) was reached.",
+                        }
+                    ]
+                    break
+                self._add_node(pool, pool.next_index, dedicated, now)
+        self._count_nodes(pool)
+
+    def _count_nodes(self, pool: Pool) -> None:
+        staying = pool.staying()
+        pool.doc["currentDedicatedNodes"] = sum(1 for n in staying if n.doc["isDedicated"])
+        pool.doc["currentLowPriorityNodes"] = sum(1 for n in staying if not n.doc["isDedicated"])
+        self._save_pool(pool)

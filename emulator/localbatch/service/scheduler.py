@@ -1,0 +1,180 @@
+"""The scheduler loop: one `_tick` moves jobs through their asynchronous transitions
+(terminating -> completed, deleting -> gone, disabling -> disabled), advances pools, sweeps retention,
+then assigns active tasks to free slots (priority, maxParallelTasks, dependencies, affinity, fill type).
+
+May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.base`. Not HTTP or the portal.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..entities import Job, Node, Pool, Task
+from ..wire import (
+    SCHEDULABLE_NODE_STATES,
+    iso,
+    parse_duration,
+    parse_iso,
+    set_state,
+    utcnow,
+)
+from .base import ServiceBase
+
+
+class SchedulerPart(ServiceBase):
+    """The scheduler (`BatchService` mixin)."""
+
+    def _tick(self) -> None:
+        now = utcnow()
+        for job in list(self.jobs.values()):
+            self._advance_job(job, now)
+        self._finish_pool_deletes()
+        self._advance_pools(now)
+        self._sweep_retention(now)
+        self._schedule(now)
+
+    def _advance_job(self, job: Job, now: datetime) -> None:
+        state = job.state
+        if state in ("active", "disabled", "disabling", "enabling"):
+            limit = parse_duration(job.doc.get("constraints", {}).get("maxWallClockTime"), "maxWallClockTime")
+            if limit is not None and now - parse_iso(job.doc["creationTime"]) >= limit:
+                self._terminate(job, "MaxWallClockTimeExpiry")
+                return
+        if (
+            state == "active"
+            and job.doc.get("onAllTasksComplete") == "terminatejob"
+            and job.counts["completed"] == len(job.tasks)
+        ):
+            # A job with no tasks counts as "all complete" too, as on Batch.
+            self._terminate(job, "AllTasksComplete")
+            return
+        if state == "disabling":
+            busy = any(t.doc["state"] in ("running", "preparing") for t in job.tasks.values())
+            if not busy or job.disable_option == "requeue":
+                set_state(job.doc, "disabled", now)
+                self._save_job(job)
+        elif state == "enabling":
+            set_state(job.doc, "active", now)
+            self._save_job(job)
+        elif state in ("terminating", "deleting"):
+            if any(k[0] in ("task", "prep") and k[1] == job.key for k in self._executions):
+                return  # wait for cancelled processes to end
+            if job.release_due and job.doc.get("jobReleaseTask") and self._run_releases(job):
+                return  # release tasks still running
+            if state == "terminating":
+                job.doc["executionInfo"]["endTime"] = iso(now)
+                job.doc["executionInfo"]["terminateReason"] = job.pending_reason or "UserTerminate"
+                set_state(job.doc, "completed", now)
+                self._save_job(job)
+            else:
+                self._remove_job(job)
+
+    def _schedule(self, now: datetime) -> None:
+        jobs = [j for j in self.jobs.values() if j.state == "active" and j.active]
+        jobs.sort(key=lambda j: (-int(j.doc.get("priority", 0)), j.seq))
+        full: set[str] = set()
+        for job in jobs:
+            pool_key = str(job.doc["poolInfo"]["poolId"]).lower()
+            pool = self.pools.get(pool_key)
+            if pool is None or pool.doc["state"] != "active" or pool_key in full:
+                continue
+            limit = int(job.doc.get("maxParallelTasks", -1))
+            busy = job.counts["running"]  # running and preparing
+            for task_key in list(job.active):
+                if limit != -1 and busy >= limit:
+                    break
+                task = job.tasks[task_key]
+                if not self._dependencies_met(job, task):
+                    continue
+                node = self._pick_node(pool, job, task)
+                if node is None:
+                    if not any(self._free_slots(pool, n) > 0 for n in pool.nodes.values()):
+                        full.add(pool_key)
+                        break
+                    continue
+                self._assign(job, task, pool, node, now)
+                busy += 1
+
+    def _free_slots(self, pool: Pool, node: Node) -> int:
+        if node.doc["state"] not in SCHEDULABLE_NODE_STATES or node.doc.get("schedulingState") != "enabled":
+            return 0
+        return int(pool.doc["taskSlotsPerNode"]) - sum(node.slots.values())
+
+    def _pick_node(self, pool: Pool, job: Job, task: Task) -> Node | None:
+        need = int(task.doc.get("requiredSlots", 1))
+        candidates = [
+            (self._free_slots(pool, n), n) for n in pool.nodes.values() if job.key not in n.ineligible_jobs
+        ]
+        candidates = [(free, n) for free, n in candidates if free >= need]
+        if not candidates:
+            return None
+        affinity = (task.doc.get("affinityInfo") or {}).get("affinityId")
+        for _, node in candidates:
+            if affinity and node.doc["affinityId"] == affinity:
+                return node
+        if pool.doc["taskSchedulingPolicy"]["nodeFillType"] == "pack":
+            return min(candidates, key=lambda c: (c[0], c[1].seq))[1]
+        return max(candidates, key=lambda c: (c[0], -c[1].seq))[1]
+
+    def _dependencies_met(self, job: Job, task: Task) -> bool:
+        depends = task.doc.get("dependsOn")
+        if not depends:
+            return True
+        ids = [str(i).lower() for i in depends.get("taskIds") or []]
+        for rng in depends.get("taskIdRanges") or []:
+            ids.extend(str(i) for i in range(int(rng["start"]), int(rng["end"]) + 1))
+        for dep_id in ids:
+            dep = job.tasks.get(dep_id)
+            if dep is None or dep.doc["state"] != "completed":
+                return False
+            if dep.doc["executionInfo"].get("result") != "success":
+                action = self._exit_options_for(dep).get("dependencyAction", "block")
+                if action != "satisfy":
+                    return False
+        return True
+
+    def _assign(self, job: Job, task: Task, pool: Pool, node: Node, now: datetime) -> None:
+        job.active.pop(task.key, None)
+        node.slots[(job.key, task.key)] = int(task.doc.get("requiredSlots", 1))
+        task.node = (pool.key, node.id)
+        task.terminate_requested = task.requeue_requested = False
+        root_dir = f"workitems/{job.doc['id']}/job-1/{task.doc['id']}"
+        task.doc["nodeInfo"] = {
+            "affinityId": node.doc["affinityId"],
+            "nodeUrl": node.doc["url"],
+            "poolId": pool.doc["id"],
+            "nodeId": node.id,
+            "taskRootDirectory": root_dir,
+            "taskRootDirectoryUrl": f"{node.doc['url']}/files/{root_dir}",
+        }
+        self._refresh_node(node)
+        prep = job.doc.get("jobPreparationTask")
+        if prep:
+            rec = job.prep.get(node.id)
+            info = (rec or {}).get("jobPreparationTaskExecutionInfo")
+            if rec is None or info is None or rec.get("_rerun"):
+                self._launch_prep(job, pool, node)
+                info = job.prep[node.id]["jobPreparationTaskExecutionInfo"]
+            if info.get("state") == "running" and prep.get("waitForSuccess", True):
+                set_state(task.doc, "preparing", now)
+                self._save_task(task)
+                return
+        self._start_task(job, task, pool, node, now)
+
+    def _requeue(self, job: Job, task: Task, now: datetime) -> None:
+        """Put an assigned task back in the queue (pool deleted, job disabled with requeue)."""
+        if ("task", job.key, task.key) in self._executions:
+            task.requeue_requested = True
+            self._cancel(("task", job.key, task.key))
+            return
+        self._unassign(job, task, now)
+
+    def _unassign(self, job: Job, task: Task, now: datetime) -> None:
+        node = self._node_by_ref(task.node)
+        if node is not None:
+            node.slots.pop((job.key, task.key), None)
+            self._refresh_node(node)
+        task.node = None
+        task.requeued(now)
+        job.active[task.key] = None
+        self._save_task(task)

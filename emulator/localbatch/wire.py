@@ -1,0 +1,144 @@
+"""Wire formats of the Batch REST API: timestamps, ISO-8601 durations, ETags and state names.
+
+Owns: the one clock (`utcnow`), the timestamp form Batch writes in bodies (`iso`, `parse_iso`), the
+duration parser (`parse_duration`, with the service's "unlimited"), the ETag/lastModified stamp every
+change gets (`touch`), the state transition bookkeeping (`set_state`: previousState and the transition
+times), the state names as `StrEnum`s and the defaults the service fills in.
+May import: the standard library and `exceptions` (a bad duration is a 400). Nothing else of the emulator.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from .exceptions import invalid_property
+
+Doc = dict[str, Any]
+
+# .NET TimeSpan.MaxValue: what Batch returns for an unset ("unlimited") duration.
+UNLIMITED = "P10675199DT2H48M5.4775807S"
+DEFAULT_RETENTION = "P7D"
+RELEASE_DEFAULT_WALL_CLOCK = "PT15M"
+RELEASE_MAX_WALL_CLOCK = timedelta(minutes=15)
+DEFAULT_USER_IDENTITY: Doc = {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}}
+
+
+class PoolState(StrEnum):
+    ACTIVE = "active"
+    DELETING = "deleting"
+
+
+class AllocationState(StrEnum):
+    STEADY = "steady"
+    RESIZING = "resizing"
+    STOPPING = "stopping"
+
+
+class NodeState(StrEnum):
+    IDLE = "idle"
+    RUNNING = "running"
+    STARTING = "starting"
+    WAITING_FOR_START_TASK = "waitingforstarttask"
+    START_TASK_FAILED = "starttaskfailed"
+    UNUSABLE = "unusable"
+    OFFLINE = "offline"
+    REBOOTING = "rebooting"
+    REIMAGING = "reimaging"
+    LEAVING_POOL = "leavingpool"
+
+
+class JobState(StrEnum):
+    ACTIVE = "active"
+    DISABLING = "disabling"
+    DISABLED = "disabled"
+    ENABLING = "enabling"
+    TERMINATING = "terminating"
+    COMPLETED = "completed"
+    DELETING = "deleting"
+
+
+class TaskState(StrEnum):
+    ACTIVE = "active"
+    PREPARING = "preparing"
+    RUNNING = "running"
+    COMPLETED = "completed"
+
+
+# Node states the scheduler assigns tasks in.
+SCHEDULABLE_NODE_STATES = (NodeState.IDLE, NodeState.RUNNING)
+# Job states in which the job still runs work (its wall clock counts, prep reruns after a reboot).
+LIVE_JOB_STATES = (JobState.ACTIVE, JobState.DISABLED, JobState.DISABLING, JobState.ENABLING)
+# Task states that hold a slot on a node.
+BUSY_TASK_STATES = (TaskState.RUNNING, TaskState.PREPARING)
+
+_DURATION = re.compile(
+    r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def utcnow() -> datetime:
+    """The current UTC time (a function so there is one clock)."""
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """RFC 3339 UTC with microseconds and `Z`, the form Batch puts in bodies."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(value: str) -> datetime:
+    """Parse a timestamp written by `iso` (or any RFC 3339 UTC value with up to 7 fraction digits)."""
+    text = value.rstrip("Z")
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def parse_duration(value: Any, name: str) -> timedelta | None:
+    """An ISO-8601 duration as sent by the SDK (`PT01H30M00S`, `P7D`, `PT0.5S`); None if unlimited."""
+    if value is None:
+        return None
+    match = _DURATION.match(str(value)) if isinstance(value, str) else None
+    if not match or value in ("P", "PT"):
+        raise invalid_property(name, value, "The value is not a valid ISO-8601 duration.")
+    parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
+    delta = timedelta(
+        weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"]
+    )
+    # Anything of ten thousand days or more is the service's "unlimited".
+    return None if delta >= timedelta(days=10000) else delta
+
+
+def seconds(value: Any, name: str) -> float | None:
+    """`parse_duration` in seconds (None if unlimited)."""
+    delta = parse_duration(value, name)
+    return None if delta is None else delta.total_seconds()
+
+
+_etag_counter = itertools.count(int(time.time() * 1e7))
+
+
+def touch(doc: Doc, now: datetime | None = None) -> None:
+    """Give `doc` a new ETag and lastModified, as every change on the service does."""
+    doc["eTag"] = f"0x8DD{next(_etag_counter) % 16**12:012X}"
+    doc["lastModified"] = iso(now or utcnow())
+
+
+def set_state(doc: Doc, state: str, now: datetime | None = None) -> None:
+    """Move `doc` to `state`, keeping previousState and the transition times; no-op if already there."""
+    now = now or utcnow()
+    if doc.get("state") == state:
+        return
+    if "state" in doc:
+        doc["previousState"] = doc["state"]
+        doc["previousStateTransitionTime"] = doc["stateTransitionTime"]
+    doc["state"] = str(state)
+    doc["stateTransitionTime"] = iso(now)
+    touch(doc, now)
