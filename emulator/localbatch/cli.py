@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from .models import BatchService
 from .server import make_server
+from .service import BatchService
 
 # The well-known development account (documented; never a secret, like Azurite's key).
 DEV_ACCOUNT_NAME = "devbatchaccount1"

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, unquote
 
 from . import auth, faults, urls
 from .exceptions import BatchError
-from .models import BatchService
 from .rest import Handlers, Request, Response, http_date
+from .service import BatchService
 
 ADMIN_PREFIX = "/_localbatch/"
 PORTAL_PREFIX = "/portal"

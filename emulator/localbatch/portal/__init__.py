@@ -33,7 +33,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ..exceptions import BatchError
-from ..models import BatchService
+from ..service import BatchService
 from . import files, pictures, views
 from .html import CSS, JS, PREFIX, e, page
 from .storage import StorageConfig, configure_storage, read_blob, storage_for

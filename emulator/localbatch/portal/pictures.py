@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ..models import BatchService
+from ..service import BatchService
 from . import charts, heatmap, runs, timeline
 from .html import file_url, url
 

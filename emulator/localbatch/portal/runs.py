@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ..models import parse_iso
+from ..wire import parse_iso
 
 Doc = dict[str, Any]
 SUCCEEDED, FAILED, RUNNING = "succeeded", "failed", "running"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import BatchError
-from ..models import BatchService
+from ..service import BatchService
 from . import files, pictures
 from .html import (
     code,
