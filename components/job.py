@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 
-from pulumi_azbatch.spec import JobSpec
+from pulumi_azbatch.model.job import JobSpec
 
 from .backend import PoolRef
 from .pool import BatchPool

@@ -1,6 +1,6 @@
 """The Job dynamic resource: a whole Azure Batch job (preparation and release tasks, tasks, outputs) in git.
 
-The job is described by the one job model, :class:`pulumi_azbatch.spec.JobSpec`; its properties are
+The job is described by the one job model, :class:`pulumi_azbatch.model.JobSpec`; its properties are
 the resource's inputs (flat, snake_case; the job id is the ``job_id`` input because ``id`` is Pulumi's
 own), beside the account (``batch_account_url``, ``batch_account_name``, ``batch_account_key``).
 
@@ -44,19 +44,14 @@ from pulumi.dynamic import (
 from pydantic import BaseModel
 
 from pulumi_azbatch.conventions import job_output_prefix, task_output_prefix
-from pulumi_azbatch.spec import (
-    JobConstraintsSpec,
-    JobSpec,
-    JobSpecError,
-    TaskSpec,
-    canonical_task,
-    load_stored_job,
-    make_job_id,
-    parse_job,
-    validate_job,
-)
+from pulumi_azbatch.model.canonical import canonical_task
+from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
+from pulumi_azbatch.model.job import JOB_FIELDS_PATCHED, JobSpec, make_job_id
+from pulumi_azbatch.model.outputs import is_job_kind
+from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
+from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
-from .base import ProviderBase, is_unknown, public_inputs, say, trace
+from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, trace
 from .batch_client import BatchAccount, call_with_retry, error_code, resolve_account
 from .lifecycle import end_job, enum_text, get_job, job_snapshot, wait_for_gate
 from .submission import submit_tasks
@@ -74,8 +69,9 @@ REPLACE_KEYS = frozenset({
     "job_id", "batch_account_url", "batch_account_name", "display_name", "uses_task_dependencies",
     "common_environment_settings", "job_preparation_task", "job_release_task", "on_task_failure",
 })  # fmt: skip
-#: Changed with a PATCH of the job.
-PATCH_KEYS = frozenset({"priority", "max_parallel_tasks", "allow_task_preemption", "constraints", "metadata"})
+#: Changed with a PATCH of the job (the model's list; ``pool_id`` and ``on_all_tasks_complete`` are
+#: updatable too, but only after the checks in ``diff``/``update``).
+PATCH_KEYS = JOB_FIELDS_PATCHED
 #: Only the provider reads these (waits, deletion, validation, credentials): no call to the service.
 PROVIDER_KEYS = frozenset({
     "on_destroy", "wait_for", "wait_timeout", "fail_on_task_failure", "node_os", "batch_account_key",
@@ -113,14 +109,6 @@ def _to_inputs(spec: JobSpec, rest: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in rest.items() if k not in SPEC_INPUT_KEYS}, **dumped}
 
 
-def _strip_sas(url: str | None) -> str | None:
-    if not url:
-        return None
-    from urllib.parse import urlsplit
-
-    return urlsplit(url)._replace(query="").geturl()
-
-
 def _task_index(spec: JobSpec) -> dict[str, dict[str, Any]]:
     return {t.id.lower(): canonical_task(t) for t in spec.expand_tasks()}
 
@@ -143,7 +131,7 @@ def task_output_prefixes(spec: JobSpec) -> dict[str, list[str]]:
             kind = output.kind or output.custom_kind
             if kind is None:
                 continue
-            job_level = kind in ("JobOutput", "JobPreview")
+            job_level = is_job_kind(kind)
             prefixes.add(job_output_prefix(kind) if job_level else task_output_prefix(task.id, kind))
         if prefixes:
             result[task.id] = sorted(prefixes)
@@ -188,7 +176,9 @@ class JobProvider(ProviderBase):
             inputs["job_id"] = old_id if old_id and not is_unknown(prefix) else make_job_id(
                 str(prefix), secrets.token_hex(4)[:7])  # fmt: skip
         raw = spec_inputs(inputs)
-        failures = [CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)]
+        failures = [
+            CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
+        ]
         for key in ("batch_account_url", "batch_account_name"):
             value = inputs.get(key)
             if not value and not (getattr(self, "_config", None) or {}).get(key):
@@ -197,8 +187,10 @@ class JobProvider(ProviderBase):
                 from .batch_client import NAME_ENV, URL_ENV
 
                 if not os.environ.get(URL_ENV if key.endswith("url") else NAME_ENV):
-                    failures.append(CheckFailure(key, f"{key} is required (input, provider config or environment)"))
-        if failures or is_unknown(inputs):
+                    failures.append(
+                        CheckFailure(key, f"{key} is required (input, provider config or environment)")
+                    )
+        if failures or contains_unknown(inputs):
             return CheckResult(inputs, _masked(failures, inputs))
         try:
             spec = parse_job(raw)
@@ -211,18 +203,25 @@ class JobProvider(ProviderBase):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         trace(self, "diff")
-        changed = [k for k in INPUT_KEYS if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+        changed = [k for k in INPUT_KEYS if contains_unknown(news.get(k)) or olds.get(k) != news.get(k)]
         if not changed:
             return DiffResult(changes=False, replaces=[], delete_before_replace=True)
         replaces = sorted(k for k in changed if k in REPLACE_KEYS)
         state = olds.get("state")
         if "pool_id" in changed and state != "disabled":
             replaces.append("pool_id")  # the service changes the pool only while the job is disabled
-        old_mode, new_mode = olds.get("on_all_tasks_complete") or "noaction", news.get("on_all_tasks_complete")
-        if "on_all_tasks_complete" in changed and (new_mode or "noaction") == "noaction" and old_mode != "noaction":
+        old_mode, new_mode = (
+            olds.get("on_all_tasks_complete") or "noaction",
+            news.get("on_all_tasks_complete"),
+        )
+        if (
+            "on_all_tasks_complete" in changed
+            and (new_mode or "noaction") == "noaction"
+            and old_mode != "noaction"
+        ):
             replaces.append("on_all_tasks_complete")  # the service rejects terminatejob -> noaction
         task_keys = [k for k in changed if k in TASK_KEYS]
-        if task_keys and not is_unknown({k: news.get(k) for k in TASK_KEYS}):
+        if task_keys and not contains_unknown({k: news.get(k) for k in TASK_KEYS}):
             try:
                 added, modified, removed = task_changes(_lenient_spec(olds), _lenient_spec(news))
             except Exception:  # noqa: BLE001 - an unreadable old spec: be safe, replace
@@ -245,7 +244,9 @@ class JobProvider(ProviderBase):
         try:
             self._add_tasks(client, spec, job_id, spec.expand_tasks())
             if spec.on_all_tasks_complete != "noaction":
-                call_with_retry(lambda: client.update_job(job_id, spec.to_batch_job_update(["on_all_tasks_complete"])))
+                call_with_retry(
+                    lambda: client.update_job(job_id, spec.to_batch_job_update(["on_all_tasks_complete"]))
+                )
             wait_for_gate(client, job_id, wait_for=spec.wait_for, timeout=spec.wait_timeout,
                           expected_tasks=spec.task_count(), fail_on_task_failure=spec.fail_on_task_failure)  # fmt: skip
         except BaseException as exc:
@@ -295,7 +296,9 @@ class JobProvider(ProviderBase):
         if report.failures:
             shown = "\n".join(f"  {f}" for f in report.failures[:20])
             more = f"\n  ... and {len(report.failures) - 20} more" if len(report.failures) > 20 else ""
-            raise RuntimeError(f"job {job_id}: {len(report.failures)} task(s) could not be added:\n{shown}{more}")
+            raise RuntimeError(
+                f"job {job_id}: {len(report.failures)} task(s) could not be added:\n{shown}{more}"
+            )
         if report.existing:
             say(f"job {job_id}: {len(report.existing)} task(s) already existed with the same definition")
 
@@ -350,7 +353,9 @@ class JobProvider(ProviderBase):
             self._add_tasks(client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted])
         if olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete") \
                 and spec.on_all_tasks_complete != "noaction":  # fmt: skip
-            call_with_retry(lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"])))
+            call_with_retry(
+                lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"]))
+            )
         if added:
             wait_for_gate(client, id_, wait_for=spec.wait_for, timeout=spec.wait_timeout,
                           expected_tasks=spec.task_count(), fail_on_task_failure=spec.fail_on_task_failure)  # fmt: skip
@@ -377,13 +382,17 @@ class JobProvider(ProviderBase):
         snapshot = job_snapshot(client, job_id, job)
         return {
             "url": account.job_url(job_id),
-            "output_container": _strip_sas(spec.output_container_url) if spec else None,
+            "output_container": strip_query(spec.output_container_url)
+            if spec and spec.output_container_url
+            else None,
             "task_output_prefixes": task_output_prefixes(spec) if spec else {},
             "task_count": spec.task_count() if spec else None,
             **snapshot,
         }
 
-    def _outputs(self, account: BatchAccount, client: Any, spec: JobSpec, props: Mapping[str, Any]) -> dict[str, Any]:
+    def _outputs(
+        self, account: BatchAccount, client: Any, spec: JobSpec, props: Mapping[str, Any]
+    ) -> dict[str, Any]:
         job_id = spec.effective_id()
         return {**public_inputs(props), "job_id": job_id, **self._computed(account, client, job_id, spec)}
 
@@ -436,7 +445,7 @@ def _drift(inputs: Mapping[str, Any], job: Any) -> dict[str, Any]:
 # ---- the resource ------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
+def _engine_leaf(value: Any) -> Any:
     """Python values the engine can serialize: timedeltas as seconds, models as their JSON form."""
     if isinstance(value, pulumi.Output):
         return value  # (an Output answers hasattr() for any name: test it first)
@@ -444,11 +453,7 @@ def _plain(value: Any) -> Any:
         return value.total_seconds()
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_defaults=True)
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+    return DESCEND
 
 
 def _has_sas(value: Any) -> bool:
@@ -516,7 +521,9 @@ class Job(Resource, module="azbatch", name="Job"):
         unknown = sorted(k for k in raw if k not in JobSpec.model_fields)
         if unknown:
             raise TypeError(f"Job {resource_name!r}: unknown job properties {', '.join(unknown)}")
-        props: dict[str, Any] = {("job_id" if k == "id" else k): _plain(v) for k, v in raw.items()}
+        props: dict[str, Any] = {
+            ("job_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
+        }
         for key in ("tasks", "task_factories", "job_preparation_task", "job_release_task"):
             if props.get(key) is not None:
                 props[key] = _secret_if_sas(props[key])
@@ -531,5 +538,7 @@ class Job(Resource, module="azbatch", name="Job"):
         })  # fmt: skip
         for key in COMPUTED_KEYS:
             props.setdefault(key, None)
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["batch_account_key", "output_container_url"])
+        secret_opts = pulumi.ResourceOptions(
+            additional_secret_outputs=["batch_account_key", "output_container_url"]
+        )
         super().__init__(JobProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))

@@ -74,10 +74,15 @@ def _exec_info(info: Any, *, prep: bool) -> dict[str, Any] | None:
 
 
 def _missing(exc: BaseException) -> bool:
-    return isinstance(exc, ResourceNotFoundError) or error_code(exc) in {"JobNotFound", "JobPreparationTaskNotSpecified"}
+    return isinstance(exc, ResourceNotFoundError) or error_code(exc) in {
+        "JobNotFound",
+        "JobPreparationTaskNotSpecified",
+    }
 
 
-def prep_release_status(client: Any, job_id: str) -> list[batch_models.BatchJobPreparationAndReleaseTaskStatus]:
+def prep_release_status(
+    client: Any, job_id: str
+) -> list[batch_models.BatchJobPreparationAndReleaseTaskStatus]:
     """The preparation/release status list, empty when the job has neither task (409) or is gone."""
     try:
         return call_with_retry(lambda: list(client.list_job_preparation_and_release_task_status(job_id)))
@@ -87,7 +92,9 @@ def prep_release_status(client: Any, job_id: str) -> list[batch_models.BatchJobP
         raise
 
 
-def node_results(statuses: list[batch_models.BatchJobPreparationAndReleaseTaskStatus]) -> list[dict[str, Any]]:
+def node_results(
+    statuses: list[batch_models.BatchJobPreparationAndReleaseTaskStatus],
+) -> list[dict[str, Any]]:
     """Per-node preparation and release results, sorted by node id (output shape)."""
     return [
         {
@@ -103,11 +110,14 @@ def node_results(statuses: list[batch_models.BatchJobPreparationAndReleaseTaskSt
 def task_counts(client: Any, job_id: str) -> dict[str, int]:
     """The job's task counts (``active``, ``running``, ``completed``, ``succeeded``, ``failed``)."""
     counts = call_with_retry(lambda: client.get_job_task_counts(job_id)).task_counts
-    return {k: int(getattr(counts, k) or 0) for k in ("active", "running", "completed", "succeeded", "failed")}
+    return {
+        k: int(getattr(counts, k) or 0) for k in ("active", "running", "completed", "succeeded", "failed")
+    }
 
 
 def failed_tasks(client: Any, job_id: str, *, limit: int = MAX_FAILED_TASKS) -> list[dict[str, Any]]:
     """Up to ``limit`` failed tasks with exit code and failure info (one filtered list call)."""
+
     def fetch() -> list[batch_models.BatchTask]:
         found = []
         for task in client.list_tasks(job_id, filter="executionInfo/result eq 'failure'",
@@ -224,7 +234,11 @@ def wait_for_gate(
     while True:
         if wait_for == "preparation":
             statuses = prep_release_status(client, job_id)
-            preps = [s.job_preparation_task_execution_info for s in statuses if s.job_preparation_task_execution_info]
+            preps = [
+                s.job_preparation_task_execution_info
+                for s in statuses
+                if s.job_preparation_task_execution_info
+            ]
             done = [p for p in preps if enum_text(p.state) == "completed"]
             failed = [s for s in statuses if s.job_preparation_task_execution_info
                       and enum_text(s.job_preparation_task_execution_info.result) == "failure"]  # fmt: skip
@@ -234,7 +248,9 @@ def wait_for_gate(
                     info = s.job_preparation_task_execution_info
                     assert info is not None  # filtered above
                     f = _failure(info.failure_info) or {}
-                    lines.append(f"  node {s.node_id}: exit code {info.exit_code}, {f.get('code')}: {f.get('message')}")
+                    lines.append(
+                        f"  node {s.node_id}: exit code {info.exit_code}, {f.get('code')}: {f.get('message')}"
+                    )
                 raise JobGateError(f"job {job_id}: the job preparation task failed on {len(failed)} node(s):\n"
                                    + "\n".join(lines))  # fmt: skip
             line = f"job {job_id}: preparation completed on {len(done)}/{len(preps)} node(s)"
@@ -296,7 +312,9 @@ def _terminate(client: Any, job_id: str) -> None:
         call_with_retry(lambda: client.begin_terminate_job(job_id, options, polling_interval=1))
     except (ResourceExistsError, HttpResponseError) as exc:
         # Already completed / terminating / being deleted: nothing to do here.
-        if error_code(exc) not in {"JobCompleted", "JobBeingTerminated", "JobBeingDeleted"} and not _missing(exc):
+        if error_code(exc) not in {"JobCompleted", "JobBeingTerminated", "JobBeingDeleted"} and not _missing(
+            exc
+        ):
             raise
 
 
@@ -324,7 +342,9 @@ def wait_released(client: Any, job_id: str, deadline: float, *, label: str = "")
                 prep = node["preparation"] or {}
                 rel = node["release"]
                 rel_text = f"release exit code {rel['exit_code']}" if rel else "no release task ran"
-                say(f"job {job_id}: node {node['node_id']}: preparation exit code {prep.get('exit_code')}, {rel_text}")
+                say(
+                    f"job {job_id}: node {node['node_id']}: preparation exit code {prep.get('exit_code')}, {rel_text}"
+                )
             return nodes
         line = f"job {job_id}: {state}; waiting for the release task on {len(waiting)} node(s){label}"
         if line != last:
@@ -357,10 +377,14 @@ def harvest_logs(
                 path = f"{info['task_root_directory'].rstrip('/')}/{name}"
                 blob = f"{JOB_LOG_PREFIX}/{node['node_id']}/{kind}/{name}"
                 try:
-                    data = call_with_retry(functools.partial(_download, client, node["pool_id"], node["node_id"], path))
+                    data = call_with_retry(
+                        functools.partial(_download, client, node["pool_id"], node["node_id"], path)
+                    )
                     container.upload_blob(blob, data, overwrite=True)
                 except Exception as exc:  # noqa: BLE001 - logs are a courtesy; never block the delete
-                    say(f"job {job_id}: could not copy {path} from node {node['node_id']}: {type(exc).__name__}")
+                    say(
+                        f"job {job_id}: could not copy {path} from node {node['node_id']}: {type(exc).__name__}"
+                    )
                     continue
                 written.append(blob)
     if written:

@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from azure.batch import models as batch_models
 from azure.core.exceptions import HttpResponseError
+
+from pulumi_azbatch.model.common import strip_query
 
 from .batch_client import DEFAULT_RETRY, RetrySettings, call_with_retry, error_code
 
@@ -65,16 +66,16 @@ def chunks(tasks: Sequence[Any], size: int = MAX_TASKS_PER_CALL) -> list[list[An
 
 
 def _strip_query(url: str | None) -> str | None:
-    if not url:
-        return url
-    return urlsplit(url)._replace(query="").geturl()
+    return strip_query(url) if url else url
 
 
 def _env(settings: Sequence[Any] | None) -> dict[str, str]:
     return {s.name: s.value or "" for s in settings or []}
 
 
-def task_differences(existing: batch_models.BatchTask, wanted: batch_models.BatchTaskCreateOptions) -> list[str]:
+def task_differences(
+    existing: batch_models.BatchTask, wanted: batch_models.BatchTaskCreateOptions
+) -> list[str]:
     """The properties in which an existing task differs from the wanted one (empty: the same task).
 
     Compares what decides what a task does: command line, environment, resource files and output
@@ -194,7 +195,9 @@ def _add_chunk(
             elif status == "servererror" and task is not None:
                 again.append(task)
             elif item.error is not None and item.error.code == "TaskExists" and task is not None:
-                existing_task = call_with_retry(functools.partial(client.get_task, job_id, item.task_id), settings=retry)
+                existing_task = call_with_retry(
+                    functools.partial(client.get_task, job_id, item.task_id), settings=retry
+                )
                 differences = task_differences(existing_task, task)
                 if differences:
                     failures.append(TaskAddFailure(

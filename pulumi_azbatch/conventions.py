@@ -51,9 +51,7 @@ def _check_kind_text(text: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("an output kind must be a non-empty string")
     if text != text.strip() or any(c in text for c in "/\\$"):
-        raise ValueError(
-            f"output kind {text!r} must not contain '/', '\\\\', '$' or surrounding whitespace"
-        )
+        raise ValueError(f"output kind {text!r} must not contain '/', '\\\\', '$' or surrounding whitespace")
     return text
 
 
