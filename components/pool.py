@@ -54,10 +54,15 @@ class BatchPool(pulumi.ComponentResource):
             self._azure(name, args, args.backend)
         else:  # pragma: no cover - a typing error
             raise TypeError(f"unknown backend {args.backend!r}")
-        self.register_outputs({
-            "pool_id": self.pool_id, "node_ids": self.node_ids, "account_url": self.account_url,
-            "account_name": self.account_name, "account_key": self.account_key,
-        })  # fmt: skip
+        self.register_outputs(
+            {
+                "pool_id": self.pool_id,
+                "node_ids": self.node_ids,
+                "account_url": self.account_url,
+                "account_name": self.account_name,
+                "account_key": self.account_key,
+            }
+        )
 
     def ref(self) -> PoolRef:
         """This pool as a :class:`PoolRef` (what :class:`BatchJob` needs)."""
@@ -109,9 +114,10 @@ class BatchPool(pulumi.ComponentResource):
             endpoint = account.account_endpoint
         else:
             existing = batch.get_batch_account_output(
-                account_name=settings.batch_account.name, resource_group_name=group,
+                account_name=settings.batch_account.name,
+                resource_group_name=group,
                 opts=pulumi.InvokeOptions(parent=self),
-            )  # fmt: skip
+            )
             account_name = settings.batch_account.name
             endpoint = existing.account_endpoint
         pool = batch.Pool(

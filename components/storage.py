@@ -82,10 +82,16 @@ class OutputStorage(pulumi.ComponentResource):
         self.sas_expiry = self.sas.expiry
         self.blob_url = pulumi.Output.from_input(blob_url)
         self.account_name = pulumi.Output.from_input(account_name)
-        self.register_outputs({
-            "container_name": self.container_name, "container_url": self.container_url, "sas_url": self.sas_url,
-            "sas_expiry": self.sas_expiry, "blob_url": self.blob_url, "account_name": self.account_name,
-        })  # fmt: skip
+        self.register_outputs(
+            {
+                "container_name": self.container_name,
+                "container_url": self.container_url,
+                "sas_url": self.sas_url,
+                "sas_expiry": self.sas_expiry,
+                "blob_url": self.blob_url,
+                "account_name": self.account_name,
+            }
+        )
 
     def _local(
         self, name: str, args: OutputStorageArgs, backend: LocalBackend

@@ -65,24 +65,49 @@ SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k
 INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY}
 
 #: Changing any of these needs a new job (the service has no way to change them on an existing job).
-REPLACE_KEYS = frozenset({
-    "job_id", "batch_account_url", "batch_account_name", "display_name", "uses_task_dependencies",
-    "common_environment_settings", "job_preparation_task", "job_release_task", "on_task_failure",
-})  # fmt: skip
+REPLACE_KEYS = frozenset(
+    {
+        "job_id",
+        "batch_account_url",
+        "batch_account_name",
+        "display_name",
+        "uses_task_dependencies",
+        "common_environment_settings",
+        "job_preparation_task",
+        "job_release_task",
+        "on_task_failure",
+    }
+)
 #: Changed with a PATCH of the job (the model's list; ``pool_id`` and ``on_all_tasks_complete`` are
 #: updatable too, but only after the checks in ``diff``/``update``).
 PATCH_KEYS = JOB_FIELDS_PATCHED
 #: Only the provider reads these (waits, deletion, validation, credentials): no call to the service.
-PROVIDER_KEYS = frozenset({
-    "on_destroy", "wait_for", "wait_timeout", "fail_on_task_failure", "node_os", "batch_account_key",
-    "output_container_url", NAME_KEY,
-})  # fmt: skip
+PROVIDER_KEYS = frozenset(
+    {
+        "on_destroy",
+        "wait_for",
+        "wait_timeout",
+        "fail_on_task_failure",
+        "node_os",
+        "batch_account_key",
+        "output_container_url",
+        NAME_KEY,
+    }
+)
 TASK_KEYS = frozenset({"tasks", "task_factories"})
 #: The most tasks listed in the ``task_output_prefixes`` output (state size stays bounded).
 MAX_PREFIX_TASKS = 1000
 #: Outputs computed by the provider (seeded with None by the resource class).
-COMPUTED_KEYS = ("url", "state", "task_counts", "failed_tasks", "nodes", "output_container",
-                 "task_output_prefixes", "task_count")  # fmt: skip
+COMPUTED_KEYS = (
+    "url",
+    "state",
+    "task_counts",
+    "failed_tasks",
+    "nodes",
+    "output_container",
+    "task_output_prefixes",
+    "task_count",
+)
 
 
 # ---- inputs <-> spec ---------------------------------------------------------------------------------
@@ -173,8 +198,11 @@ class JobProvider(ProviderBase):
             # Autoname once: keep the id chosen by an earlier check (stored with the old inputs).
             old_id = olds.get("job_id")
             prefix = news.get(NAME_KEY) or "job"
-            inputs["job_id"] = old_id if old_id and not is_unknown(prefix) else make_job_id(
-                str(prefix), secrets.token_hex(4)[:7])  # fmt: skip
+            inputs["job_id"] = (
+                old_id
+                if old_id and not is_unknown(prefix)
+                else make_job_id(str(prefix), secrets.token_hex(4)[:7])
+            )
         raw = spec_inputs(inputs)
         failures = [
             CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
@@ -195,8 +223,16 @@ class JobProvider(ProviderBase):
         try:
             spec = parse_job(raw)
         except JobSpecError as exc:
-            return CheckResult(inputs, _masked([CheckFailure("job_id" if f.property == "id" else f.property, f.reason)
-                                                for f in exc.failures], inputs))  # fmt: skip
+            return CheckResult(
+                inputs,
+                _masked(
+                    [
+                        CheckFailure("job_id" if f.property == "id" else f.property, f.reason)
+                        for f in exc.failures
+                    ],
+                    inputs,
+                ),
+            )
         return CheckResult(_to_inputs(spec, inputs), [])
 
     # -- diff ---------------------------------------------------------------------------------------
@@ -247,8 +283,14 @@ class JobProvider(ProviderBase):
                 call_with_retry(
                     lambda: client.update_job(job_id, spec.to_batch_job_update(["on_all_tasks_complete"]))
                 )
-            wait_for_gate(client, job_id, wait_for=spec.wait_for, timeout=spec.wait_timeout,
-                          expected_tasks=spec.task_count(), fail_on_task_failure=spec.fail_on_task_failure)  # fmt: skip
+            wait_for_gate(
+                client,
+                job_id,
+                wait_for=spec.wait_for,
+                timeout=spec.wait_timeout,
+                expected_tasks=spec.task_count(),
+                fail_on_task_failure=spec.fail_on_task_failure,
+            )
         except BaseException as exc:
             self._clean_up_failed_create(client, spec, job_id, adopted, exc)
             raise
@@ -282,15 +324,18 @@ class JobProvider(ProviderBase):
         if problems:
             raise RuntimeError(
                 f"job {job_id} already exists and cannot be adopted: {'; '.join(problems)}. Delete it "
-                "(or choose another job_id) and run `pulumi up` again")  # fmt: skip
+                "(or choose another job_id) and run `pulumi up` again"
+            )
         say(f"job {job_id}: already exists and matches (left by an interrupted deployment); adopting it")
         return True
 
     def _add_tasks(self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec]) -> None:
         if not tasks:
             return
-        creates = [t.to_batch_task_create(output_container_url=spec.output_container_url, job_id=job_id)
-                   for t in tasks]  # fmt: skip
+        creates = [
+            t.to_batch_task_create(output_container_url=spec.output_container_url, job_id=job_id)
+            for t in tasks
+        ]
         say(f"job {job_id}: adding {len(creates)} task(s) in {-(-len(creates) // 100)} call(s)")
         report = submit_tasks(client, job_id, creates)
         if report.failures:
@@ -306,14 +351,23 @@ class JobProvider(ProviderBase):
         self, client: Any, spec: JobSpec, job_id: str, adopted: bool, exc: BaseException
     ) -> None:
         """Never orphan a job: end and delete it; if that fails too, the next up adopts it."""
-        say(f"job {job_id}: creation failed ({type(exc).__name__}); ending and deleting the job so that "
-            "nothing is left behind")  # fmt: skip
+        say(
+            f"job {job_id}: creation failed ({type(exc).__name__}); ending and deleting the job so that "
+            "nothing is left behind"
+        )
         try:
-            end_job(client, job_id, mode="terminate_then_delete", output_container_url=spec.output_container_url,
-                    release_timeout=_release_timeout(spec))  # fmt: skip
+            end_job(
+                client,
+                job_id,
+                mode="terminate_then_delete",
+                output_container_url=spec.output_container_url,
+                release_timeout=_release_timeout(spec),
+            )
         except Exception as cleanup_error:  # noqa: BLE001 - report the original failure
-            say(f"job {job_id}: could not delete it ({cleanup_error}); the next `pulumi up` adopts it if it "
-                "still matches, or delete it by hand")  # fmt: skip
+            say(
+                f"job {job_id}: could not delete it ({cleanup_error}); the next `pulumi up` adopts it if it "
+                "still matches, or delete it by hand"
+            )
 
     # -- read ---------------------------------------------------------------------------------------
 
@@ -351,14 +405,22 @@ class JobProvider(ProviderBase):
         if added:
             wanted = set(added)
             self._add_tasks(client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted])
-        if olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete") \
-                and spec.on_all_tasks_complete != "noaction":  # fmt: skip
+        if (
+            olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete")
+            and spec.on_all_tasks_complete != "noaction"
+        ):
             call_with_retry(
                 lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"]))
             )
         if added:
-            wait_for_gate(client, id_, wait_for=spec.wait_for, timeout=spec.wait_timeout,
-                          expected_tasks=spec.task_count(), fail_on_task_failure=spec.fail_on_task_failure)  # fmt: skip
+            wait_for_gate(
+                client,
+                id_,
+                wait_for=spec.wait_for,
+                timeout=spec.wait_timeout,
+                expected_tasks=spec.task_count(),
+                fail_on_task_failure=spec.fail_on_task_failure,
+            )
         return UpdateResult(outs=self._outputs(account, client, spec, news))
 
     # -- delete -------------------------------------------------------------------------------------
@@ -371,8 +433,13 @@ class JobProvider(ProviderBase):
             spec = None
         mode = spec.on_destroy if spec else "terminate_then_delete"
         client = self._account(props).client()
-        end_job(client, id_, mode=mode, output_container_url=spec.output_container_url if spec else None,
-                release_timeout=_release_timeout(spec) if spec else timedelta(minutes=15))  # fmt: skip
+        end_job(
+            client,
+            id_,
+            mode=mode,
+            output_container_url=spec.output_container_url if spec else None,
+            release_timeout=_release_timeout(spec) if spec else timedelta(minutes=15),
+        )
 
     # -- outputs ------------------------------------------------------------------------------------
 
@@ -530,12 +597,16 @@ class Job(Resource, module="azbatch", name="Job"):
         if props.get("output_container_url") is not None:
             props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
         props.setdefault("job_id", None)
-        props.update({
-            "batch_account_url": batch_account_url,
-            "batch_account_name": batch_account_name,
-            "batch_account_key": pulumi.Output.secret(batch_account_key) if batch_account_key is not None else None,
-            NAME_KEY: resource_name,
-        })  # fmt: skip
+        props.update(
+            {
+                "batch_account_url": batch_account_url,
+                "batch_account_name": batch_account_name,
+                "batch_account_key": pulumi.Output.secret(batch_account_key)
+                if batch_account_key is not None
+                else None,
+                NAME_KEY: resource_name,
+            }
+        )
         for key in COMPUTED_KEYS:
             props.setdefault(key, None)
         secret_opts = pulumi.ResourceOptions(

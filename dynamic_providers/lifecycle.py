@@ -120,8 +120,9 @@ def failed_tasks(client: Any, job_id: str, *, limit: int = MAX_FAILED_TASKS) -> 
 
     def fetch() -> list[batch_models.BatchTask]:
         found = []
-        for task in client.list_tasks(job_id, filter="executionInfo/result eq 'failure'",
-                                      select=["id", "executionInfo", "nodeInfo"]):  # fmt: skip
+        for task in client.list_tasks(
+            job_id, filter="executionInfo/result eq 'failure'", select=["id", "executionInfo", "nodeInfo"]
+        ):
             found.append(task)
             if len(found) >= limit:
                 break
@@ -130,12 +131,14 @@ def failed_tasks(client: Any, job_id: str, *, limit: int = MAX_FAILED_TASKS) -> 
     result = []
     for task in call_with_retry(fetch):
         info = task.execution_info
-        result.append({
-            "id": task.id,
-            "exit_code": info.exit_code if info else None,
-            "failure_info": _failure(info.failure_info) if info else None,
-            "node_id": task.node_info.node_id if task.node_info else None,
-        })  # fmt: skip
+        result.append(
+            {
+                "id": task.id,
+                "exit_code": info.exit_code if info else None,
+                "failure_info": _failure(info.failure_info) if info else None,
+                "node_id": task.node_info.node_id if task.node_info else None,
+            }
+        )
     return result
 
 
@@ -213,9 +216,14 @@ class _Poller:
 
 
 def wait_for_gate(
-    client: Any, job_id: str, *, wait_for: str, timeout: timedelta, expected_tasks: int,
+    client: Any,
+    job_id: str,
+    *,
+    wait_for: str,
+    timeout: timedelta,
+    expected_tasks: int,
     fail_on_task_failure: bool = True,
-) -> dict[str, int] | None:  # fmt: skip
+) -> dict[str, int] | None:
     """Block until the gate ``wait_for`` (``none`` | ``preparation`` | ``tasks``) is reached.
 
     ``preparation``: the preparation task has completed on every node it started on (at least one),
@@ -240,8 +248,12 @@ def wait_for_gate(
                 if s.job_preparation_task_execution_info
             ]
             done = [p for p in preps if enum_text(p.state) == "completed"]
-            failed = [s for s in statuses if s.job_preparation_task_execution_info
-                      and enum_text(s.job_preparation_task_execution_info.result) == "failure"]  # fmt: skip
+            failed = [
+                s
+                for s in statuses
+                if s.job_preparation_task_execution_info
+                and enum_text(s.job_preparation_task_execution_info.result) == "failure"
+            ]
             if failed:
                 lines = []
                 for s in failed:
@@ -251,8 +263,10 @@ def wait_for_gate(
                     lines.append(
                         f"  node {s.node_id}: exit code {info.exit_code}, {f.get('code')}: {f.get('message')}"
                     )
-                raise JobGateError(f"job {job_id}: the job preparation task failed on {len(failed)} node(s):\n"
-                                   + "\n".join(lines))  # fmt: skip
+                raise JobGateError(
+                    f"job {job_id}: the job preparation task failed on {len(failed)} node(s):\n"
+                    + "\n".join(lines)
+                )
             line = f"job {job_id}: preparation completed on {len(done)}/{len(preps)} node(s)"
             if preps and len(done) == len(preps):
                 say(line)
@@ -262,15 +276,18 @@ def wait_for_gate(
                 return None
         else:
             counts = task_counts(client, job_id)
-            line = (f"job {job_id}: {counts['completed']}/{expected_tasks} tasks completed "
-                    f"({counts['running']} running, {counts['active']} active, {counts['failed']} failed)")  # fmt: skip
+            line = (
+                f"job {job_id}: {counts['completed']}/{expected_tasks} tasks completed "
+                f"({counts['running']} running, {counts['active']} active, {counts['failed']} failed)"
+            )
             if counts["active"] == 0 and counts["running"] == 0 and counts["completed"] >= expected_tasks:
                 say(line)
                 if counts["failed"] and fail_on_task_failure:
                     failed_list = failed_tasks(client, job_id)
                     raise JobGateError(
                         f"job {job_id}: {counts['failed']} of {counts['completed']} task(s) failed:\n"
-                        + describe_failed_tasks(client, job_id, failed_list))  # fmt: skip
+                        + describe_failed_tasks(client, job_id, failed_list)
+                    )
                 return counts
             # Expected time to the last completion at the rate seen so far, so the next poll lands
             # near the end instead of up to a whole (backed-off) interval after it. Only while tasks
@@ -287,8 +304,9 @@ def wait_for_gate(
             say(line)
             last = line
         if time.monotonic() >= deadline:
-            raise JobGateError(f"job {job_id}: wait_for '{wait_for}' did not finish within "
-                               f"{timeout}; last status: {line}")  # fmt: skip
+            raise JobGateError(
+                f"job {job_id}: wait_for '{wait_for}' did not finish within {timeout}; last status: {line}"
+            )
         poller.sleep(deadline, eta)
 
 
@@ -330,11 +348,21 @@ def wait_released(client: Any, job_id: str, deadline: float, *, label: str = "")
         if job is None:
             return []
         statuses = prep_release_status(client, job_id) if job.job_preparation_task is not None else []
-        ran_prep = [s for s in statuses if s.job_preparation_task_execution_info is not None
-                    and enum_text(s.job_preparation_task_execution_info.state) == "completed"]  # fmt: skip
-        waiting = [s.node_id for s in ran_prep if job.job_release_task is not None and (
-            s.job_release_task_execution_info is None
-            or enum_text(s.job_release_task_execution_info.state) != "completed")]  # fmt: skip
+        ran_prep = [
+            s
+            for s in statuses
+            if s.job_preparation_task_execution_info is not None
+            and enum_text(s.job_preparation_task_execution_info.state) == "completed"
+        ]
+        waiting = [
+            s.node_id
+            for s in ran_prep
+            if job.job_release_task is not None
+            and (
+                s.job_release_task_execution_info is None
+                or enum_text(s.job_release_task_execution_info.state) != "completed"
+            )
+        ]
         state = enum_text(job.state)
         if state != "terminating" and not waiting:
             nodes = node_results(statuses)
@@ -351,8 +379,10 @@ def wait_released(client: Any, job_id: str, deadline: float, *, label: str = "")
             say(line)
             last = line
         if time.monotonic() >= deadline:
-            raise JobEndError(f"job {job_id}: still {state} with the release task unfinished on "
-                              f"{', '.join(str(n) for n in waiting) or 'no node'} at the deadline; run destroy again")  # fmt: skip
+            raise JobEndError(
+                f"job {job_id}: still {state} with the release task unfinished on "
+                f"{', '.join(str(n) for n in waiting) or 'no node'} at the deadline; run destroy again"
+            )
         poller.sleep(deadline)
 
 

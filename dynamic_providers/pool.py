@@ -38,15 +38,32 @@ from .batch_client import BatchAccount, call_with_retry, error_code
 
 _ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
 _SPEC_KEYS = (
-    "pool_id", "display_name", "vm_size", "image", "node_agent_sku_id", "target_dedicated_nodes",
-    "task_slots_per_node", "task_scheduling_policy", "start_task", "metadata",
-)  # fmt: skip
+    "pool_id",
+    "display_name",
+    "vm_size",
+    "image",
+    "node_agent_sku_id",
+    "target_dedicated_nodes",
+    "task_slots_per_node",
+    "task_scheduling_policy",
+    "start_task",
+    "metadata",
+)
 _INPUTS = (*_ACCOUNT_KEYS, *_SPEC_KEYS, "wait_timeout_seconds")
 #: Properties the service cannot change on an existing pool (or that name another pool).
-_REPLACE = frozenset({
-    "batch_account_url", "batch_account_name", "pool_id", "vm_size", "image", "node_agent_sku_id",
-    "task_slots_per_node", "task_scheduling_policy", "start_task",
-})  # fmt: skip
+_REPLACE = frozenset(
+    {
+        "batch_account_url",
+        "batch_account_name",
+        "pool_id",
+        "vm_size",
+        "image",
+        "node_agent_sku_id",
+        "task_slots_per_node",
+        "task_scheduling_policy",
+        "start_task",
+    }
+)
 _BAD_NODE_STATES = frozenset({"starttaskfailed", "unusable"})
 _POLL_SECONDS = 1.0
 

@@ -41,9 +41,14 @@ from .base import ProviderBase, changed_keys, contains_unknown, is_unknown, publ
 
 #: Inputs that shape the SAS: a change to any of them re-signs it.
 _SHAPE_KEYS = (
-    "blob_url", "account_name", "account_key", "container_name", "permissions",
-    "lifetime_seconds", "rotation_margin_seconds",
-)  # fmt: skip
+    "blob_url",
+    "account_name",
+    "account_key",
+    "container_name",
+    "permissions",
+    "lifetime_seconds",
+    "rotation_margin_seconds",
+)
 _WINDOW_KEYS = ("start", "expiry")
 _INPUTS = (*_SHAPE_KEYS, *_WINDOW_KEYS)
 #: How far back the SAS starts, so a node whose clock runs behind still accepts it.

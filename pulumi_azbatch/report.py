@@ -112,7 +112,7 @@ def build_report(outputs: dict[str, Any], storage_key: str) -> JobReport:
             "completed": counts.completed,
             "succeeded": counts.succeeded,
             "failed": counts.failed,
-        },  # fmt: skip
+        },
         container=outputs["output_container_name"],
     )
     for node in batch.list_nodes(pool_id):
