@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError, model_validator
 
-from .common import SpecModel, error, format_path
+from .common import SpecModel, error, error_path, error_reason, format_path
 from .tasks import TaskSpec, TaskTemplateSpec
 
 __all__ = ["ParameterSetSpec", "ParametricSweepFactory", "TaskFactory", "TaskPerItemFactory"]
@@ -54,6 +54,13 @@ def _substitute_tree(node: Any, values: Sequence[str]) -> Any:
     return node
 
 
+def _problem(error: Any, data: Any) -> str:
+    """One pydantic error of a generated task as ``path: reason``."""
+    path = error_path(error["loc"], data)
+    reason = error_reason(error, path, noun="property", names=lambda: TaskSpec.model_fields)
+    return f"{format_path(path)}: {reason}" if path else reason
+
+
 class _FactoryBase(SpecModel):
     repeat_task: TaskTemplateSpec
     id_prefix: str = Field(default="task", min_length=1, description="Task ids are <id_prefix>-<index>.")
@@ -90,10 +97,7 @@ class _FactoryBase(SpecModel):
                 data["id"] = self.task_id(index, values)
                 tasks.append(validate(data))
             except ValidationError as exc:
-                problems = "; ".join(
-                    f"{format_path(tuple(e['loc']))}: {e['msg']}" if e["loc"] else str(e["msg"])
-                    for e in exc.errors()
-                )
+                problems = "; ".join(_problem(e, data) for e in exc.errors())
                 raise ValueError(
                     f"generated task {index} (values {', '.join(map(repr, values))}) is invalid: {problems}"
                 ) from None
