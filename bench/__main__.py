@@ -13,8 +13,12 @@ from .runner import NAMES, results_path, run_all, table, write
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small sizes (the regression check's mode, < 60 s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__.splitlines()[0] if __doc__ else None
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (the regression check's mode, < 60 s)"
+    )
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(NAMES)}")
     parser.add_argument("--no-write", action="store_true", help="print only; do not update bench/results/")
     parser.add_argument("--output", default=None, help="write the results JSON here instead")

@@ -40,11 +40,19 @@ FLOOR_CONCURRENCY = 8
 
 def task_creates(n: int, pool_id: str) -> list[m.BatchTaskCreateOptions]:
     """N trivial tasks from a parametric sweep, converted by the job model exactly as the provider does."""
-    spec = JobSpec.model_validate({
-        "id": "b1", "pool_id": pool_id,
-        "task_factories": [{"type": "parametric_sweep", "parameter_sets": [{"start": 1, "end": n}],
-                            "repeat_task": {"command_line": "/bin/sh -c 'echo {0}'"}}],
-    })  # fmt: skip
+    spec = JobSpec.model_validate(
+        {
+            "id": "b1",
+            "pool_id": pool_id,
+            "task_factories": [
+                {
+                    "type": "parametric_sweep",
+                    "parameter_sets": [{"start": 1, "end": n}],
+                    "repeat_task": {"command_line": "/bin/sh -c 'echo {0}'"},
+                }
+            ],
+        }
+    )
     return spec.to_batch_task_creates(job_id="b1")
 
 
@@ -52,8 +60,15 @@ ADD_COLLECTION = "/addtaskcollection"
 Adder = Callable[[Any, str], None]
 
 
-def _side(admin: Any, pool_id: str, n: int, client: Any, counter: RequestCounter, add: Adder,
-          calls: list[int] | None) -> Callable[[int], float]:  # fmt: skip
+def _side(
+    admin: Any,
+    pool_id: str,
+    n: int,
+    client: Any,
+    counter: RequestCounter,
+    add: Adder,
+    calls: list[int] | None,
+) -> Callable[[int], float]:
     """One timed run of a way of adding: a fresh job, the adding alone timed, its add-collection calls counted."""
 
     def once(_: int) -> float:
@@ -125,20 +140,30 @@ def run(ctx: Context) -> BenchResult:
             exact = all(c == expected for c in calls["provider"])
             vs_naive = best["naive"] / best["provider"]
             vs_floor = best["provider"] / best["floor"]
-            measured = (f"provider {fmt_seconds(best['provider'])} ({n / best['provider']:,.0f}/s), "
-                        f"naive {fmt_seconds(best['naive'])}, floor {fmt_seconds(best['floor'])}; "
-                        f"add-collection calls {calls['provider'][0]} (⌈N/100⌉={expected}"
-                        f"{', exact' if exact else ', NOT EXACT'})")  # fmt: skip
+            measured = (
+                f"provider {fmt_seconds(best['provider'])} ({n / best['provider']:,.0f}/s), "
+                f"naive {fmt_seconds(best['naive'])}, floor {fmt_seconds(best['floor'])}; "
+                f"add-collection calls {calls['provider'][0]} (⌈N/100⌉={expected}"
+                f"{', exact' if exact else ', NOT EXACT'})"
+            )
             case = f"N={n:,}"
-            result.rows.append(Row("B1 submission", case, measured, "naive/provider",
-                                   Ratio(vs_naive, True, 10.0), "≥ 10"))  # fmt: skip
-            result.rows.append(Row("B1 submission", case, "", "provider/floor", Ratio(vs_floor, False, 1.3), "≤ 1.3"))
+            result.rows.append(
+                Row("B1 submission", case, measured, "naive/provider", Ratio(vs_naive, True, 10.0), "≥ 10")
+            )
+            result.rows.append(
+                Row("B1 submission", case, "", "provider/floor", Ratio(vs_floor, False, 1.3), "≤ 1.3")
+            )
             result.data[str(n)] = {
-                "seconds": runs, "best": best, "add_collection_calls": calls, "expected_calls": expected,
+                "seconds": runs,
+                "best": best,
+                "add_collection_calls": calls,
+                "expected_calls": expected,
                 "calls_exact": exact,
-            }  # fmt: skip
+            }
             if not exact:
-                raise AssertionError(f"B1 N={n}: provider made {calls['provider']} add-collection calls, not {expected}")
+                raise AssertionError(
+                    f"B1 N={n}: provider made {calls['provider']} add-collection calls, not {expected}"
+                )
     finally:
         admin.begin_delete_pool(pool_id, polling_interval=1)
     return result

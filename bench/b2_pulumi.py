@@ -47,17 +47,23 @@ def run(ctx: Context) -> BenchResult:
     create_pool(client, pool_id, nodes=NODES, slots=SLOTS)
     env = engine_env(state_dir=ctx.scratch / "b2-state", pulumi_home=ctx.scratch / "b2-home")
     # The provider's default poll settings: the polling lag is part of what a user waits for.
-    for knob in ("PULUMI_AZBATCH_POLL_INTERVAL", "PULUMI_AZBATCH_POLL_MAX_INTERVAL", "PULUMI_AZBATCH_PROVIDER_TRACE"):
+    for knob in (
+        "PULUMI_AZBATCH_POLL_INTERVAL",
+        "PULUMI_AZBATCH_POLL_MAX_INTERVAL",
+        "PULUMI_AZBATCH_PROVIDER_TRACE",
+    ):
         env.pop(knob, None)
     # A stack name of its own: the stack's settings file lands in the shared program directory.
     stack_name = unique("bench")
     stack = auto.create_or_select_stack(stack_name, work_dir=str(PROGRAM), opts=workspace_options(env))
-    stack.set_all_config({
-        "batchUrl": auto.ConfigValue(endpoints.batch_url),
-        "batchAccountName": auto.ConfigValue(endpoints.batch_account_name),
-        "batchAccountKey": auto.ConfigValue(endpoints.batch_account_key, secret=True),
-        "poolId": auto.ConfigValue(pool_id),
-    })  # fmt: skip
+    stack.set_all_config(
+        {
+            "batchUrl": auto.ConfigValue(endpoints.batch_url),
+            "batchAccountName": auto.ConfigValue(endpoints.batch_account_name),
+            "batchAccountKey": auto.ConfigValue(endpoints.batch_account_key, secret=True),
+            "poolId": auto.ConfigValue(pool_id),
+        }
+    )
     runs: dict[int, list[dict[str, float]]] = {n: [] for n in sizes}
     try:
         for _ in range(repeat):
@@ -76,8 +82,15 @@ def run(ctx: Context) -> BenchResult:
                 started = time.perf_counter()
                 stack.destroy()
                 destroy = time.perf_counter() - started
-                runs[n].append({"up_s": wall, "makespan_s": makespan, "overhead_s": wall - makespan,
-                                "state_bytes": state_bytes, "destroy_s": destroy})  # fmt: skip
+                runs[n].append(
+                    {
+                        "up_s": wall,
+                        "makespan_s": makespan,
+                        "overhead_s": wall - makespan,
+                        "state_bytes": state_bytes,
+                        "destroy_s": destroy,
+                    }
+                )
     finally:
         try:
             stack.destroy()
@@ -88,12 +101,34 @@ def run(ctx: Context) -> BenchResult:
     small, large = sizes[0], sizes[-1]
     for n in sizes:
         b = best[n]
-        result.rows.append(Row("B2 pulumi", f"N={n:,}", f"up {fmt_seconds(b['up_s'])} - makespan "
-                               f"{fmt_seconds(b['makespan_s'])} = overhead {fmt_seconds(b['overhead_s'])}; "
-                               f"state {b['state_bytes']:,} B"))  # fmt: skip
-    result.rows.append(Row("B2 pulumi", f"N={large:,} vs N={small}", "", "overhead ratio",
-                           Ratio(best[large]["overhead_s"] / best[small]["overhead_s"], False, 2.0), "≤ 2"))  # fmt: skip
-    result.rows.append(Row("B2 pulumi", f"N={large:,} vs N={small}", "", "state size ratio",
-                           Ratio(best[large]["state_bytes"] / best[small]["state_bytes"], False, 1.05), "≤ 1.05"))  # fmt: skip
+        result.rows.append(
+            Row(
+                "B2 pulumi",
+                f"N={n:,}",
+                f"up {fmt_seconds(b['up_s'])} - makespan "
+                f"{fmt_seconds(b['makespan_s'])} = overhead {fmt_seconds(b['overhead_s'])}; "
+                f"state {b['state_bytes']:,} B",
+            )
+        )
+    result.rows.append(
+        Row(
+            "B2 pulumi",
+            f"N={large:,} vs N={small}",
+            "",
+            "overhead ratio",
+            Ratio(best[large]["overhead_s"] / best[small]["overhead_s"], False, 2.0),
+            "≤ 2",
+        )
+    )
+    result.rows.append(
+        Row(
+            "B2 pulumi",
+            f"N={large:,} vs N={small}",
+            "",
+            "state size ratio",
+            Ratio(best[large]["state_bytes"] / best[small]["state_bytes"], False, 1.05),
+            "≤ 1.05",
+        )
+    )
     result.data = {"runs": {str(n): r for n, r in runs.items()}}
     return result

@@ -61,18 +61,24 @@ def run(ctx: Context) -> BenchResult:
             client.create_tasks(job_id, tasks, max_concurrency=4)
             # Polled slowly so the polling costs the emulator nothing worth mentioning; the end is the
             # emulator's own record of the last task's end (same machine, same wall clock).
-            wait_until(lambda: client.get_job_task_counts(job_id).task_counts.completed >= count,
-                       timeout=600, interval=0.1)  # fmt: skip
+            wait_until(
+                lambda: client.get_job_task_counts(job_id).task_counts.completed >= count,
+                timeout=600,
+                interval=0.1,
+            )
             last = max(t.execution_info.end_time for t in client.list_tasks(job_id, select=["executionInfo"]))
             elapsed = last.timestamp() - started
             delete_job_quietly(client, job_id)
             return elapsed
 
-        runs = best_of_interleaved(3, {
-            "emulator": emulator,
-            "loop": lambda _: _spawn_loop(count),
-            "threads": lambda _: _spawn_loop(count, NODES * SLOTS),
-        })  # fmt: skip
+        runs = best_of_interleaved(
+            3,
+            {
+                "emulator": emulator,
+                "loop": lambda _: _spawn_loop(count),
+                "threads": lambda _: _spawn_loop(count, NODES * SLOTS),
+            },
+        )
         best = {k: min(v) for k, v in runs.items()}
         rates = {k: count / v for k, v in best.items()}
 
@@ -89,14 +95,33 @@ def run(ctx: Context) -> BenchResult:
     finally:
         client.begin_delete_pool(pool_id, polling_interval=1)
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
-    measured = (f"{count} x /bin/true on {NODES}x{SLOTS} slots: emulator {rates['emulator']:,.0f} tasks/s, "
-                f"loop {rates['loop']:,.0f}/s, {NODES * SLOTS} threads {rates['threads']:,.0f}/s")  # fmt: skip
-    result.rows.append(Row("B3 execution", "throughput", measured, "emulator/loop",
-                           Ratio(rates["emulator"] / rates["loop"], True, 0.5), "≥ 0.5"))  # fmt: skip
-    result.rows.append(Row("B3 execution", "scheduling latency",
-                           f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms ({latency_samples} tasks)"))  # fmt: skip
-    result.data = {"count": count, "seconds": runs, "rates": rates,
-                   "latency_ms": {"p50": p50 * 1000, "p95": p95 * 1000, "samples": [x * 1000 for x in latencies]}}  # fmt: skip
+    measured = (
+        f"{count} x /bin/true on {NODES}x{SLOTS} slots: emulator {rates['emulator']:,.0f} tasks/s, "
+        f"loop {rates['loop']:,.0f}/s, {NODES * SLOTS} threads {rates['threads']:,.0f}/s"
+    )
+    result.rows.append(
+        Row(
+            "B3 execution",
+            "throughput",
+            measured,
+            "emulator/loop",
+            Ratio(rates["emulator"] / rates["loop"], True, 0.5),
+            "≥ 0.5",
+        )
+    )
+    result.rows.append(
+        Row(
+            "B3 execution",
+            "scheduling latency",
+            f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms ({latency_samples} tasks)",
+        )
+    )
+    result.data = {
+        "count": count,
+        "seconds": runs,
+        "rates": rates,
+        "latency_ms": {"p50": p50 * 1000, "p95": p95 * 1000, "samples": [x * 1000 for x in latencies]},
+    }
     return result
 
 

@@ -43,8 +43,9 @@ def _direct(container_url: str, files: list[Path], wd: Path, prefix: str) -> Non
 
         def put(path: Path) -> None:
             with open(path, "rb") as data:
-                container.upload_blob(f"{prefix}/{path.relative_to(wd).as_posix()}", data, overwrite=True,
-                                      max_concurrency=8)  # fmt: skip
+                container.upload_blob(
+                    f"{prefix}/{path.relative_to(wd).as_posix()}", data, overwrite=True, max_concurrency=8
+                )
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(put, files))
@@ -52,14 +53,22 @@ def _direct(container_url: str, files: list[Path], wd: Path, prefix: str) -> Non
 
 def _via_emulator(container_url: str, node_root: Path, task_dir: Path, sub: str, prefix: str) -> None:
     env = task_environment(
-        account_name="bench", account_url="http://127.0.0.1", pool_id="p", node_id="n",
-        node_root=node_root, task_dir=task_dir, job_id="job", task_id="task",
-    )  # fmt: skip
-    outputs = [{
-        "filePattern": f"{sub}/*",
-        "destination": {"container": {"containerUrl": container_url, "path": f"{prefix}/{sub}"}},
-        "uploadOptions": {"uploadCondition": "taskcompletion"},
-    }]  # fmt: skip
+        account_name="bench",
+        account_url="http://127.0.0.1",
+        pool_id="p",
+        node_id="n",
+        node_root=node_root,
+        task_dir=task_dir,
+        job_id="job",
+        task_id="task",
+    )
+    outputs = [
+        {
+            "filePattern": f"{sub}/*",
+            "destination": {"container": {"containerUrl": container_url, "path": f"{prefix}/{sub}"}},
+            "uploadOptions": {"uploadCondition": "taskcompletion"},
+        }
+    ]
     failure = upload_outputs(TaskRun(node_root, task_dir, "true", env, [], outputs, None), 0)
     if failure is not None:
         raise RuntimeError(f"upload_outputs failed: {failure}")
@@ -74,9 +83,12 @@ def run(ctx: Context) -> BenchResult:
     admin = ContainerClient.from_connection_string(endpoints.storage_connection_string, name)
     admin.create_container()
     sas = generate_container_sas(
-        endpoints.storage_account_name, name, account_key=endpoints.storage_account_key,
-        permission=ContainerSasPermissions(create=True, write=True), expiry=datetime.now(UTC) + timedelta(hours=2),
-    )  # fmt: skip
+        endpoints.storage_account_name,
+        name,
+        account_key=endpoints.storage_account_key,
+        permission=ContainerSasPermissions(create=True, write=True),
+        expiry=datetime.now(UTC) + timedelta(hours=2),
+    )
     container_url = f"{endpoints.blob_url}/{name}?{sas}"
     node_root = ctx.scratch / "b4-node"
     task_dir = task_directory(node_root, "job", "task")
@@ -116,9 +128,16 @@ def run(ctx: Context) -> BenchResult:
             runs = best_of_interleaved(3, {"emulator": emulator, "direct": direct})
             rates = {k: total / min(v) / 1e6 for k, v in runs.items()}
             ratio = rates["emulator"] / rates["direct"]
-            result.rows.append(Row("B4 upload", case,
-                                   f"emulator {rates['emulator']:,.0f} MB/s, direct {rates['direct']:,.0f} MB/s",
-                                   "emulator/direct", Ratio(ratio, True, 0.8), "≥ 0.8"))  # fmt: skip
+            result.rows.append(
+                Row(
+                    "B4 upload",
+                    case,
+                    f"emulator {rates['emulator']:,.0f} MB/s, direct {rates['direct']:,.0f} MB/s",
+                    "emulator/direct",
+                    Ratio(ratio, True, 0.8),
+                    "≥ 0.8",
+                )
+            )
             result.data[sub] = {"bytes": total, "files": count, "seconds": runs, "mb_s": rates}
             for path in files:
                 path.unlink()

@@ -39,8 +39,11 @@ from .common import (
 def run(ctx: Context) -> BenchResult:
     sizes = [100, 1000, 10000]
     window = 4.0 if ctx.quick else 60.0
-    knobs = ({"PULUMI_AZBATCH_POLL_INTERVAL": "0.1", "PULUMI_AZBATCH_POLL_MAX_INTERVAL": "0.5"} if ctx.quick
-             else {"PULUMI_AZBATCH_POLL_INTERVAL": None, "PULUMI_AZBATCH_POLL_MAX_INTERVAL": None})  # fmt: skip
+    knobs = (
+        {"PULUMI_AZBATCH_POLL_INTERVAL": "0.1", "PULUMI_AZBATCH_POLL_MAX_INTERVAL": "0.5"}
+        if ctx.quick
+        else {"PULUMI_AZBATCH_POLL_INTERVAL": None, "PULUMI_AZBATCH_POLL_MAX_INTERVAL": None}
+    )
     result = BenchResult("B6")
     admin = batch_client(ctx.endpoints)
     pool_id = unique("b6")
@@ -59,8 +62,9 @@ def run(ctx: Context) -> BenchResult:
         def wait(n: int) -> None:
             client = provider_client(ctx.endpoints, counters[n])
             try:
-                wait_for_gate(client, jobs[n], wait_for="tasks", timeout=timedelta(seconds=window),
-                              expected_tasks=n)  # fmt: skip
+                wait_for_gate(
+                    client, jobs[n], wait_for="tasks", timeout=timedelta(seconds=window), expected_tasks=n
+                )
                 outcome[n] = "finished early"
             except JobGateError:
                 outcome[n] = "deadline"
@@ -80,11 +84,32 @@ def run(ctx: Context) -> BenchResult:
     per_minute = {n: counters[n].count() / window * 60 for n in sizes}
     spread = max(per_minute.values()) / min(per_minute.values())
     interval = "defaults (2 s, x1.5, cap 30 s)" if not ctx.quick else "0.1 s, x1.5, cap 0.5 s"
-    measured = ", ".join(f"N={n:,}: {per_minute[n]:.1f}/min" for n in sizes) + f" ({window:.0f} s window, {interval})"
-    result.rows.append(Row("B6 polling", "requests/min while waiting", measured, "max/min over N",
-                           Ratio(spread, False, 1.1), "≤ 1.1 (independent of N)"))  # fmt: skip
-    result.data = {"window_s": window, "elapsed_s": elapsed, "requests": {n: c.count() for n, c in counters.items()},
-                   "per_minute": per_minute, "outcome": outcome,
-                   "paths": sorted({url.split("/jobs/", 1)[-1].split("/", 1)[-1] for c in counters.values()
-                                    for _, _, url in c.requests})}  # fmt: skip
+    measured = (
+        ", ".join(f"N={n:,}: {per_minute[n]:.1f}/min" for n in sizes)
+        + f" ({window:.0f} s window, {interval})"
+    )
+    result.rows.append(
+        Row(
+            "B6 polling",
+            "requests/min while waiting",
+            measured,
+            "max/min over N",
+            Ratio(spread, False, 1.1),
+            "≤ 1.1 (independent of N)",
+        )
+    )
+    result.data = {
+        "window_s": window,
+        "elapsed_s": elapsed,
+        "requests": {n: c.count() for n, c in counters.items()},
+        "per_minute": per_minute,
+        "outcome": outcome,
+        "paths": sorted(
+            {
+                url.split("/jobs/", 1)[-1].split("/", 1)[-1]
+                for c in counters.values()
+                for _, _, url in c.requests
+            }
+        ),
+    }
     return result

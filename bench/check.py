@@ -46,7 +46,9 @@ def regressions(baseline: dict[str, Any], current: dict[str, Any], tolerance: fl
             worse = now["value"] > limit
             sign = "≤"
         if worse:
-            problems.append(f"{name}: {now['value']:.3f}, committed {base['value']:.3f} (must stay {sign} {limit:.3f})")
+            problems.append(
+                f"{name}: {now['value']:.3f}, committed {base['value']:.3f} (must stay {sign} {limit:.3f})"
+            )
     return problems
 
 
@@ -63,14 +65,18 @@ def _selected(ratios: dict[str, Any], names: list[str]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.check", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.check", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--baseline", type=Path, default=results_path(quick=True))
     parser.add_argument("--only", default=",".join(CHECKED), help="benchmarks to check")
     parser.add_argument("--tolerance", type=float, default=TOLERANCE)
     args = parser.parse_args(argv)
     names = [n.strip().upper() for n in args.only.split(",") if n.strip()]
     if not args.baseline.exists():
-        print(f"no committed results at {args.baseline}: run `python -m bench --quick` first", file=sys.stderr)
+        print(
+            f"no committed results at {args.baseline}: run `python -m bench --quick` first", file=sys.stderr
+        )
         return 2
     baseline = _selected(json.loads(args.baseline.read_text())["ratios"], names)
 

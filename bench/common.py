@@ -49,15 +49,23 @@ class RequestCounter(SansIOHTTPPolicy):  # type: ignore[type-arg]
         with self._lock:
             self.requests.clear()
 
-    def count(self, *, method: str | None = None, suffix: str | None = None, since: float = 0.0,
-              until: float = math.inf) -> int:  # fmt: skip
+    def count(
+        self,
+        *,
+        method: str | None = None,
+        suffix: str | None = None,
+        since: float = 0.0,
+        until: float = math.inf,
+    ) -> int:
         """Requests matching ``method`` and a path ending in ``suffix``, sent in [since, until)."""
         with self._lock:
             return sum(
-                1 for at, meth, url in self.requests
-                if since <= at < until and (method is None or meth == method)
+                1
+                for at, meth, url in self.requests
+                if since <= at < until
+                and (method is None or meth == method)
                 and (suffix is None or url.endswith(suffix))
-            )  # fmt: skip
+            )
 
 
 def batch_client(endpoints: Endpoints, counter: RequestCounter | None = None, **kwargs: Any) -> BatchClient:
@@ -82,9 +90,15 @@ def unique(prefix: str) -> str:
 
 def create_pool(client: BatchClient, pool_id: str, nodes: int, slots: int, timeout: float = 60) -> None:
     """A Linux pool; waits until ``nodes`` nodes are idle (none for an idle pool that runs nothing)."""
-    client.create_pool(m.BatchPoolCreateOptions(
-        id=pool_id, vm_size="standard_d2s_v3", target_dedicated_nodes=nodes, task_slots_per_node=slots,
-        virtual_machine_configuration=LINUX))  # fmt: skip
+    client.create_pool(
+        m.BatchPoolCreateOptions(
+            id=pool_id,
+            vm_size="standard_d2s_v3",
+            target_dedicated_nodes=nodes,
+            task_slots_per_node=slots,
+            virtual_machine_configuration=LINUX,
+        )
+    )
     deadline = time.monotonic() + timeout
     while sum(1 for n in client.list_nodes(pool_id) if n.state == m.BatchNodeState.IDLE) < nodes:
         if time.monotonic() > deadline:
@@ -93,7 +107,9 @@ def create_pool(client: BatchClient, pool_id: str, nodes: int, slots: int, timeo
 
 
 def create_job(client: BatchClient, job_id: str, pool_id: str, **kwargs: Any) -> None:
-    client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id), **kwargs))
+    client.create_job(
+        m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id), **kwargs)
+    )
 
 
 def delete_job_quietly(client: BatchClient, job_id: str) -> None:
@@ -113,7 +129,9 @@ def wait_until(condition: Callable[[], Any], timeout: float, interval: float = 0
         time.sleep(interval)
 
 
-def best_of_interleaved(repeat: int, sides: dict[str, Callable[[int], float | None]]) -> dict[str, list[float]]:
+def best_of_interleaved(
+    repeat: int, sides: dict[str, Callable[[int], float | None]]
+) -> dict[str, list[float]]:
     """Run each side ``repeat`` times, alternating sides; each call returns its own duration (or None
     to be timed here). Returns every duration per side (best = min)."""
     runs: dict[str, list[float]] = {name: [] for name in sides}
@@ -154,8 +172,12 @@ class Ratio:
         return self.value >= self.goal if self.higher_is_better else self.value <= self.goal
 
     def as_json(self) -> dict[str, Any]:
-        return {"value": round(self.value, 4), "higher_is_better": self.higher_is_better, "goal": self.goal,
-                "meets_goal": self.meets_goal}  # fmt: skip
+        return {
+            "value": round(self.value, 4),
+            "higher_is_better": self.higher_is_better,
+            "goal": self.goal,
+            "meets_goal": self.meets_goal,
+        }
 
 
 @dataclass
@@ -170,8 +192,14 @@ class Row:
     goal_text: str = ""
 
     def as_json(self) -> dict[str, Any]:
-        return {"bench": self.bench, "case": self.case, "measured": self.measured, "ratio_name": self.ratio_name,
-                "ratio": self.ratio.as_json() if self.ratio else None, "goal": self.goal_text}  # fmt: skip
+        return {
+            "bench": self.bench,
+            "case": self.case,
+            "measured": self.measured,
+            "ratio_name": self.ratio_name,
+            "ratio": self.ratio.as_json() if self.ratio else None,
+            "goal": self.goal_text,
+        }
 
 
 @dataclass

@@ -20,8 +20,15 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 NAMES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 
 
-MODULES = {"B1": "b1_submission", "B2": "b2_pulumi", "B3": "b3_execution", "B4": "b4_upload",
-           "B5": "b5_destroy", "B6": "b6_polling", "B7": "b7_tracked"}  # fmt: skip
+MODULES = {
+    "B1": "b1_submission",
+    "B2": "b2_pulumi",
+    "B3": "b3_execution",
+    "B4": "b4_upload",
+    "B5": "b5_destroy",
+    "B6": "b6_polling",
+    "B7": "b7_tracked",
+}
 
 
 def _benchmark(name: str) -> Callable[[Context], BenchResult]:
@@ -38,7 +45,9 @@ def results_path(quick: bool) -> Path:
     return RESULTS_DIR / ("quick.json" if quick else "full.json")
 
 
-def run_all(*, quick: bool, only: list[str] | None = None, progress: Callable[[str], None] = print) -> dict[str, Any]:
+def run_all(
+    *, quick: bool, only: list[str] | None = None, progress: Callable[[str], None] = print
+) -> dict[str, Any]:
     """Start Azurite and the Batch emulator on free ports, run the benchmarks, return the results document."""
     chosen = [n for n in NAMES if not only or n in only]
     results: list[BenchResult] = []
@@ -58,7 +67,11 @@ def run_all(*, quick: bool, only: list[str] | None = None, progress: Callable[[s
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
         "benchmarks": {
-            r.name: {"seconds": round(r.seconds, 1), "rows": [row.as_json() for row in r.rows], "data": r.data}
+            r.name: {
+                "seconds": round(r.seconds, 1),
+                "rows": [row.as_json() for row in r.rows],
+                "data": r.data,
+            }
             for r in results
         },
         "ratios": {k: v.as_json() for r in results for k, v in r.ratios().items()},
@@ -77,11 +90,19 @@ def table(document: dict[str, Any]) -> str:
     for bench in document["benchmarks"].values():
         for row in bench["rows"]:
             ratio = row["ratio"]
-            value = "" if ratio is None else ("n/a" if math.isnan(ratio["value"]) else f"{ratio['value']:.2f}")
-            met = "" if ratio is None or ratio["meets_goal"] is None else ("yes" if ratio["meets_goal"] else "**no**")
+            value = (
+                "" if ratio is None else ("n/a" if math.isnan(ratio["value"]) else f"{ratio['value']:.2f}")
+            )
+            met = (
+                ""
+                if ratio is None or ratio["meets_goal"] is None
+                else ("yes" if ratio["meets_goal"] else "**no**")
+            )
             measured = row["measured"].replace("|", "\\|")
-            lines.append(f"| {row['bench']} | {row['case']} | {measured} | {row['ratio_name']} | {value} | "
-                         f"{row['goal']} | {met} |")  # fmt: skip
+            lines.append(
+                f"| {row['bench']} | {row['case']} | {measured} | {row['ratio_name']} | {value} | "
+                f"{row['goal']} | {met} |"
+            )
     return "\n".join(lines)
 
 

@@ -3,7 +3,7 @@
 Every component takes the same arguments on both backends; only the ``backend`` value differs:
 
 * :class:`LocalBackend`: the local Batch emulator and Azurite, by their endpoints
-  (:class:`pulumi_azbatch.localdev.Endpoints`, written to ``.local/endpoints.json`` by
+  (:class:`pulumi_azbatch.endpoints.Endpoints`, written to ``.local/endpoints.json`` by
   ``make emulators``). Pools, containers and SAS go through the data planes (dynamic resources).
 * :class:`AzureBackend`: a resource group, location, a Batch account and a storage account, each
   existing or created (:class:`pulumi_azbatch.config.AzureConfig`). Pools and containers are
@@ -21,7 +21,7 @@ from pathlib import Path
 import pulumi
 
 from pulumi_azbatch.config import AzureConfig, StackConfig
-from pulumi_azbatch.localdev import Endpoints
+from pulumi_azbatch.endpoints import Endpoints
 
 __all__ = ["AzureBackend", "Backend", "BatchAccountRef", "LocalBackend", "PoolRef", "backend_from_config"]
 

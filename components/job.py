@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 
-from pulumi_azbatch.spec import JobSpec
+from pulumi_azbatch.model.job import JobSpec
 
 from .backend import PoolRef
 from .pool import BatchPool
@@ -124,7 +124,13 @@ class BatchJob(pulumi.ComponentResource):
         self.task_counts = self.job.task_counts
         self.nodes = self.job.nodes
         self.output_container = self.job.output_container
-        self.register_outputs({
-            "job_id": self.job_id, "url": self.url, "state": self.state, "task_counts": self.task_counts,
-            "nodes": self.nodes, "output_container": self.output_container,
-        })  # fmt: skip
+        self.register_outputs(
+            {
+                "job_id": self.job_id,
+                "url": self.url,
+                "state": self.state,
+                "task_counts": self.task_counts,
+                "nodes": self.nodes,
+                "output_container": self.output_container,
+            }
+        )

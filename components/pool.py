@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 
-from pulumi_azbatch.config import PoolSpec
+from pulumi_azbatch.model.pool import ARM_POOL_REPLACE_ON_CHANGES, PoolSpec
 
 from .backend import AzureBackend, Backend, BatchAccountRef, LocalBackend, PoolRef
 
 __all__ = ["BatchPool", "BatchPoolArgs"]
 
-#: ARM rejects changes to these pool properties (PropertyCannotBeUpdated); replace the pool instead.
-AZURE_POOL_REPLACE_ON_CHANGES = ["vmSize", "deploymentConfiguration", "taskSlotsPerNode", "taskSchedulingPolicy"]
+#: ARM rejects changes to these pool properties (PropertyCannotBeUpdated); the model knows which.
+AZURE_POOL_REPLACE_ON_CHANGES = ARM_POOL_REPLACE_ON_CHANGES
 
 
 @dataclass(frozen=True)
@@ -24,53 +23,6 @@ class BatchPoolArgs:
     pool: PoolSpec
     backend: Backend
     wait_timeout_seconds: float = 900
-
-
-def _start_task_args(spec: PoolSpec) -> Any:
-    from pulumi_azure_native import batch
-
-    task = spec.start_task
-    if task is None:
-        return None
-    identity = None
-    if task.user_identity is not None:
-        auto = task.user_identity.auto_user
-        identity = batch.UserIdentityArgs(
-            user_name=task.user_identity.username,
-            auto_user=batch.AutoUserSpecificationArgs(
-                scope=batch.AutoUserScope(auto.scope.capitalize()) if auto.scope else None,
-                elevation_level=(
-                    None if auto.elevation_level is None
-                    else batch.ElevationLevel.ADMIN if auto.elevation_level == "admin"
-                    else batch.ElevationLevel.NON_ADMIN
-                ),
-            )
-            if auto is not None
-            else None,
-        )
-    return batch.StartTaskArgs(
-        command_line=task.command_line,
-        resource_files=[
-            batch.ResourceFileArgs(
-                http_url=f.http_url,
-                storage_container_url=f.storage_container_url,
-                auto_storage_container_name=f.auto_storage_container_name,
-                blob_prefix=f.blob_prefix,
-                file_path=f.file_path,
-                file_mode=f.file_mode,
-                identity_reference=batch.ComputeNodeIdentityReferenceArgs(resource_id=f.identity_reference.resource_id)
-                if f.identity_reference
-                else None,
-            )
-            for f in task.resource_files
-        ]
-        or None,
-        environment_settings=[batch.EnvironmentSettingArgs(name=k, value=v) for k, v in task.environment_settings.items()]
-        or None,
-        user_identity=identity,
-        max_task_retry_count=task.max_task_retry_count,
-        wait_for_success=task.wait_for_success,
-    )
 
 
 class BatchPool(pulumi.ComponentResource):
@@ -102,10 +54,15 @@ class BatchPool(pulumi.ComponentResource):
             self._azure(name, args, args.backend)
         else:  # pragma: no cover - a typing error
             raise TypeError(f"unknown backend {args.backend!r}")
-        self.register_outputs({
-            "pool_id": self.pool_id, "node_ids": self.node_ids, "account_url": self.account_url,
-            "account_name": self.account_name, "account_key": self.account_key,
-        })  # fmt: skip
+        self.register_outputs(
+            {
+                "pool_id": self.pool_id,
+                "node_ids": self.node_ids,
+                "account_url": self.account_url,
+                "account_name": self.account_name,
+                "account_key": self.account_key,
+            }
+        )
 
     def ref(self) -> PoolRef:
         """This pool as a :class:`PoolRef` (what :class:`BatchJob` needs)."""
@@ -145,7 +102,8 @@ class BatchPool(pulumi.ComponentResource):
                 location=settings.location,
                 # The Job resource signs its requests with the shared key.
                 allowed_authentication_modes=[
-                    batch.AuthenticationMode.SHARED_KEY, batch.AuthenticationMode.AAD,
+                    batch.AuthenticationMode.SHARED_KEY,
+                    batch.AuthenticationMode.AAD,
                     batch.AuthenticationMode.TASK_AUTHENTICATION_TOKEN,
                 ],
                 tags=settings.tags or None,
@@ -156,46 +114,17 @@ class BatchPool(pulumi.ComponentResource):
             endpoint = account.account_endpoint
         else:
             existing = batch.get_batch_account_output(
-                account_name=settings.batch_account.name, resource_group_name=group,
+                account_name=settings.batch_account.name,
+                resource_group_name=group,
                 opts=pulumi.InvokeOptions(parent=self),
-            )  # fmt: skip
+            )
             account_name = settings.batch_account.name
             endpoint = existing.account_endpoint
-        spec = args.pool
-        identity = None
-        if spec.identity is not None:
-            identity = batch.BatchPoolIdentityArgs(
-                type=batch.PoolIdentityType.USER_ASSIGNED,
-                user_assigned_identities=list(spec.identity.user_assigned_identity_ids),
-            )
         pool = batch.Pool(
             name,
             account_name=account_name,
             resource_group_name=group,
-            pool_name=spec.id,
-            display_name=spec.display_name,
-            vm_size=spec.vm_size,
-            deployment_configuration=batch.DeploymentConfigurationArgs(
-                virtual_machine_configuration=batch.VirtualMachineConfigurationArgs(
-                    image_reference=batch.ImageReferenceArgs(
-                        publisher=spec.image.publisher, offer=spec.image.offer, sku=spec.image.sku,
-                        version=spec.image.version,
-                    ),  # fmt: skip
-                    node_agent_sku_id=spec.node_agent_sku_id,
-                )
-            ),
-            scale_settings=batch.ScaleSettingsArgs(
-                fixed_scale=batch.FixedScaleSettingsArgs(target_dedicated_nodes=spec.target_dedicated_nodes)
-            ),
-            task_slots_per_node=spec.task_slots_per_node,
-            task_scheduling_policy=batch.TaskSchedulingPolicyArgs(
-                node_fill_type=batch.ComputeNodeFillType.PACK
-                if spec.task_scheduling_policy == "pack"
-                else batch.ComputeNodeFillType.SPREAD
-            ),
-            start_task=_start_task_args(spec),
-            identity=identity,
-            metadata=[batch.MetadataItemArgs(name=k, value=v) for k, v in spec.metadata.items()] or None,
+            **args.pool.to_arm_pool_args(),
             opts=pulumi.ResourceOptions(
                 parent=self, replace_on_changes=AZURE_POOL_REPLACE_ON_CHANGES, delete_before_replace=True
             ),

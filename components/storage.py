@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from pulumi_azbatch.config import StorageSpec
 from pulumi_azbatch.conventions import job_output_container_name
+from pulumi_azbatch.model.storage import StorageSpec
 
 from .backend import AzureBackend, Backend, LocalBackend
 
@@ -52,7 +52,9 @@ class OutputStorage(pulumi.ComponentResource):
     blob_url: pulumi.Output[str]
     account_name: pulumi.Output[str]
 
-    def __init__(self, name: str, args: OutputStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, args: OutputStorageArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("azbatch:components:OutputStorage", name, None, opts)
         if isinstance(args.backend, LocalBackend):
             blob_url, account_name, account_key, container = self._local(name, args, args.backend)
@@ -80,10 +82,16 @@ class OutputStorage(pulumi.ComponentResource):
         self.sas_expiry = self.sas.expiry
         self.blob_url = pulumi.Output.from_input(blob_url)
         self.account_name = pulumi.Output.from_input(account_name)
-        self.register_outputs({
-            "container_name": self.container_name, "container_url": self.container_url, "sas_url": self.sas_url,
-            "sas_expiry": self.sas_expiry, "blob_url": self.blob_url, "account_name": self.account_name,
-        })  # fmt: skip
+        self.register_outputs(
+            {
+                "container_name": self.container_name,
+                "container_url": self.container_url,
+                "sas_url": self.sas_url,
+                "sas_expiry": self.sas_expiry,
+                "blob_url": self.blob_url,
+                "account_name": self.account_name,
+            }
+        )
 
     def _local(
         self, name: str, args: OutputStorageArgs, backend: LocalBackend
@@ -141,8 +149,7 @@ class OutputStorage(pulumi.ComponentResource):
             f"{name}-container",
             account_name=account_name,
             resource_group_name=group,
-            container_name=args.container_name,
-            public_access=storage.PublicAccess.NONE,
+            **args.storage.to_arm_container_args(args.container_name),
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.storage.retain_on_destroy),
         )
         self.container = container

@@ -53,7 +53,9 @@ class BatchWorkload(pulumi.ComponentResource):
         )
         self.job = BatchJob(
             f"{name}-job",
-            BatchJobArgs(config.job, self.pool, self.storage, persist_task_logs=config.storage.persist_task_logs),
+            BatchJobArgs(
+                config.job, self.pool, self.storage, persist_task_logs=config.storage.persist_task_logs
+            ),
             child,
         )
         self.outputs: dict[str, Any] = {

@@ -4,6 +4,10 @@ Providers are pickled by reference into the Pulumi state (their classes live in 
 package), so `pulumi destroy` and `pulumi refresh` always run the currently installed code. Nothing
 live is kept on an instance: SDK clients are built inside each method from the inputs and the
 environment, so a rotated key never needs an `up` before a `destroy`.
+
+May import: the models (:mod:`pulumi_azbatch.model`), the Pulumi dynamic provider API. Unknown values
+are tested with the models' ``is_unknown`` (one value) and ``contains_unknown`` (a value and everything
+nested in it), re-exported here.
 """
 
 from __future__ import annotations
@@ -19,22 +23,24 @@ from typing import Any
 from pulumi.dynamic import DiffResult, ResourceProvider
 from pulumi.output import Unknown
 
-from pulumi_azbatch.spec import UNKNOWN
+from pulumi_azbatch.model.common import UNKNOWN, contains_unknown, is_unknown
 
 # Environment variable naming a file to which providers append one JSON line per call: which
 # operation ran, in which process and with which Python (used to diagnose "which code ran my destroy").
 TRACE_ENV = "PULUMI_AZBATCH_PROVIDER_TRACE"
 
-
-def is_unknown(value: Any) -> bool:
-    """True when `value` is, or contains, a value the engine does not know yet (preview)."""
-    if value == UNKNOWN:
-        return True
-    if isinstance(value, Mapping):
-        return any(is_unknown(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(is_unknown(v) for v in value)
-    return False
+__all__ = [
+    "TRACE_ENV",
+    "UNKNOWN",
+    "ProviderBase",
+    "changed_keys",
+    "contains_unknown",
+    "is_unknown",
+    "normalize_unknowns",
+    "public_inputs",
+    "say",
+    "trace",
+]
 
 
 def normalize_unknowns(value: Any) -> Any:
@@ -113,4 +119,8 @@ class ProviderBase(ResourceProvider):
 
 def changed_keys(olds: Mapping[str, Any], news: Mapping[str, Any], keys: Iterable[str]) -> list[str]:
     """The keys whose new value differs from the stored one (an unknown new value counts as a change)."""
-    return [k for k in keys if not k.startswith("__") and (is_unknown(news.get(k)) or olds.get(k) != news.get(k))]
+    return [
+        k
+        for k in keys
+        if not k.startswith("__") and (contains_unknown(news.get(k)) or olds.get(k) != news.get(k))
+    ]

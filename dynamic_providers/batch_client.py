@@ -197,8 +197,12 @@ def resolve_account(props: Mapping[str, Any], config: Mapping[str, Any] | None =
     url = props.get("batch_account_url") or config.get("batch_account_url") or os.environ.get(URL_ENV)
     name = props.get("batch_account_name") or config.get("batch_account_name") or os.environ.get(NAME_ENV)
     if not url:
-        raise ValueError(f"batch_account_url is required (input, config azbatch:batchAccountUrl or {URL_ENV})")
+        raise ValueError(
+            f"batch_account_url is required (input, config azbatch:batchAccountUrl or {URL_ENV})"
+        )
     if not name:
-        raise ValueError(f"batch_account_name is required (input, config azbatch:batchAccountName or {NAME_ENV})")
+        raise ValueError(
+            f"batch_account_name is required (input, config azbatch:batchAccountName or {NAME_ENV})"
+        )
     key = props.get("batch_account_key") or os.environ.get(KEY_ENV) or None
     return BatchAccount(url=str(url), name=str(name), key=str(key) if key else None)

@@ -1,6 +1,6 @@
 """The Job dynamic resource: a whole Azure Batch job (preparation and release tasks, tasks, outputs) in git.
 
-The job is described by the one job model, :class:`pulumi_azbatch.spec.JobSpec`; its properties are
+The job is described by the one job model, :class:`pulumi_azbatch.model.JobSpec`; its properties are
 the resource's inputs (flat, snake_case; the job id is the ``job_id`` input because ``id`` is Pulumi's
 own), beside the account (``batch_account_url``, ``batch_account_name``, ``batch_account_key``).
 
@@ -44,19 +44,14 @@ from pulumi.dynamic import (
 from pydantic import BaseModel
 
 from pulumi_azbatch.conventions import job_output_prefix, task_output_prefix
-from pulumi_azbatch.spec import (
-    JobConstraintsSpec,
-    JobSpec,
-    JobSpecError,
-    TaskSpec,
-    canonical_task,
-    load_stored_job,
-    make_job_id,
-    parse_job,
-    validate_job,
-)
+from pulumi_azbatch.model.canonical import canonical_task
+from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
+from pulumi_azbatch.model.job import JOB_FIELDS_PATCHED, JobSpec, make_job_id
+from pulumi_azbatch.model.outputs import is_job_kind
+from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
+from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
-from .base import ProviderBase, is_unknown, public_inputs, say, trace
+from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, trace
 from .batch_client import BatchAccount, call_with_retry, error_code, resolve_account
 from .lifecycle import end_job, enum_text, get_job, job_snapshot, wait_for_gate
 from .submission import submit_tasks
@@ -70,23 +65,49 @@ SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k
 INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY}
 
 #: Changing any of these needs a new job (the service has no way to change them on an existing job).
-REPLACE_KEYS = frozenset({
-    "job_id", "batch_account_url", "batch_account_name", "display_name", "uses_task_dependencies",
-    "common_environment_settings", "job_preparation_task", "job_release_task", "on_task_failure",
-})  # fmt: skip
-#: Changed with a PATCH of the job.
-PATCH_KEYS = frozenset({"priority", "max_parallel_tasks", "allow_task_preemption", "constraints", "metadata"})
+REPLACE_KEYS = frozenset(
+    {
+        "job_id",
+        "batch_account_url",
+        "batch_account_name",
+        "display_name",
+        "uses_task_dependencies",
+        "common_environment_settings",
+        "job_preparation_task",
+        "job_release_task",
+        "on_task_failure",
+    }
+)
+#: Changed with a PATCH of the job (the model's list; ``pool_id`` and ``on_all_tasks_complete`` are
+#: updatable too, but only after the checks in ``diff``/``update``).
+PATCH_KEYS = JOB_FIELDS_PATCHED
 #: Only the provider reads these (waits, deletion, validation, credentials): no call to the service.
-PROVIDER_KEYS = frozenset({
-    "on_destroy", "wait_for", "wait_timeout", "fail_on_task_failure", "node_os", "batch_account_key",
-    "output_container_url", NAME_KEY,
-})  # fmt: skip
+PROVIDER_KEYS = frozenset(
+    {
+        "on_destroy",
+        "wait_for",
+        "wait_timeout",
+        "fail_on_task_failure",
+        "node_os",
+        "batch_account_key",
+        "output_container_url",
+        NAME_KEY,
+    }
+)
 TASK_KEYS = frozenset({"tasks", "task_factories"})
 #: The most tasks listed in the ``task_output_prefixes`` output (state size stays bounded).
 MAX_PREFIX_TASKS = 1000
 #: Outputs computed by the provider (seeded with None by the resource class).
-COMPUTED_KEYS = ("url", "state", "task_counts", "failed_tasks", "nodes", "output_container",
-                 "task_output_prefixes", "task_count")  # fmt: skip
+COMPUTED_KEYS = (
+    "url",
+    "state",
+    "task_counts",
+    "failed_tasks",
+    "nodes",
+    "output_container",
+    "task_output_prefixes",
+    "task_count",
+)
 
 
 # ---- inputs <-> spec ---------------------------------------------------------------------------------
@@ -113,14 +134,6 @@ def _to_inputs(spec: JobSpec, rest: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in rest.items() if k not in SPEC_INPUT_KEYS}, **dumped}
 
 
-def _strip_sas(url: str | None) -> str | None:
-    if not url:
-        return None
-    from urllib.parse import urlsplit
-
-    return urlsplit(url)._replace(query="").geturl()
-
-
 def _task_index(spec: JobSpec) -> dict[str, dict[str, Any]]:
     return {t.id.lower(): canonical_task(t) for t in spec.expand_tasks()}
 
@@ -143,7 +156,7 @@ def task_output_prefixes(spec: JobSpec) -> dict[str, list[str]]:
             kind = output.kind or output.custom_kind
             if kind is None:
                 continue
-            job_level = kind in ("JobOutput", "JobPreview")
+            job_level = is_job_kind(kind)
             prefixes.add(job_output_prefix(kind) if job_level else task_output_prefix(task.id, kind))
         if prefixes:
             result[task.id] = sorted(prefixes)
@@ -185,10 +198,15 @@ class JobProvider(ProviderBase):
             # Autoname once: keep the id chosen by an earlier check (stored with the old inputs).
             old_id = olds.get("job_id")
             prefix = news.get(NAME_KEY) or "job"
-            inputs["job_id"] = old_id if old_id and not is_unknown(prefix) else make_job_id(
-                str(prefix), secrets.token_hex(4)[:7])  # fmt: skip
+            inputs["job_id"] = (
+                old_id
+                if old_id and not is_unknown(prefix)
+                else make_job_id(str(prefix), secrets.token_hex(4)[:7])
+            )
         raw = spec_inputs(inputs)
-        failures = [CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)]
+        failures = [
+            CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
+        ]
         for key in ("batch_account_url", "batch_account_name"):
             value = inputs.get(key)
             if not value and not (getattr(self, "_config", None) or {}).get(key):
@@ -197,32 +215,49 @@ class JobProvider(ProviderBase):
                 from .batch_client import NAME_ENV, URL_ENV
 
                 if not os.environ.get(URL_ENV if key.endswith("url") else NAME_ENV):
-                    failures.append(CheckFailure(key, f"{key} is required (input, provider config or environment)"))
-        if failures or is_unknown(inputs):
+                    failures.append(
+                        CheckFailure(key, f"{key} is required (input, provider config or environment)")
+                    )
+        if failures or contains_unknown(inputs):
             return CheckResult(inputs, _masked(failures, inputs))
         try:
             spec = parse_job(raw)
         except JobSpecError as exc:
-            return CheckResult(inputs, _masked([CheckFailure("job_id" if f.property == "id" else f.property, f.reason)
-                                                for f in exc.failures], inputs))  # fmt: skip
+            return CheckResult(
+                inputs,
+                _masked(
+                    [
+                        CheckFailure("job_id" if f.property == "id" else f.property, f.reason)
+                        for f in exc.failures
+                    ],
+                    inputs,
+                ),
+            )
         return CheckResult(_to_inputs(spec, inputs), [])
 
     # -- diff ---------------------------------------------------------------------------------------
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         trace(self, "diff")
-        changed = [k for k in INPUT_KEYS if is_unknown(news.get(k)) or olds.get(k) != news.get(k)]
+        changed = [k for k in INPUT_KEYS if contains_unknown(news.get(k)) or olds.get(k) != news.get(k)]
         if not changed:
             return DiffResult(changes=False, replaces=[], delete_before_replace=True)
         replaces = sorted(k for k in changed if k in REPLACE_KEYS)
         state = olds.get("state")
         if "pool_id" in changed and state != "disabled":
             replaces.append("pool_id")  # the service changes the pool only while the job is disabled
-        old_mode, new_mode = olds.get("on_all_tasks_complete") or "noaction", news.get("on_all_tasks_complete")
-        if "on_all_tasks_complete" in changed and (new_mode or "noaction") == "noaction" and old_mode != "noaction":
+        old_mode, new_mode = (
+            olds.get("on_all_tasks_complete") or "noaction",
+            news.get("on_all_tasks_complete"),
+        )
+        if (
+            "on_all_tasks_complete" in changed
+            and (new_mode or "noaction") == "noaction"
+            and old_mode != "noaction"
+        ):
             replaces.append("on_all_tasks_complete")  # the service rejects terminatejob -> noaction
         task_keys = [k for k in changed if k in TASK_KEYS]
-        if task_keys and not is_unknown({k: news.get(k) for k in TASK_KEYS}):
+        if task_keys and not contains_unknown({k: news.get(k) for k in TASK_KEYS}):
             try:
                 added, modified, removed = task_changes(_lenient_spec(olds), _lenient_spec(news))
             except Exception:  # noqa: BLE001 - an unreadable old spec: be safe, replace
@@ -245,9 +280,17 @@ class JobProvider(ProviderBase):
         try:
             self._add_tasks(client, spec, job_id, spec.expand_tasks())
             if spec.on_all_tasks_complete != "noaction":
-                call_with_retry(lambda: client.update_job(job_id, spec.to_batch_job_update(["on_all_tasks_complete"])))
-            wait_for_gate(client, job_id, wait_for=spec.wait_for, timeout=spec.wait_timeout,
-                          expected_tasks=spec.task_count(), fail_on_task_failure=spec.fail_on_task_failure)  # fmt: skip
+                call_with_retry(
+                    lambda: client.update_job(job_id, spec.to_batch_job_update(["on_all_tasks_complete"]))
+                )
+            wait_for_gate(
+                client,
+                job_id,
+                wait_for=spec.wait_for,
+                timeout=spec.wait_timeout,
+                expected_tasks=spec.task_count(),
+                fail_on_task_failure=spec.fail_on_task_failure,
+            )
         except BaseException as exc:
             self._clean_up_failed_create(client, spec, job_id, adopted, exc)
             raise
@@ -281,21 +324,26 @@ class JobProvider(ProviderBase):
         if problems:
             raise RuntimeError(
                 f"job {job_id} already exists and cannot be adopted: {'; '.join(problems)}. Delete it "
-                "(or choose another job_id) and run `pulumi up` again")  # fmt: skip
+                "(or choose another job_id) and run `pulumi up` again"
+            )
         say(f"job {job_id}: already exists and matches (left by an interrupted deployment); adopting it")
         return True
 
     def _add_tasks(self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec]) -> None:
         if not tasks:
             return
-        creates = [t.to_batch_task_create(output_container_url=spec.output_container_url, job_id=job_id)
-                   for t in tasks]  # fmt: skip
+        creates = [
+            t.to_batch_task_create(output_container_url=spec.output_container_url, job_id=job_id)
+            for t in tasks
+        ]
         say(f"job {job_id}: adding {len(creates)} task(s) in {-(-len(creates) // 100)} call(s)")
         report = submit_tasks(client, job_id, creates)
         if report.failures:
             shown = "\n".join(f"  {f}" for f in report.failures[:20])
             more = f"\n  ... and {len(report.failures) - 20} more" if len(report.failures) > 20 else ""
-            raise RuntimeError(f"job {job_id}: {len(report.failures)} task(s) could not be added:\n{shown}{more}")
+            raise RuntimeError(
+                f"job {job_id}: {len(report.failures)} task(s) could not be added:\n{shown}{more}"
+            )
         if report.existing:
             say(f"job {job_id}: {len(report.existing)} task(s) already existed with the same definition")
 
@@ -303,14 +351,23 @@ class JobProvider(ProviderBase):
         self, client: Any, spec: JobSpec, job_id: str, adopted: bool, exc: BaseException
     ) -> None:
         """Never orphan a job: end and delete it; if that fails too, the next up adopts it."""
-        say(f"job {job_id}: creation failed ({type(exc).__name__}); ending and deleting the job so that "
-            "nothing is left behind")  # fmt: skip
+        say(
+            f"job {job_id}: creation failed ({type(exc).__name__}); ending and deleting the job so that "
+            "nothing is left behind"
+        )
         try:
-            end_job(client, job_id, mode="terminate_then_delete", output_container_url=spec.output_container_url,
-                    release_timeout=_release_timeout(spec))  # fmt: skip
+            end_job(
+                client,
+                job_id,
+                mode="terminate_then_delete",
+                output_container_url=spec.output_container_url,
+                release_timeout=_release_timeout(spec),
+            )
         except Exception as cleanup_error:  # noqa: BLE001 - report the original failure
-            say(f"job {job_id}: could not delete it ({cleanup_error}); the next `pulumi up` adopts it if it "
-                "still matches, or delete it by hand")  # fmt: skip
+            say(
+                f"job {job_id}: could not delete it ({cleanup_error}); the next `pulumi up` adopts it if it "
+                "still matches, or delete it by hand"
+            )
 
     # -- read ---------------------------------------------------------------------------------------
 
@@ -348,12 +405,22 @@ class JobProvider(ProviderBase):
         if added:
             wanted = set(added)
             self._add_tasks(client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted])
-        if olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete") \
-                and spec.on_all_tasks_complete != "noaction":  # fmt: skip
-            call_with_retry(lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"])))
+        if (
+            olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete")
+            and spec.on_all_tasks_complete != "noaction"
+        ):
+            call_with_retry(
+                lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"]))
+            )
         if added:
-            wait_for_gate(client, id_, wait_for=spec.wait_for, timeout=spec.wait_timeout,
-                          expected_tasks=spec.task_count(), fail_on_task_failure=spec.fail_on_task_failure)  # fmt: skip
+            wait_for_gate(
+                client,
+                id_,
+                wait_for=spec.wait_for,
+                timeout=spec.wait_timeout,
+                expected_tasks=spec.task_count(),
+                fail_on_task_failure=spec.fail_on_task_failure,
+            )
         return UpdateResult(outs=self._outputs(account, client, spec, news))
 
     # -- delete -------------------------------------------------------------------------------------
@@ -366,8 +433,13 @@ class JobProvider(ProviderBase):
             spec = None
         mode = spec.on_destroy if spec else "terminate_then_delete"
         client = self._account(props).client()
-        end_job(client, id_, mode=mode, output_container_url=spec.output_container_url if spec else None,
-                release_timeout=_release_timeout(spec) if spec else timedelta(minutes=15))  # fmt: skip
+        end_job(
+            client,
+            id_,
+            mode=mode,
+            output_container_url=spec.output_container_url if spec else None,
+            release_timeout=_release_timeout(spec) if spec else timedelta(minutes=15),
+        )
 
     # -- outputs ------------------------------------------------------------------------------------
 
@@ -377,13 +449,17 @@ class JobProvider(ProviderBase):
         snapshot = job_snapshot(client, job_id, job)
         return {
             "url": account.job_url(job_id),
-            "output_container": _strip_sas(spec.output_container_url) if spec else None,
+            "output_container": strip_query(spec.output_container_url)
+            if spec and spec.output_container_url
+            else None,
             "task_output_prefixes": task_output_prefixes(spec) if spec else {},
             "task_count": spec.task_count() if spec else None,
             **snapshot,
         }
 
-    def _outputs(self, account: BatchAccount, client: Any, spec: JobSpec, props: Mapping[str, Any]) -> dict[str, Any]:
+    def _outputs(
+        self, account: BatchAccount, client: Any, spec: JobSpec, props: Mapping[str, Any]
+    ) -> dict[str, Any]:
         job_id = spec.effective_id()
         return {**public_inputs(props), "job_id": job_id, **self._computed(account, client, job_id, spec)}
 
@@ -436,7 +512,7 @@ def _drift(inputs: Mapping[str, Any], job: Any) -> dict[str, Any]:
 # ---- the resource ------------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
+def _engine_leaf(value: Any) -> Any:
     """Python values the engine can serialize: timedeltas as seconds, models as their JSON form."""
     if isinstance(value, pulumi.Output):
         return value  # (an Output answers hasattr() for any name: test it first)
@@ -444,11 +520,7 @@ def _plain(value: Any) -> Any:
         return value.total_seconds()
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", exclude_defaults=True)
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+    return DESCEND
 
 
 def _has_sas(value: Any) -> bool:
@@ -516,20 +588,28 @@ class Job(Resource, module="azbatch", name="Job"):
         unknown = sorted(k for k in raw if k not in JobSpec.model_fields)
         if unknown:
             raise TypeError(f"Job {resource_name!r}: unknown job properties {', '.join(unknown)}")
-        props: dict[str, Any] = {("job_id" if k == "id" else k): _plain(v) for k, v in raw.items()}
+        props: dict[str, Any] = {
+            ("job_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
+        }
         for key in ("tasks", "task_factories", "job_preparation_task", "job_release_task"):
             if props.get(key) is not None:
                 props[key] = _secret_if_sas(props[key])
         if props.get("output_container_url") is not None:
             props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
         props.setdefault("job_id", None)
-        props.update({
-            "batch_account_url": batch_account_url,
-            "batch_account_name": batch_account_name,
-            "batch_account_key": pulumi.Output.secret(batch_account_key) if batch_account_key is not None else None,
-            NAME_KEY: resource_name,
-        })  # fmt: skip
+        props.update(
+            {
+                "batch_account_url": batch_account_url,
+                "batch_account_name": batch_account_name,
+                "batch_account_key": pulumi.Output.secret(batch_account_key)
+                if batch_account_key is not None
+                else None,
+                NAME_KEY: resource_name,
+            }
+        )
         for key in COMPUTED_KEYS:
             props.setdefault(key, None)
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["batch_account_key", "output_container_url"])
+        secret_opts = pulumi.ResourceOptions(
+            additional_secret_outputs=["batch_account_key", "output_container_url"]
+        )
         super().__init__(JobProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))

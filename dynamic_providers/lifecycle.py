@@ -74,10 +74,15 @@ def _exec_info(info: Any, *, prep: bool) -> dict[str, Any] | None:
 
 
 def _missing(exc: BaseException) -> bool:
-    return isinstance(exc, ResourceNotFoundError) or error_code(exc) in {"JobNotFound", "JobPreparationTaskNotSpecified"}
+    return isinstance(exc, ResourceNotFoundError) or error_code(exc) in {
+        "JobNotFound",
+        "JobPreparationTaskNotSpecified",
+    }
 
 
-def prep_release_status(client: Any, job_id: str) -> list[batch_models.BatchJobPreparationAndReleaseTaskStatus]:
+def prep_release_status(
+    client: Any, job_id: str
+) -> list[batch_models.BatchJobPreparationAndReleaseTaskStatus]:
     """The preparation/release status list, empty when the job has neither task (409) or is gone."""
     try:
         return call_with_retry(lambda: list(client.list_job_preparation_and_release_task_status(job_id)))
@@ -87,7 +92,9 @@ def prep_release_status(client: Any, job_id: str) -> list[batch_models.BatchJobP
         raise
 
 
-def node_results(statuses: list[batch_models.BatchJobPreparationAndReleaseTaskStatus]) -> list[dict[str, Any]]:
+def node_results(
+    statuses: list[batch_models.BatchJobPreparationAndReleaseTaskStatus],
+) -> list[dict[str, Any]]:
     """Per-node preparation and release results, sorted by node id (output shape)."""
     return [
         {
@@ -103,15 +110,19 @@ def node_results(statuses: list[batch_models.BatchJobPreparationAndReleaseTaskSt
 def task_counts(client: Any, job_id: str) -> dict[str, int]:
     """The job's task counts (``active``, ``running``, ``completed``, ``succeeded``, ``failed``)."""
     counts = call_with_retry(lambda: client.get_job_task_counts(job_id)).task_counts
-    return {k: int(getattr(counts, k) or 0) for k in ("active", "running", "completed", "succeeded", "failed")}
+    return {
+        k: int(getattr(counts, k) or 0) for k in ("active", "running", "completed", "succeeded", "failed")
+    }
 
 
 def failed_tasks(client: Any, job_id: str, *, limit: int = MAX_FAILED_TASKS) -> list[dict[str, Any]]:
     """Up to ``limit`` failed tasks with exit code and failure info (one filtered list call)."""
+
     def fetch() -> list[batch_models.BatchTask]:
         found = []
-        for task in client.list_tasks(job_id, filter="executionInfo/result eq 'failure'",
-                                      select=["id", "executionInfo", "nodeInfo"]):  # fmt: skip
+        for task in client.list_tasks(
+            job_id, filter="executionInfo/result eq 'failure'", select=["id", "executionInfo", "nodeInfo"]
+        ):
             found.append(task)
             if len(found) >= limit:
                 break
@@ -120,12 +131,14 @@ def failed_tasks(client: Any, job_id: str, *, limit: int = MAX_FAILED_TASKS) -> 
     result = []
     for task in call_with_retry(fetch):
         info = task.execution_info
-        result.append({
-            "id": task.id,
-            "exit_code": info.exit_code if info else None,
-            "failure_info": _failure(info.failure_info) if info else None,
-            "node_id": task.node_info.node_id if task.node_info else None,
-        })  # fmt: skip
+        result.append(
+            {
+                "id": task.id,
+                "exit_code": info.exit_code if info else None,
+                "failure_info": _failure(info.failure_info) if info else None,
+                "node_id": task.node_info.node_id if task.node_info else None,
+            }
+        )
     return result
 
 
@@ -203,9 +216,14 @@ class _Poller:
 
 
 def wait_for_gate(
-    client: Any, job_id: str, *, wait_for: str, timeout: timedelta, expected_tasks: int,
+    client: Any,
+    job_id: str,
+    *,
+    wait_for: str,
+    timeout: timedelta,
+    expected_tasks: int,
     fail_on_task_failure: bool = True,
-) -> dict[str, int] | None:  # fmt: skip
+) -> dict[str, int] | None:
     """Block until the gate ``wait_for`` (``none`` | ``preparation`` | ``tasks``) is reached.
 
     ``preparation``: the preparation task has completed on every node it started on (at least one),
@@ -224,19 +242,31 @@ def wait_for_gate(
     while True:
         if wait_for == "preparation":
             statuses = prep_release_status(client, job_id)
-            preps = [s.job_preparation_task_execution_info for s in statuses if s.job_preparation_task_execution_info]
+            preps = [
+                s.job_preparation_task_execution_info
+                for s in statuses
+                if s.job_preparation_task_execution_info
+            ]
             done = [p for p in preps if enum_text(p.state) == "completed"]
-            failed = [s for s in statuses if s.job_preparation_task_execution_info
-                      and enum_text(s.job_preparation_task_execution_info.result) == "failure"]  # fmt: skip
+            failed = [
+                s
+                for s in statuses
+                if s.job_preparation_task_execution_info
+                and enum_text(s.job_preparation_task_execution_info.result) == "failure"
+            ]
             if failed:
                 lines = []
                 for s in failed:
                     info = s.job_preparation_task_execution_info
                     assert info is not None  # filtered above
                     f = _failure(info.failure_info) or {}
-                    lines.append(f"  node {s.node_id}: exit code {info.exit_code}, {f.get('code')}: {f.get('message')}")
-                raise JobGateError(f"job {job_id}: the job preparation task failed on {len(failed)} node(s):\n"
-                                   + "\n".join(lines))  # fmt: skip
+                    lines.append(
+                        f"  node {s.node_id}: exit code {info.exit_code}, {f.get('code')}: {f.get('message')}"
+                    )
+                raise JobGateError(
+                    f"job {job_id}: the job preparation task failed on {len(failed)} node(s):\n"
+                    + "\n".join(lines)
+                )
             line = f"job {job_id}: preparation completed on {len(done)}/{len(preps)} node(s)"
             if preps and len(done) == len(preps):
                 say(line)
@@ -246,15 +276,18 @@ def wait_for_gate(
                 return None
         else:
             counts = task_counts(client, job_id)
-            line = (f"job {job_id}: {counts['completed']}/{expected_tasks} tasks completed "
-                    f"({counts['running']} running, {counts['active']} active, {counts['failed']} failed)")  # fmt: skip
+            line = (
+                f"job {job_id}: {counts['completed']}/{expected_tasks} tasks completed "
+                f"({counts['running']} running, {counts['active']} active, {counts['failed']} failed)"
+            )
             if counts["active"] == 0 and counts["running"] == 0 and counts["completed"] >= expected_tasks:
                 say(line)
                 if counts["failed"] and fail_on_task_failure:
                     failed_list = failed_tasks(client, job_id)
                     raise JobGateError(
                         f"job {job_id}: {counts['failed']} of {counts['completed']} task(s) failed:\n"
-                        + describe_failed_tasks(client, job_id, failed_list))  # fmt: skip
+                        + describe_failed_tasks(client, job_id, failed_list)
+                    )
                 return counts
             # Expected time to the last completion at the rate seen so far, so the next poll lands
             # near the end instead of up to a whole (backed-off) interval after it. Only while tasks
@@ -271,8 +304,9 @@ def wait_for_gate(
             say(line)
             last = line
         if time.monotonic() >= deadline:
-            raise JobGateError(f"job {job_id}: wait_for '{wait_for}' did not finish within "
-                               f"{timeout}; last status: {line}")  # fmt: skip
+            raise JobGateError(
+                f"job {job_id}: wait_for '{wait_for}' did not finish within {timeout}; last status: {line}"
+            )
         poller.sleep(deadline, eta)
 
 
@@ -296,7 +330,9 @@ def _terminate(client: Any, job_id: str) -> None:
         call_with_retry(lambda: client.begin_terminate_job(job_id, options, polling_interval=1))
     except (ResourceExistsError, HttpResponseError) as exc:
         # Already completed / terminating / being deleted: nothing to do here.
-        if error_code(exc) not in {"JobCompleted", "JobBeingTerminated", "JobBeingDeleted"} and not _missing(exc):
+        if error_code(exc) not in {"JobCompleted", "JobBeingTerminated", "JobBeingDeleted"} and not _missing(
+            exc
+        ):
             raise
 
 
@@ -312,11 +348,21 @@ def wait_released(client: Any, job_id: str, deadline: float, *, label: str = "")
         if job is None:
             return []
         statuses = prep_release_status(client, job_id) if job.job_preparation_task is not None else []
-        ran_prep = [s for s in statuses if s.job_preparation_task_execution_info is not None
-                    and enum_text(s.job_preparation_task_execution_info.state) == "completed"]  # fmt: skip
-        waiting = [s.node_id for s in ran_prep if job.job_release_task is not None and (
-            s.job_release_task_execution_info is None
-            or enum_text(s.job_release_task_execution_info.state) != "completed")]  # fmt: skip
+        ran_prep = [
+            s
+            for s in statuses
+            if s.job_preparation_task_execution_info is not None
+            and enum_text(s.job_preparation_task_execution_info.state) == "completed"
+        ]
+        waiting = [
+            s.node_id
+            for s in ran_prep
+            if job.job_release_task is not None
+            and (
+                s.job_release_task_execution_info is None
+                or enum_text(s.job_release_task_execution_info.state) != "completed"
+            )
+        ]
         state = enum_text(job.state)
         if state != "terminating" and not waiting:
             nodes = node_results(statuses)
@@ -324,15 +370,19 @@ def wait_released(client: Any, job_id: str, deadline: float, *, label: str = "")
                 prep = node["preparation"] or {}
                 rel = node["release"]
                 rel_text = f"release exit code {rel['exit_code']}" if rel else "no release task ran"
-                say(f"job {job_id}: node {node['node_id']}: preparation exit code {prep.get('exit_code')}, {rel_text}")
+                say(
+                    f"job {job_id}: node {node['node_id']}: preparation exit code {prep.get('exit_code')}, {rel_text}"
+                )
             return nodes
         line = f"job {job_id}: {state}; waiting for the release task on {len(waiting)} node(s){label}"
         if line != last:
             say(line)
             last = line
         if time.monotonic() >= deadline:
-            raise JobEndError(f"job {job_id}: still {state} with the release task unfinished on "
-                              f"{', '.join(str(n) for n in waiting) or 'no node'} at the deadline; run destroy again")  # fmt: skip
+            raise JobEndError(
+                f"job {job_id}: still {state} with the release task unfinished on "
+                f"{', '.join(str(n) for n in waiting) or 'no node'} at the deadline; run destroy again"
+            )
         poller.sleep(deadline)
 
 
@@ -357,10 +407,14 @@ def harvest_logs(
                 path = f"{info['task_root_directory'].rstrip('/')}/{name}"
                 blob = f"{JOB_LOG_PREFIX}/{node['node_id']}/{kind}/{name}"
                 try:
-                    data = call_with_retry(functools.partial(_download, client, node["pool_id"], node["node_id"], path))
+                    data = call_with_retry(
+                        functools.partial(_download, client, node["pool_id"], node["node_id"], path)
+                    )
                     container.upload_blob(blob, data, overwrite=True)
                 except Exception as exc:  # noqa: BLE001 - logs are a courtesy; never block the delete
-                    say(f"job {job_id}: could not copy {path} from node {node['node_id']}: {type(exc).__name__}")
+                    say(
+                        f"job {job_id}: could not copy {path} from node {node['node_id']}: {type(exc).__name__}"
+                    )
                     continue
                 written.append(blob)
     if written:

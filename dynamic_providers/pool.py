@@ -30,20 +30,40 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .base import ProviderBase, changed_keys, is_unknown, public_inputs, say, trace
+from pulumi_azbatch.model.common import error_path, error_reason, format_path
+from pulumi_azbatch.model.pool import PoolSpec
+
+from .base import ProviderBase, changed_keys, contains_unknown, public_inputs, say, trace
 from .batch_client import BatchAccount, call_with_retry, error_code
 
 _ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
 _SPEC_KEYS = (
-    "pool_id", "display_name", "vm_size", "image", "node_agent_sku_id", "target_dedicated_nodes",
-    "task_slots_per_node", "task_scheduling_policy", "start_task", "metadata",
-)  # fmt: skip
+    "pool_id",
+    "display_name",
+    "vm_size",
+    "image",
+    "node_agent_sku_id",
+    "target_dedicated_nodes",
+    "task_slots_per_node",
+    "task_scheduling_policy",
+    "start_task",
+    "metadata",
+)
 _INPUTS = (*_ACCOUNT_KEYS, *_SPEC_KEYS, "wait_timeout_seconds")
 #: Properties the service cannot change on an existing pool (or that name another pool).
-_REPLACE = frozenset({
-    "batch_account_url", "batch_account_name", "pool_id", "vm_size", "image", "node_agent_sku_id",
-    "task_slots_per_node", "task_scheduling_policy", "start_task",
-})  # fmt: skip
+_REPLACE = frozenset(
+    {
+        "batch_account_url",
+        "batch_account_name",
+        "pool_id",
+        "vm_size",
+        "image",
+        "node_agent_sku_id",
+        "task_slots_per_node",
+        "task_scheduling_policy",
+        "start_task",
+    }
+)
 _BAD_NODE_STATES = frozenset({"starttaskfailed", "unusable"})
 _POLL_SECONDS = 1.0
 
@@ -54,32 +74,16 @@ def _account(props: dict[str, Any]) -> BatchAccount:
     )
 
 
-def _spec(props: dict[str, Any]) -> Any:
-    """The pool's ``PoolSpec`` from the provider's inputs (the same model the stack config uses)."""
-    from pulumi_azbatch.config import PoolSpec
-
+def _spec_data(props: dict[str, Any]) -> dict[str, Any]:
+    """The ``PoolSpec`` properties among the provider's inputs (``pool_id`` back to ``id``, None dropped)."""
     data = {k: props.get(k) for k in _SPEC_KEYS if props.get(k) is not None}
-    data["id"] = data.pop("pool_id")
-    return PoolSpec.model_validate(data)
+    data["id"] = data.pop("pool_id", None)
+    return data
 
 
-def _create_options(props: dict[str, Any]) -> Any:
-    from azure.batch import models as m
-
-    spec = _spec(props)
-    return m.BatchPoolCreateOptions(
-        id=spec.id,
-        display_name=spec.display_name,
-        vm_size=spec.vm_size,
-        virtual_machine_configuration=m.VirtualMachineConfiguration(
-            image_reference=spec.image.to_sdk(), node_agent_sku_id=spec.node_agent_sku_id
-        ),
-        target_dedicated_nodes=spec.target_dedicated_nodes,
-        task_slots_per_node=spec.task_slots_per_node,
-        task_scheduling_policy=m.BatchTaskSchedulingPolicy(node_fill_type=spec.task_scheduling_policy),
-        start_task=spec.start_task.to_sdk() if spec.start_task else None,
-        metadata=[m.BatchMetadataItem(name=k, value=v) for k, v in spec.metadata.items()] or None,
-    )
+def _spec(props: dict[str, Any]) -> PoolSpec:
+    """The pool's ``PoolSpec`` from the provider's inputs (the same model the stack config uses)."""
+    return PoolSpec.model_validate(_spec_data(props))
 
 
 def _state(value: Any) -> str:
@@ -99,8 +103,10 @@ def _node_problem(node: Any) -> str:
         if info.failure_info is not None:
             detail += f"{'; ' if detail else ''}{info.failure_info.code}: {info.failure_info.message}"
     errors = "; ".join(f"{e.code}: {e.message}" for e in (node.errors or []))
-    return f"node {node.id} is {_state(node.state)}" + (f" ({detail})" if detail else "") + (
-        f" [{errors}]" if errors else ""
+    return (
+        f"node {node.id} is {_state(node.state)}"
+        + (f" ({detail})" if detail else "")
+        + (f" [{errors}]" if errors else "")
     )
 
 
@@ -114,14 +120,17 @@ def wait_for_idle_nodes(client: Any, pool_id: str, timeout: float) -> list[str]:
     last = ""
     while True:
         pool = call_with_retry(lambda: client.get_pool(pool_id), what=f"get pool {pool_id}")
-        nodes = list(call_with_retry(lambda: list(client.list_nodes(pool_id)), what=f"list nodes of {pool_id}"))
+        nodes = list(
+            call_with_retry(lambda: list(client.list_nodes(pool_id)), what=f"list nodes of {pool_id}")
+        )
         states: dict[str, int] = {}
         for node in nodes:
             states[_state(node.state)] = states.get(_state(node.state), 0) + 1
         bad = [n for n in nodes if _state(n.state) in _BAD_NODE_STATES]
         if bad:
             raise PoolError(
-                f"pool {pool_id}: " + "; ".join(_node_problem(n) for n in bad)
+                f"pool {pool_id}: "
+                + "; ".join(_node_problem(n) for n in bad)
                 + ". Fix the start task (see the node's startup/stderr.txt) and run pulumi up again."
             )
         for err in pool.resize_errors or []:
@@ -146,7 +155,9 @@ def wait_for_idle_nodes(client: Any, pool_id: str, timeout: float) -> list[str]:
 def delete_and_wait(client: Any, pool_id: str, timeout: float) -> None:
     """Delete a pool and wait until the service no longer knows it (a missing pool is fine)."""
     try:
-        call_with_retry(lambda: client.begin_delete_pool(pool_id, polling_interval=1), what=f"delete pool {pool_id}")
+        call_with_retry(
+            lambda: client.begin_delete_pool(pool_id, polling_interval=1), what=f"delete pool {pool_id}"
+        )
     except ResourceNotFoundError:
         return
     except HttpResponseError as exc:
@@ -176,16 +187,19 @@ class PoolProvider(ProviderBase):
         for key in ("batch_account_url", "batch_account_name", "pool_id"):
             if not news.get(key):
                 failures.append(CheckFailure(key, f"{key} is required"))
-        if not failures and not is_unknown({k: news.get(k) for k in _SPEC_KEYS}):
+        if not failures and not contains_unknown({k: news.get(k) for k in _SPEC_KEYS}):
             from pydantic import ValidationError
 
+            data = _spec_data(news)
             try:
-                _spec(news)
+                PoolSpec.model_validate(data)
             except ValidationError as exc:
                 for error in exc.errors():
-                    loc = [str(p) for p in error["loc"]]
-                    prop = "pool_id" if loc[:1] == ["id"] else ".".join(loc)
-                    failures.append(CheckFailure(prop, str(error["msg"]).removeprefix("Value error, ")))
+                    path = error_path(error["loc"], data)
+                    if path[:1] == ("id",):
+                        path = ("pool_id", *path[1:])
+                    reason = error_reason(error, path, noun="property", names=lambda: _SPEC_KEYS)
+                    failures.append(CheckFailure(format_path(path), reason))
         return CheckResult(news, failures)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -213,7 +227,7 @@ class PoolProvider(ProviderBase):
         props = public_inputs(props)
         client = _account(props).client()
         pool_id = props["pool_id"]
-        options = _create_options(props)
+        options = _spec(props).to_batch_pool_create()
         try:
             call_with_retry(lambda: client.create_pool(options), what=f"create pool {pool_id}")
         except HttpResponseError as exc:
@@ -223,7 +237,9 @@ class PoolProvider(ProviderBase):
                     "stack's state; delete it (or choose another azbatch:pool.id) and run pulumi up again"
                 ) from None
             raise
-        say(f"pool {pool_id}: created ({options.vm_size}, {options.target_dedicated_nodes} dedicated node(s))")
+        say(
+            f"pool {pool_id}: created ({options.vm_size}, {options.target_dedicated_nodes} dedicated node(s))"
+        )
         try:
             node_ids = wait_for_idle_nodes(client, pool_id, self._timeout(props))
             pool = call_with_retry(lambda: client.get_pool(pool_id), what=f"get pool {pool_id}")
@@ -242,10 +258,16 @@ class PoolProvider(ProviderBase):
             pool = call_with_retry(lambda: client.get_pool(id_), what=f"get pool {id_}")
         except ResourceNotFoundError:
             return ReadResult(id_="", outs={})
-        node_ids = sorted(n.id for n in call_with_retry(lambda: list(client.list_nodes(id_)), what=f"list nodes of {id_}"))
+        node_ids = sorted(
+            n.id for n in call_with_retry(lambda: list(client.list_nodes(id_)), what=f"list nodes of {id_}")
+        )
         outs = self._outs(public_inputs(props), node_ids, pool)
-        outs.update(pool_id=pool.id, vm_size=pool.vm_size, target_dedicated_nodes=pool.target_dedicated_nodes,
-                    task_slots_per_node=pool.task_slots_per_node)
+        outs.update(
+            pool_id=pool.id,
+            vm_size=pool.vm_size,
+            target_dedicated_nodes=pool.target_dedicated_nodes,
+            task_slots_per_node=pool.task_slots_per_node,
+        )
         return ReadResult(id_=id_, outs=outs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -309,9 +331,7 @@ class Pool(Resource, module="azbatch", name="Pool"):
         wait_timeout_seconds: float = 900,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """``spec`` is a :class:`pulumi_azbatch.config.PoolSpec` (or its mapping); the key is kept secret."""
-        from pulumi_azbatch.config import PoolSpec
-
+        """``spec`` is a :class:`pulumi_azbatch.model.PoolSpec` (or its mapping); the key is kept secret."""
         pool = spec if isinstance(spec, PoolSpec) else PoolSpec.model_validate(spec)
         data = pool.model_dump(mode="json", exclude={"identity"})
         data["pool_id"] = data.pop("id")

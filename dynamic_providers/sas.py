@@ -35,14 +35,20 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from .base import ProviderBase, changed_keys, is_unknown, public_inputs, trace
-from .storage import container_url
+from pulumi_azbatch.model.storage import canonical_permissions, container_url
+
+from .base import ProviderBase, changed_keys, contains_unknown, is_unknown, public_inputs, trace
 
 #: Inputs that shape the SAS: a change to any of them re-signs it.
 _SHAPE_KEYS = (
-    "blob_url", "account_name", "account_key", "container_name", "permissions",
-    "lifetime_seconds", "rotation_margin_seconds",
-)  # fmt: skip
+    "blob_url",
+    "account_name",
+    "account_key",
+    "container_name",
+    "permissions",
+    "lifetime_seconds",
+    "rotation_margin_seconds",
+)
 _WINDOW_KEYS = ("start", "expiry")
 _INPUTS = (*_SHAPE_KEYS, *_WINDOW_KEYS)
 #: How far back the SAS starts, so a node whose clock runs behind still accepts it.
@@ -105,23 +111,25 @@ class ContainerSasProvider(ProviderBase):
                 failures.append(CheckFailure(key, f"{key} is required"))
         permissions = inputs.get("permissions") or "cw"
         if not is_unknown(permissions):
-            from pulumi_azbatch.config import canonical_permissions
-
             try:
                 inputs["permissions"] = canonical_permissions(permissions)
             except ValueError as exc:
                 failures.append(CheckFailure("permissions", str(exc)))
         lifetime = inputs.get("lifetime_seconds")
         margin = inputs.get("rotation_margin_seconds")
-        if not is_unknown([lifetime, margin]):
+        if not contains_unknown([lifetime, margin]):
             if not isinstance(lifetime, int | float) or lifetime <= 0:
-                failures.append(CheckFailure("lifetime_seconds", f"must be a positive number, got {lifetime!r}"))
+                failures.append(
+                    CheckFailure("lifetime_seconds", f"must be a positive number, got {lifetime!r}")
+                )
             elif not isinstance(margin, int | float) or not 0 <= margin < lifetime:
-                failures.append(CheckFailure(
-                    "rotation_margin_seconds",
-                    f"must be at least 0 and less than lifetime_seconds ({lifetime}), got {margin!r}",
-                ))
-        if failures or is_unknown(inputs):
+                failures.append(
+                    CheckFailure(
+                        "rotation_margin_seconds",
+                        f"must be at least 0 and less than lifetime_seconds ({lifetime}), got {margin!r}",
+                    )
+                )
+        if failures or contains_unknown(inputs):
             return CheckResult(inputs, failures)
         olds = public_inputs(olds)
         same_shape = all(olds.get(k) == inputs.get(k) for k in _SHAPE_KEYS)
@@ -129,14 +137,18 @@ class ContainerSasProvider(ProviderBase):
             inputs.update(start=olds["start"], expiry=olds["expiry"])
         else:
             now = _now()
-            inputs.update(start=_format(now - START_BACK), expiry=_format(now + timedelta(seconds=float(lifetime or 0))))
+            inputs.update(
+                start=_format(now - START_BACK), expiry=_format(now + timedelta(seconds=float(lifetime or 0)))
+            )
         return CheckResult(inputs, [])
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         trace(self, "diff")
         changed = changed_keys(olds, news, self.input_keys)
         # Also rotate when check was skipped (e.g. an engine that diffs stored inputs directly).
-        if not changed and needs_rotation(olds.get("expiry"), float(olds.get("rotation_margin_seconds") or 0)):
+        if not changed and needs_rotation(
+            olds.get("expiry"), float(olds.get("rotation_margin_seconds") or 0)
+        ):
             changed = ["expiry"]
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
@@ -150,7 +162,9 @@ class ContainerSasProvider(ProviderBase):
     def create(self, props: dict[str, Any]) -> CreateResult:
         trace(self, "create")
         props = public_inputs(props)
-        return CreateResult(id_=f"{props['account_name']}/{props['container_name']}/sas", outs=self._outs(props))
+        return CreateResult(
+            id_=f"{props['account_name']}/{props['container_name']}/sas", outs=self._outs(props)
+        )
 
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         trace(self, "update")

@@ -9,6 +9,8 @@ import pulumi
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, ReadResult, Resource, UpdateResult
 
+from pulumi_azbatch.model.storage import container_name_problem, container_url
+
 from .base import ProviderBase, is_unknown, public_inputs, say, trace
 
 _INPUTS = ("blob_url", "account_name", "account_key", "name", "metadata")
@@ -23,11 +25,6 @@ def _service(props: dict[str, Any]) -> Any:
     )
 
 
-def container_url(blob_url: str, name: str) -> str:
-    """The container's URL (without any SAS)."""
-    return f"{blob_url.rstrip('/')}/{name}"
-
-
 class BlobContainerProvider(ProviderBase):
     """Creates, reads, updates (metadata) and deletes one blob container."""
 
@@ -37,17 +34,9 @@ class BlobContainerProvider(ProviderBase):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         failures = []
         name = news.get("name")
-        if not is_unknown(name):
-            import re
-
-            if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", name):
-                failures.append(
-                    CheckFailure(
-                        "name",
-                        f"container name {name!r} is invalid: 3-63 characters of lower-case letters, digits "
-                        "and single hyphens, starting and ending with a letter or digit",
-                    )
-                )
+        problem = None if is_unknown(name) else container_name_problem(name)
+        if problem:
+            failures.append(CheckFailure("name", problem))
         for key in ("blob_url", "account_name", "account_key"):
             if not news.get(key):
                 failures.append(CheckFailure(key, f"{key} is required"))

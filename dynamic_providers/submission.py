@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from azure.batch import models as batch_models
 from azure.core.exceptions import HttpResponseError
+
+from pulumi_azbatch.model.common import strip_query
 
 from .batch_client import DEFAULT_RETRY, RetrySettings, call_with_retry, error_code
 
@@ -50,8 +51,14 @@ class SubmissionReport:
     calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def record(self, *, added: Sequence[str] = (), existing: Sequence[str] = (),
-               failures: Sequence[TaskAddFailure] = (), calls: int = 0) -> None:  # fmt: skip
+    def record(
+        self,
+        *,
+        added: Sequence[str] = (),
+        existing: Sequence[str] = (),
+        failures: Sequence[TaskAddFailure] = (),
+        calls: int = 0,
+    ) -> None:
         with self._lock:
             self.added.extend(added)
             self.existing.extend(existing)
@@ -65,16 +72,16 @@ def chunks(tasks: Sequence[Any], size: int = MAX_TASKS_PER_CALL) -> list[list[An
 
 
 def _strip_query(url: str | None) -> str | None:
-    if not url:
-        return url
-    return urlsplit(url)._replace(query="").geturl()
+    return strip_query(url) if url else url
 
 
 def _env(settings: Sequence[Any] | None) -> dict[str, str]:
     return {s.name: s.value or "" for s in settings or []}
 
 
-def task_differences(existing: batch_models.BatchTask, wanted: batch_models.BatchTaskCreateOptions) -> list[str]:
+def task_differences(
+    existing: batch_models.BatchTask, wanted: batch_models.BatchTaskCreateOptions
+) -> list[str]:
     """The properties in which an existing task differs from the wanted one (empty: the same task).
 
     Compares what decides what a task does: command line, environment, resource files and output
@@ -88,10 +95,15 @@ def task_differences(existing: batch_models.BatchTask, wanted: batch_models.Batc
 
     def files(items: Sequence[Any] | None) -> list[tuple[Any, ...]]:
         return sorted(
-            (_strip_query(f.http_url), _strip_query(f.storage_container_url), f.auto_storage_container_name,
-             f.blob_prefix, f.file_path)
+            (
+                _strip_query(f.http_url),
+                _strip_query(f.storage_container_url),
+                f.auto_storage_container_name,
+                f.blob_prefix,
+                f.file_path,
+            )
             for f in items or []
-        )  # fmt: skip
+        )
 
     if files(existing.resource_files) != files(wanted.resource_files):
         diffs.append("resource_files")
@@ -100,8 +112,16 @@ def task_differences(existing: batch_models.BatchTask, wanted: batch_models.Batc
         result = []
         for o in items or []:
             dest = o.destination.container
-            result.append((o.file_pattern, _strip_query(dest.container_url), dest.path or "",
-                           str(getattr(o.upload_options.upload_condition, "value", o.upload_options.upload_condition)).lower()))  # fmt: skip
+            result.append(
+                (
+                    o.file_pattern,
+                    _strip_query(dest.container_url),
+                    dest.path or "",
+                    str(
+                        getattr(o.upload_options.upload_condition, "value", o.upload_options.upload_condition)
+                    ).lower(),
+                )
+            )
         return sorted(result)
 
     if outputs(existing.output_files) != outputs(wanted.output_files):
@@ -194,20 +214,29 @@ def _add_chunk(
             elif status == "servererror" and task is not None:
                 again.append(task)
             elif item.error is not None and item.error.code == "TaskExists" and task is not None:
-                existing_task = call_with_retry(functools.partial(client.get_task, job_id, item.task_id), settings=retry)
+                existing_task = call_with_retry(
+                    functools.partial(client.get_task, job_id, item.task_id), settings=retry
+                )
                 differences = task_differences(existing_task, task)
                 if differences:
-                    failures.append(TaskAddFailure(
-                        item.task_id, "TaskExists",
-                        f"a task with this id already exists in job {job_id} with a different "
-                        f"{', '.join(differences)}; the job needs to be replaced"))  # fmt: skip
+                    failures.append(
+                        TaskAddFailure(
+                            item.task_id,
+                            "TaskExists",
+                            f"a task with this id already exists in job {job_id} with a different "
+                            f"{', '.join(differences)}; the job needs to be replaced",
+                        )
+                    )
                 else:
                     existing.append(item.task_id)
             else:
                 code = item.error.code if item.error is not None else status
                 message = item.error.message.value if item.error is not None and item.error.message else ""
-                details = "; ".join(f"{d.key}={d.value}" for d in (item.error.error_values or [])) \
-                    if item.error is not None else ""  # fmt: skip
+                details = (
+                    "; ".join(f"{d.key}={d.value}" for d in (item.error.error_values or []))
+                    if item.error is not None
+                    else ""
+                )
                 failures.append(TaskAddFailure(item.task_id, str(code), f"{message} {details}".strip()))
         report.record(added=added, existing=existing, failures=failures)
         if not again:
@@ -215,5 +244,8 @@ def _add_chunk(
         if round_ < server_error_rounds:
             time.sleep(retry.delay(round_))
         pending = again
-    report.record(failures=[TaskAddFailure(t.id, "ServerError", "the service kept answering servererror")
-                            for t in pending])  # fmt: skip
+    report.record(
+        failures=[
+            TaskAddFailure(t.id, "ServerError", "the service kept answering servererror") for t in pending
+        ]
+    )

@@ -46,8 +46,10 @@ def _validate(args: argparse.Namespace) -> int:
             for failure in exc.failures:
                 print(f"  {failure}")
             continue
-        print(f"{path}: ok (backend {config.backend}, pool {config.pool.id} x{config.pool.target_dedicated_nodes}, "
-              f"job {config.job.id}, {config.job.task_count()} task(s), container {config.container_name()})")
+        print(
+            f"{path}: ok (backend {config.backend}, pool {config.pool.id} x{config.pool.target_dedicated_nodes}, "
+            f"job {config.job.id}, {config.job.task_count()} task(s), container {config.container_name()})"
+        )
     if bad:
         print(f"{bad} of {len(files)} stack file(s) invalid", file=sys.stderr)
     return 1 if bad else 0

@@ -1,4 +1,4 @@
-"""The stack config model: what a team commits in ``stacks/Pulumi.<stack>.yaml``, validated once.
+"""The stack config: what a team commits in ``stacks/Pulumi.<stack>.yaml``, mapped to the models once.
 
 A stack's settings live under a few structured keys of the ``azbatch`` namespace (the project's
 name, so ``Pulumi.yaml`` declares them without the prefix):
@@ -19,11 +19,15 @@ key                    what
 :class:`StackConfig` or raises :class:`StackConfigError`, whose every failure names the YAML key it
 is about (``azbatch:pool.vm_size: ...``). :func:`stack_file_schema` is the JSON Schema of a whole
 stack file, for editors. Nothing here needs Pulumi or the network.
+
+Owns: the stack file's keys, the deployment settings that are not models of Batch objects
+(backend, local endpoints file, Azure accounts), key-named errors and the JSON Schema. The pool,
+storage and job models live in :mod:`pulumi_azbatch.model` (re-exported here for the old import
+path). May import: the models. Must not import SDK clients, Pulumi, components or providers.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,17 +35,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from azure.batch import models as batch_models
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from pulumi_azbatch.conventions import job_output_container_name
-from pulumi_azbatch.spec import (
-    JobSpec,
-    ResourceFileSpec,
-    UserIdentitySpec,
+from pulumi_azbatch.model.common import (
+    DESCEND,
+    ID_PATTERN,
+    choice,
+    error_path,
+    error_reason,
     format_duration,
-    validate_job,
+    plain_data,
+    suggest_name,
 )
+from pulumi_azbatch.model.job import JobSpec
+from pulumi_azbatch.model.pool import ImageReferenceSpec, PoolIdentitySpec, PoolSpec, StartTaskSpec
+from pulumi_azbatch.model.storage import StorageSpec, canonical_permissions
+from pulumi_azbatch.model.validation import validate_job
 
 __all__ = [
     "NAMESPACE",
@@ -58,6 +68,7 @@ __all__ = [
     "StartTaskSpec",
     "StorageAccountConfig",
     "StorageSpec",
+    "canonical_permissions",
     "load_stack_config",
     "load_stack_file",
     "stack_file_schema",
@@ -70,13 +81,9 @@ STACK_KEYS: tuple[str, ...] = ("backend", "local", "azure", "pool", "storage", "
 #: Keys of the namespace read by the Job dynamic provider itself (its provider config), not by the stack.
 PROVIDER_KEYS: frozenset[str] = frozenset({"batchAccountUrl", "batchAccountName"})
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
 _RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
-# Container SAS permission letters, in the order the service expects them in `sp`.
-_SAS_PERMISSION_ORDER = "racwdxltfmeopi"
 _PLACEHOLDER_SAS_SECONDS = 10 * 365 * 86400
 
 
@@ -86,180 +93,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _lower_choice(choices: Sequence[str]) -> Any:
-    def normalize(value: Any) -> Any:
-        if isinstance(value, str) and value.lower() in choices:
-            return value.lower()
-        return value
-
-    return BeforeValidator(normalize)
-
-
-NodeFillType = Annotated[Literal["spread", "pack"], _lower_choice(("spread", "pack"))]
-Backend = Annotated[Literal["local", "azure"], _lower_choice(("local", "azure"))]
-
-
-class ImageReferenceSpec(_Model):
-    """A Marketplace image of the pool's nodes (``imageReference``)."""
-
-    publisher: str = Field(min_length=1, description="e.g. canonical")
-    offer: str = Field(min_length=1, description="e.g. ubuntu-24_04-lts")
-    sku: str = Field(min_length=1, description="e.g. server")
-    version: str = Field(default="latest", min_length=1)
-
-    def to_sdk(self) -> batch_models.BatchVmImageReference:
-        """The data-plane ``BatchVmImageReference``."""
-        return batch_models.BatchVmImageReference(
-            publisher=self.publisher, offer=self.offer, sku=self.sku, version=self.version
-        )
-
-
-class StartTaskSpec(_Model):
-    """The pool's start task: runs on every node when it joins the pool (or reboots/reimages).
-
-    Command lines run without a shell, as for every Batch task; use ``/bin/sh -c '...'``.
-    ``wait_for_success`` (default true) keeps a node out of scheduling until the start task succeeded.
-    """
-
-    command_line: str = Field(min_length=1, description="Run without a shell; use /bin/sh -c '...'.")
-    resource_files: list[ResourceFileSpec] = Field(default_factory=list)
-    environment_settings: dict[str, str] = Field(default_factory=dict)
-    user_identity: UserIdentitySpec | None = None
-    max_task_retry_count: int = Field(default=0, ge=-1)
-    wait_for_success: bool = True
-
-    def to_sdk(self) -> batch_models.BatchStartTask:
-        """The data-plane ``BatchStartTask``."""
-        return batch_models.BatchStartTask(
-            command_line=self.command_line,
-            resource_files=[f.to_sdk() for f in self.resource_files] or None,
-            environment_settings=[
-                batch_models.EnvironmentSetting(name=k, value=v) for k, v in self.environment_settings.items()
-            ]
-            or None,
-            user_identity=self.user_identity.to_sdk() if self.user_identity else None,
-            max_task_retry_count=self.max_task_retry_count,
-            wait_for_success=self.wait_for_success,
-        )
-
-
-class PoolIdentitySpec(_Model):
-    """User-assigned managed identities of the pool (Azure only), by ARM resource id."""
-
-    user_assigned_identity_ids: list[str] = Field(min_length=1)
-
-    @field_validator("user_assigned_identity_ids")
-    @classmethod
-    def _arm_ids(cls, ids: list[str]) -> list[str]:
-        for value in ids:
-            if "/providers/microsoft.managedidentity/userassignedidentities/" not in value.lower():
-                raise ValueError(
-                    f"{value!r} is not the ARM id of a user-assigned identity "
-                    "(/subscriptions/.../providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>)"
-                )
-        return ids
-
-
-class PoolSpec(_Model):
-    """A Batch pool, the same on both backends (``azbatch:pool``).
-
-    ``vm_size``, ``image``, ``node_agent_sku_id``, ``task_slots_per_node`` and
-    ``task_scheduling_policy`` cannot change on an existing pool: changing one replaces the pool.
-    ``target_dedicated_nodes`` is resized in place.
-    """
-
-    id: str = Field(description="The pool id: 1-64 letters, digits, '-' and '_'.")
-    display_name: str | None = None
-    vm_size: str = Field(min_length=1, description="e.g. standard_d2s_v3")
-    image: ImageReferenceSpec
-    node_agent_sku_id: str = Field(min_length=1, description="e.g. 'batch.node.ubuntu 24.04'")
-    target_dedicated_nodes: int = Field(default=1, ge=0, le=10000)
-    task_slots_per_node: int = Field(default=1, ge=1, le=256)
-    task_scheduling_policy: NodeFillType = Field(default="spread", description="spread | pack")
-    start_task: StartTaskSpec | None = None
-    identity: PoolIdentitySpec | None = Field(default=None, description="Azure only.")
-    metadata: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        if not _ID.match(value):
-            raise ValueError(f"pool id {value!r} must be 1-64 letters, digits, '-' or '_'")
-        return value
-
-    @property
-    def node_os(self) -> Literal["linux", "windows"]:
-        """The nodes' OS, from the node agent SKU (``batch.node.windows amd64`` is Windows)."""
-        return "windows" if "windows" in self.node_agent_sku_id.lower() else "linux"
-
-
-class StorageSpec(_Model):
-    """The output container and its write SAS (``azbatch:storage``).
-
-    ``container_name`` defaults to the job's File Conventions container (``job-<job id>``). The SAS
-    is signed with the account key for ``sas_permissions`` (default ``cw``: create + write, nothing
-    to read or list), starts 15 minutes back, lives ``sas_lifetime`` and is re-signed only when a
-    ``pulumi up`` runs within ``sas_rotation_margin`` of its expiry. With ``retain_on_destroy``
-    (default) ``pulumi destroy`` leaves the container and what the job persisted in it: outputs are
-    data, and the job's preparation and release logs are copied there during that very destroy.
-    """
-
-    container_name: str | None = None
-    sas_lifetime: timedelta = Field(default=timedelta(days=30), description="ISO-8601 (P30D) or seconds.")
-    sas_rotation_margin: timedelta = Field(default=timedelta(days=7), description="ISO-8601 (P7D) or seconds.")
-    sas_permissions: str = Field(default="cw", description="Container SAS letters; must include c and w.")
-    persist_task_logs: bool = Field(
-        default=True, description="Persist every task's stdout/stderr to {taskId}/$TaskLog on completion."
-    )
-    retain_on_destroy: bool = Field(
-        default=True,
-        description="Keep the container and its blobs (the persisted outputs, $JobLog) when the stack is "
-        "destroyed; false deletes them with the stack.",
-    )
-
-    @field_validator("container_name")
-    @classmethod
-    def _container(cls, value: str | None) -> str | None:
-        if value is not None and not _CONTAINER.match(value):
-            raise ValueError(
-                f"container name {value!r} is invalid: 3-63 lower-case letters, digits and single hyphens, "
-                "starting and ending with a letter or digit"
-            )
-        return value
-
-    @field_validator("sas_permissions")
-    @classmethod
-    def _permissions(cls, value: str) -> str:
-        return canonical_permissions(value)
-
-    @field_validator("sas_lifetime", "sas_rotation_margin")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError(f"must be a positive duration, got {format_duration(value)}")
-        return value
-
-
-def canonical_permissions(value: str) -> str:
-    """Container SAS permission letters in the service's order; raises ``ValueError`` on bad letters.
-
-    Output files need create and write (``cw``); anything else is allowed but must include both.
-    """
-    if not isinstance(value, str) or not value:
-        raise ValueError("give container SAS permission letters, e.g. 'cw'")
-    bad = sorted({c for c in value if c not in _SAS_PERMISSION_ORDER})
-    if bad:
-        raise ValueError(
-            f"unknown SAS permission letter(s) {', '.join(repr(c) for c in bad)} "
-            f"(allowed: {_SAS_PERMISSION_ORDER})"
-        )
-    missing = [c for c in "cw" if c not in value]
-    if missing:
-        raise ValueError(
-            f"permissions {value!r} lack {' and '.join(repr(c) for c in missing)}: Batch output files need "
-            "create (c) and write (w)"
-        )
-    return "".join(c for c in _SAS_PERMISSION_ORDER if c in value)
+Backend = Annotated[Literal["local", "azure"], BeforeValidator(choice("backend", ["local", "azure"]))]
 
 
 class LocalConfig(_Model):
@@ -388,48 +222,42 @@ def _key(name: str, path: Sequence[str | int] = ()) -> str:
 
 def _all_field_names() -> set[str]:
     names: set[str] = set()
-    for model in (PoolSpec, ImageReferenceSpec, StartTaskSpec, PoolIdentitySpec, StorageSpec, LocalConfig,
-                  AzureConfig, BatchAccountConfig, StorageAccountConfig):
+    for model in (
+        PoolSpec,
+        ImageReferenceSpec,
+        StartTaskSpec,
+        PoolIdentitySpec,
+        StorageSpec,
+        LocalConfig,
+        AzureConfig,
+        BatchAccountConfig,
+        StorageAccountConfig,
+    ):
         names.update(model.model_fields)
     return names
 
 
-def _suggest(name: str, candidates: Sequence[str] | set[str]) -> str:
-    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-    if snake != name and snake in candidates:
-        return f"; did you mean {snake!r}? (keys are snake_case)"
-    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.75)
-    return f"; did you mean {close[0]!r}?" if close else ""
+def _hint(name: str, candidates: Sequence[str] | set[str]) -> str:
+    suggestion, snake = suggest_name(name, candidates)
+    if suggestion is None:
+        return ""
+    return f"; did you mean {suggestion!r}?" + (" (key names are snake_case)" if snake else "")
 
 
-def _pydantic_failures(top: str, exc: ValidationError) -> list[ConfigFailure]:
+def _pydantic_failures(top: str, value: Any, exc: ValidationError) -> list[ConfigFailure]:
     failures = []
     for error in exc.errors():
-        loc = [p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-"))]
-        kind = error["type"]
-        if kind == "extra_forbidden":
-            name = str(loc[-1]) if loc else ""
-            reason = f"unknown key {name!r}{_suggest(name, _all_field_names())}"
-        elif kind == "missing":
-            reason = "required key is missing"
-        else:
-            reason = str(error["msg"]).removeprefix("Value error, ")
-            value = error.get("input")
-            if isinstance(value, str | int | float | bool) and kind not in ("value_error",) and "got" not in reason:
-                reason = f"{reason}; got {value!r}"
-        failures.append(ConfigFailure(_key(top, loc), reason))
+        path = error_path(error["loc"], value)
+        reason = error_reason(error, path, noun="key", names=_all_field_names)
+        failures.append(ConfigFailure(_key(top, path), reason))
     return failures
 
 
-def _plain(value: Any) -> Any:
-    """A config value as plain data; `{secure: ...}` values become an opaque placeholder string."""
-    if isinstance(value, Mapping):
-        if set(value) == {"secure"}:
-            return "<secret>"
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
+def _secret_placeholder(value: Any) -> Any:
+    """`{secure: ...}` values (Pulumi secrets in a stack file) become an opaque placeholder string."""
+    if isinstance(value, Mapping) and set(value) == {"secure"}:
+        return "<secret>"
+    return DESCEND
 
 
 def _split_keys(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigFailure]]:
@@ -446,21 +274,28 @@ def _split_keys(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigF
         if top in PROVIDER_KEYS:
             continue
         if top not in STACK_KEYS:
-            failures.append(ConfigFailure(f"{NAMESPACE}:{name}", f"unknown key{_suggest(top, STACK_KEYS)} "
-                                          f"(known: {', '.join(_key(k) for k in STACK_KEYS)})"))
+            failures.append(
+                ConfigFailure(
+                    f"{NAMESPACE}:{name}",
+                    f"unknown key{_hint(top, STACK_KEYS)} (known: {', '.join(_key(k) for k in STACK_KEYS)})",
+                )
+            )
             continue
-        ours[top] = _plain(value)
+        ours[top] = plain_data(value, _secret_placeholder)
     return ours, failures
 
 
 def _placeholder_sas_url(container: str, permissions: str, now: datetime) -> str:
     """A syntactically real container SAS URL, so the job rules can check the conventions container."""
     expiry = (now + timedelta(seconds=_PLACEHOLDER_SAS_SECONDS)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"https://placeholder.blob.core.windows.net/{container}?sp={permissions}&se={expiry}&sig=placeholder"
+    return (
+        f"https://placeholder.blob.core.windows.net/{container}?sp={permissions}&se={expiry}&sig=placeholder"
+    )
 
 
-def load_stack_config(values: Mapping[str, Any], *, source: str | None = None,
-                      now: datetime | None = None) -> StackConfig:
+def load_stack_config(
+    values: Mapping[str, Any], *, source: str | None = None, now: datetime | None = None
+) -> StackConfig:
     """Validate a stack's config values (``{"azbatch:pool": {...}, ...}``) into a :class:`StackConfig`.
 
     Keys may carry the ``azbatch:`` prefix or not; keys of other namespaces are ignored. Every
@@ -470,7 +305,12 @@ def load_stack_config(values: Mapping[str, Any], *, source: str | None = None,
     now = now or datetime.now(UTC)
     raw, failures = _split_keys(values)
     parsed: dict[str, Any] = {}
-    models: dict[str, Any] = {"local": LocalConfig, "azure": AzureConfig, "pool": PoolSpec, "storage": StorageSpec}
+    models: dict[str, Any] = {
+        "local": LocalConfig,
+        "azure": AzureConfig,
+        "pool": PoolSpec,
+        "storage": StorageSpec,
+    }
 
     backend = raw.get("backend", "local")
     if not isinstance(backend, str) or backend.lower() not in ("local", "azure"):
@@ -483,10 +323,17 @@ def load_stack_config(values: Mapping[str, Any], *, source: str | None = None,
         value = raw.get(name)
         if value is None or (value == {} and name != "pool"):
             if name == "pool":
-                failures.append(ConfigFailure(_key("pool"), "required key is missing: the pool the job runs on"))
+                failures.append(
+                    ConfigFailure(_key("pool"), "required key is missing: the pool the job runs on")
+                )
             elif name == "azure" and backend == "azure":
-                failures.append(ConfigFailure(_key("azure"), "required with backend 'azure': resource_group, "
-                                              "location, batch_account and storage_account"))
+                failures.append(
+                    ConfigFailure(
+                        _key("azure"),
+                        "required with backend 'azure': resource_group, "
+                        "location, batch_account and storage_account",
+                    )
+                )
             continue
         if not isinstance(value, Mapping):
             failures.append(ConfigFailure(_key(name), f"must be a mapping, got {type(value).__name__}"))
@@ -496,26 +343,41 @@ def load_stack_config(values: Mapping[str, Any], *, source: str | None = None,
         try:
             parsed[name] = model.model_validate(value)
         except ValidationError as exc:
-            failures.extend(_pydantic_failures(name, exc))
+            failures.extend(_pydantic_failures(name, value, exc))
 
     pool: PoolSpec | None = parsed.get("pool")
     storage: StorageSpec = parsed.get("storage") or StorageSpec()
     if backend == "local" and pool is not None:
         if pool.identity is not None:
-            failures.append(ConfigFailure(_key("pool", ["identity"]), "managed identities exist only on Azure; "
-                                          "remove it for backend 'local'"))
+            failures.append(
+                ConfigFailure(
+                    _key("pool", ["identity"]),
+                    "managed identities exist only on Azure; remove it for backend 'local'",
+                )
+            )
         if pool.node_os == "windows":
-            failures.append(ConfigFailure(_key("pool", ["node_agent_sku_id"]),
-                                          f"{pool.node_agent_sku_id!r} is a Windows node agent; the local "
-                                          "emulator runs Linux nodes only"))
+            failures.append(
+                ConfigFailure(
+                    _key("pool", ["node_agent_sku_id"]),
+                    f"{pool.node_agent_sku_id!r} is a Windows node agent; the local "
+                    "emulator runs Linux nodes only",
+                )
+            )
     if backend == "local" and raw.get("azure"):
-        failures.append(ConfigFailure(_key("azure"), "only used with backend 'azure'; remove it or set "
-                                      "azbatch:backend: azure"))
+        failures.append(
+            ConfigFailure(
+                _key("azure"), "only used with backend 'azure'; remove it or set azbatch:backend: azure"
+            )
+        )
     if storage.sas_rotation_margin >= storage.sas_lifetime and "storage" in parsed:
-        failures.append(ConfigFailure(_key("storage", ["sas_rotation_margin"]),
-                                      f"{format_duration(storage.sas_rotation_margin)} must be shorter than "
-                                      f"sas_lifetime ({format_duration(storage.sas_lifetime)}), or the SAS "
-                                      "would be re-signed on every pulumi up"))
+        failures.append(
+            ConfigFailure(
+                _key("storage", ["sas_rotation_margin"]),
+                f"{format_duration(storage.sas_rotation_margin)} must be shorter than "
+                f"sas_lifetime ({format_duration(storage.sas_lifetime)}), or the SAS "
+                "would be re-signed on every pulumi up",
+            )
+        )
 
     job = _load_job(raw.get("job"), pool, storage, now, failures)
     if failures:
@@ -524,13 +386,18 @@ def load_stack_config(values: Mapping[str, Any], *, source: str | None = None,
     # Every part is validated already; model_construct keeps pydantic from re-running the job's
     # after-validators on a spec whose output_container_url the output storage fills in later.
     return StackConfig.model_construct(
-        backend=backend, local=parsed.get("local") or LocalConfig(), azure=parsed.get("azure"),
-        pool=pool, storage=storage, job=job,
+        backend=backend,
+        local=parsed.get("local") or LocalConfig(),
+        azure=parsed.get("azure"),
+        pool=pool,
+        storage=storage,
+        job=job,
     )
 
 
-def _load_job(value: Any, pool: PoolSpec | None, storage: StorageSpec, now: datetime,
-              failures: list[ConfigFailure]) -> JobSpec | None:
+def _load_job(
+    value: Any, pool: PoolSpec | None, storage: StorageSpec, now: datetime, failures: list[ConfigFailure]
+) -> JobSpec | None:
     if value is None:
         failures.append(ConfigFailure(_key("job"), "required key is missing: the job to run"))
         return None
@@ -540,45 +407,66 @@ def _load_job(value: Any, pool: PoolSpec | None, storage: StorageSpec, now: date
     data = dict(value)
     ok = True
     if "output_container_url" in data:
-        failures.append(ConfigFailure(_key("job", ["output_container_url"]),
-                                      "is set by the stack from azbatch:storage (the container and its write "
-                                      "SAS); remove it"))
+        failures.append(
+            ConfigFailure(
+                _key("job", ["output_container_url"]),
+                "is set by the stack from azbatch:storage (the container and its write SAS); remove it",
+            )
+        )
         ok = False
         data.pop("output_container_url")
     if pool is not None:
         given = data.get("pool_id")
         if given is not None and given != pool.id:
-            failures.append(ConfigFailure(_key("job", ["pool_id"]),
-                                          f"{given!r} is not the stack's pool {pool.id!r} (azbatch:pool.id); "
-                                          "remove it, the stack fills it in"))
+            failures.append(
+                ConfigFailure(
+                    _key("job", ["pool_id"]),
+                    f"{given!r} is not the stack's pool {pool.id!r} (azbatch:pool.id); "
+                    "remove it, the stack fills it in",
+                )
+            )
             ok = False
         data["pool_id"] = pool.id
         given_os = data.get("node_os")
         if given_os is not None and isinstance(given_os, str) and given_os.lower() != pool.node_os:
-            failures.append(ConfigFailure(_key("job", ["node_os"]),
-                                          f"{given_os!r} does not match the pool's node agent "
-                                          f"{pool.node_agent_sku_id!r} ({pool.node_os}); remove it"))
+            failures.append(
+                ConfigFailure(
+                    _key("job", ["node_os"]),
+                    f"{given_os!r} does not match the pool's node agent "
+                    f"{pool.node_agent_sku_id!r} ({pool.node_os}); remove it",
+                )
+            )
             ok = False
         data.setdefault("node_os", pool.node_os)
     else:
         data.setdefault("pool_id", "pool")  # placeholder so the job's own problems are still reported
     job_id = data.get("id")
     if not job_id:
-        failures.append(ConfigFailure(_key("job", ["id"]),
-                                      "required in a stack: the output container is named from it "
-                                      "(File Conventions job-<id>) before the job exists"))
+        failures.append(
+            ConfigFailure(
+                _key("job", ["id"]),
+                "required in a stack: the output container is named from it "
+                "(File Conventions job-<id>) before the job exists",
+            )
+        )
         return None
     container = storage.container_name
-    if container is None and isinstance(job_id, str) and _ID.match(job_id):
+    if container is None and isinstance(job_id, str) and ID_PATTERN.match(job_id):
         container = job_output_container_name(job_id)
     if container is not None:
         data["output_container_url"] = _placeholder_sas_url(container, storage.sas_permissions, now)
     for failure in validate_job(data, now=now):
         if failure.property.startswith("output_container_url"):
             key = _key("storage", ["container_name"])
-            failures.append(ConfigFailure(key, failure.reason.replace("the URL", "azbatch:storage.container_name")))
+            failures.append(
+                ConfigFailure(key, failure.reason.replace("the URL", "azbatch:storage.container_name"))
+            )
         else:
-            path = f".{failure.property}" if failure.property and not failure.property.startswith("[") else failure.property
+            path = (
+                f".{failure.property}"
+                if failure.property and not failure.property.startswith("[")
+                else failure.property
+            )
             failures.append(ConfigFailure(f"{_key('job')}{path}", failure.reason))
         ok = False
     if not ok or pool is None:
@@ -588,10 +476,14 @@ def _load_job(value: Any, pool: PoolSpec | None, storage: StorageSpec, now: date
     # just before that must finish within the margin.
     limit = spec.constraints.max_wall_clock_time
     if limit is not None and storage.sas_rotation_margin < limit:
-        failures.append(ConfigFailure(_key("storage", ["sas_rotation_margin"]),
-                                      f"{format_duration(storage.sas_rotation_margin)} is shorter than the job's "
-                                      f"constraints.max_wall_clock_time ({format_duration(limit)}): a job started "
-                                      "just before rotation could outlive its SAS"))
+        failures.append(
+            ConfigFailure(
+                _key("storage", ["sas_rotation_margin"]),
+                f"{format_duration(storage.sas_rotation_margin)} is shorter than the job's "
+                f"constraints.max_wall_clock_time ({format_duration(limit)}): a job started "
+                "just before rotation could outlive its SAS",
+            )
+        )
         return None
     return spec.model_copy(update={"output_container_url": None})
 
@@ -608,12 +500,16 @@ def load_stack_file(path: Path) -> StackConfig:
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise StackConfigError([ConfigFailure("(file)", f"not valid YAML: {exc}")], source=str(path)) from None
+        raise StackConfigError(
+            [ConfigFailure("(file)", f"not valid YAML: {exc}")], source=str(path)
+        ) from None
     if not isinstance(document, Mapping):
         raise StackConfigError([ConfigFailure("(file)", "a stack file must be a mapping")], source=str(path))
     config = document.get("config") or {}
     if not isinstance(config, Mapping):
-        raise StackConfigError([ConfigFailure("config", "must be a mapping of keys to values")], source=str(path))
+        raise StackConfigError(
+            [ConfigFailure("config", "must be a mapping of keys to values")], source=str(path)
+        )
     return load_stack_config(config, source=str(path))
 
 
@@ -633,8 +529,13 @@ def stack_file_schema() -> dict[str, Any]:
     """
     defs: dict[str, Any] = {}
     properties: dict[str, Any] = {}
-    for name, model in (("local", LocalConfig), ("azure", AzureConfig), ("pool", PoolSpec),
-                        ("storage", StorageSpec), ("job", JobSpec)):
+    for name, model in (
+        ("local", LocalConfig),
+        ("azure", AzureConfig),
+        ("pool", PoolSpec),
+        ("storage", StorageSpec),
+        ("job", JobSpec),
+    ):
         schema = model.model_json_schema(ref_template="#/$defs/{model}", mode="validation")
         defs.update(schema.pop("$defs", {}))
         defs[model.__name__] = schema
@@ -649,23 +550,25 @@ def stack_file_schema() -> dict[str, Any]:
     )
     job["required"] = sorted({*job["required"], "id"})
     properties[f"{NAMESPACE}:backend"] = {"enum": ["local", "azure"], "default": "local"}
-    return _strip_titles({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://github.com/pulumi-azbatch/stacks/schema.json",
-        "description": "A Pulumi stack file of the azbatch project (stacks/Pulumi.<stack>.yaml).",
-        "type": "object",
-        "properties": {
-            "config": {
-                "type": "object",
-                "properties": properties,
-                "required": [f"{NAMESPACE}:pool", f"{NAMESPACE}:job"],
-                # Other namespaces (azure-native:location, ...) are the providers' business.
-                "additionalProperties": True,
+    return _strip_titles(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://github.com/pulumi-azbatch/stacks/schema.json",
+            "description": "A Pulumi stack file of the azbatch project (stacks/Pulumi.<stack>.yaml).",
+            "type": "object",
+            "properties": {
+                "config": {
+                    "type": "object",
+                    "properties": properties,
+                    "required": [f"{NAMESPACE}:pool", f"{NAMESPACE}:job"],
+                    # Other namespaces (azure-native:location, ...) are the providers' business.
+                    "additionalProperties": True,
+                },
+                "encryptionsalt": {"type": "string"},
+                "secretsprovider": {"type": "string"},
+                "encryptedkey": {"type": "string"},
+                "environment": {},
             },
-            "encryptionsalt": {"type": "string"},
-            "secretsprovider": {"type": "string"},
-            "encryptedkey": {"type": "string"},
-            "environment": {},
-        },
-        "$defs": defs,
-    })
+            "$defs": defs,
+        }
+    )

@@ -19,9 +19,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Re-exported: the endpoints file's model lives in the library, which must not import this module.
+from pulumi_azbatch.endpoints import Endpoints as Endpoints
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOCAL_DIR = REPO_ROOT / ".local"
@@ -43,37 +46,6 @@ PULUMI_VERSION = "3.259.0"
 
 DEFAULT_BLOB_PORT = 10000
 DEFAULT_BATCH_PORT = 8090
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Where the local emulators listen and the credentials to reach them (`.local/endpoints.json`)."""
-
-    batch_url: str
-    batch_account_name: str
-    batch_account_key: str
-    blob_url: str
-    storage_account_name: str
-    storage_account_key: str
-
-    @property
-    def storage_connection_string(self) -> str:
-        return (
-            "DefaultEndpointsProtocol=http;"
-            f"AccountName={self.storage_account_name};AccountKey={self.storage_account_key};"
-            f"BlobEndpoint={self.blob_url};"
-        )
-
-    def write(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
-
-    @classmethod
-    def read(cls, path: Path | None = None) -> Endpoints:
-        path = path or LOCAL_DIR / "endpoints.json"
-        if not path.exists():
-            raise FileNotFoundError(f"{path} not found: start the emulators first with `make emulators`")
-        return cls(**json.loads(path.read_text()))
 
 
 def free_port() -> int:

@@ -66,8 +66,14 @@ class JobReport:
                 lines.append("  (no such file: the job preparation task did not run on this node)")
             else:
                 lines.extend(f"  {line}" for line in node.shared_file.rstrip("\n").splitlines())
-            prep = "did not run (the node ran no task of the job)" if node.preparation_state is None else (
-                f"{node.preparation_exit_code}" if node.preparation_state == "completed" else node.preparation_state
+            prep = (
+                "did not run (the node ran no task of the job)"
+                if node.preparation_state is None
+                else (
+                    f"{node.preparation_exit_code}"
+                    if node.preparation_state == "completed"
+                    else node.preparation_state
+                )
             )
             lines.append(f"  Prep task exit code:    {prep}")
             lines.append("")
@@ -101,9 +107,12 @@ def build_report(outputs: dict[str, Any], storage_key: str) -> JobReport:
         job_id=job_id,
         job_state=_text(batch.get_job(job_id).state),
         task_counts={
-            "active": counts.active, "running": counts.running, "completed": counts.completed,
-            "succeeded": counts.succeeded, "failed": counts.failed,
-        },  # fmt: skip
+            "active": counts.active,
+            "running": counts.running,
+            "completed": counts.completed,
+            "succeeded": counts.succeeded,
+            "failed": counts.failed,
+        },
         container=outputs["output_container_name"],
     )
     for node in batch.list_nodes(pool_id):

@@ -101,7 +101,9 @@ def test_empty_job_id_is_rejected() -> None:
 
 
 def test_task_and_job_paths_from_the_reference() -> None:
-    assert job_output_path(JobOutputKind.JOB_OUTPUT, "out/mergeresults.txt") == "$JobOutput/out/mergeresults.txt"
+    assert (
+        job_output_path(JobOutputKind.JOB_OUTPUT, "out/mergeresults.txt") == "$JobOutput/out/mergeresults.txt"
+    )
     assert task_output_path("analysis-309", TaskOutputKind.TASK_LOG, "analytics.log") == (
         "analysis-309/$TaskLog/analytics.log"
     )
@@ -117,7 +119,12 @@ def test_prefixes_have_no_trailing_slash() -> None:
 
 
 def test_standard_kinds_and_their_text() -> None:
-    assert [str(k) for k in TaskOutputKind.standard()] == ["TaskOutput", "TaskPreview", "TaskLog", "TaskIntermediate"]
+    assert [str(k) for k in TaskOutputKind.standard()] == [
+        "TaskOutput",
+        "TaskPreview",
+        "TaskLog",
+        "TaskIntermediate",
+    ]
     assert [str(k) for k in JobOutputKind.standard()] == ["JobOutput", "JobPreview"]
     assert TaskOutputKind.TASK_PREVIEW == "TaskPreview"
     assert task_output_prefix("t", TaskOutputKind.TASK_PREVIEW) == "t/$TaskPreview"

@@ -16,7 +16,9 @@ def test_a_busy_port_is_named_instead_of_talking_to_the_wrong_service(tmp_path: 
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        with pytest.raises(RuntimeError, match=f"127.0.0.1:{port} is already in use, so Azurite cannot listen"):
+        with pytest.raises(
+            RuntimeError, match=f"127.0.0.1:{port} is already in use, so Azurite cannot listen"
+        ):
             start_emulators(tmp_path, blob_port=port)
 
 

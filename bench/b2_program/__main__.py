@@ -9,11 +9,13 @@ job = Job(
     {
         "id": config.require("jobId"),
         "pool_id": config.require("poolId"),
-        "task_factories": [{
-            "type": "parametric_sweep",
-            "parameter_sets": [{"start": 1, "end": config.require_int("taskCount")}],
-            "repeat_task": {"command_line": "/bin/true"},
-        }],
+        "task_factories": [
+            {
+                "type": "parametric_sweep",
+                "parameter_sets": [{"start": 1, "end": config.require_int("taskCount")}],
+                "repeat_task": {"command_line": "/bin/true"},
+            }
+        ],
         "wait_for": "tasks",
         "wait_timeout": 3600,
     },

@@ -82,8 +82,12 @@ def test_dev_stack_program_registers_the_azure_resources(recorder: ArmMocks) -> 
         assert pool.inputs["accountName"] == "azbatchdev001"
         assert pool.inputs["vmSize"] == "standard_d2s_v3"
         vmc = pool.inputs["deploymentConfiguration"]["virtualMachineConfiguration"]
-        assert vmc["imageReference"] == {"publisher": "canonical", "offer": "ubuntu-24_04-lts",
-                                         "sku": "server", "version": "latest"}
+        assert vmc["imageReference"] == {
+            "publisher": "canonical",
+            "offer": "ubuntu-24_04-lts",
+            "sku": "server",
+            "version": "latest",
+        }
         assert vmc["nodeAgentSkuId"] == "batch.node.ubuntu 24.04"
         assert pool.inputs["scaleSettings"]["fixedScale"]["targetDedicatedNodes"] == 2
         assert pool.inputs["taskSlotsPerNode"] == 1
@@ -101,12 +105,17 @@ def test_dev_stack_program_registers_the_azure_resources(recorder: ArmMocks) -> 
         assert key == STORAGE_KEY and key_secret
         assert sas.inputs["permissions"] == "cw"
         tokens = {c.token for c in recorder.calls}
-        assert {"azure-native:storage:listStorageAccountKeys", "azure-native:batch:listBatchAccountKeys"} <= tokens
+        assert {
+            "azure-native:storage:listStorageAccountKeys",
+            "azure-native:batch:listBatchAccountKeys",
+        } <= tokens
         # the job: account key and output container URL are secrets
         job = r["workload-job"]
         assert job.typ.endswith("azbatch:Job")
         url, url_secret = _unsecret(job.inputs["output_container_url"])
-        assert url_secret and url.startswith("https://stazbatchdev001.blob.core.windows.net/job-prep-release-dev?")
+        assert url_secret and url.startswith(
+            "https://stazbatchdev001.blob.core.windows.net/job-prep-release-dev?"
+        )
         assert parse_qs(urlsplit(url).query)["sp"] == ["cw"]
         assert parse_qs(urlsplit(url).query)["spr"] == ["https"]
         batch_key, batch_key_secret = _unsecret(job.inputs["batch_account_key"])
@@ -154,7 +163,9 @@ def test_prod_stack_uses_existing_accounts_and_identity(recorder: ArmMocks) -> N
             config.pool.identity.user_assigned_identity_ids[0]  # type: ignore[union-attr]
         ]
         assert pool.inputs["taskSchedulingPolicy"] == {"nodeFillType": "Pack"}
-        assert pool.inputs["startTask"]["userIdentity"] == {"autoUser": {"scope": "Pool", "elevationLevel": "Admin"}}
+        assert pool.inputs["startTask"]["userIdentity"] == {
+            "autoUser": {"scope": "Pool", "elevationLevel": "Admin"}
+        }
         assert r["w-output-container"].inputs["resourceGroupName"] == "rg-storage-prod"
         assert r["w-job"].inputs["job_id"] == "prep-release-prod"
 

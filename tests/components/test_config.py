@@ -60,8 +60,10 @@ def test_azure_stacks_are_valid(name: str) -> None:
 def test_validate_cli_accepts_the_committed_stacks() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pulumi_azbatch.cli", "validate", str(STACKS)],
-        capture_output=True, text=True, cwd=REPO,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("local", "dev", "prod"):
         assert f"Pulumi.{name}.yaml: ok" in result.stdout
@@ -75,8 +77,10 @@ def test_validate_cli_fails_naming_the_key(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.good.yaml").write_text(yaml.safe_dump({"config": _stack("local")}))
     result = subprocess.run(
         [sys.executable, "-m", "pulumi_azbatch.cli", "validate", str(tmp_path)],
-        capture_output=True, text=True, cwd=REPO,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 1
     assert "Pulumi.good.yaml: ok" in result.stdout
     assert "azbatch:pool.vm_size:" in result.stdout
@@ -85,8 +89,12 @@ def test_validate_cli_fails_naming_the_key(tmp_path: Path) -> None:
 
 
 def test_validate_cli_with_nothing_to_validate_fails(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "pulumi_azbatch.cli", "validate", str(tmp_path)],
-                            capture_output=True, text=True, cwd=REPO)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pulumi_azbatch.cli", "validate", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert result.returncode == 2
 
 
@@ -178,58 +186,151 @@ BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("empty vm size", _set("azbatch:pool", "vm_size", value=""), "azbatch:pool.vm_size"),
     ("pool id with a space", _set("azbatch:pool", "id", value="my pool"), "azbatch:pool.id"),
     ("image without offer", _delete("azbatch:pool", "image", "offer"), "azbatch:pool.image.offer"),
-    ("camelCase key", _both(_delete("azbatch:pool", "vm_size"), _set("azbatch:pool", "vmSize", value="x")),
-     "azbatch:pool.vmSize"),
-    ("negative node count", _set("azbatch:pool", "target_dedicated_nodes", value=-1),
-     "azbatch:pool.target_dedicated_nodes"),
-    ("too many task slots", _set("azbatch:pool", "task_slots_per_node", value=1000), "azbatch:pool.task_slots_per_node"),
-    ("unknown scheduling policy", _set("azbatch:pool", "task_scheduling_policy", value="fill"),
-     "azbatch:pool.task_scheduling_policy"),
-    ("start task without command line", _set("azbatch:pool", "start_task", value={"wait_for_success": True}),
-     "azbatch:pool.start_task.command_line"),
-    ("identity on the local backend", _set("azbatch:pool", "identity", value={"user_assigned_identity_ids": [
-        "/subscriptions/x/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/i"]}),
-     "azbatch:pool.identity"),
-    ("windows node agent locally", _set("azbatch:pool", "node_agent_sku_id", value="batch.node.windows amd64"),
-     "azbatch:pool.node_agent_sku_id"),
-    ("bad container name", _set("azbatch:storage", "container_name", value="Job_Outputs"),
-     "azbatch:storage.container_name"),
-    ("SAS without write", _set("azbatch:storage", "sas_permissions", value="rc"), "azbatch:storage.sas_permissions"),
-    ("unknown SAS letter", _set("azbatch:storage", "sas_permissions", value="cwz"), "azbatch:storage.sas_permissions"),
-    ("margin not shorter than lifetime", _set("azbatch:storage", "sas_rotation_margin", value="P30D"),
-     "azbatch:storage.sas_rotation_margin"),
-    ("margin shorter than the job's max wall clock",
-     _set("azbatch:storage", "sas_rotation_margin", value="PT1H"), "azbatch:storage.sas_rotation_margin"),
+    (
+        "camelCase key",
+        _both(_delete("azbatch:pool", "vm_size"), _set("azbatch:pool", "vmSize", value="x")),
+        "azbatch:pool.vmSize",
+    ),
+    (
+        "negative node count",
+        _set("azbatch:pool", "target_dedicated_nodes", value=-1),
+        "azbatch:pool.target_dedicated_nodes",
+    ),
+    (
+        "too many task slots",
+        _set("azbatch:pool", "task_slots_per_node", value=1000),
+        "azbatch:pool.task_slots_per_node",
+    ),
+    (
+        "unknown scheduling policy",
+        _set("azbatch:pool", "task_scheduling_policy", value="fill"),
+        "azbatch:pool.task_scheduling_policy",
+    ),
+    (
+        "start task without command line",
+        _set("azbatch:pool", "start_task", value={"wait_for_success": True}),
+        "azbatch:pool.start_task.command_line",
+    ),
+    (
+        "identity on the local backend",
+        _set(
+            "azbatch:pool",
+            "identity",
+            value={
+                "user_assigned_identity_ids": [
+                    "/subscriptions/x/resourceGroups/g/providers/Microsoft.ManagedIdentity/userAssignedIdentities/i"
+                ]
+            },
+        ),
+        "azbatch:pool.identity",
+    ),
+    (
+        "windows node agent locally",
+        _set("azbatch:pool", "node_agent_sku_id", value="batch.node.windows amd64"),
+        "azbatch:pool.node_agent_sku_id",
+    ),
+    (
+        "bad container name",
+        _set("azbatch:storage", "container_name", value="Job_Outputs"),
+        "azbatch:storage.container_name",
+    ),
+    (
+        "SAS without write",
+        _set("azbatch:storage", "sas_permissions", value="rc"),
+        "azbatch:storage.sas_permissions",
+    ),
+    (
+        "unknown SAS letter",
+        _set("azbatch:storage", "sas_permissions", value="cwz"),
+        "azbatch:storage.sas_permissions",
+    ),
+    (
+        "margin not shorter than lifetime",
+        _set("azbatch:storage", "sas_rotation_margin", value="P30D"),
+        "azbatch:storage.sas_rotation_margin",
+    ),
+    (
+        "margin shorter than the job's max wall clock",
+        _set("azbatch:storage", "sas_rotation_margin", value="PT1H"),
+        "azbatch:storage.sas_rotation_margin",
+    ),
     ("negative lifetime", _set("azbatch:storage", "sas_lifetime", value=-5), "azbatch:storage.sas_lifetime"),
-    ("container that is not the job's conventions container",
-     _set("azbatch:storage", "container_name", value="outputs"), "azbatch:storage.container_name"),
+    (
+        "container that is not the job's conventions container",
+        _set("azbatch:storage", "container_name", value="outputs"),
+        "azbatch:storage.container_name",
+    ),
     ("job without id", _delete("azbatch:job", "id"), "azbatch:job.id"),
     ("job on another pool", _set("azbatch:job", "pool_id", value="other"), "azbatch:job.pool_id"),
-    ("job sets the output container itself", _set("azbatch:job", "output_container_url", value="https://a/b?sig=x"),
-     "azbatch:job.output_container_url"),
+    (
+        "job sets the output container itself",
+        _set("azbatch:job", "output_container_url", value="https://a/b?sig=x"),
+        "azbatch:job.output_container_url",
+    ),
     ("job priority out of range", _set("azbatch:job", "priority", value=5000), "azbatch:job.priority"),
-    ("release task longer than 15 minutes", _set("azbatch:job", "job_release_task", "max_wall_clock_time",
-                                                 value="PT20M"), "azbatch:job.job_release_task.max_wall_clock_time"),
-    ("release task without preparation task", _delete("azbatch:job", "job_preparation_task"),
-     "azbatch:job.job_release_task"),
-    ("upload condition typo", _set("azbatch:job", "task_factories", 0, "repeat_task", "output_files", 0,
-                                   "upload_condition", value="TaskComplete"),
-     "azbatch:job.task_factories[0].repeat_task.output_files[0].upload_condition"),
-    ("camelCase job key", _set("azbatch:job", "commonEnvironmentSettings", value={}),
-     "azbatch:job.commonEnvironmentSettings"),
-    ("job node_os disagrees with the pool", _set("azbatch:job", "node_os", value="windows"), "azbatch:job.node_os"),
-    ("azure settings on the local backend", _set("azbatch:azure", "resource_group", value="rg"), "azbatch:azure"),
+    (
+        "release task longer than 15 minutes",
+        _set("azbatch:job", "job_release_task", "max_wall_clock_time", value="PT20M"),
+        "azbatch:job.job_release_task.max_wall_clock_time",
+    ),
+    (
+        "release task without preparation task",
+        _delete("azbatch:job", "job_preparation_task"),
+        "azbatch:job.job_release_task",
+    ),
+    (
+        "upload condition typo",
+        _set(
+            "azbatch:job",
+            "task_factories",
+            0,
+            "repeat_task",
+            "output_files",
+            0,
+            "upload_condition",
+            value="TaskComplete",
+        ),
+        "azbatch:job.task_factories[0].repeat_task.output_files[0].upload_condition",
+    ),
+    (
+        "camelCase job key",
+        _set("azbatch:job", "commonEnvironmentSettings", value={}),
+        "azbatch:job.commonEnvironmentSettings",
+    ),
+    (
+        "job node_os disagrees with the pool",
+        _set("azbatch:job", "node_os", value="windows"),
+        "azbatch:job.node_os",
+    ),
+    (
+        "azure settings on the local backend",
+        _set("azbatch:azure", "resource_group", value="rg"),
+        "azbatch:azure",
+    ),
     ("azure backend without azure settings", _both(_azure, _delete("azbatch:azure")), "azbatch:azure"),
-    ("bad Batch account name", _both(_azure, _set("azbatch:azure", "batch_account", "name", value="Batch-Dev")),
-     "azbatch:azure.batch_account.name"),
-    ("storage account name too long",
-     _both(_azure, _set("azbatch:azure", "storage_account", "name", value="x" * 30)),
-     "azbatch:azure.storage_account.name"),
-    ("subscription id not a GUID", _both(_azure, _set("azbatch:azure", "subscription_id", value="dev-sub")),
-     "azbatch:azure.subscription_id"),
+    (
+        "bad Batch account name",
+        _both(_azure, _set("azbatch:azure", "batch_account", "name", value="Batch-Dev")),
+        "azbatch:azure.batch_account.name",
+    ),
+    (
+        "storage account name too long",
+        _both(_azure, _set("azbatch:azure", "storage_account", "name", value="x" * 30)),
+        "azbatch:azure.storage_account.name",
+    ),
+    (
+        "subscription id not a GUID",
+        _both(_azure, _set("azbatch:azure", "subscription_id", value="dev-sub")),
+        "azbatch:azure.subscription_id",
+    ),
     ("azure without location", _both(_azure, _delete("azbatch:azure", "location")), "azbatch:azure.location"),
-    ("identity that is not an ARM id", _both(_azure, _set("azbatch:pool", "identity", value={
-        "user_assigned_identity_ids": ["my-identity"]})), "azbatch:pool.identity.user_assigned_identity_ids"),
+    (
+        "identity that is not an ARM id",
+        _both(
+            _azure, _set("azbatch:pool", "identity", value={"user_assigned_identity_ids": ["my-identity"]})
+        ),
+        "azbatch:pool.identity.user_assigned_identity_ids",
+    ),
 ]
 
 

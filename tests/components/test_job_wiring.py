@@ -11,26 +11,38 @@ def test_every_task_and_template_gets_its_logs() -> None:
     job = {
         "id": "render",
         "tasks": [{"id": "merge", "command_line": "/bin/true"}],
-        "task_factories": [{"type": "parametric_sweep", "parameter_sets": [{"start": 1, "end": 2}],
-                            "repeat_task": {"command_line": "/bin/echo {0}"}}],
+        "task_factories": [
+            {
+                "type": "parametric_sweep",
+                "parameter_sets": [{"start": 1, "end": 2}],
+                "repeat_task": {"command_line": "/bin/echo {0}"},
+            }
+        ],
     }
     out = with_task_logs(job)
     assert "output_files" not in job["tasks"][0], "the caller's mapping is not modified"
     for task in (out["tasks"][0], out["task_factories"][0]["repeat_task"]):
         logs = [(o["file_pattern"], o["kind"], o["upload_condition"]) for o in task["output_files"]]
-        assert logs == [("../stdout.txt", "TaskLog", "taskcompletion"), ("../stderr.txt", "TaskLog", "taskcompletion")]
+        assert logs == [
+            ("../stdout.txt", "TaskLog", "taskcompletion"),
+            ("../stderr.txt", "TaskLog", "taskcompletion"),
+        ]
 
 
 def test_logs_land_under_the_task_log_kind() -> None:
-    task = TaskSpec.model_validate(with_task_logs({"tasks": [{"id": "t1", "command_line": "/bin/true"}]})["tasks"][0])
+    task = TaskSpec.model_validate(
+        with_task_logs({"tasks": [{"id": "t1", "command_line": "/bin/true"}]})["tasks"][0]
+    )
     url = "https://a.blob.core.windows.net/job-render?sp=cw&sig=x"
-    paths = [resolve_output_file(o, task_id="t1", output_container_url=url).path
-             for o in task.output_files]
+    paths = [resolve_output_file(o, task_id="t1", output_container_url=url).path for o in task.output_files]
     assert paths == ["t1/$TaskLog/stdout.txt", "t1/$TaskLog/stderr.txt"]
 
 
 def test_an_existing_log_output_is_not_duplicated() -> None:
-    task = {"id": "t", "command_line": "/bin/true",
-            "output_files": [{"file_pattern": "../std*.txt", "kind": "TaskLog"}]}
+    task = {
+        "id": "t",
+        "command_line": "/bin/true",
+        "output_files": [{"file_pattern": "../std*.txt", "kind": "TaskLog"}],
+    }
     out = with_task_logs({"tasks": [task]})
     assert out["tasks"][0]["output_files"] == task["output_files"]

@@ -35,7 +35,12 @@ def _pool_props(endpoints: Endpoints, pool_id: str, **overrides: Any) -> dict[st
         "batch_account_key": endpoints.batch_account_key,
         "pool_id": pool_id,
         "vm_size": "standard_d2s_v3",
-        "image": {"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"},
+        "image": {
+            "publisher": "canonical",
+            "offer": "ubuntu-24_04-lts",
+            "sku": "server",
+            "version": "latest",
+        },
         "node_agent_sku_id": "batch.node.ubuntu 24.04",
         "target_dedicated_nodes": 2,
         "task_slots_per_node": 1,
@@ -57,8 +62,9 @@ def _checked(provider: Any, props: dict[str, Any], olds: dict[str, Any] | None =
 # ---- Pool --------------------------------------------------------------------------------------------
 
 
-def test_pool_create_waits_until_every_node_is_idle(endpoints: Endpoints, batch_client: Any,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_pool_create_waits_until_every_node_is_idle(
+    endpoints: Endpoints, batch_client: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     provider = PoolProvider()
     pool_id = _unique("pool")
     props = _checked(provider, _pool_props(endpoints, pool_id))
@@ -75,11 +81,17 @@ def test_pool_create_waits_until_every_node_is_idle(endpoints: Endpoints, batch_
         provider.delete(created.id, created.outs)
 
 
-def test_pool_with_failing_start_task_fails_and_leaves_no_pool(endpoints: Endpoints, batch_client: Any) -> None:
+def test_pool_with_failing_start_task_fails_and_leaves_no_pool(
+    endpoints: Endpoints, batch_client: Any
+) -> None:
     provider = PoolProvider()
     pool_id = _unique("badstart")
-    props = _checked(provider, _pool_props(endpoints, pool_id, target_dedicated_nodes=1,
-                                           start_task={"command_line": "/bin/sh -c 'exit 7'"}))
+    props = _checked(
+        provider,
+        _pool_props(
+            endpoints, pool_id, target_dedicated_nodes=1, start_task={"command_line": "/bin/sh -c 'exit 7'"}
+        ),
+    )
     with pytest.raises(PoolError) as info:
         provider.create(props)
     message = str(info.value)
@@ -92,8 +104,12 @@ def test_pool_diff_replaces_immutable_properties_and_updates_node_count(endpoint
     provider = PoolProvider()
     props = _checked(provider, _pool_props(endpoints, "p"))
     outs = {**props, "node_ids": ["a", "b"]}
-    for key, value in [("vm_size", "standard_d4s_v3"), ("task_slots_per_node", 4),
-                       ("image", {**props["image"], "sku": "server-arm64"}), ("task_scheduling_policy", "pack")]:
+    for key, value in [
+        ("vm_size", "standard_d4s_v3"),
+        ("task_slots_per_node", 4),
+        ("image", {**props["image"], "sku": "server-arm64"}),
+        ("task_scheduling_policy", "pack"),
+    ]:
         diff = provider.diff("p", outs, {**props, key: value})
         assert diff.changes and diff.replaces == [key], key
         assert diff.delete_before_replace, "the replacement reuses the pool id"
@@ -129,7 +145,9 @@ def test_pool_update_resizes_in_place(endpoints: Endpoints, batch_client: Any) -
         provider.delete(created.id, created.outs)
 
 
-def test_pool_delete_waits_until_gone_so_the_id_can_be_reused(endpoints: Endpoints, batch_client: Any) -> None:
+def test_pool_delete_waits_until_gone_so_the_id_can_be_reused(
+    endpoints: Endpoints, batch_client: Any
+) -> None:
     provider = PoolProvider()
     pool_id = _unique("reuse")
     props = _checked(provider, _pool_props(endpoints, pool_id, target_dedicated_nodes=1))
@@ -259,8 +277,14 @@ def test_sas_shape_https_only_on_https_endpoints(endpoints: Endpoints) -> None:
     assert "spr" not in query, "Azurite listens on http; an https-only SAS would be refused"
     st, se = sas_module._parse(local["start"]), sas_module._parse(local["expiry"])
     assert se - st == timedelta(days=30, minutes=15), "starts 15 minutes back"
-    azure = provider.create(_checked(provider, _sas_props(
-        endpoints, "shape", blob_url="https://acct.blob.core.windows.net", account_name="acct"))).outs
+    azure = provider.create(
+        _checked(
+            provider,
+            _sas_props(
+                endpoints, "shape", blob_url="https://acct.blob.core.windows.net", account_name="acct"
+            ),
+        )
+    ).outs
     assert parse_qs(azure["sas_token"])["spr"] == ["https"]
     assert azure["sas_url"].startswith("https://acct.blob.core.windows.net/shape?")
     assert azure["container_url"] == "https://acct.blob.core.windows.net/shape"
@@ -273,7 +297,10 @@ def test_write_only_sas_is_enforced_by_azurite(endpoints: Endpoints, blob_servic
     write_only = provider.create(_checked(provider, _sas_props(endpoints, container))).outs["sas_url"]
     client = ContainerClient.from_container_url(write_only)
     client.upload_blob("task-1/$TaskOutput/output.txt", b"hello")  # create + write: allowed
-    assert blob_service.get_blob_client(container, "task-1/$TaskOutput/output.txt").download_blob().readall() == b"hello"
+    assert (
+        blob_service.get_blob_client(container, "task-1/$TaskOutput/output.txt").download_blob().readall()
+        == b"hello"
+    )
     with pytest.raises(HttpResponseError) as read:
         client.download_blob("task-1/$TaskOutput/output.txt").readall()
     assert read.value.status_code == 403
@@ -281,5 +308,10 @@ def test_write_only_sas_is_enforced_by_azurite(endpoints: Endpoints, blob_servic
         list(client.list_blobs())
     assert listing.value.status_code == 403
     # Control: a SAS that grants read does read, so the 403s above come from the permissions.
-    readable = provider.create(_checked(provider, _sas_props(endpoints, container, permissions="rcw"))).outs["sas_url"]
-    assert ContainerClient.from_container_url(readable).download_blob("task-1/$TaskOutput/output.txt").readall() == b"hello"
+    readable = provider.create(_checked(provider, _sas_props(endpoints, container, permissions="rcw"))).outs[
+        "sas_url"
+    ]
+    assert (
+        ContainerClient.from_container_url(readable).download_blob("task-1/$TaskOutput/output.txt").readall()
+        == b"hello"
+    )

@@ -33,8 +33,11 @@ def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
 def pool_id(batch_client: Any) -> Iterator[str]:
     """A two-node pool (one slot per node), as in the seeds' JobPrepRelease sample."""
     pool = unique("provider-pool")
-    batch_client.create_pool(m.BatchPoolCreateOptions(
-        id=pool, vm_size="standard_d2s_v3", target_dedicated_nodes=2, virtual_machine_configuration=LINUX))  # fmt: skip
+    batch_client.create_pool(
+        m.BatchPoolCreateOptions(
+            id=pool, vm_size="standard_d2s_v3", target_dedicated_nodes=2, virtual_machine_configuration=LINUX
+        )
+    )
     wait_for(lambda: len([n for n in batch_client.list_nodes(pool) if n.state == "idle"]) == 2)
     yield pool
     with contextlib.suppress(Exception):

@@ -33,8 +33,10 @@ def container_sas_url(endpoints: Endpoints, blob_service: Any, name: str, permis
     with contextlib.suppress(Exception):
         blob_service.create_container(name)
     sas = generate_container_sas(
-        endpoints.storage_account_name, name, account_key=endpoints.storage_account_key,
+        endpoints.storage_account_name,
+        name,
+        account_key=endpoints.storage_account_key,
         permission=ContainerSasPermissions.from_string(permission),
         expiry=datetime.now(UTC) + timedelta(days=1),
-    )  # fmt: skip
+    )
     return f"{endpoints.blob_url}/{name}?{sas}"

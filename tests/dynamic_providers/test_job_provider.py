@@ -21,14 +21,17 @@ from pulumi_azbatch.localdev import Endpoints
 
 SHARED = "job_prep_and_release.txt"
 PREP = f"/bin/sh -c 'echo $AZ_BATCH_NODE_ID > $AZ_BATCH_NODE_SHARED_DIR/{SHARED}; echo prep-out; echo prep-err >&2'"
-RELEASE = (f"/bin/sh -c 'rm -f $AZ_BATCH_NODE_SHARED_DIR/{SHARED}; echo release-out; "
-           "echo $AZ_BATCH_JOB_ID >> $AZ_BATCH_NODE_SHARED_DIR/release-runs.txt'")  # fmt: skip
+RELEASE = (
+    f"/bin/sh -c 'rm -f $AZ_BATCH_NODE_SHARED_DIR/{SHARED}; echo release-out; "
+    "echo $AZ_BATCH_JOB_ID >> $AZ_BATCH_NODE_SHARED_DIR/release-runs.txt'"
+)
 
 
 def task(i: int, command: str | None = None) -> dict[str, Any]:
     return {
         "id": f"task{i}",
-        "command_line": command or f"/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> $AZ_BATCH_NODE_SHARED_DIR/{SHARED}; echo hi'",
+        "command_line": command
+        or f"/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> $AZ_BATCH_NODE_SHARED_DIR/{SHARED}; echo hi'",
         "output_files": [{"file_pattern": "../stdout.txt", "kind": "TaskLog"}],
     }
 
@@ -37,44 +40,86 @@ def plain(i: int, command: str = "/bin/true") -> dict[str, Any]:
     return {"id": f"task{i}", "command_line": command}
 
 
-def checked(provider: JobProvider, news: dict[str, Any], olds: dict[str, Any] | None = None) -> dict[str, Any]:
+def checked(
+    provider: JobProvider, news: dict[str, Any], olds: dict[str, Any] | None = None
+) -> dict[str, Any]:
     result = provider.check(olds or {}, news)
     assert not result.failures, [(f.property, f.reason) for f in result.failures]
     return result.inputs
 
 
 @pytest.fixture
-def job_inputs(account: dict[str, str], pool_id: str, endpoints: Endpoints, blob_service: Any) -> Callable[..., dict]:
+def job_inputs(
+    account: dict[str, str], pool_id: str, endpoints: Endpoints, blob_service: Any
+) -> Callable[..., dict]:
     def make(job_id: str, tasks: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
         url = container_sas_url(endpoints, blob_service, job_output_container_name(job_id))
         return {
-            **account, "job_id": job_id, "pool_id": pool_id, "name_prefix": "prep-release",
-            "job_preparation_task": {"command_line": PREP}, "job_release_task": {"command_line": RELEASE},
-            "tasks": tasks, "output_container_url": url, "wait_for": "tasks", "wait_timeout": 60, **extra,
-        }  # fmt: skip
+            **account,
+            "job_id": job_id,
+            "pool_id": pool_id,
+            "name_prefix": "prep-release",
+            "job_preparation_task": {"command_line": PREP},
+            "job_release_task": {"command_line": RELEASE},
+            "tasks": tasks,
+            "output_container_url": url,
+            "wait_for": "tasks",
+            "wait_timeout": 60,
+            **extra,
+        }
 
     return make
 
 
 def test_check_names_properties_and_tolerates_unknowns(account: dict[str, str]) -> None:
     provider = JobProvider()
-    bad = provider.check({}, {
-        **account, "job_id": "bad id!", "pool_id": "p",
-        "job_release_task": {"command_line": "/bin/true"},
-        "tasks": [{"id": "a", "command_line": "x"}, {"id": "A", "command_line": "y"}],
-    })  # fmt: skip
+    bad = provider.check(
+        {},
+        {
+            **account,
+            "job_id": "bad id!",
+            "pool_id": "p",
+            "job_release_task": {"command_line": "/bin/true"},
+            "tasks": [{"id": "a", "command_line": "x"}, {"id": "A", "command_line": "y"}],
+        },
+    )
     failures = {f.property: f.reason for f in bad.failures}
     assert "job_id" in failures
     assert "job_release_task" in failures
     assert "tasks[1].id" in failures  # duplicate, case-insensitively
-    typo = provider.check({}, {**account, "job_id": "j", "pool_id": "p", "tasks": [{"id": "a", "command_line": "x",
-        "output_files": [{"file_pattern": "*.txt", "container_url": "http://h/c?sig=x&sp=w",
-                          "upload_condition": "TaskComplete"}]}]})  # fmt: skip
+    typo = provider.check(
+        {},
+        {
+            **account,
+            "job_id": "j",
+            "pool_id": "p",
+            "tasks": [
+                {
+                    "id": "a",
+                    "command_line": "x",
+                    "output_files": [
+                        {
+                            "file_pattern": "*.txt",
+                            "container_url": "http://h/c?sig=x&sp=w",
+                            "upload_condition": "TaskComplete",
+                        }
+                    ],
+                }
+            ],
+        },
+    )
     failures = {f.property: f.reason for f in typo.failures}
     assert "did you mean 'taskcompletion'" in failures["tasks[0].output_files[0].upload_condition"]
 
-    preview = provider.check({}, {**account, "pool_id": UNKNOWN, "tasks": [{"id": UNKNOWN, "command_line": "x"}],
-                                  "name_prefix": "my job"})  # fmt: skip
+    preview = provider.check(
+        {},
+        {
+            **account,
+            "pool_id": UNKNOWN,
+            "tasks": [{"id": UNKNOWN, "command_line": "x"}],
+            "name_prefix": "my job",
+        },
+    )
     assert preview.failures == []
     assert preview.inputs["job_id"].startswith("my-job-")
     # The autonamed id is kept by later checks.
@@ -84,18 +129,31 @@ def test_check_names_properties_and_tolerates_unknowns(account: dict[str, str]) 
 
 def test_diff_classifies_update_and_replace(account: dict[str, str]) -> None:
     provider = JobProvider()
-    base = checked(provider, {**account, "job_id": "j1", "pool_id": "p",
-                              "job_preparation_task": {"command_line": "/bin/true"},
-                              "tasks": [plain(1), plain(2)]})  # fmt: skip
+    base = checked(
+        provider,
+        {
+            **account,
+            "job_id": "j1",
+            "pool_id": "p",
+            "job_preparation_task": {"command_line": "/bin/true"},
+            "tasks": [plain(1), plain(2)],
+        },
+    )
     olds = {**base, "state": "active", "__provider": "x"}
 
     def diff(**changes: Any) -> Any:
         return provider.diff("j1", olds, checked(provider, {**base, **changes}, base))
 
     assert diff().changes is False
-    for update in ({"priority": 5}, {"max_parallel_tasks": 2}, {"metadata": {"a": "b"}},
-                   {"constraints": {"max_task_retry_count": 2}}, {"on_all_tasks_complete": "terminatejob"},
-                   {"tasks": [plain(1), plain(2), plain(3)]}, {"on_destroy": "terminate"}):  # fmt: skip
+    for update in (
+        {"priority": 5},
+        {"max_parallel_tasks": 2},
+        {"metadata": {"a": "b"}},
+        {"constraints": {"max_task_retry_count": 2}},
+        {"on_all_tasks_complete": "terminatejob"},
+        {"tasks": [plain(1), plain(2), plain(3)]},
+        {"on_destroy": "terminate"},
+    ):
         result = diff(**update)
         assert result.changes and result.replaces == [], update
     assert diff(job_preparation_task={"command_line": "/bin/false"}).replaces == ["job_preparation_task"]
@@ -103,13 +161,18 @@ def test_diff_classifies_update_and_replace(account: dict[str, str]) -> None:
     assert diff(tasks=[plain(1)]).replaces == ["tasks"]  # removed
     assert diff(tasks=[plain(1), plain(2, "/bin/false")]).replaces == ["tasks"]  # changed
     assert diff(pool_id="other").replaces == ["pool_id"]
-    disabled = provider.diff("j1", {**olds, "state": "disabled"}, checked(provider, {**base, "pool_id": "other"}, base))
+    disabled = provider.diff(
+        "j1", {**olds, "state": "disabled"}, checked(provider, {**base, "pool_id": "other"}, base)
+    )
     assert disabled.changes and disabled.replaces == []
     terminating = checked(provider, {**base, "on_all_tasks_complete": "terminatejob"}, base)
     back = provider.diff("j1", {**terminating, "state": "active"}, checked(provider, base, base))
     assert back.replaces == ["on_all_tasks_complete"]
-    assert provider.diff("j1", {**olds, "state": "completed"},
-                         checked(provider, {**base, "tasks": [plain(1), plain(2), plain(3)]}, base)).replaces == ["tasks"]
+    assert provider.diff(
+        "j1",
+        {**olds, "state": "completed"},
+        checked(provider, {**base, "tasks": [plain(1), plain(2), plain(3)]}, base),
+    ).replaces == ["tasks"]
     # A rotated SAS in a task's output URL is not a changed task.
     sas1 = {**plain(1), "output_files": [{"file_pattern": "a", "container_url": "http://h/a/c?sp=w&sig=1"}]}
     sas2 = {**plain(1), "output_files": [{"file_pattern": "a", "container_url": "http://h/a/c?sp=w&sig=2"}]}
@@ -118,7 +181,11 @@ def test_diff_classifies_update_and_replace(account: dict[str, str]) -> None:
 
 
 def test_full_lifecycle_create_read_update_delete(
-    batch_client: Any, blob_service: Any, pool_id: str, job_inputs: Callable[..., dict], capfd: pytest.CaptureFixture[str]
+    batch_client: Any,
+    blob_service: Any,
+    pool_id: str,
+    job_inputs: Callable[..., dict],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     provider = JobProvider()
     job_id = unique("JobPrepReleaseSampleJob")
@@ -135,7 +202,10 @@ def test_full_lifecycle_create_read_update_delete(
     prep_nodes = sorted(n["node_id"] for n in outs["nodes"])
     assert len(prep_nodes) == 2 and all(n["preparation"]["exit_code"] == 0 for n in outs["nodes"])
     # File Conventions output resolved by the provider and uploaded by the emulator.
-    assert blob_service.get_container_client(container).download_blob("task0/$TaskLog/stdout.txt").readall() == b"hi\n"
+    assert (
+        blob_service.get_container_client(container).download_blob("task0/$TaskLog/stdout.txt").readall()
+        == b"hi\n"
+    )
     assert "tasks completed" in capfd.readouterr().err
 
     # refresh: no drift.
@@ -166,12 +236,16 @@ def test_full_lifecycle_create_read_update_delete(
         assert runs.split().count(job_id) == 1
     err = capfd.readouterr().err
     assert "release exit code 0" in err
-    blobs = {b.name for b in blob_service.get_container_client(container).list_blobs(name_starts_with="$JobLog/")}
+    blobs = {
+        b.name for b in blob_service.get_container_client(container).list_blobs(name_starts_with="$JobLog/")
+    }
     for node in prep_nodes:
         assert f"$JobLog/{node}/jobpreparation/stdout.txt" in blobs
         assert f"$JobLog/{node}/jobpreparation/stderr.txt" in blobs
         assert f"$JobLog/{node}/jobrelease/stdout.txt" in blobs
-    log = blob_service.get_container_client(container).download_blob(f"$JobLog/{prep_nodes[0]}/jobrelease/stdout.txt")
+    log = blob_service.get_container_client(container).download_blob(
+        f"$JobLog/{prep_nodes[0]}/jobrelease/stdout.txt"
+    )
     assert log.readall() == b"release-out\n"
 
     # destroy again with the default: already terminated, so release does not run again; then deleted.
@@ -187,8 +261,12 @@ def test_full_lifecycle_create_read_update_delete(
 
 
 def _admin(endpoints: Endpoints, body: dict[str, Any]) -> None:
-    req = urllib.request.Request(f"{endpoints.batch_url}/_localbatch/faults", data=json.dumps(body).encode(),
-                                 method="POST", headers={"Content-Type": "application/json"})  # fmt: skip
+    req = urllib.request.Request(
+        f"{endpoints.batch_url}/_localbatch/faults",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     urllib.request.urlopen(req, timeout=10).read()
 
 
@@ -220,8 +298,12 @@ def test_submission_uses_ceil_n_over_100_calls_and_retries_throttling(
     # A 503 that never ends fails after the bounded attempts instead of hanging.
     _admin(endpoints, {"count": 3, "status": 503, "method": "POST", "pathRegex": "addtaskcollection"})
     with pytest.raises(Exception) as info:
-        submit_tasks(client, job_id, [m.BatchTaskCreateOptions(id="v", command_line="/bin/true")],
-                     retry=RetrySettings(attempts=3, base=0.05, cap=0.1))  # fmt: skip
+        submit_tasks(
+            client,
+            job_id,
+            [m.BatchTaskCreateOptions(id="v", command_line="/bin/true")],
+            retry=RetrySettings(attempts=3, base=0.05, cap=0.1),
+        )
     assert getattr(info.value, "status_code", None) == 503
 
     # TaskExists: success only when the existing task is the same task.
@@ -249,7 +331,9 @@ def test_failed_tasks_fail_the_gate_with_details_and_the_job_is_not_orphaned(
         batch_client.get_job(job_id)
 
 
-def test_interrupted_create_is_adopted_by_the_next_up(batch_client: Any, job_inputs: Callable[..., dict]) -> None:
+def test_interrupted_create_is_adopted_by_the_next_up(
+    batch_client: Any, job_inputs: Callable[..., dict]
+) -> None:
     provider = JobProvider()
     job_id = unique("adopt")
     inputs = checked(provider, job_inputs(job_id, [task(1), task(2)], wait_for="none"))
@@ -260,8 +344,12 @@ def test_interrupted_create_is_adopted_by_the_next_up(batch_client: Any, job_inp
 
     spec = parse_job(spec_inputs(inputs))
     batch_client.create_job(spec.to_batch_job_create())
-    batch_client.create_task(job_id, spec.expand_tasks()[0].to_batch_task_create(
-        output_container_url=spec.output_container_url, job_id=job_id))  # fmt: skip
+    batch_client.create_task(
+        job_id,
+        spec.expand_tasks()[0].to_batch_task_create(
+            output_container_url=spec.output_container_url, job_id=job_id
+        ),
+    )
     created = provider.create(inputs)
     assert created.id == job_id
     assert {t.id for t in batch_client.list_tasks(job_id)} == {"task1", "task2"}
@@ -278,7 +366,9 @@ def test_interrupted_create_is_adopted_by_the_next_up(batch_client: Any, job_inp
     batch_client.begin_delete_job(other, polling_interval=1)
 
 
-def test_wait_for_preparation(batch_client: Any, job_inputs: Callable[..., dict], capfd: pytest.CaptureFixture[str]) -> None:
+def test_wait_for_preparation(
+    batch_client: Any, job_inputs: Callable[..., dict], capfd: pytest.CaptureFixture[str]
+) -> None:
     provider = JobProvider()
     job_id = unique("prepgate")
     slow = {"id": "slow", "command_line": "/bin/sh -c 'sleep 2'"}

@@ -24,7 +24,11 @@ def _provider_classes() -> list[type[ResourceProvider]]:
     for info in pkgutil.iter_modules(package.__path__):
         module = importlib.import_module(f"{package.__name__}.{info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):
-            if issubclass(cls, ResourceProvider) and cls.__module__ == module.__name__ and not inspect.isabstract(cls):
+            if (
+                issubclass(cls, ResourceProvider)
+                and cls.__module__ == module.__name__
+                and not inspect.isabstract(cls)
+            ):
                 found[f"{cls.__module__}.{cls.__qualname__}"] = cls
     return [found[k] for k in sorted(found)]
 

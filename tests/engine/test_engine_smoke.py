@@ -31,9 +31,7 @@ def test_up_refresh_preview_destroy(tmp_path: Path, azurite: Emulators) -> None:
     trace = tmp_path / "provider-trace.jsonl"
     env = engine_env(state_dir=tmp_path / "state", pulumi_home=tmp_path / "home")
     env["PULUMI_AZBATCH_PROVIDER_TRACE"] = str(trace)
-    stack = auto.create_or_select_stack(
-        "smoke", work_dir=str(PROGRAM), opts=workspace_options(env)
-    )
+    stack = auto.create_or_select_stack("smoke", work_dir=str(PROGRAM), opts=workspace_options(env))
     name = f"smoke-{uuid.uuid4().hex[:12]}"
     stack.set_all_config(
         {
@@ -55,10 +53,16 @@ def test_up_refresh_preview_destroy(tmp_path: Path, azurite: Emulators) -> None:
         # (The Automation API's export_stack shows secrets; `pulumi stack export` is what a user runs.)
         exported = subprocess.run(
             ["pulumi", "stack", "export", "--stack", "smoke"],
-            cwd=PROGRAM, env=env, capture_output=True, text=True, check=True,
+            cwd=PROGRAM,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         state = json.loads(exported)["deployment"]
-        dynamic = [r for r in state["resources"] if r["type"] == "pulumi-python:dynamic/azbatch:BlobContainer"]
+        dynamic = [
+            r for r in state["resources"] if r["type"] == "pulumi-python:dynamic/azbatch:BlobContainer"
+        ]
         assert len(dynamic) == 1
         assert dynamic[0]["outputs"]["name"] == name
         assert endpoints.storage_account_key not in exported

@@ -48,10 +48,12 @@ def _sas_url(endpoints: Endpoints, blob_service: Any, container: str) -> tuple[s
 
     blob_service.create_container(container)
     sas = generate_container_sas(
-        endpoints.storage_account_name, container, account_key=endpoints.storage_account_key,
+        endpoints.storage_account_name,
+        container,
+        account_key=endpoints.storage_account_key,
         permission=ContainerSasPermissions(read=True, add=True, create=True, write=True, list=True),
         expiry=datetime.now(UTC) + timedelta(days=1),
-    )  # fmt: skip
+    )
     return f"{endpoints.blob_url}/{container}?{sas}", sas
 
 
@@ -60,10 +62,21 @@ def test_job_prep_release_up_refresh_update_replace_destroy(
 ) -> None:
     # The pool of two nodes, made directly with the SDK (the Job resource takes a pool id).
     pool_id = f"JobPrepReleaseSamplePool-{uuid.uuid4().hex[:6]}"
-    batch_client.create_pool(m.BatchPoolCreateOptions(
-        id=pool_id, vm_size="standard_d2s_v3", target_dedicated_nodes=2, virtual_machine_configuration=LINUX))  # fmt: skip
-    nodes = _wait(lambda: [n.id for n in batch_client.list_nodes(pool_id) if n.state == "idle"] if len(
-        [n for n in batch_client.list_nodes(pool_id) if n.state == "idle"]) == 2 else None)  # fmt: skip
+    batch_client.create_pool(
+        m.BatchPoolCreateOptions(
+            id=pool_id,
+            vm_size="standard_d2s_v3",
+            target_dedicated_nodes=2,
+            virtual_machine_configuration=LINUX,
+        )
+    )
+    nodes = _wait(
+        lambda: (
+            [n.id for n in batch_client.list_nodes(pool_id) if n.state == "idle"]
+            if len([n for n in batch_client.list_nodes(pool_id) if n.state == "idle"]) == 2
+            else None
+        )
+    )
     job_id = f"JobPrepReleaseSampleJob-{uuid.uuid4().hex[:6]}"
     container = job_output_container_name(job_id)
     sas_url, sas = _sas_url(endpoints, blob_service, container)
@@ -72,19 +85,26 @@ def test_job_prep_release_up_refresh_update_replace_destroy(
 
     trace = tmp_path / "provider-trace.jsonl"
     env = engine_env(state_dir=tmp_path / "state", pulumi_home=tmp_path / "home")
-    env.update({"PULUMI_AZBATCH_PROVIDER_TRACE": str(trace), "PULUMI_AZBATCH_POLL_INTERVAL": "0.2",
-                "PULUMI_AZBATCH_POLL_MAX_INTERVAL": "0.5"})  # fmt: skip
+    env.update(
+        {
+            "PULUMI_AZBATCH_PROVIDER_TRACE": str(trace),
+            "PULUMI_AZBATCH_POLL_INTERVAL": "0.2",
+            "PULUMI_AZBATCH_POLL_MAX_INTERVAL": "0.5",
+        }
+    )
     stack = auto.create_or_select_stack("jobtest", work_dir=str(PROGRAM), opts=workspace_options(env))
-    stack.set_all_config({
-        "batchUrl": auto.ConfigValue(endpoints.batch_url),
-        "batchAccountName": auto.ConfigValue(endpoints.batch_account_name),
-        "batchAccountKey": auto.ConfigValue(endpoints.batch_account_key, secret=True),
-        "outputContainerUrl": auto.ConfigValue(sas_url, secret=True),
-        "poolId": auto.ConfigValue(pool_id),
-        "jobId": auto.ConfigValue(job_id),
-        "taskCount": auto.ConfigValue("4"),
-        "inputUrl": auto.ConfigValue(input_url),
-    })  # fmt: skip
+    stack.set_all_config(
+        {
+            "batchUrl": auto.ConfigValue(endpoints.batch_url),
+            "batchAccountName": auto.ConfigValue(endpoints.batch_account_name),
+            "batchAccountKey": auto.ConfigValue(endpoints.batch_account_key, secret=True),
+            "outputContainerUrl": auto.ConfigValue(sas_url, secret=True),
+            "poolId": auto.ConfigValue(pool_id),
+            "jobId": auto.ConfigValue(job_id),
+            "taskCount": auto.ConfigValue("4"),
+            "inputUrl": auto.ConfigValue(input_url),
+        }
+    )
     destroyed = False
     try:
         # ---- up: the job, its tasks completed (wait_for: tasks) ----------------------------------
@@ -106,19 +126,30 @@ def test_job_prep_release_up_refresh_update_replace_destroy(
         blob = blob_service.get_container_client(container).download_blob("task-0/$TaskLog/stdout.txt")
         assert blob.readall() == b"done task-0\n"
         node0 = next(iter(ran_tasks))
-        data = _node_file(batch_client, pool_id, node0, f"workitems/{job_id}/job-1/{ran_tasks[node0][0]}/wd/data.txt")
+        data = _node_file(
+            batch_client, pool_id, node0, f"workitems/{job_id}/job-1/{ran_tasks[node0][0]}/wd/data.txt"
+        )
         assert data == "input data"
 
         # Nothing secret in plain text in what a user exports.
-        exported = subprocess.run(["pulumi", "stack", "export", "--stack", "jobtest"], cwd=PROGRAM, env=env,
-                                  capture_output=True, text=True, check=True).stdout  # fmt: skip
+        exported = subprocess.run(
+            ["pulumi", "stack", "export", "--stack", "jobtest"],
+            cwd=PROGRAM,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert endpoints.batch_account_key not in exported
         resources = json.loads(exported)["deployment"]["resources"]
         [job_state] = [r for r in resources if r["type"] == "pulumi-python:dynamic/azbatch:Job"]
         # The SAS came in as a secret (output container) and as plain config (the tasks' input URL,
         # which the stack's config snapshot shows as given): the Job's own state holds neither.
         assert "sig=" not in json.dumps(job_state) and sas not in json.dumps(job_state)
-        assert job_state["inputs"]["tasks"]["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270"
+        assert (
+            job_state["inputs"]["tasks"]["4dabf18193072939515e22adb298388d"]
+            == "1b47061264138c4ac30d75fd1eb44270"
+        )
         assert job_state["id"] == job_id
         assert job_state["outputs"]["output_container"] == f"{endpoints.blob_url}/{container}"
 
@@ -142,7 +173,9 @@ def test_job_prep_release_up_refresh_update_replace_destroy(
         assert "v2" in batch_client.get_job(job_id).job_preparation_task.command_line
         # The old job was terminated: its release ran once on each of its preparation nodes.
         for node in nodes:
-            v1_runs = [line for line in _node_file(batch_client, pool_id, node, RUNS).splitlines() if "v1" in line]
+            v1_runs = [
+                line for line in _node_file(batch_client, pool_id, node, RUNS).splitlines() if "v1" in line
+            ]
             assert len(v1_runs) == (1 if node in ran_tasks or node in first_nodes else 0)
 
         # ---- destroy with on_destroy: terminate, so the ended job can be inspected ----------------
@@ -160,12 +193,22 @@ def test_job_prep_release_up_refresh_update_replace_destroy(
             assert status.job_preparation_task_execution_info.exit_code == 0
             assert status.job_release_task_execution_info.exit_code == 0
         for node in nodes:
-            v2_runs = [line for line in _node_file(batch_client, pool_id, node, RUNS).splitlines() if "v2" in line]
-            assert v2_runs == ([f"{node} v2"] if node in second_nodes else []), "release ran once where prep ran"
+            v2_runs = [
+                line for line in _node_file(batch_client, pool_id, node, RUNS).splitlines() if "v2" in line
+            ]
+            assert v2_runs == ([f"{node} v2"] if node in second_nodes else []), (
+                "release ran once where prep ran"
+            )
             assert _node_file(batch_client, pool_id, node, SHARED) == "", "release deleted the shared file"
-        blobs = {b.name for b in blob_service.get_container_client(container).list_blobs(name_starts_with="$JobLog/")}
+        blobs = {
+            b.name
+            for b in blob_service.get_container_client(container).list_blobs(name_starts_with="$JobLog/")
+        }
         for node in second_nodes:
-            assert {f"$JobLog/{node}/jobpreparation/stdout.txt", f"$JobLog/{node}/jobrelease/stderr.txt"} <= blobs
+            assert {
+                f"$JobLog/{node}/jobpreparation/stdout.txt",
+                f"$JobLog/{node}/jobrelease/stderr.txt",
+            } <= blobs
     finally:
         if not destroyed:
             stack.destroy(on_output=print)

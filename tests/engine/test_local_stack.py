@@ -24,7 +24,9 @@ def _project_copy(tmp: Path, endpoints_file: Path) -> Path:
     shutil.copy(REPO_ROOT / "__main__.py", project / "__main__.py")
     pulumi_yaml = (REPO_ROOT / "Pulumi.yaml").read_text()
     assert "virtualenv: .venv" in pulumi_yaml
-    (project / "Pulumi.yaml").write_text(pulumi_yaml.replace("virtualenv: .venv", f"virtualenv: {REPO_ROOT / '.venv'}"))
+    (project / "Pulumi.yaml").write_text(
+        pulumi_yaml.replace("virtualenv: .venv", f"virtualenv: {REPO_ROOT / '.venv'}")
+    )
     stack = (REPO_ROOT / "stacks" / "Pulumi.local.yaml").read_text()
     assert "endpoints_file: .local/endpoints.json" in stack
     (project / "stacks" / "Pulumi.local.yaml").write_text(
@@ -39,10 +41,17 @@ def _consumer_copy(tmp: Path, endpoints_file: Path) -> Path:
     shutil.copytree(REPO_ROOT / "examples" / "consumer", consumer, ignore=shutil.ignore_patterns(".venv"))
     subprocess.run([sys.executable, "-m", "venv", str(consumer / ".venv")], check=True)
     subprocess.run(
-        [str(consumer / ".venv" / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         "--disable-pip-version-check", str(REPO_ROOT)],
+        [
+            str(consumer / ".venv" / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            str(REPO_ROOT),
+        ],
         check=True,
-    )  # fmt: skip
+    )
     stack = f"config:\n  azbatch-consumer:endpointsFile: {endpoints_file}\n"
     (consumer / "Pulumi.local.yaml").write_text(stack)
     return consumer
@@ -86,9 +95,13 @@ def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emul
 
         # Nothing secret in the state a user exports.
         exported = subprocess.run(
-            ["pulumi", "stack", "export", "--stack", "local"], cwd=project, env=env,
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
+            ["pulumi", "stack", "export", "--stack", "local"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert emulators.endpoints.batch_account_key not in exported
         assert emulators.endpoints.storage_account_key not in exported
         assert "sig=" not in exported
@@ -99,7 +112,9 @@ def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emul
 
         # The consumer project: installs this package, reads the pool through a StackReference.
         consumer_dir = _consumer_copy(tmp_path, endpoints_file)
-        consumer = auto.create_or_select_stack("local", work_dir=str(consumer_dir), opts=workspace_options(env))
+        consumer = auto.create_or_select_stack(
+            "local", work_dir=str(consumer_dir), opts=workspace_options(env)
+        )
         try:
             consumer_up = consumer.up(on_output=print)
             assert consumer_up.outputs["job_state"].value in ("active", "completed")

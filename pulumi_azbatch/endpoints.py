@@ -1,0 +1,51 @@
+"""Where the local emulators listen: :class:`Endpoints`, the contents of ``.local/endpoints.json``.
+
+Owns: the endpoints file's shape (Batch emulator URL, account and key; Azurite blob URL, account and
+key) and reading/writing it. The components read it for the local backend; the dev tooling
+(:mod:`pulumi_azbatch.localdev`, which starts the emulators) writes it. Lives apart from the dev
+tooling so that the library (models, components, providers) never imports it.
+
+May import: the standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_ENDPOINTS_FILE", "Endpoints"]
+
+#: Where ``make emulators`` writes the endpoints: ``.local/endpoints.json`` of the checkout.
+DEFAULT_ENDPOINTS_FILE = Path(__file__).resolve().parent.parent / ".local" / "endpoints.json"
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the local emulators listen and the credentials to reach them (`.local/endpoints.json`)."""
+
+    batch_url: str
+    batch_account_name: str
+    batch_account_key: str
+    blob_url: str
+    storage_account_name: str
+    storage_account_key: str
+
+    @property
+    def storage_connection_string(self) -> str:
+        return (
+            "DefaultEndpointsProtocol=http;"
+            f"AccountName={self.storage_account_name};AccountKey={self.storage_account_key};"
+            f"BlobEndpoint={self.blob_url};"
+        )
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def read(cls, path: Path | None = None) -> Endpoints:
+        path = path or DEFAULT_ENDPOINTS_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"{path} not found: start the emulators first with `make emulators`")
+        return cls(**json.loads(path.read_text()))

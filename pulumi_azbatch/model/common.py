@@ -1,0 +1,331 @@
+"""What every model of this package shares: one helper per rule.
+
+Owns: Pulumi's unknown-value sentinel and the two tests on it (:func:`is_unknown` for one value,
+:func:`contains_unknown` for a value and everything nested in it), the Batch id pattern, the enum
+normaliser with did-you-mean (:func:`choice`), property-name suggestions, durations, the query
+stripper for URLs, the plain-data converter, property paths and the conversion of a pydantic error
+into a property path and a reason, the base of every model and the identity reference they share.
+
+May import: the standard library, pydantic, ``azure.batch.models``. Must not import the pulumi
+runtime, stack config, components or providers (the dynamic providers import *this*).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from azure.batch import models as batch_models
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+__all__ = [
+    "DESCEND",
+    "ID_PATTERN",
+    "MAX_ID_LENGTH",
+    "UNKNOWN",
+    "IdentityReferenceSpec",
+    "Path",
+    "SpecModel",
+    "ValidationFailure",
+    "choice",
+    "contains_unknown",
+    "did_you_mean",
+    "error",
+    "error_path",
+    "error_reason",
+    "format_duration",
+    "format_path",
+    "invalid_id_characters",
+    "is_unknown",
+    "plain_data",
+    "positive_duration",
+    "snake_case",
+    "strip_query",
+    "suggest_name",
+]
+
+# --------------------------------------------------------------------------------------------------
+# Unknown values (Pulumi preview)
+# --------------------------------------------------------------------------------------------------
+
+#: The string Pulumi substitutes for values not yet known during a preview.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def is_unknown(value: Any) -> bool:
+    """True when ``value`` is (or is a string containing) Pulumi's unknown-value sentinel.
+
+    A string that merely contains the sentinel (an interpolation of an unknown Output) is unknown
+    as a whole. Containers are not looked into: see :func:`contains_unknown`.
+    """
+    return isinstance(value, str) and UNKNOWN in value
+
+
+def contains_unknown(value: Any) -> bool:
+    """True when ``value`` or anything nested in it (mapping values, list items) is unknown."""
+    if isinstance(value, Mapping):
+        return any(contains_unknown(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(contains_unknown(v) for v in value)
+    return is_unknown(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# Ids
+# --------------------------------------------------------------------------------------------------
+
+#: Batch ids (jobs, tasks, pools, preparation/release tasks): 1-64 letters, digits, '-' and '_'.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_ID_LENGTH = 64
+_NOT_ID_CHARACTER = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def invalid_id_characters(value: str) -> list[str]:
+    """The characters of ``value`` a Batch id may not contain, sorted and without repeats."""
+    return sorted(set(_NOT_ID_CHARACTER.findall(value)))
+
+
+def id_safe(text: str) -> str:
+    """``text`` with every character a Batch id may not contain replaced by ``-``."""
+    return _NOT_ID_CHARACTER.sub("-", text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors, enumerations and suggestions
+# --------------------------------------------------------------------------------------------------
+
+
+def error(message: str) -> PydanticCustomError:
+    """A validation error whose message is shown verbatim (no context, so braces are not templates)."""
+    return PydanticCustomError("azbatch", message)
+
+
+def did_you_mean(value: str, choices: Sequence[str]) -> str | None:
+    """The closest choice to ``value`` (compared in lower case), or None when nothing is close."""
+    lowered = {c.lower(): c for c in choices}
+    match = difflib.get_close_matches(value.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[match[0]] if match else None
+
+
+def choice(what: str, choices: Sequence[str], *, advice: str = "") -> Callable[[Any], Any]:
+    """A before-validator accepting ``choices`` in any case (also ignoring ``_``/``-``/spaces).
+
+    The value is stored in the spelling of ``choices``; anything else is an error naming ``what``,
+    with a did-you-mean, the allowed values and ``advice`` (what else to do), if any.
+    """
+    by_key = {re.sub(r"[\s_-]", "", c).lower(): c for c in choices}
+
+    def normalize(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        key = re.sub(r"[\s_-]", "", value).lower()
+        if key in by_key:
+            return by_key[key]
+        suggestion = did_you_mean(value, choices)
+        hint = f"; did you mean {suggestion!r}?" if suggestion else ""
+        more = f"; {advice}" if advice else ""
+        raise error(f"unknown {what} {value!r}{hint} (allowed: {', '.join(choices)}{more})")
+
+    return normalize
+
+
+def snake_case(name: str) -> str:
+    """``commandLine`` -> ``command_line``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def suggest_name(name: str, candidates: Collection[str]) -> tuple[str | None, bool]:
+    """The property name meant by ``name``, and whether it is ``name`` spelled in snake_case.
+
+    The snake_case spelling wins when it is a candidate (``commandLine`` -> ``command_line``);
+    otherwise the closest candidate, if any is close.
+    """
+    snake = snake_case(name)
+    if snake in candidates:
+        return snake, snake != name
+    close = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.75)
+    return (close[0] if close else None), False
+
+
+# --------------------------------------------------------------------------------------------------
+# Durations
+# --------------------------------------------------------------------------------------------------
+
+
+def format_duration(value: timedelta) -> str:
+    """A duration as people write it: ``1 h 30 min``, ``15 min``, ``30 days``, ``-5 s``."""
+    total = value.total_seconds()
+    if total <= 0:
+        return f"{total:g} s"
+    days, rest = divmod(int(total), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [
+        f"{days} day{'s' if days != 1 else ''}" if days else "",
+        f"{hours} h" if hours else "",
+        f"{minutes} min" if minutes else "",
+        f"{seconds} s" if seconds else "",
+    ]
+    return " ".join(p for p in parts if p) or f"{total:g} s"
+
+
+def positive_duration(value: timedelta | None) -> timedelta | None:
+    """A field validator: ``value`` must be a positive duration (None passes)."""
+    if value is not None and value <= timedelta(0):
+        raise error(f"must be a positive duration, got {format_duration(value)}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# URLs and plain data
+# --------------------------------------------------------------------------------------------------
+
+
+def strip_query(url: str) -> str:
+    """``url`` without its query (a SAS, for instance)."""
+    return urlsplit(url)._replace(query="").geturl()
+
+
+class _Descend:
+    """The marker a :func:`plain_data` ``leaf`` function returns for "convert this node as usual"."""
+
+
+#: Returned by a :func:`plain_data` ``leaf`` function to let the converter handle the node.
+DESCEND: Any = _Descend()
+
+
+def plain_data(value: Any, leaf: Callable[[Any], Any] | None = None) -> Any:
+    """``value`` as plain data: mappings become dicts with string keys, lists and tuples lists.
+
+    ``leaf``, when given, sees every node first and returns its plain form, or :data:`DESCEND` to
+    let the converter handle it (so callers add their own leaves: secrets, durations, models).
+    """
+    if leaf is not None:
+        converted = leaf(value)
+        if converted is not DESCEND:
+            return converted
+    if isinstance(value, Mapping):
+        return {str(k): plain_data(v, leaf) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_data(v, leaf) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Property paths and pydantic errors
+# --------------------------------------------------------------------------------------------------
+
+Path = tuple[str | int, ...]
+
+
+def format_path(path: Path) -> str:
+    """``("tasks", 3, "id")`` -> ``tasks[3].id``."""
+    out: list[str] = []
+    for part in path:
+        if isinstance(part, int):
+            out.append(f"[{part}]")
+        else:
+            out.append(f".{part}" if out else str(part))
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class ValidationFailure:
+    """One problem with a job spec: ``property`` is a path like ``tasks[3].output_files[0].upload_condition``.
+
+    The fields mirror Pulumi's ``CheckFailure(property, reason)`` so the provider can pass them on.
+    """
+
+    property: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.property}: {self.reason}" if self.property else self.reason
+
+
+def error_path(loc: Sequence[str | int], data: Any) -> Path:
+    """A pydantic error location as a path in the raw input ``data``.
+
+    Parts pydantic adds that are not in the input are left out: the tag of a discriminated-union
+    member and the ``function-...`` names of function validators.
+    """
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict):
+            if part in node:
+                path.append(part)
+                node = node[part]
+                continue
+            if isinstance(part, str) and node.get("type") == part:
+                continue  # the tag pydantic adds for a discriminated union member
+            if isinstance(part, str) and part.startswith("function-"):
+                continue
+            path.append(part)
+            node = None
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(part, str) and part.startswith("function-"):
+            continue
+        else:
+            path.append(part)
+            node = None
+    return tuple(path)
+
+
+def error_reason(
+    error: Mapping[str, Any], path: Path, *, noun: str, names: Callable[[], Collection[str]]
+) -> str:
+    """A readable reason for one pydantic error at ``path``.
+
+    ``noun`` is what the input calls a name (``property`` in a job spec, ``key`` in a stack file);
+    ``names`` gives every known name, for the did-you-mean of an unknown one. Messages of this
+    package's validators are kept verbatim; pydantic's own get the offending value appended.
+    """
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        name = str(path[-1]) if path else ""
+        suggestion, snake = suggest_name(name, names())
+        hint = ""
+        if suggestion is not None:
+            hint = f"; did you mean {suggestion!r}?" + (f" ({noun} names are snake_case)" if snake else "")
+        return f"unknown {noun} {name!r}{hint}"
+    if kind == "missing":
+        return f"required {noun} is missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if kind in ("azbatch", "value_error"):
+        return message
+    value = error.get("input")
+    if isinstance(value, str | int | float | bool) and "got" not in message:
+        message = f"{message}; got {value!r}"
+    return message
+
+
+# --------------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------------
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: snake_case only, unknown properties rejected, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
+
+
+class IdentityReferenceSpec(SpecModel):
+    """A user-assigned managed identity of the pool (``identityReference``), by ARM resource id."""
+
+    resource_id: str = Field(
+        min_length=1, description="ARM resource id of a user-assigned identity of the pool."
+    )
+
+    def to_sdk(self) -> batch_models.BatchNodeIdentityReference:
+        """The SDK ``BatchNodeIdentityReference``."""
+        return batch_models.BatchNodeIdentityReference(resource_id=self.resource_id)
