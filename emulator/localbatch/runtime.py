@@ -30,6 +30,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -216,11 +217,161 @@ def task_environment(
 # --------------------------------------------------------------------------------------------------
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    # The task runs in its own session, so its pid is its process-group id; killing the group
-    # takes the children a `/bin/sh -c` started with it.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+# Every process a task starts carries this variable (inherited through fork, `setsid`, `nohup`,
+# double forks): `<random token> <node root>`. It is how a process that left the task's process
+# group and session is still found and ended with its task, and after a crash, by node.
+TASK_TOKEN_VAR = "LOCALBATCH_TASK_TOKEN"
+_PR_SET_CHILD_SUBREAPER = 36
+_subreaper_lock = threading.Lock()
+_subreaper: bool | None = None
+_unreaped: set[int] = set()  # escaped processes killed, to be waited for once they are zombies
+
+
+def _become_subreaper() -> bool:
+    """Make this process the subreaper of its descendants (Linux `PR_SET_CHILD_SUBREAPER`).
+
+    A task's child whose parent exits (a `setsid`/`nohup`/double-fork daemon) is then re-parented to
+    the emulator rather than to init, so it stays in the emulator's process tree, where it is found
+    by walking `/proc/<pid>/task/*/children`, and its exit status is collected here (no zombies).
+    A cgroup would be the stronger fence, but cgroup v2 is often not writable for a user (nor on
+    this CI's cgroup v1 hosts); this works for any user on Linux.
+    """
+    global _subreaper
+    with _subreaper_lock:
+        if _subreaper is None:
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+            except (OSError, AttributeError):
+                _subreaper = False
+        return _subreaper
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of `pid` (every thread's `children` list; empty when it is gone)."""
+    out: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+            out.extend(int(x) for x in fh.read().split())
+    return out
+
+
+def _token_of(pid: int) -> str | None:
+    """The task token in `pid`'s environment, or None (no token, a zombie, or not readable)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            environ = fh.read()
+    except OSError:
+        return None
+    key = TASK_TOKEN_VAR.encode() + b"="
+    for item in environ.split(b"\0"):
+        if item.startswith(key):
+            return item[len(key) :].decode("utf-8", "replace")
+    return None
+
+
+def _subtree(pid: int) -> list[int]:
+    """`pid` and all its descendants, parents before children."""
+    out, todo, seen = [], [pid], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        out.append(current)
+        todo.extend(_children(current))
+    return out
+
+
+def _kill_pids(pids: Iterable[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _task_processes(token: str, leader: int | None) -> list[int]:
+    """Live processes of the task with `token`: the leader's subtree (while it is unreaped), plus
+    every child of the emulator that carries the token, with its subtree.
+
+    With the emulator as subreaper, a process that left the leader's tree (its parent exited) is a
+    direct child of the emulator, so only those children need their environment read; a descendant
+    of one that cleared its environment is still found through the subtree.
+    """
+    found: list[int] = []
+    if leader is not None:
+        found.extend(_subtree(leader))
+    for pid in _children(os.getpid()):
+        if pid not in found and _token_of(pid) == token:
+            found.extend(p for p in _subtree(pid) if p not in found)
+    return found
+
+
+def _end_task_processes(token: str, leader: int | None) -> None:
+    """SIGKILL every process of a task, repeating while a fork races the kill (children of a killed
+    process inherit the token, so the next pass finds them)."""
+    for _ in range(20):
+        pids = [p for p in _task_processes(token, leader) if p != leader]
+        if leader is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(leader, signal.SIGKILL)  # the leader is unreaped: its pgid is still its own
+            _kill_pids([leader])
+            leader = None
+        if not pids:
+            break
+        _kill_pids(pids)
+        with _subreaper_lock:
+            _unreaped.update(pids)
+    _reap_escaped()
+
+
+def _reap_escaped() -> None:
+    """Collect the exit status of killed escaped processes re-parented to the emulator (no zombies).
+
+    Only pids this module killed are waited for, never any other child: a `Popen` elsewhere in the
+    process must still find its own child's status.
+    """
+    with _subreaper_lock:
+        pending = list(_unreaped)
+    for pid in pending:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not (or no longer) our child: its own parent reaps it
+            done = pid
+        if done:
+            with _subreaper_lock:
+                _unreaped.discard(pid)
+
+
+def kill_node_processes(node_root: Path) -> list[int]:
+    """Kill every task process of `node_root` still running anywhere on the machine (crash recovery).
+
+    An emulator that died left its tasks' escaped children re-parented to init, outside any tree the
+    new emulator could walk; they are found by the token's node part in `/proc/*/environ`.
+    """
+    suffix = f" {node_root}"
+    killed: list[int] = []
+    for _ in range(20):
+        found = []
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) != os.getpid():
+                token = _token_of(int(name))
+                if token is not None and token.endswith(suffix):
+                    found.append(int(name))
+        if not found:
+            break
+        _kill_pids(found)
+        killed.extend(found)
+        with _subreaper_lock:
+            _unreaped.update(found)
+        time.sleep(0.01)
+    _reap_escaped()
+    return killed
 
 
 def _process_registry(node_root: Path) -> Path:
@@ -360,6 +511,7 @@ def reap_orphans(node_root: Path) -> list[int]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
                 killed.append(pid)
+    killed.extend(pid for pid in kill_node_processes(node_root) if pid not in killed)
     with contextlib.suppress(OSError):
         _registry_log(node_root).unlink()
     return killed
@@ -419,6 +571,7 @@ class Process:
         self.ended: dict[str, Any] | None = None  # failureInfo of a kill (terminate or wall clock)
         self.timed_out = False
         self.registered = False
+        self.token = ""  # the TASK_TOKEN_VAR value every process of this attempt inherits
 
     @property
     def pid(self) -> int:
@@ -462,9 +615,11 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
         if not argv:
             info = failure_info("usererror", "CommandLaunchFailed", "The command line is empty")
             return ProcessResult(None, start, _utcnow(), info)
-        env = run.environment
+        _become_subreaper()
+        token = f"{uuid.uuid4().hex} {run.node_root}"
+        env = {**run.environment, TASK_TOKEN_VAR: token}
         if "PATH" not in env:
-            env = {**env, "PATH": os.defpath}  # Popen looks the program up on the child's PATH
+            env["PATH"] = os.defpath  # Popen looks the program up on the child's PATH
         try:
             popen = subprocess.Popen(
                 argv,
@@ -482,6 +637,7 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
         os.close(stdout)
         os.close(stderr)
     process = Process(run, popen, start, started_monotonic)
+    process.token = token
     started = _start_time(popen.pid)
     if started is not None:
         _registry(run.node_root).add(popen.pid, started)
@@ -565,7 +721,7 @@ class Reaper:
             return
         process.ended = ended
         process.timed_out = timed_out
-        _kill_group(process.popen)
+        _end_task_processes(process.token, process.pid)
 
     def close(self) -> None:
         """Let the thread end once nothing is left to wait for (the caller kills what still runs)."""
@@ -650,6 +806,10 @@ class Reaper:
         self._timed.pop(process.pid, None)
         if process.registered:
             _registry(process.run.node_root).remove(process.pid)
+        if process.token:
+            # A task ends with its main process: whatever it left running (`nohup x &`, a daemon)
+            # is ended too, as on terminate, and the emulator waits for it (no zombie is left).
+            _end_task_processes(process.token, None)
         returncode = process.popen.returncode
         assert returncode is not None
         return ProcessResult(_exit_code(returncode), process.start_time, _utcnow(), process.ended, process.timed_out)
