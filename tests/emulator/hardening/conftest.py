@@ -90,12 +90,12 @@ class Emulator:
     def connect(self, timeout: float = 10) -> socket.socket:
         return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
 
-    def raw(self, data: bytes, timeout: float = 10) -> Answer:
+    def raw(self, data: bytes, timeout: float = 10, method: str = "GET") -> Answer:
         """Send `data` as is and read one answer (status 0 when the server closed without one)."""
         start = time.monotonic()
         with self.connect(timeout) as sock:
             sock.sendall(data)
-            response = http.client.HTTPResponse(sock, method="GET")
+            response = http.client.HTTPResponse(sock, method=method)
             try:
                 response.begin()
             except (http.client.RemoteDisconnected, ConnectionResetError):
@@ -132,8 +132,8 @@ class Emulator:
         if sign and "Authorization" not in head:
             head["Authorization"] = _sign(method, path, head)
         lines = [f"{method} {path} HTTP/1.1"] + [f"{k}: {v}" for k, v in head.items()]
-        raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "surrogateescape") + data
-        return self.raw(raw, timeout)
+        raw = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8", "surrogateescape") + data
+        return self.raw(raw, timeout, method)
 
 
 def start_emulator(data_dir: Path, idle_timeout: float = 2.0) -> Emulator:
