@@ -110,7 +110,8 @@ def azurite_command(port: int, data_dir: Path) -> list[str]:
     return [
         str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port),
         "--location", str(data_dir), "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
-        "--debug", str(data_dir / "debug.log"),
+        # No `--debug`: Azurite's debug log records every request URL, SAS signatures included.
+        *(["--debug", str(data_dir / "debug.log")] if os.environ.get("AZBATCH_AZURITE_DEBUG") == "1" else []),
     ]  # fmt: skip
 
 
@@ -123,7 +124,9 @@ def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = Non
     return [
         sys.executable, "-m", "localbatch", "serve", "--host", "127.0.0.1", "--port", str(port),
         "--data-dir", str(data_dir),
-        "--account-name", LOCALBATCH_ACCOUNT_NAME, "--account-key", LOCALBATCH_ACCOUNT_KEY, *storage,
+        # The key arrives on stdin (see `start_emulators`): a command line is readable by every local
+        # process, tasks included.
+        "--account-name", LOCALBATCH_ACCOUNT_NAME, "--account-key-file", "-", *storage,
     ]  # fmt: skip
 
 
@@ -177,10 +180,14 @@ def start_emulators(
             (state_dir / "batch").mkdir(parents=True, exist_ok=True)
             batch_proc = subprocess.Popen(
                 batch_emulator_command(batch_port, state_dir / "batch", f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}"),
+                stdin=subprocess.PIPE,
                 stdout=open(log_dir / "localbatch.log", "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+            assert batch_proc.stdin is not None
+            batch_proc.stdin.write(LOCALBATCH_ACCOUNT_KEY.encode() + b"\n")
+            batch_proc.stdin.close()
             wait_for_port(batch_port, proc=batch_proc)
     except BaseException:
         Emulators(Endpoints("", "", "", "", "", ""), azurite, batch_proc).stop()
@@ -290,6 +297,21 @@ def running_emulators(state_dir: Path, **kwargs: object) -> Iterator[Emulators]:
 # ---- `python -m pulumi_azbatch.localdev ...`: used by the Makefile --------------------------------
 
 
+def is_our_emulator(pid: int, name: str, state_dir: Path | None = None) -> bool:
+    """Whether `pid` runs the emulator `name` that `localdev up` started (its data folder in its
+    command line), so a pid recycled by an unrelated process since is never signalled."""
+    try:
+        argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+    except OSError:
+        return False
+    state = state_dir or LOCAL_DIR
+    if name == "azurite":
+        expected = str(state / "azurite")
+        return any("azurite" in a for a in argv) and expected in argv
+    expected = str(state / "batch")
+    return "localbatch" in argv and "serve" in argv and expected in argv
+
+
 def _pid_file(name: str) -> Path:
     return LOCAL_DIR / f"{name}.pid"
 
@@ -327,9 +349,11 @@ def _cmd_stop(_: argparse.Namespace) -> int:
         if not pid_file.exists():
             continue
         pid = int(pid_file.read_text())
-        if _alive(pid):
+        if _alive(pid) and is_our_emulator(pid, name):
             stop_process(pid, name)
             print(f"stopped {name} (pid {pid})")
+        elif _alive(pid):
+            print(f"not stopping pid {pid}: it is no longer {name} started by `localdev up` (stale pid file)")
         pid_file.unlink()
     return 0
 

@@ -85,7 +85,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         # `StreamRequestHandler` applies `timeout` to the socket: an idle keep-alive connection, or a
         # client that stops sending its head or body, is closed after it instead of holding a thread.
-        self.timeout = self.server.idle_timeout
+        self.timeout = self.server.idle_timeout  # type: ignore[misc] # per server, not per class
         super().setup()
 
     def do_GET(self) -> None:  # noqa: N802 - http.server naming
