@@ -366,11 +366,10 @@ def kill_node_processes(node_root: Path) -> list[int]:
         if not found:
             break
         _kill_pids(found)
-        killed.extend(found)
-        with _subreaper_lock:
-            _unreaped.update(found)
-        time.sleep(0.01)
-    _reap_escaped()
+        killed.extend(p for p in found if p not in killed)
+        time.sleep(0.01)  # a killed process stays visible (a zombie has no environ) until its parent reaps it
+    # Not waited for here: these are children of init (or of whoever started them), never of this
+    # new emulator, and waiting could take a status a `Popen` in this process expects.
     return killed
 
 
