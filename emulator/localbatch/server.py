@@ -12,6 +12,7 @@ import contextlib
 import json
 import socket
 import sys
+import time
 import traceback
 import uuid
 from datetime import UTC, datetime
@@ -29,6 +30,9 @@ PORTAL_PREFIX = "/portal"
 # Azure's load balancers close idle connections after about four minutes; a local emulator serves
 # one user, so a minute is plenty for an SDK's keep-alive and bounds what an idle client holds.
 IDLE_TIMEOUT_SECONDS = 60.0
+# After refusing a request without reading its body: how long / how much to discard before closing.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 64 * 1024 * 1024
 
 
 class BatchHTTPServer(ThreadingHTTPServer):
@@ -156,6 +160,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             response.headers["Connection"] = "close"
         self._send(req, response)
+        if not self._body_read:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Discard (never buffer) what the client still sends, briefly, so it reads the answer.
+
+        Closing a socket with unread data makes the kernel reset the connection, and a client still
+        sending its body would see the reset instead of the 4xx. Bounded in time and bytes.
+        """
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(0.5)
+            deadline = time.monotonic() + LINGER_SECONDS
+            drained = 0
+            while time.monotonic() < deadline and drained < LINGER_BYTES:
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
 
     _body_read = True
 

@@ -94,7 +94,10 @@ class Emulator:
         """Send `data` as is and read one answer (status 0 when the server closed without one)."""
         start = time.monotonic()
         with self.connect(timeout) as sock:
-            sock.sendall(data)
+            try:
+                sock.sendall(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # refused before the body was read: the answer may still be there
             response = http.client.HTTPResponse(sock, method=method)
             try:
                 response.begin()
