@@ -116,7 +116,17 @@ def azurite_command(port: int, data_dir: Path) -> list[str]:
 
 
 def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = None) -> list[str]:
-    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs."""
+    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs.
+
+    Writes the account key to `<data_dir>/.account-key` (mode 0600) and names that file: a command
+    line is readable by every local process, tasks included, and tasks never inherit this file.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = data_dir / ".account-key"
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(LOCALBATCH_ACCOUNT_KEY + "\n")
+    os.chmod(key_file, 0o600)
     storage = [] if not blob_url else [
         "--blob-url", blob_url,
         "--storage-account-name", AZURITE_ACCOUNT_NAME, "--storage-account-key", AZURITE_ACCOUNT_KEY,
@@ -124,9 +134,7 @@ def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = Non
     return [
         sys.executable, "-m", "localbatch", "serve", "--host", "127.0.0.1", "--port", str(port),
         "--data-dir", str(data_dir),
-        # The key arrives on stdin (see `start_emulators`): a command line is readable by every local
-        # process, tasks included.
-        "--account-name", LOCALBATCH_ACCOUNT_NAME, "--account-key-file", "-", *storage,
+        "--account-name", LOCALBATCH_ACCOUNT_NAME, "--account-key-file", str(key_file), *storage,
     ]  # fmt: skip
 
 
@@ -180,14 +188,10 @@ def start_emulators(
             (state_dir / "batch").mkdir(parents=True, exist_ok=True)
             batch_proc = subprocess.Popen(
                 batch_emulator_command(batch_port, state_dir / "batch", f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}"),
-                stdin=subprocess.PIPE,
                 stdout=open(log_dir / "localbatch.log", "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            assert batch_proc.stdin is not None
-            batch_proc.stdin.write(LOCALBATCH_ACCOUNT_KEY.encode() + b"\n")
-            batch_proc.stdin.close()
             wait_for_port(batch_port, proc=batch_proc)
     except BaseException:
         Emulators(Endpoints("", "", "", "", "", ""), azurite, batch_proc).stop()

@@ -98,14 +98,16 @@ def _forbidden(reason: str) -> BatchError:
                       [("Reason", reason)])  # fmt: skip
 
 
-def local_browser_request(method: str, headers: Mapping[str, str], port: int) -> None:
+def local_browser_request(
+    method: str, headers: Mapping[str, str], port: int, *, read_only: bool = False
+) -> None:
     """403 unless an unauthenticated admin/portal request comes from this machine, not a web page.
 
     - `Host` must name loopback with the bound port: a DNS-rebound name (`evil.example` resolving to
       127.0.0.1) is refused, so a page cannot read the portal through its own origin.
     - `Origin`, when sent, must be that same loopback origin; `Sec-Fetch-Site` must be `same-origin`
       or `none` (typed in the address bar): a page on another site cannot drive or read these routes.
-    - A state-changing request must carry `Content-Type: application/json`, which a page can only
+    - On routes that change state (not `read_only`), a POST must carry `Content-Type: application/json`, which a page can only
       send after a CORS preflight this server never grants (a `text/plain` form POST is refused).
     """
     host = headers.get("host", "")
@@ -120,7 +122,8 @@ def local_browser_request(method: str, headers: Mapping[str, str], port: int) ->
         raise _forbidden(f"Cross-site request (Sec-Fetch-Site: {site[:32]}).")
     # DELETE and PUT are never CORS-simple (a page must preflight them, which is never granted).
     if (
-        method == "POST"
+        not read_only
+        and method == "POST"
         and headers.get("content-type", "").split(";")[0].strip().lower() != "application/json"
     ):
         raise _forbidden("A state-changing request must be sent as application/json.")

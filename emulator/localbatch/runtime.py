@@ -327,11 +327,16 @@ def _end_task_processes(token: str, leader: int | None) -> None:
         _kill_pids(pids)
         with _subreaper_lock:
             _unreaped.update(pids)
-    _reap_escaped()
+    # SIGKILL is delivered asynchronously: give the killed processes a moment to become zombies so
+    # they are reaped now; any still pending is retried the next time a task ends.
+    deadline = time.monotonic() + 0.5
+    while _reap_escaped() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
-def _reap_escaped() -> None:
-    """Collect the exit status of killed escaped processes re-parented to the emulator (no zombies).
+def _reap_escaped() -> bool:
+    """Collect the exit status of killed escaped processes re-parented to the emulator (no zombies);
+    whether some are still pending.
 
     Only pids this module killed are waited for, never any other child: a `Popen` elsewhere in the
     process must still find its own child's status.
@@ -346,6 +351,8 @@ def _reap_escaped() -> None:
         if done:
             with _subreaper_lock:
                 _unreaped.discard(pid)
+    with _subreaper_lock:
+        return bool(_unreaped)
 
 
 def kill_node_processes(node_root: Path) -> list[int]:

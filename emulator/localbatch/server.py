@@ -121,7 +121,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self._read_body(req, length)
                 response = self._admin(req)
             elif raw_path == PORTAL_PREFIX or raw_path.startswith(PORTAL_PREFIX + "/"):
-                guards.local_browser_request(method, lowered, self.server.port)
+                guards.local_browser_request(method, lowered, self.server.port, read_only=True)
                 handle = _portal()
                 if handle is None:
                     raise BatchError(404, "ResourceNotFound", "The portal is not installed.")

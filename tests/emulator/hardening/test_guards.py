@@ -88,7 +88,9 @@ def test_localdev_keeps_the_key_off_command_lines_and_checks_pids(tmp_path: Path
 
     command = localdev.batch_emulator_command(1234, tmp_path)
     assert localdev.LOCALBATCH_ACCOUNT_KEY not in " ".join(command)
-    assert command[command.index("--account-key-file") + 1] == "-", "the key is sent on stdin"
+    key_file = Path(command[command.index("--account-key-file") + 1])
+    assert key_file.read_text().strip() == localdev.LOCALBATCH_ACCOUNT_KEY
+    assert key_file.stat().st_mode & 0o077 == 0, "only the emulator's user reads the key file"
     # A recycled pid that now belongs to an unrelated process is not ours to signal.
     stranger = subprocess.Popen(["sleep", "30"])
     try:
