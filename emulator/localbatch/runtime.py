@@ -315,8 +315,9 @@ def _task_processes(token: str, leader: int | None) -> list[int]:
 def _end_task_processes(token: str, leader: int | None) -> None:
     """SIGKILL every process of a task, repeating while a fork races the kill (children of a killed
     process inherit the token, so the next pass finds them)."""
+    owned = leader  # a Popen's child: its status is the Popen's to collect, never reaped here
     for _ in range(20):
-        pids = [p for p in _task_processes(token, leader) if p != leader]
+        pids = [p for p in _task_processes(token, leader) if p != owned]
         if leader is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(leader, signal.SIGKILL)  # the leader is unreaped: its pgid is still its own
@@ -517,7 +518,7 @@ def reap_orphans(node_root: Path) -> list[int]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
                 killed.append(pid)
-    killed.extend(pid for pid in kill_node_processes(node_root) if pid not in killed)
+    kill_node_processes(node_root)  # escaped children (`setsid`, `nohup`) left the recorded groups
     with contextlib.suppress(OSError):
         _registry_log(node_root).unlink()
     return killed

@@ -8,6 +8,7 @@ signs them, so the server's checks after authentication are reached too.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -23,7 +24,6 @@ from typing import Any
 import pytest
 from azure.batch import BatchClient
 from azure.core.credentials import AzureNamedKeyCredential
-
 from localbatch.auth import SIGNED_HEADERS
 from localbatch.models import BatchService
 from localbatch.server import BatchHTTPServer, make_server
@@ -94,10 +94,9 @@ class Emulator:
         """Send `data` as is and read one answer (status 0 when the server closed without one)."""
         start = time.monotonic()
         with self.connect(timeout) as sock:
-            try:
+            # Refused before the body was read: the answer may still be there to read.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 sock.sendall(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # refused before the body was read: the answer may still be there
             response = http.client.HTTPResponse(sock, method=method)
             try:
                 response.begin()

@@ -8,8 +8,8 @@ component at a time without following links, leaves no window: none may reach th
 from __future__ import annotations
 
 import json
-import sys
 import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import quote
 
@@ -17,7 +17,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import Emulator, create_pool, wait  # noqa: E402
-
 from localbatch import safefs  # noqa: E402
 
 ATTEMPTS = 1500

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import KEY, Emulator, create_pool, wait  # noqa: E402
-
 from localbatch.exceptions import redact_sas  # noqa: E402
 
 SAS = "https://acct.blob.core.windows.net/c/in.txt?sv=2024-01-01&sp=r&sig=TOPSECRETSIG%3D"

@@ -17,7 +17,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import Emulator, create_pool, start_emulator, stop_emulator, wait  # noqa: E402
-
 from localbatch import runtime  # noqa: E402
 
 # Two escapes: a new session (`setsid`), and `nohup` behind a shell that exits at once.
@@ -107,8 +106,7 @@ def test_crash_recovery_kills_escaped_children_of_the_dead_emulator(tmp_path: Pa
                                                     "PATH": os.defpath})  # fmt: skip
     try:
         time.sleep(0.2)
-        killed = runtime.reap_orphans(node_root)
-        assert escaped.pid in killed
+        runtime.reap_orphans(node_root)
         assert escaped.wait(5) == -9
         assert other.poll() is None, "another node's process is left alone"
     finally:
