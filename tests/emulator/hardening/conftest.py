@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
 
 import pytest
 from azure.batch import BatchClient
@@ -168,13 +167,3 @@ def create_pool(emu: Emulator, pool_id: str, nodes: int = 1) -> None:
                                             "sku": "22_04-lts"}, "nodeAgentSKUId": "batch.node.ubuntu 22.04"}}  # fmt: skip
     answer = emu.request("POST", "/pools", json.dumps(body))
     assert answer.status == 201, answer.body
-
-
-def wait(condition: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -18,7 +18,8 @@ from urllib.parse import quote
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import ACCOUNT, Emulator, create_pool, wait  # noqa: E402
+from conftest import ACCOUNT, Emulator, create_pool  # noqa: E402
+from emulator_helpers import wait_for  # noqa: E402
 
 LIMIT_SECONDS = 5.0  # every answer comes well within this; a hang fails the entry
 
@@ -178,7 +179,7 @@ def planted(emu: Emulator) -> dict[str, str]:
         doc = json.loads(emu.request("GET", "/jobs/corpus-job/tasks/plant").body)
         return doc if doc.get("state") == "completed" else None
 
-    doc = wait(done, 30, "the planting task")
+    doc = wait_for(done, 30)
     assert doc["executionInfo"]["exitCode"] == 0, doc
     node_id, task_root = doc["nodeInfo"]["nodeId"], doc["nodeInfo"]["taskRootDirectory"]
     return {

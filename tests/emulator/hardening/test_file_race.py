@@ -16,7 +16,8 @@ from urllib.parse import quote
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import Emulator, create_pool, wait  # noqa: E402
+from conftest import Emulator, create_pool  # noqa: E402
+from emulator_helpers import wait_for  # noqa: E402
 from localbatch import safefs  # noqa: E402
 
 ATTEMPTS = 1500
@@ -25,7 +26,7 @@ ATTEMPTS = 1500
 @pytest.fixture(scope="module")
 def node(emu: Emulator) -> tuple[str, Path]:
     create_pool(emu, "race-pool")
-    nodes = wait(lambda: json.loads(emu.request("GET", "/pools/race-pool/nodes").body)["value"], 20, "a node")
+    nodes = wait_for(lambda: json.loads(emu.request("GET", "/pools/race-pool/nodes").body)["value"], 20)
     node_id = nodes[0]["id"]
     return f"/pools/race-pool/nodes/{node_id}/files/", emu.service.node_root("race-pool", node_id)
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import KEY, Emulator, create_pool, wait  # noqa: E402
+from conftest import KEY, Emulator, create_pool  # noqa: E402
+from emulator_helpers import wait_for  # noqa: E402
 from localbatch.exceptions import redact_sas  # noqa: E402
 
 SAS = "https://acct.blob.core.windows.net/c/in.txt?sv=2024-01-01&sp=r&sig=TOPSECRETSIG%3D"
@@ -68,7 +69,7 @@ def test_task_cannot_read_the_account_key(emu: Emulator) -> None:
             return None
         return emu.request("GET", "/jobs/guard-job/tasks/snoop/files/" + quote("stdout.txt")).body
 
-    out = wait(stdout, 20, "the snooping task")
+    out = wait_for(stdout, 20)
     assert b"LOCALBATCH_TASK_TOKEN" in out, "the task's environment was printed"
     assert KEY.encode() not in out
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import Emulator, create_pool, start_emulator, stop_emulator, wait  # noqa: E402
+from conftest import Emulator, create_pool, start_emulator, stop_emulator  # noqa: E402
+from emulator_helpers import wait_for  # noqa: E402
 from localbatch import runtime  # noqa: E402
 
 # Two escapes: a new session (`setsid`), and `nohup` behind a shell that exits at once.
@@ -39,7 +40,7 @@ def _pids(directory: Path) -> list[int]:
             return [int(f.read_text()) for f in files]
         return None
 
-    return wait(both, 20, "the escaped children to start")
+    return wait_for(both, 20)
 
 
 def _task(emu: Emulator, job: str, task_id: str, command: str, **extra: object) -> None:
@@ -65,22 +66,22 @@ def test_terminate_ends_setsid_and_nohup_children(emu: Emulator, job: str, tmp_p
     pids = _pids(tmp_path)
     assert all(_alive(p) for p in pids)
     assert emu.request("POST", f"/jobs/{job}/tasks/terminated/terminate").status == 204
-    wait(lambda: not any(_alive(p) for p in pids), 10, "the escaped children to end")
+    wait_for(lambda: not any(_alive(p) for p in pids), 10)
 
 
 def test_wall_clock_ends_escaped_children(emu: Emulator, job: str, tmp_path: Path) -> None:
     _task(emu, job, "timed", ESCAPE.format(dir=tmp_path) + "sleep 300", constraints={"maxWallClockTime": "PT2S"})
     pids = _pids(tmp_path)
-    wait(lambda: _state(emu, job, "timed").get("state") == "completed", 20, "the wall clock")
-    wait(lambda: not any(_alive(p) for p in pids), 10, "the escaped children to end")
+    wait_for(lambda: _state(emu, job, "timed").get("state") == "completed", 20)
+    wait_for(lambda: not any(_alive(p) for p in pids), 10)
 
 
 def test_completed_task_leaves_no_process_and_no_zombie(emu: Emulator, job: str, tmp_path: Path) -> None:
     _task(emu, job, "finished", ESCAPE.format(dir=tmp_path) + "sleep 0.5")
     pids = _pids(tmp_path)
-    wait(lambda: _state(emu, job, "finished").get("state") == "completed", 20, "the task")
+    wait_for(lambda: _state(emu, job, "finished").get("state") == "completed", 20)
     # Gone entirely: not running, and not a zombie of the emulator either (it was reaped).
-    wait(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 10, "the children to be reaped")
+    wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 10)
 
 
 def test_emulator_stop_ends_escaped_children(tmp_path: Path) -> None:
@@ -92,7 +93,7 @@ def test_emulator_stop_ends_escaped_children(tmp_path: Path) -> None:
         pids = _pids(tmp_path)
     finally:
         stop_emulator(emu)
-    wait(lambda: not any(_alive(p) for p in pids), 10, "the escaped children to end")
+    wait_for(lambda: not any(_alive(p) for p in pids), 10)
 
 
 def test_crash_recovery_kills_escaped_children_of_the_dead_emulator(tmp_path: Path) -> None:
