@@ -640,6 +640,9 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
             )
         except OSError as exc:
             return ProcessResult(None, start, _utcnow(), _launch_failure(exc, argv[0]))
+        except ValueError as exc:  # NUL in the command line or the environment: this task fails, not the scheduler
+            info = failure_info("usererror", "CommandLaunchFailed", f"The task could not be launched: {exc}")
+            return ProcessResult(None, start, _utcnow(), info)
     finally:
         os.close(stdout)
         os.close(stderr)

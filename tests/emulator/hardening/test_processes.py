@@ -114,3 +114,14 @@ def test_crash_recovery_kills_escaped_children_of_the_dead_emulator(tmp_path: Pa
         for proc in (escaped, other):
             proc.kill()
             proc.wait()
+
+
+def test_nul_in_a_command_line_fails_that_task_only(emu: Emulator, job: str) -> None:
+    """Accepted today by the model (see test_validation_corpus); at run time it must fail one task,
+    with a clear failure, and the scheduler keeps running the next one."""
+    bad = {"id": "nul", "commandLine": "/bin/echo a\u0000b"}
+    if emu.request("POST", f"/jobs/{job}/tasks", json.dumps(bad)).status == 201:
+        doc = wait_for(lambda: (d := _state(emu, job, "nul")).get("state") == "completed" and d, 20)
+        assert doc["executionInfo"]["failureInfo"]["code"] == "CommandLaunchFailed"
+    _task(emu, job, "after-nul", "true")
+    wait_for(lambda: _state(emu, job, "after-nul").get("state") == "completed", 20)
