@@ -113,7 +113,9 @@ def verify(
         expected = sign(account_key, expected_text)
     except (binascii.Error, ValueError):
         raise _failed("The account key configured on the server is not valid base64.") from None
-    if not hmac.compare_digest(expected, signature):
+    # Bytes, not str: `compare_digest` raises TypeError for a non-ASCII str, and header values are
+    # whatever the client sent (decoded as Latin-1 by http.server).
+    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "surrogateescape")):
         raise _failed(
             f"The MAC signature found in the HTTP request '{signature}' is not the same as any computed "
             f"signature. Server used following string to sign: '{expected_text}'."

@@ -1,8 +1,12 @@
 """`localbatch serve`: run the local Azure Batch emulator.
 
-Account name and key come from `--account-name` / `--account-key`, else `LOCALBATCH_ACCOUNT_NAME` /
+Account name and key come from `--account-name` and `--account-key-file` (a file, or `-` for
+standard input, which is how `localdev` passes it), else `LOCALBATCH_ACCOUNT_NAME` /
 `LOCALBATCH_ACCOUNT_KEY`, else the documented well-known development account below (like Azurite's
-`devstoreaccount1`). The server binds to loopback unless told otherwise.
+`devstoreaccount1`). `--account-key` still works but puts the key in `/proc/<pid>/cmdline`, which
+every local process (tasks included) can read; the environment variable is removed from the
+emulator's environment once read, and tasks never inherit the emulator's environment.
+The server binds to loopback unless told otherwise.
 """
 
 from __future__ import annotations
@@ -38,7 +42,12 @@ def _parser() -> argparse.ArgumentParser:
         "--data-dir", type=Path, default=Path(os.environ.get("LOCALBATCH_DATA_DIR", ".localbatch"))
     )
     serve.add_argument("--account-name", default=os.environ.get("LOCALBATCH_ACCOUNT_NAME", DEV_ACCOUNT_NAME))
-    serve.add_argument("--account-key", default=os.environ.get("LOCALBATCH_ACCOUNT_KEY", DEV_ACCOUNT_KEY))
+    serve.add_argument(
+        "--account-key", default=None, help="visible to local processes; prefer --account-key-file"
+    )
+    serve.add_argument(
+        "--account-key-file", default=None, help="file holding the account key, or - for stdin"
+    )
     cap = os.environ.get("LOCALBATCH_MAX_NODES")
     serve.add_argument(
         "--max-nodes",
@@ -58,8 +67,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def account_key(args: argparse.Namespace) -> str:
+    """The key from `--account-key-file`, `--account-key`, `LOCALBATCH_ACCOUNT_KEY` or the dev key."""
+    from_env = os.environ.pop("LOCALBATCH_ACCOUNT_KEY", None)
+    if args.account_key_file == "-":
+        return sys.stdin.readline().strip()
+    if args.account_key_file:
+        return Path(args.account_key_file).read_text().strip()
+    return args.account_key or from_env or DEV_ACCOUNT_KEY
+
+
 def serve(args: argparse.Namespace) -> int:
     """Start the service and the HTTP server; stop cleanly on SIGTERM / Ctrl-C."""
+    args.account_key = account_key(args)
     try:
         base64.b64decode(args.account_key, validate=True)
     except (binascii.Error, ValueError):

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from urllib.parse import quote
 
+from ..exceptions import redact_sas
 from ..wire import parse_iso
 
 PREFIX = "/portal"
@@ -42,7 +43,8 @@ def link(target: str, text: object, cls: str = "") -> str:
 
 
 def code(value: object) -> str:
-    return f"<code>{e(value)}</code>"
+    # Command lines and URLs shown as code may carry a SAS: the portal never shows its signature.
+    return f"<code>{e(redact_sas(str(value)) if isinstance(value, str) else value)}</code>"
 
 
 def pill(state: object) -> str:
