@@ -114,7 +114,7 @@ class BatchAccountConfig(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _ACCOUNT.match(value):
+        if not _ACCOUNT.fullmatch(value):
             raise ValueError(f"Batch account name {value!r} must be 3-24 lower-case letters and digits")
         return value
 
@@ -130,7 +130,7 @@ class StorageAccountConfig(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _ACCOUNT.match(value):
+        if not _ACCOUNT.fullmatch(value):
             raise ValueError(f"storage account name {value!r} must be 3-24 lower-case letters and digits")
         return value
 
@@ -148,14 +148,14 @@ class AzureConfig(_Model):
     @field_validator("subscription_id")
     @classmethod
     def _subscription(cls, value: str | None) -> str | None:
-        if value is not None and not _GUID.match(value):
+        if value is not None and not _GUID.fullmatch(value):
             raise ValueError(f"subscription id {value!r} is not a GUID")
         return value
 
     @field_validator("resource_group")
     @classmethod
     def _group(cls, value: str) -> str:
-        if not _RESOURCE_GROUP.match(value) or value.endswith("."):
+        if not _RESOURCE_GROUP.fullmatch(value) or value.endswith("."):
             raise ValueError(f"resource group name {value!r} is invalid (1-90 letters, digits, '-_.()')")
         return value
 
@@ -451,7 +451,7 @@ def _load_job(
         )
         return None
     container = storage.container_name
-    if container is None and isinstance(job_id, str) and ID_PATTERN.match(job_id):
+    if container is None and isinstance(job_id, str) and ID_PATTERN.fullmatch(job_id):
         container = job_output_container_name(job_id)
     if container is not None:
         data["output_container_url"] = _placeholder_sas_url(container, storage.sas_permissions, now)

@@ -22,6 +22,7 @@ Doc = dict[str, Any]
 
 # .NET TimeSpan.MaxValue: what Batch returns for an unset ("unlimited") duration.
 UNLIMITED = "P10675199DT2H48M5.4775807S"
+_MAX_DURATION_SECONDS = 10675199 * 86400 + 2 * 3600 + 48 * 60 + 5.4775807
 DEFAULT_RETENTION = "P7D"
 RELEASE_DEFAULT_WALL_CLOCK = "PT15M"
 RELEASE_MAX_WALL_CLOCK = timedelta(minutes=15)
@@ -105,13 +106,18 @@ def parse_duration(value: Any, name: str) -> timedelta | None:
     """An ISO-8601 duration as sent by the SDK (`PT01H30M00S`, `P7D`, `PT0.5S`); None if unlimited."""
     if value is None:
         return None
-    match = _DURATION.match(str(value)) if isinstance(value, str) else None
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if not match or value in ("P", "PT"):
         raise invalid_property(name, value, "The value is not a valid ISO-8601 duration.")
     parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
-    delta = timedelta(
-        weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"]
-    )
+    total = parts["w"] * 604800 + parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    if total > _MAX_DURATION_SECONDS:
+        # Batch reads durations as .NET TimeSpans; a longer one cannot be represented (and would
+        # overflow `timedelta`), so it is refused like any other malformed value.
+        raise invalid_property(
+            name, value[:64], f"The duration may be at most {UNLIMITED} (TimeSpan.MaxValue)."
+        )
+    delta = timedelta(seconds=total)
     # Anything of ten thousand days or more is the service's "unlimited".
     return None if delta >= timedelta(days=10000) else delta
 

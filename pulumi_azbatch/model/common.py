@@ -81,7 +81,7 @@ def contains_unknown(value: Any) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 #: Batch ids (jobs, tasks, pools, preparation/release tasks): 1-64 letters, digits, '-' and '_'.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # always fullmatch: `$` accepts a trailing newline
 MAX_ID_LENGTH = 64
 _NOT_ID_CHARACTER = re.compile(r"[^A-Za-z0-9_-]")
 

@@ -146,7 +146,7 @@ class PoolSpec(SpecModel):
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not ID_PATTERN.match(value):
+        if not ID_PATTERN.fullmatch(value):
             raise error(f"pool id {value!r} must be 1-64 letters, digits, '-' or '_'")
         return value
 

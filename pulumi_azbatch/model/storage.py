@@ -27,7 +27,7 @@ _SAS_PERMISSION_ORDER = "racwdxltfmeopi"
 
 def container_name_problem(name: object) -> str | None:
     """Why ``name`` is not a valid blob container name, or None when it is."""
-    if isinstance(name, str) and _CONTAINER.match(name):
+    if isinstance(name, str) and _CONTAINER.fullmatch(name):
         return None
     return (
         f"container name {name!r} is invalid: 3-63 lower-case letters, digits and single hyphens, "

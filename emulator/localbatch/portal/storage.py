@@ -31,7 +31,12 @@ def job_output_container_name(job_id: str) -> str:
     container name (at most 59 characters, `[a-z0-9-]` starting alphanumeric, no trailing `-`, no
     `--`), else `job-<munged id, cut to 15>-<sha1 of the lower-cased id>`."""
     lowered = job_id.lower()
-    if len(lowered) <= 59 and _FAST_PATH.match(lowered) and not lowered.endswith("-") and "--" not in lowered:
+    if (
+        len(lowered) <= 59
+        and _FAST_PATH.fullmatch(lowered)
+        and not lowered.endswith("-")
+        and "--" not in lowered
+    ):
         return "job-" + lowered
     digest = hashlib.sha1(lowered.encode("utf-8")).hexdigest()
     text = _MUNGE.sub("-", lowered).strip("-")[:15].strip("-") or "job"

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import collections
 import itertools
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -124,6 +126,8 @@ class ServiceBase:
         # Directories to delete once their retentionTime runs out: (due epoch seconds, kind, job
         # key, task key or node id, endTime it was scheduled for); checked again when it comes due.
         self._retention: list[tuple[float, str, str, str, str]] = []
+        # Records whose error the scheduler already printed (it isolates them and keeps running).
+        self._reported: set[tuple[object, ...]] = set()
         self.store = Store(self.data_dir / "localbatch.sqlite3")
         self._load()
 
@@ -231,21 +235,14 @@ class ServiceBase:
             self.jobs[job.key] = job
             max_seq = max(max_seq, job.seq)
         tasks = [rec for _, rec in self.store.load("task")]
-        for rec in sorted(tasks, key=lambda r: r["seq"]):
-            parent = self.jobs.get(rec["job"])
-            if parent is None:
-                continue
-            task = Task.from_record(rec)
-            parent.tasks[task.key] = task
-            self._retain_task(task)
-            parent.count(task)
-            max_seq = max(max_seq, task.seq)
-            if task.doc["state"] in ("running", "preparing"):
-                # The node "rebooted": the task goes back to the queue, counted as a requeue.
-                task.requeued(now)
-                self._save_task(task)
-            if task.doc["state"] == "active":
-                parent.active[task.key] = None
+        for rec in sorted(tasks, key=lambda r: int(r.get("seq", 0)) if isinstance(r, dict) else 0):
+            try:
+                max_seq = max(max_seq, self._load_task(rec, now))
+            except Exception:  # noqa: BLE001 - one unreadable record must not keep the emulator down
+                print(
+                    f"localbatch: task record {str(rec)[:200]} could not be loaded; skipped", file=sys.stderr
+                )
+                traceback.print_exc(file=sys.stderr)
         for key, rec in self.store.load("prep"):
             job_key, node_id = key.split("/", 1)
             owner_job = self.jobs.get(job_key)
@@ -271,15 +268,39 @@ class ServiceBase:
         self._seq = itertools.count(max_seq + 1)
         self._flush()
 
+    def _load_task(self, rec: Doc, now: datetime) -> int:
+        """Read one task record back (its job already loaded); returns its seq."""
+        parent = self.jobs.get(rec["job"])
+        if parent is None:
+            return 0
+        task = Task.from_record(rec)
+        parent.tasks[task.key] = task
+        self._retain_task(task)
+        parent.count(task)
+        if task.doc["state"] in ("running", "preparing"):
+            # The node "rebooted": the task goes back to the queue, counted as a requeue.
+            task.requeued(now)
+            self._save_task(task)
+        if task.doc["state"] == "active":
+            # Even one whose body an older emulator stored unchecked: the scheduler isolates it.
+            parent.active[task.key] = None
+        return task.seq
+
     def _loop(self) -> None:
         while not self._stopped.is_set():
             with self._wake:
                 seen = self._changes
                 try:
                     self._tick()
+                except Exception:  # noqa: BLE001 - the loop must outlive any error (each part isolates its own)
+                    print("localbatch: scheduler tick failed; the loop continues", file=sys.stderr)
+                    traceback.print_exc(file=sys.stderr)
                 finally:
                     self._flush()
-            self._launch_pending()
+            try:
+                self._launch_pending()
+            except Exception:  # noqa: BLE001 - as above
+                traceback.print_exc(file=sys.stderr)
             with self._wake:
                 if self._changes == seen and not self._stopped.is_set():
                     self._wake.wait(timeout=0.2)
