@@ -227,6 +227,43 @@ def exit_options(conditions: Doc) -> list[Doc]:
     return out
 
 
+def _exit_code(item: Doc, name: str, label: str) -> int:
+    value = item.get(name)
+    if value is None:
+        raise missing_property(f"{label}.{name}")
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value <= 2**31 - 1:
+        raise invalid_property(f"{label}.{name}", _shown(value), "The value must be a 32-bit integer.")
+    return value
+
+
+def check_exit_conditions(conditions: Any) -> None:
+    """A task's `exitConditions`: integer exit codes and ranges (start <= end), each with an
+    exitOptions object whose jobAction and dependencyAction are known values. Checked on add, because
+    the scheduler compares them with every exit code later."""
+    if not isinstance(conditions, dict):
+        raise invalid_property("exitConditions", _shown(conditions), "The value must be an object.")
+    items = [("exitConditions.exitCodes", item) for item in check_list(conditions, "exitCodes")]
+    items += [("exitConditions.exitCodeRanges", item) for item in check_list(conditions, "exitCodeRanges")]
+    options: list[tuple[str, Any]] = []
+    for label, item in items:
+        if not isinstance(item, dict):
+            raise invalid_property(label, _shown(item), "Each item must be an object.")
+        if label.endswith("Ranges"):
+            if _exit_code(item, "start", label) > _exit_code(item, "end", label):
+                raise invalid_property(label, _shown(item), "The start of a range may not be after its end.")
+        else:
+            _exit_code(item, "code", label)
+        options.append((f"{label}.exitOptions", item.get("exitOptions") or {}))
+    for name in ("preProcessingError", "fileUploadError", "default"):
+        if conditions.get(name) is not None:
+            options.append((f"exitConditions.{name}", conditions[name]))
+    for label, option in options:
+        if not isinstance(option, dict):
+            raise invalid_property(label, _shown(option), "The value must be an object.")
+        enum_value(option.get("jobAction"), f"{label}.jobAction", ("none", "disable", "terminate"), "none")
+        enum_value(option.get("dependencyAction"), f"{label}.dependencyAction", ("satisfy", "block"), "block")
+
+
 def _range_bound(rng: Doc, bound: str) -> int:
     value = rng.get(bound)
     if value is None:
@@ -299,6 +336,15 @@ def task_body(job_doc: Doc, body: Any) -> TaskBody:
         raise conflict("TaskIdSameAsJobReleaseTask", "The task id is the same as the job release task id.")
     if body.get("dependsOn") is not None:
         check_depends_on(body["dependsOn"])
+    if body.get("exitConditions") is not None:
+        check_exit_conditions(body["exitConditions"])
+    affinity = body.get("affinityInfo")
+    if affinity is not None:
+        if not isinstance(affinity, dict):
+            raise invalid_property("affinityInfo", _shown(affinity), "The value must be an object.")
+        if not affinity.get("affinityId"):
+            raise missing_property("affinityInfo.affinityId")
+        check_text(affinity, "affinityId", label="affinityInfo.affinityId")
     if body.get("dependsOn") and not job_doc.get("usesTaskDependencies"):
         raise BatchError(
             400,

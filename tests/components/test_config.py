@@ -178,6 +178,8 @@ def _both(*mutations: Mutation) -> Mutation:
     return mutate
 
 
+_BLOCK = yaml.safe_load("id: |\n  prep-release\n")["id"]
+
 BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("unknown backend", lambda c: c.__setitem__("azbatch:backend", "aws"), "azbatch:backend"),
     ("misspelt top-level key", lambda c: c.__setitem__("azbatch:pools", {}), "azbatch:pools"),
@@ -185,6 +187,14 @@ BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("job missing", _delete("azbatch:job"), "azbatch:job"),
     ("empty vm size", _set("azbatch:pool", "vm_size", value=""), "azbatch:pool.vm_size"),
     ("pool id with a space", _set("azbatch:pool", "id", value="my pool"), "azbatch:pool.id"),
+    # `id: |` (a YAML block scalar) keeps a trailing newline, which `$` alone would accept.
+    ("pool id from a block scalar", _set("azbatch:pool", "id", value=_BLOCK), "azbatch:pool.id"),
+    ("job id from a block scalar", _set("azbatch:job", "id", value=_BLOCK), "azbatch:job.id"),
+    (
+        "storage account name from a block scalar",
+        _both(_azure, _set("azbatch:azure", "storage_account", "name", value="stazbatchdev001\n")),
+        "azbatch:azure.storage_account.name",
+    ),
     ("image without offer", _delete("azbatch:pool", "image", "offer"), "azbatch:pool.image.offer"),
     (
         "camelCase key",

@@ -128,6 +128,7 @@ class ServiceBase:
         self._retention: list[tuple[float, str, str, str, str]] = []
         # Records whose error the scheduler already printed (it isolates them and keeps running).
         self._reported: set[tuple[object, ...]] = set()
+        self._last_tick_error = ""
         self.store = Store(self.data_dir / "localbatch.sqlite3")
         self._load()
 
@@ -293,8 +294,12 @@ class ServiceBase:
                 try:
                     self._tick()
                 except Exception:  # noqa: BLE001 - the loop must outlive any error (each part isolates its own)
-                    print("localbatch: scheduler tick failed; the loop continues", file=sys.stderr)
-                    traceback.print_exc(file=sys.stderr)
+                    text = traceback.format_exc()
+                    if text != self._last_tick_error:  # five ticks a second: print each new error once
+                        self._last_tick_error = text
+                        print(
+                            f"localbatch: scheduler tick failed; the loop continues\n{text}", file=sys.stderr
+                        )
                 finally:
                     self._flush()
             try:
