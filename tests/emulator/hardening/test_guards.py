@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import KEY, Emulator, create_pool  # noqa: E402
 from emulator_helpers import wait_for  # noqa: E402
@@ -121,3 +123,32 @@ def test_localdev_keeps_the_key_off_command_lines_and_checks_pids(tmp_path: Path
     finally:
         impostor.kill()
         impostor.wait()
+
+
+def test_localdev_stop_leaves_a_process_that_reused_the_pid_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`localdev stop` with stale pid files: the unrelated process now holding the pid survives, the
+    stale files go, and the real emulator (its data folder on its command line) is stopped."""
+    import argparse
+    import subprocess
+
+    from pulumi_azbatch import localdev
+
+    monkeypatch.setattr(localdev, "LOCAL_DIR", tmp_path)
+    stranger = subprocess.Popen(["sleep", "30"])
+    ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "localbatch", "serve",
+                             str(tmp_path / "batch")])  # fmt: skip
+    try:
+        (tmp_path / "azurite.pid").write_text(str(stranger.pid))
+        (tmp_path / "localbatch.pid").write_text(str(ours.pid))
+        time.sleep(0.2)
+        assert localdev._cmd_stop(argparse.Namespace()) == 0
+        assert ours.wait(10) is not None, "the emulator started by `localdev up` is stopped"
+        assert stranger.poll() is None, "a process that reused a stale pid is never signalled"
+        assert "stale pid file" in capsys.readouterr().out
+        assert not (tmp_path / "azurite.pid").exists() and not (tmp_path / "localbatch.pid").exists()
+    finally:
+        for proc in (stranger, ours):
+            proc.kill()
+            proc.wait()
