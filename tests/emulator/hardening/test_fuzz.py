@@ -2,6 +2,8 @@
 
 Hypothesis builds request heads (methods, paths, header values, Content-Length text, bodies) and
 `$filter` texts (OData-shaped tokens, deep nesting, junk); each goes to the in-process emulator.
+Task bodies shaped like the ones the validation rules cover (`dependsOn`, `exitConditions`,
+constraints, environment) check that nothing accepted can stop the scheduler afterwards.
 Bounded for CI: a fixed example budget and a per-example deadline keep the whole file under ~30 s.
 """
 
@@ -70,3 +72,60 @@ def test_filter_parser_never_fails_with_5xx(emu: Emulator, text: str) -> None:
         answer = emu.request("GET", f"{route}?$filter={quote(text, safe='')}")
         assert answer.status in (200, 400), (text, answer.status, answer.body[:300])
         assert answer.seconds < 3
+
+
+ints = st.one_of(
+    st.integers(-3, 30), st.integers(), st.floats(), st.text(max_size=3), st.booleans(), st.none()
+)
+task_bodies = st.fixed_dictionaries(
+    {"id": st.one_of(st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True), st.text(max_size=8), st.integers()),
+     "commandLine": st.one_of(st.just("/bin/true"), st.text(max_size=12), st.integers())},
+    optional={
+        "dependsOn": st.one_of(json_like, st.fixed_dictionaries({}, optional={
+            "taskIds": st.one_of(json_like, st.lists(st.one_of(st.text(max_size=6), st.integers()), max_size=3)),
+            "taskIdRanges": st.one_of(json_like, st.lists(
+                st.fixed_dictionaries({}, optional={"start": ints, "end": ints}), max_size=2))})),
+        "exitConditions": st.one_of(json_like, st.fixed_dictionaries({}, optional={
+            "exitCodes": st.lists(st.fixed_dictionaries({"code": ints}, optional={"exitOptions": json_like}), max_size=2),
+            "exitCodeRanges": st.lists(st.fixed_dictionaries({"start": ints, "end": ints}), max_size=2),
+            "default": json_like})),
+        "constraints": st.one_of(json_like, st.fixed_dictionaries({}, optional={
+            "maxWallClockTime": st.one_of(st.text(max_size=10), st.sampled_from(["PT1S", "P1D", "PT99999999999999999999H"])),
+            "maxTaskRetryCount": ints})),
+        "environmentSettings": st.one_of(json_like, st.lists(st.fixed_dictionaries({"name": json_like}, optional={"value": json_like}), max_size=2)),
+        "affinityInfo": json_like,
+        "displayName": st.one_of(json_like, st.text(max_size=3).map(lambda t: t * 400)),
+        "requiredSlots": ints,
+    },
+)  # fmt: skip
+
+
+def test_fuzzed_task_bodies_never_fail_with_5xx_nor_stop_the_scheduler(emu: Emulator) -> None:
+    """Task bodies built from the shapes `dependsOn`, `exitConditions`, constraints and environment can
+    take: each gets a 201 or a Batch-shaped 4xx, and whatever was accepted never stops the scheduler
+    (a plain task added afterwards still runs)."""
+    import json
+
+    from conftest import create_pool
+    from emulator_helpers import wait_for
+
+    create_pool(emu, "fuzz-pool")
+    body = {"id": "fuzz-job", "poolInfo": {"poolId": "fuzz-pool"}, "usesTaskDependencies": True}
+    assert emu.request("POST", "/jobs", json.dumps(body)).status == 201
+
+    @settings(max_examples=200, deadline=3000, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(task_bodies)
+    def post(task: dict[str, object]) -> None:
+        answer = emu.request("POST", "/jobs/fuzz-job/tasks", json.dumps(task))
+        assert answer.status in (201, 400, 409), (task, answer.status, answer.body[:300])
+        assert answer.status == 201 or answer.code, answer.body[:300]
+
+    post()
+    probe = {"id": "zz-after-the-fuzz", "commandLine": "/bin/true"}
+    assert emu.request("POST", "/jobs/fuzz-job/tasks", json.dumps(probe)).status == 201
+
+    def probe_done() -> bool:
+        doc = json.loads(emu.request("GET", "/jobs/fuzz-job/tasks/zz-after-the-fuzz").body)
+        return doc["state"] == "completed"
+
+    wait_for(probe_done, 30)
