@@ -48,6 +48,7 @@ def _consumer_copy(tmp: Path, endpoints_file: Path) -> Path:
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            str(REPO_ROOT / "file_conventions"),
             str(REPO_ROOT),
         ],
         check=True,
