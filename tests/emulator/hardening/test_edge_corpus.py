@@ -91,7 +91,7 @@ CASES: list[Case] = [
         sign=False,
         status=413,
         code="RequestBodyTooLarge",
-    ),  # fmt: skip
+    ),
     Case(
         "cl-5-mb",
         "POST",
@@ -99,7 +99,7 @@ CASES: list[Case] = [
         content_length=str(5 * 2**20),
         status=413,
         code="RequestBodyTooLarge",
-    ),  # fmt: skip
+    ),
     Case("transfer-encoding-chunked", "POST", "/jobs", headers={"Transfer-Encoding": "chunked"}),
     Case(
         "delete-without-length",
@@ -123,7 +123,7 @@ CASES: list[Case] = [
         sign=False,
         status=403,
         code="AuthenticationFailed",
-    ),  # fmt: skip
+    ),
     Case(
         "auth-missing-with-1mb-body",
         "POST",
@@ -132,7 +132,7 @@ CASES: list[Case] = [
         sign=False,
         status=403,
         code="AuthenticationFailed",
-    ),  # fmt: skip
+    ),
     # ---- JSON parse limits ---------------------------------------------------------------------
     Case("json-nested-100k-arrays", "POST", "/jobs", _nested(100_000), code="InvalidRequestBody"),
     Case(
@@ -141,7 +141,7 @@ CASES: list[Case] = [
         "/jobs",
         '{"a":' * 100_000 + "1" + "}" * 100_000,
         code="InvalidRequestBody",
-    ),  # fmt: skip
+    ),
     Case("json-nested-65", "POST", "/jobs", _nested(65), code="InvalidRequestBody"),
     Case(
         "json-nested-in-job-metadata",
@@ -149,7 +149,7 @@ CASES: list[Case] = [
         "/jobs",
         _job(metadata=json.loads(_nested(80, "{}"))),
         code="InvalidRequestBody",
-    ),  # fmt: skip
+    ),
     Case("json-unclosed-deep", "POST", "/jobs", "[" * 500_000, code="InvalidRequestBody"),
     Case(
         "json-5000-digit-int",
@@ -157,7 +157,7 @@ CASES: list[Case] = [
         "/pools",
         '{"id": "p", "targetDedicatedNodes": ' + "9" * 5000 + "}",
         code="InvalidRequestBody",
-    ),  # fmt: skip
+    ),
     Case("json-invalid-utf8", "POST", "/jobs", b'{"id": "\xff\xfe"}', code="InvalidRequestBody"),
     Case("json-null", "POST", "/jobs", "null", code="MissingRequiredProperty"),
     Case("json-array", "POST", "/jobs", "[]", code="InvalidRequestBody"),
@@ -168,19 +168,19 @@ CASES: list[Case] = [
         "GET",
         "/jobs?$filter=" + quote("(" * 10_000 + "state eq 'active'" + ")" * 10_000),
         code="InvalidQueryParameterValue",
-    ),  # fmt: skip
+    ),
     Case(
         "filter-33-parens",
         "GET",
         "/jobs?$filter=" + quote("(" * 33 + "state eq 'active'" + ")" * 33),
         code="InvalidQueryParameterValue",
-    ),  # fmt: skip
+    ),
     Case(
         "filter-5k-nots",
         "GET",
         "/jobs?$filter=" + quote("not " * 5000 + "state eq 'active'"),
         code="InvalidQueryParameterValue",
-    ),  # fmt: skip
+    ),
     Case(
         "filter-unclosed-parens",
         "GET",
@@ -204,7 +204,7 @@ CASES: list[Case] = [
         "Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "admin-form-post",
         "POST",
@@ -215,7 +215,7 @@ CASES: list[Case] = [
         "Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "admin-cross-origin-json",
         "POST",
@@ -226,7 +226,7 @@ CASES: list[Case] = [
         "Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "admin-cross-site-fetch",
         "POST",
@@ -237,7 +237,7 @@ CASES: list[Case] = [
         "Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "admin-same-site-fetch",
         "DELETE",
@@ -247,7 +247,7 @@ CASES: list[Case] = [
         code="Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "admin-null-origin",
         "DELETE",
@@ -257,7 +257,7 @@ CASES: list[Case] = [
         code="Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "admin-rebound-host",
         "GET",
@@ -267,7 +267,7 @@ CASES: list[Case] = [
         code="Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "admin-rebound-host-with-port",
         "GET",
@@ -277,7 +277,7 @@ CASES: list[Case] = [
         code="Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "portal-rebound-host",
         "GET",
@@ -287,7 +287,7 @@ CASES: list[Case] = [
         code="Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "portal-other-port",
         "GET",
@@ -297,7 +297,7 @@ CASES: list[Case] = [
         code="Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "portal-cross-origin",
         "GET",
@@ -307,7 +307,7 @@ CASES: list[Case] = [
         code="Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "portal-cross-site-navigation",
         "GET",
@@ -317,7 +317,7 @@ CASES: list[Case] = [
         code="Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "portal-no-host",
         "GET",
@@ -327,7 +327,7 @@ CASES: list[Case] = [
         code="Forbidden",
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     # Controls: the same routes answer a local client.
     Case(
         "portal-localhost-ok",
@@ -338,7 +338,7 @@ CASES: list[Case] = [
         code=None,
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "admin-ipv6-loopback-ok",
         "GET",
@@ -348,7 +348,7 @@ CASES: list[Case] = [
         code=None,
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     # ---- node files: paths out of the root, the root itself, what a task planted ----------------
     Case("file-delete-node-root", "DELETE", "{node}/files/.?recursive=true", code="InvalidFilePath"),
     Case(
@@ -389,7 +389,7 @@ CASES: list[Case] = [
         code=None,
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
     Case(
         "portal-fifo",
         "GET",
@@ -399,7 +399,7 @@ CASES: list[Case] = [
         code=None,
         sign=False,
         api=False,
-    ),  # fmt: skip
+    ),
 ]
 
 

@@ -231,3 +231,27 @@ def test_bad_pool_body(name: str, body: Any, status: int, code: str, emu: Emulat
     _check(
         emu, "/pools", body, status, code, "/pools", str(body.get("id") if isinstance(body, dict) else None)
     )
+
+
+def test_a_bad_task_in_a_collection_is_refused_alone(emu: Emulator, job: str) -> None:
+    """addtaskcollection answers per task, as Batch does: the malformed one is a clienterror with the
+    documented code and is not created; the good one is."""
+    bad = _task(id="coll-bad", dependsOn={"taskIdRanges": [{"start": 1, "end": "x"}]})
+    body = {"value": [_task(id="coll-good"), bad]}
+    answer = emu.request("POST", f"/jobs/{job}/addtaskcollection", json.dumps(body))
+    assert answer.status == 200, answer.body[:300]
+    results = {r["taskId"]: r for r in json.loads(answer.body)["value"]}
+    assert results["coll-good"]["status"] == "success"
+    assert results["coll-bad"]["status"] == "clienterror"
+    assert results["coll-bad"]["error"]["code"] == INVALID
+    ids = [d["id"] for d in json.loads(emu.request("GET", f"/jobs/{job}/tasks").body)["value"]]
+    assert "coll-good" in ids and "coll-bad" not in ids
+
+
+def test_a_refused_job_update_changes_nothing(emu: Emulator) -> None:
+    """A PATCH with one bad property is refused whole: the good property beside it is not applied."""
+    assert emu.request("POST", "/jobs", json.dumps(_job(id="vj-patch"))).status == 201
+    patch = {"priority": 5, "metadata": [{"name": 5, "value": "x"}]}
+    answer = emu.request("PATCH", "/jobs/vj-patch", json.dumps(patch))
+    assert (answer.status, answer.code) == (400, INVALID), answer.body[:300]
+    assert json.loads(emu.request("GET", "/jobs/vj-patch").body)["priority"] == 0
