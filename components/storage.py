@@ -73,7 +73,7 @@ class OutputStorage(pulumi.ComponentResource):
             container_name=container,
             permissions=spec.sas_permissions,
             lifetime=spec.sas_lifetime,
-            rotation_margin=spec.sas_rotation_margin,
+            rotation_margin=spec.rotation_margin,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.container_name = pulumi.Output.from_input(container)

@@ -26,7 +26,7 @@ Lifecycle (see the README section ``docs/job-resource.md``):
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -45,13 +45,13 @@ from pydantic import BaseModel
 
 from pulumi_azbatch.conventions import job_output_prefix, task_output_prefix
 from pulumi_azbatch.model.canonical import canonical_task
-from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
+from pulumi_azbatch.model.common import DESCEND, has_sas, plain_data, strip_query
 from pulumi_azbatch.model.job import JOB_FIELDS_PATCHED, JobSpec, make_job_id
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
-from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, trace
+from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, secret_if_sas, trace
 from .batch_client import BatchAccount, call_with_retry, error_code, resolve_account
 from .lifecycle import end_job, enum_text, get_job, job_snapshot, wait_for_gate
 from .submission import submit_tasks
@@ -474,7 +474,7 @@ def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[Che
     masked = []
     for failure in failures:
         value = inputs.get(failure.property)
-        if failure.property in ("batch_account_key", "output_container_url") or _has_sas(value):
+        if failure.property in ("batch_account_key", "output_container_url") or has_sas(value):
             masked.append(CheckFailure("", f"{failure.property}: {failure.reason}"))
         else:
             masked.append(failure)
@@ -523,21 +523,19 @@ def _engine_leaf(value: Any) -> Any:
     return DESCEND
 
 
-def _has_sas(value: Any) -> bool:
-    if isinstance(value, str):
-        return "sig=" in value
-    if isinstance(value, Mapping):
-        return any(_has_sas(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_sas(v) for v in value)
-    return False
+#: The job properties that may carry a SAS (a URL with ``sig=``): stored as secrets when one does.
+SAS_BEARING_KEYS = (
+    "tasks",
+    "task_factories",
+    "job_preparation_task",
+    "job_release_task",
+    "common_environment_settings",
+    "metadata",
+)
 
 
-def _secret_if_sas(value: Any) -> Any:
-    """Mark a value secret when it holds a SAS (``sig=``), now or once an Output inside it resolves."""
-    if value is None:
-        return None
-    return pulumi.Output.from_input(value).apply(lambda v: pulumi.Output.secret(v) if _has_sas(v) else v)
+def _input_name(spec_key: str) -> str:
+    return "job_id" if spec_key == "id" else spec_key
 
 
 class Job(Resource, module="azbatch", name="Job"):
@@ -581,6 +579,7 @@ class Job(Resource, module="azbatch", name="Job"):
         batch_account_name: pulumi.Input[str] | None = None,
         batch_account_key: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        secret_properties: Collection[str] = (),
         **overrides: Any,
     ) -> None:
         raw = spec.model_dump(mode="json", exclude_defaults=True) if isinstance(spec, JobSpec) else dict(spec)
@@ -591,9 +590,15 @@ class Job(Resource, module="azbatch", name="Job"):
         props: dict[str, Any] = {
             ("job_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
         }
-        for key in ("tasks", "task_factories", "job_preparation_task", "job_release_task"):
-            if props.get(key) is not None:
-                props[key] = _secret_if_sas(props[key])
+        # Secret because the stack config value is ("*": all of the job's own properties) ...
+        wanted = set(props) if "*" in secret_properties else {_input_name(k) for k in secret_properties}
+        secret = sorted(k for k in wanted if props.get(k) is not None)
+        for key in secret:
+            props[key] = pulumi.Output.secret(props[key])
+        # ... or because the value holds a SAS (a resource file URL, a metadata or environment value).
+        for key in SAS_BEARING_KEYS:
+            if props.get(key) is not None and key not in secret:
+                props[key] = secret_if_sas(props[key])
         if props.get("output_container_url") is not None:
             props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
         props.setdefault("job_id", None)
@@ -610,6 +615,6 @@ class Job(Resource, module="azbatch", name="Job"):
         for key in COMPUTED_KEYS:
             props.setdefault(key, None)
         secret_opts = pulumi.ResourceOptions(
-            additional_secret_outputs=["batch_account_key", "output_container_url"]
+            additional_secret_outputs=["batch_account_key", "output_container_url", *secret]
         )
         super().__init__(JobProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))

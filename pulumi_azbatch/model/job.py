@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from azure.batch import models as batch_models
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from .common import MAX_ID_LENGTH, SpecModel, choice, error, id_safe, positive_duration
+from .common import MAX_ID_LENGTH, EnvironmentValue, SpecModel, choice, error, id_safe, positive_duration
 from .factories import TaskFactory
 from .rules import DEFER_RULES, Unknowns, run_rules
 from .tasks import (
@@ -138,8 +138,8 @@ class JobSpec(SpecModel):
     allow_task_preemption: bool = False
     uses_task_dependencies: bool = False
     constraints: JobConstraintsSpec = Field(default_factory=JobConstraintsSpec)
-    common_environment_settings: dict[str, str] = Field(default_factory=dict)
-    metadata: dict[str, str] = Field(default_factory=dict)
+    common_environment_settings: dict[str, EnvironmentValue] = Field(default_factory=dict)
+    metadata: dict[str, EnvironmentValue] = Field(default_factory=dict)
     on_all_tasks_complete: AllTasksCompleteMode = "noaction"
     on_task_failure: TaskFailureMode = "noaction"
     job_preparation_task: JobPreparationTaskSpec | None = None

@@ -46,3 +46,35 @@ def test_an_existing_log_output_is_not_duplicated() -> None:
     }
     out = with_task_logs({"tasks": [task]})
     assert out["tasks"][0]["output_files"] == task["output_files"]
+
+
+def test_a_wildcard_output_in_the_working_directory_does_not_swallow_the_logs() -> None:
+    # `*.txt` names files in the task's working directory; stdout.txt and stderr.txt are one level up.
+    task = {
+        "id": "t",
+        "command_line": "/bin/true",
+        "output_files": [{"file_pattern": "*.txt", "kind": "TaskOutput"}],
+    }
+    out = with_task_logs({"tasks": [task]})["tasks"][0]["output_files"]
+    assert [(o["file_pattern"], o["kind"]) for o in out] == [
+        ("*.txt", "TaskOutput"),
+        ("../stdout.txt", "TaskLog"),
+        ("../stderr.txt", "TaskLog"),
+    ]
+
+
+def test_only_a_task_log_output_reaching_the_parent_directory_covers_the_logs() -> None:
+    def logs_added(pattern: str, kind: str = "TaskLog") -> list[str]:
+        task = {
+            "id": "t",
+            "command_line": "/bin/true",
+            "output_files": [{"file_pattern": pattern, "kind": kind}],
+        }
+        return [o["file_pattern"] for o in with_task_logs({"tasks": [task]})["tasks"][0]["output_files"][1:]]
+
+    assert logs_added("*.txt") == ["../stdout.txt", "../stderr.txt"]
+    assert logs_added("**/*.txt") == ["../stdout.txt", "../stderr.txt"]
+    assert logs_added("../*.txt") == []
+    assert logs_added("../stdout.txt") == ["../stderr.txt"]
+    # The same file to another kind is another upload; the log still goes to $TaskLog.
+    assert logs_added("../*.txt", kind="TaskOutput") == ["../stdout.txt", "../stderr.txt"]
