@@ -78,3 +78,23 @@ def test_only_a_task_log_output_reaching_the_parent_directory_covers_the_logs() 
     assert logs_added("../stdout.txt") == ["../stderr.txt"]
     # The same file to another kind is another upload; the log still goes to $TaskLog.
     assert logs_added("../*.txt", kind="TaskOutput") == ["../stdout.txt", "../stderr.txt"]
+
+
+def test_secret_config_properties_come_from_the_stack_files_secure_leaves() -> None:
+    from pulumi_azbatch.components.stack_config import ALL_PROPERTIES, secret_properties
+
+    file_config = {
+        "azbatch:job": {
+            "id": "j",
+            "common_environment_settings": {"TOKEN": {"secure": "v1:abc"}, "PLAIN": "x"},
+            "tasks": [{"id": "t", "environment_settings": {"K": {"secure": "v1:def"}}}],
+        },
+        "azbatch:pool": {"secure": "v1:whole"},
+    }
+    found = secret_properties(["azbatch:job", "azbatch:pool", "azbatch:storage"], file_config)
+    assert found == {
+        "job": frozenset({"common_environment_settings", "tasks"}),
+        # A whole value encrypted, or a secret the file does not show: everything made from it.
+        "pool": frozenset({ALL_PROPERTIES}),
+        "storage": frozenset({ALL_PROPERTIES}),
+    }
