@@ -15,6 +15,7 @@ from pulumi_azbatch.components import BatchWorkload
 from pulumi_azbatch.components.stack_config import read_stack_config
 
 from pulumi_azbatch.config import StackConfigError, load_stack_config
+from pulumi_azbatch.endpoints import EndpointsUnreachableError
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -26,7 +27,12 @@ def main() -> BatchWorkload:
         config = load_stack_config(values, source=f"stack {pulumi.get_stack()}")
     except StackConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
-    workload = BatchWorkload("workload", config, project_dir=PROJECT_DIR, secret_properties=secret_properties)
+    try:
+        workload = BatchWorkload(
+            "workload", config, project_dir=PROJECT_DIR, secret_properties=secret_properties
+        )
+    except (FileNotFoundError, EndpointsUnreachableError) as exc:
+        raise pulumi.RunError(str(exc)) from None
     pulumi.export("backend", config.backend)
     pulumi.export("pool_id", workload.pool.pool_id)
     pulumi.export("node_ids", workload.pool.node_ids)
