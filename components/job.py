@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 
-from pulumi_azbatch.model.job import JobSpec
+from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec
 
 from .backend import PoolRef
 from .pool import BatchPool
@@ -33,6 +33,9 @@ class BatchJobArgs:
     ``output`` is an :class:`OutputStorage` or a container URL with a write SAS (secret).
     With ``persist_task_logs`` (default), every task also persists its stdout/stderr to
     ``{taskId}/$TaskLog`` on completion, unless it already declares an output for that file.
+    With ``file_conventions`` on the job, its tasks get the container URL with a SAS of their own
+    (lifetime and permissions from :class:`FileConventionsSpec`) in
+    ``AZ_BATCH_FILE_CONVENTIONS_CONTAINER_URL``, for the ``batch-file-conventions`` library.
     ``secret_properties`` are job properties (``common_environment_settings``, ``tasks``...; ``*``
     for all) stored as secrets, e.g. because their stack config value is secret.
     """
@@ -136,9 +139,18 @@ class BatchJob(pulumi.ComponentResource):
             depends.append(args.pool)
         if isinstance(args.output, OutputStorage):
             depends.append(args.output)
+        tasks_url: pulumi.Input[str] | None = None
+        if raw.get("file_conventions") is not None:
+            conventions = FileConventionsSpec.model_validate(raw["file_conventions"])
+            tasks_url = (
+                args.output.tasks_sas_url(name, conventions.sas_lifetime, conventions.sas_permissions)
+                if isinstance(args.output, OutputStorage)
+                else sas_url
+            )
         self.job = Job(
             name,
             raw,
+            file_conventions_container_url=tasks_url,
             batch_account_url=pool.account.url,
             batch_account_name=pool.account.name,
             batch_account_key=pool.account.key,

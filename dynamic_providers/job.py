@@ -31,6 +31,7 @@ from datetime import timedelta
 from typing import Any
 
 import pulumi
+from azure.batch import models as batch_models
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -43,7 +44,7 @@ from pulumi.dynamic import (
 )
 from pydantic import BaseModel
 
-from pulumi_azbatch.conventions import job_output_prefix, task_output_prefix
+from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, task_output_prefix
 from pulumi_azbatch.model.canonical import canonical_task
 from pulumi_azbatch.model.common import DESCEND, has_sas, plain_data, strip_query
 from pulumi_azbatch.model.job import JOB_FIELDS_PATCHED, JobSpec, make_job_id
@@ -62,7 +63,10 @@ ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
 NAME_KEY = "name_prefix"
 #: Spec properties under their input names (``id`` is ``job_id``).
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k in JobSpec.model_fields)
-INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY}
+#: The container URL with the tasks' short write SAS (secret), handed to every task when the job has
+#: ``file_conventions``; without it the tasks get ``output_container_url``.
+TASKS_URL_KEY = "file_conventions_container_url"
+INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY, TASKS_URL_KEY}
 
 #: Changing any of these needs a new job (the service has no way to change them on an existing job).
 REPLACE_KEYS = frozenset(
@@ -91,6 +95,8 @@ PROVIDER_KEYS = frozenset(
         "node_os",
         "batch_account_key",
         "output_container_url",
+        "file_conventions",
+        TASKS_URL_KEY,
         NAME_KEY,
     }
 )
@@ -278,7 +284,7 @@ class JobProvider(ProviderBase):
         job_id = spec.effective_id()
         adopted = self._create_or_adopt(client, spec, job_id)
         try:
-            self._add_tasks(client, spec, job_id, spec.expand_tasks())
+            self._add_tasks(client, spec, job_id, spec.expand_tasks(), props)
             if spec.on_all_tasks_complete != "noaction":
                 call_with_retry(
                     lambda: client.update_job(job_id, spec.to_batch_job_update(["on_all_tasks_complete"]))
@@ -329,13 +335,23 @@ class JobProvider(ProviderBase):
         say(f"job {job_id}: already exists and matches (left by an interrupted deployment); adopting it")
         return True
 
-    def _add_tasks(self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec]) -> None:
+    def _add_tasks(
+        self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec], props: Mapping[str, Any]
+    ) -> None:
         if not tasks:
             return
         creates = [
             t.to_batch_task_create(output_container_url=spec.output_container_url, job_id=job_id)
             for t in tasks
         ]
+        tasks_url = props.get(TASKS_URL_KEY) or spec.output_container_url
+        if spec.file_conventions is not None and tasks_url:
+            # Per task, not in the job's common environment: a re-signed SAS then reaches the tasks
+            # added after it without replacing the job.
+            for create in creates:
+                settings = [s for s in create.environment_settings or [] if s.name != CONTAINER_URL_ENV]
+                settings.append(batch_models.EnvironmentSetting(name=CONTAINER_URL_ENV, value=tasks_url))
+                create.environment_settings = settings
         say(f"job {job_id}: adding {len(creates)} task(s) in {-(-len(creates) // 100)} call(s)")
         report = submit_tasks(client, job_id, creates)
         if report.failures:
@@ -404,7 +420,9 @@ class JobProvider(ProviderBase):
         added, _, _ = task_changes(old_spec, spec)
         if added:
             wanted = set(added)
-            self._add_tasks(client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted])
+            self._add_tasks(
+                client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted], news
+            )
         if (
             olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete")
             and spec.on_all_tasks_complete != "noaction"
@@ -474,7 +492,7 @@ def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[Che
     masked = []
     for failure in failures:
         value = inputs.get(failure.property)
-        if failure.property in ("batch_account_key", "output_container_url") or has_sas(value):
+        if failure.property in ("batch_account_key", "output_container_url", TASKS_URL_KEY) or has_sas(value):
             masked.append(CheckFailure("", f"{failure.property}: {failure.reason}"))
         else:
             masked.append(failure)
@@ -580,6 +598,7 @@ class Job(Resource, module="azbatch", name="Job"):
         batch_account_key: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
         secret_properties: Collection[str] = (),
+        file_conventions_container_url: pulumi.Input[str] | None = None,
         **overrides: Any,
     ) -> None:
         raw = spec.model_dump(mode="json", exclude_defaults=True) if isinstance(spec, JobSpec) else dict(spec)
@@ -610,11 +629,14 @@ class Job(Resource, module="azbatch", name="Job"):
                 if batch_account_key is not None
                 else None,
                 NAME_KEY: resource_name,
+                TASKS_URL_KEY: pulumi.Output.secret(file_conventions_container_url)
+                if file_conventions_container_url is not None
+                else None,
             }
         )
         for key in COMPUTED_KEYS:
             props.setdefault(key, None)
         secret_opts = pulumi.ResourceOptions(
-            additional_secret_outputs=["batch_account_key", "output_container_url", *secret]
+            additional_secret_outputs=["batch_account_key", "output_container_url", TASKS_URL_KEY, *secret]
         )
         super().__init__(JobProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))
