@@ -16,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from batch_file_conventions import OutputReader
+
 from pulumi_azbatch.endpoints import Endpoints
 
 
