@@ -21,7 +21,7 @@ from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, mo
 from .common import MAX_ID_LENGTH, EnvironmentValue, SpecModel, choice, error, id_safe, positive_duration
 from .factories import TaskFactory
 from .rules import DEFER_RULES, Unknowns, run_rules
-from .storage import canonical_permissions
+from .storage import check_sas_permissions
 from .tasks import (
     JobConstraintsSpec,
     JobPreparationTaskSpec,
@@ -123,13 +123,7 @@ class FileConventionsSpec(SpecModel):
 
     _positive = field_validator("sas_lifetime")(positive_duration)
 
-    @field_validator("sas_permissions")
-    @classmethod
-    def _permissions(cls, value: str) -> str:
-        try:
-            return canonical_permissions(value)
-        except ValueError as exc:
-            raise error(str(exc)) from None
+    _permissions = field_validator("sas_permissions")(check_sas_permissions)
 
 
 class JobSpec(SpecModel):

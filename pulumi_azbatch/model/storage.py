@@ -18,7 +18,13 @@ from pydantic import Field, field_validator
 
 from .common import SpecModel, error, positive_duration
 
-__all__ = ["StorageSpec", "canonical_permissions", "container_name_problem", "container_url"]
+__all__ = [
+    "StorageSpec",
+    "canonical_permissions",
+    "check_sas_permissions",
+    "container_name_problem",
+    "container_url",
+]
 
 _CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 # Container SAS permission letters, in the order the service expects them in `sp`.
@@ -38,6 +44,14 @@ def container_name_problem(name: object) -> str | None:
 def container_url(blob_url: str, name: str) -> str:
     """The container's URL (without any SAS)."""
     return f"{blob_url.rstrip('/')}/{name}"
+
+
+def check_sas_permissions(value: str) -> str:
+    """A field validator: container SAS letters (see :func:`canonical_permissions`), as a model error."""
+    try:
+        return canonical_permissions(value)
+    except ValueError as exc:
+        raise error(str(exc)) from None
 
 
 class StorageSpec(SpecModel):
@@ -78,13 +92,7 @@ class StorageSpec(SpecModel):
                 raise error(problem)
         return value
 
-    @field_validator("sas_permissions")
-    @classmethod
-    def _permissions(cls, value: str) -> str:
-        try:
-            return canonical_permissions(value)
-        except ValueError as exc:
-            raise error(str(exc)) from None
+    _permissions = field_validator("sas_permissions")(check_sas_permissions)
 
     @field_validator("sas_lifetime", "sas_rotation_margin")
     @classmethod

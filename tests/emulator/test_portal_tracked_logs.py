@@ -7,13 +7,12 @@ import shlex
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 from azure.batch import BatchClient
 from azure.batch import models as m
-from emulator_helpers import unique, wait_tasks_completed
+from emulator_helpers import unique, wait_tasks_completed, write_container_url
 
 
 def _get(url: str) -> str:
@@ -24,21 +23,11 @@ def _get(url: str) -> str:
 def test_a_tracked_log_is_listed_and_readable_while_it_grows(
     client: BatchClient, shared_pool: str, blob_service: Any, endpoints: Any
 ) -> None:
-    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
-
     from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_container_name
 
     job_id = unique("tracked")
-    container = job_output_container_name(job_id)
-    blob_service.create_container(container)
-    sas = generate_container_sas(
-        endpoints.storage_account_name,
-        container,
-        account_key=endpoints.storage_account_key,
-        permission=ContainerSasPermissions(write=True, create=True),
-        expiry=datetime.now(UTC) + timedelta(hours=1),
-    )
-    container_url = f"{endpoints.blob_url}/{container}?{sas}"
+    container_url = write_container_url(endpoints, blob_service, job_output_container_name(job_id))
+    sas = container_url.split("?", 1)[1]
     client.create_job(
         m.BatchJobCreateOptions(
             id=job_id,
