@@ -12,7 +12,7 @@ handling in the client; for them the spec declares ETag, Last-Modified, client-r
 (checked against BatchService.json at spec commit 1609891d8df58f4f7bbf901258d33ef4a6622cc2, e.g.
 Applications_ListApplications and Jobs_ListJobs), which `LIST_HEADERS` records.
 
-Regenerate: `.venv/bin/python -m tests.conformance.derive_operations` (it rewrites the data file). May import
+Regenerate: `.venv/bin/python tests/conformance/spec_operations.py` (it rewrites the data file). May import
 only the standard library and `azure.batch` (to locate the installed package).
 """
 
