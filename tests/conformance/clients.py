@@ -45,3 +45,11 @@ def ensure_azure_cli() -> Path:
     if not AZ.exists():
         subprocess.run(["bash", str(ROOT / "scripts" / "install-azure-cli.sh")], cwd=ROOT, check=True)
     return AZ
+
+
+def scenario_step(result: dict[str, Any], name: str) -> Any:
+    """The value a scenario step returned; fails with the step's recorded error when it did not succeed."""
+    step = result["steps"].get(name)
+    assert step is not None, f"step {name} did not run: {result.get('fatal')}"
+    assert step["ok"], f"step {name} failed: {step}"
+    return step["value"]

@@ -17,7 +17,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from spec_probe import Verdict, probe_all  # noqa: E402
+from clients import ensure_js_sdk, run_node  # noqa: E402
+from spec_probe import Verdict, probe_all, unique  # noqa: E402
+
+JS_SCENARIO = Path(__file__).resolve().parent / "clients" / "js_prep_release.cjs"
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +50,19 @@ def make_container(blob_service: Any, endpoints: Any) -> Callable[[str], str]:
 def verdicts(raw_client: Any, make_container: Callable[[str], str]) -> dict[str, Verdict]:
     """One request per spec operation, sent once per session, judged per operationId."""
     return {v.operation["operationId"]: v for v in probe_all(raw_client, make_container("probe-logs"))}
+
+
+@pytest.fixture(scope="session")
+def js_scenario(endpoints: Any, make_container: Callable[[str], str], blob_service: Any) -> dict[str, Any]:
+    """Run the scenario once per session; its per-step outcomes and the container's blobs."""
+    version = ensure_js_sdk()
+    container_url = make_container("js-out")
+    result = run_node(JS_SCENARIO, {
+        "BATCH_URL": endpoints.batch_url, "BATCH_ACCOUNT": endpoints.batch_account_name,
+        "BATCH_KEY": endpoints.batch_account_key, "CONTAINER_URL": container_url,
+        "POOL_ID": unique("jspool"), "JOB_ID": unique("jsjob"),
+    })  # fmt: skip
+    container = blob_service.get_container_client(container_url.split("?")[0].rsplit("/", 1)[1])
+    result["blobs"] = {b.name: container.download_blob(b.name).readall().decode() for b in container.list_blobs()}
+    result["sdkVersion"] = version
+    return result

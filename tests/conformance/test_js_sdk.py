@@ -10,38 +10,9 @@ asserted in test_known_gaps.py (it fails today).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-import pytest
-from clients import ensure_js_sdk, run_node
-from spec_probe import unique
-
-SCRIPT = Path(__file__).resolve().parent / "clients" / "js_prep_release.cjs"
-
-
-@pytest.fixture(scope="session")
-def js_scenario(endpoints: Any, make_container: Callable[[str], str], blob_service: Any) -> dict[str, Any]:
-    """Run the scenario once per session; its per-step outcomes and the container's blobs."""
-    version = ensure_js_sdk()
-    container_url = make_container("js-out")
-    result = run_node(SCRIPT, {
-        "BATCH_URL": endpoints.batch_url, "BATCH_ACCOUNT": endpoints.batch_account_name,
-        "BATCH_KEY": endpoints.batch_account_key, "CONTAINER_URL": container_url,
-        "POOL_ID": unique("jspool"), "JOB_ID": unique("jsjob"),
-    })  # fmt: skip
-    container = blob_service.get_container_client(container_url.split("?")[0].rsplit("/", 1)[1])
-    result["blobs"] = {b.name: container.download_blob(b.name).readall().decode() for b in container.list_blobs()}
-    result["sdkVersion"] = version
-    return result
-
-
-def _step(result: dict[str, Any], name: str) -> Any:
-    step = result["steps"].get(name)
-    assert step is not None, f"step {name} did not run: {result.get('fatal')}"
-    assert step["ok"], f"step {name} failed: {step}"
-    return step["value"]
+from clients import scenario_step as _step
 
 
 def test_sdk_is_the_registry_package(js_scenario: dict[str, Any]) -> None:
