@@ -63,6 +63,8 @@ def js_scenario(endpoints: Any, make_container: Callable[[str], str], blob_servi
         "POOL_ID": unique("jspool"), "JOB_ID": unique("jsjob"),
     })  # fmt: skip
     container = blob_service.get_container_client(container_url.split("?")[0].rsplit("/", 1)[1])
-    result["blobs"] = {b.name: container.download_blob(b.name).readall().decode() for b in container.list_blobs()}
+    result["blobs"] = {
+        b.name: container.download_blob(b.name).readall().decode() for b in container.list_blobs()
+    }
     result["sdkVersion"] = version
     return result

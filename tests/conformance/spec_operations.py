@@ -35,7 +35,11 @@ SPEC_SOURCE = {
 LIST_HEADERS = ["ETag", "Last-Modified", "client-request-id", "request-id"]
 # Client method names that differ from the spec's operation names (from the spec's example file names,
 # e.g. examples/Tasks_GetTaskFile.json, examples/Nodes_GetNodeFile.json, examples/Tasks_ListSubTasks.json).
-SPEC_NAMES = {"download_task_file": "GetTaskFile", "download_node_file": "GetNodeFile", "list_subtasks": "ListSubTasks"}
+SPEC_NAMES = {
+    "download_task_file": "GetTaskFile",
+    "download_node_file": "GetNodeFile",
+    "list_subtasks": "ListSubTasks",
+}
 
 
 def _operations_module() -> Path:
@@ -69,9 +73,12 @@ def _builders(tree: ast.Module) -> dict[str, tuple[str, str]]:
             continue
         url = method = None
         for sub in ast.walk(node):
-            if isinstance(sub, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "_url" for t in sub.targets):
-                if isinstance(sub.value, ast.Constant):
-                    url = sub.value.value
+            if (
+                isinstance(sub, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "_url" for t in sub.targets)
+                and isinstance(sub.value, ast.Constant)
+            ):
+                url = sub.value.value
             if isinstance(sub, ast.Call) and getattr(sub.func, "id", None) == "HttpRequest":
                 for kw in sub.keywords:
                     if kw.arg == "method" and isinstance(kw.value, ast.Constant):

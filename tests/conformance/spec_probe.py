@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import spec_examples as examples
 from azure.batch import BatchClient
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
-
-import spec_examples as examples
 from spec_operations import load
 
 API_VERSION = "2025-06-01"
@@ -129,10 +128,18 @@ class World:
         return str(body["id"])
 
     def wait_task(self, job_id: str, task_id: str) -> None:
-        wait_for("task completed", lambda: call(self.client, "GET", f"/jobs/{job_id}/tasks/{task_id}").body.get("state") == "completed")
+        wait_for(
+            "task completed",
+            lambda: (
+                call(self.client, "GET", f"/jobs/{job_id}/tasks/{task_id}").body.get("state") == "completed"
+            ),
+        )
 
     def node_file(self, pool_id: str, node_id: str) -> str:
-        answer = self.ok(call(self.client, "GET", f"/pools/{pool_id}/nodes/{node_id}/files", query={"recursive": "true"}), "list node files")
+        answer = self.ok(
+            call(self.client, "GET", f"/pools/{pool_id}/nodes/{node_id}/files", query={"recursive": "true"}),
+            "list node files",
+        )
         files = [f["name"] for f in answer.body["value"] if not f.get("isDirectory")]
         if not files:
             raise AssertionError(f"no file on node {node_id}")
@@ -171,7 +178,10 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
 
     def autoscale_pool() -> str:
         pool = w.new_pool()
-        w.ok(call(w.client, "POST", f"/pools/{pool}/enableautoscale", examples.enable_autoscale()), "enable autoscale")
+        w.ok(
+            call(w.client, "POST", f"/pools/{pool}/enableautoscale", examples.enable_autoscale()),
+            "enable autoscale",
+        )
         return pool
 
     def terminated_task() -> str:
@@ -210,48 +220,88 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
         "Pools_DeletePool": lambda: Request("DELETE", f"/pools/{w.new_pool()}"),
         "Pools_PoolExists": lambda: Request("HEAD", f"/pools/{p}"),
         "Pools_GetPool": lambda: Request("GET", f"/pools/{p}"),
-        "Pools_UpdatePool": lambda: Request("PATCH", f"/pools/{p}", {"metadata": [{"name": "k", "value": "v"}]}),
-        "Pools_ReplacePoolProperties": lambda: Request("POST", f"/pools/{p}/updateproperties",
-            {"certificateReferences": [], "applicationPackageReferences": [], "metadata": []}),  # fmt: skip
-        "Pools_EnablePoolAutoScale": lambda: Request("POST", f"/pools/{w.new_pool()}/enableautoscale", examples.enable_autoscale()),
-        "Pools_EvaluatePoolAutoScale": lambda: Request("POST", f"/pools/{autoscale_pool()}/evaluateautoscale",
-            {"autoScaleFormula": "$TargetDedicatedNodes=1"}),  # fmt: skip
+        "Pools_UpdatePool": lambda: Request(
+            "PATCH", f"/pools/{p}", {"metadata": [{"name": "k", "value": "v"}]}
+        ),
+        "Pools_ReplacePoolProperties": lambda: Request(
+            "POST",
+            f"/pools/{p}/updateproperties",
+            {"certificateReferences": [], "applicationPackageReferences": [], "metadata": []},
+        ),  # fmt: skip
+        "Pools_EnablePoolAutoScale": lambda: Request(
+            "POST", f"/pools/{w.new_pool()}/enableautoscale", examples.enable_autoscale()
+        ),
+        "Pools_EvaluatePoolAutoScale": lambda: Request(
+            "POST",
+            f"/pools/{autoscale_pool()}/evaluateautoscale",
+            {"autoScaleFormula": "$TargetDedicatedNodes=1"},
+        ),  # fmt: skip
         "Pools_DisablePoolAutoScale": lambda: Request("POST", f"/pools/{autoscale_pool()}/disableautoscale"),
         "Pools_ResizePool": lambda: Request("POST", f"/pools/{w.new_pool()}/resize", examples.resize()),
         "Pools_StopPoolResize": lambda: Request("POST", f"/pools/{w.new_pool()}/stopresize"),
-        "Pools_RemoveNodes": lambda: (lambda pool: Request("POST", f"/pools/{pool}/removenodes",
-            {"nodeList": w.nodes(pool)[:1]}))(w.new_pool(2)),  # fmt: skip
+        "Pools_RemoveNodes": lambda: (
+            lambda pool: Request("POST", f"/pools/{pool}/removenodes", {"nodeList": w.nodes(pool)[:1]})
+        )(w.new_pool(2)),  # fmt: skip
         "Jobs_ListJobs": lambda: Request("GET", "/jobs"),
         "Jobs_CreateJob": lambda: Request("POST", "/jobs", examples.job(unique("job"), p)),
         "Jobs_DeleteJob": lambda: Request("DELETE", f"/jobs/{w.new_job(p)}"),
         "Jobs_GetJob": lambda: Request("GET", f"/jobs/{j}"),
         "Jobs_UpdateJob": lambda: Request("PATCH", f"/jobs/{j}", {"priority": 1}),
         "Jobs_ReplaceJob": lambda: Request("PUT", f"/jobs/{j}", {"poolInfo": {"poolId": p}, "priority": 0}),
-        "Jobs_DisableJob": lambda: Request("POST", f"/jobs/{w.new_job(p)}/disable", {"disableTasks": "requeue"}),
-        "Jobs_EnableJob": lambda: (lambda job: (w.ok(call(w.client, "POST", f"/jobs/{job}/disable", {"disableTasks": "requeue"}), "disable job"),
-            Request("POST", f"/jobs/{job}/enable"))[1])(w.new_job(p)),  # fmt: skip
-        "Jobs_TerminateJob": lambda: Request("POST", f"/jobs/{w.new_job(p)}/terminate", {"terminateReason": "probe"}),
-        "Jobs_ListJobPreparationAndReleaseTaskStatus": lambda: Request("GET", f"/jobs/{prep_job()}/jobpreparationandreleasetaskstatus"),
+        "Jobs_DisableJob": lambda: Request(
+            "POST", f"/jobs/{w.new_job(p)}/disable", {"disableTasks": "requeue"}
+        ),
+        "Jobs_EnableJob": lambda: (
+            lambda job: (
+                w.ok(
+                    call(w.client, "POST", f"/jobs/{job}/disable", {"disableTasks": "requeue"}), "disable job"
+                ),
+                Request("POST", f"/jobs/{job}/enable"),
+            )[1]
+        )(w.new_job(p)),  # fmt: skip
+        "Jobs_TerminateJob": lambda: Request(
+            "POST", f"/jobs/{w.new_job(p)}/terminate", {"terminateReason": "probe"}
+        ),
+        "Jobs_ListJobPreparationAndReleaseTaskStatus": lambda: Request(
+            "GET", f"/jobs/{prep_job()}/jobpreparationandreleasetaskstatus"
+        ),
         "Jobs_GetJobTaskCounts": lambda: Request("GET", f"/jobs/{j}/taskcounts"),
         "Jobs_ListJobsFromSchedule": lambda: Request("GET", f"/jobschedules/{schedule()}/jobs"),
         "JobSchedules_ListJobSchedules": lambda: Request("GET", "/jobschedules"),
-        "JobSchedules_CreateJobSchedule": lambda: Request("POST", "/jobschedules", examples.job_schedule(unique("sched"), p)),
+        "JobSchedules_CreateJobSchedule": lambda: Request(
+            "POST", "/jobschedules", examples.job_schedule(unique("sched"), p)
+        ),
         "JobSchedules_DeleteJobSchedule": lambda: Request("DELETE", f"/jobschedules/{schedule()}"),
         "JobSchedules_GetJobSchedule": lambda: Request("GET", f"/jobschedules/{schedule()}"),
         "JobSchedules_JobScheduleExists": lambda: Request("HEAD", f"/jobschedules/{schedule()}"),
-        "JobSchedules_UpdateJobSchedule": lambda: Request("PATCH", f"/jobschedules/{schedule()}", {"metadata": []}),
-        "JobSchedules_ReplaceJobSchedule": lambda: Request("PUT", f"/jobschedules/{schedule()}",
-            {"schedule": {"recurrenceInterval": "PT2H"}, "jobSpecification": {"poolInfo": {"poolId": p}}}),  # fmt: skip
+        "JobSchedules_UpdateJobSchedule": lambda: Request(
+            "PATCH", f"/jobschedules/{schedule()}", {"metadata": []}
+        ),
+        "JobSchedules_ReplaceJobSchedule": lambda: Request(
+            "PUT",
+            f"/jobschedules/{schedule()}",
+            {"schedule": {"recurrenceInterval": "PT2H"}, "jobSpecification": {"poolInfo": {"poolId": p}}},
+        ),  # fmt: skip
         "JobSchedules_DisableJobSchedule": lambda: Request("POST", f"/jobschedules/{schedule()}/disable"),
-        "JobSchedules_EnableJobSchedule": lambda: (lambda sid: (w.ok(call(w.client, "POST", f"/jobschedules/{sid}/disable"), "disable schedule"),
-            Request("POST", f"/jobschedules/{sid}/enable"))[1])(schedule()),  # fmt: skip
+        "JobSchedules_EnableJobSchedule": lambda: (
+            lambda sid: (
+                w.ok(call(w.client, "POST", f"/jobschedules/{sid}/disable"), "disable schedule"),
+                Request("POST", f"/jobschedules/{sid}/enable"),
+            )[1]
+        )(schedule()),  # fmt: skip
         "JobSchedules_TerminateJobSchedule": lambda: Request("POST", f"/jobschedules/{schedule()}/terminate"),
-        "Tasks_CreateTask": lambda: Request("POST", f"/jobs/{w.new_job(p)}/tasks", examples.task(unique("task"))),
+        "Tasks_CreateTask": lambda: Request(
+            "POST", f"/jobs/{w.new_job(p)}/tasks", examples.task(unique("task"))
+        ),
         "Tasks_ListTasks": lambda: Request("GET", f"/jobs/{j}/tasks"),
-        "Tasks_CreateTaskCollection": lambda: Request("POST", f"/jobs/{w.new_job(p)}/addtaskcollection", examples.task_collection()),
+        "Tasks_CreateTaskCollection": lambda: Request(
+            "POST", f"/jobs/{w.new_job(p)}/addtaskcollection", examples.task_collection()
+        ),
         "Tasks_DeleteTask": lambda: Request("DELETE", f"/jobs/{j}/tasks/{w.new_task(j, '/bin/true')}"),
         "Tasks_GetTask": lambda: Request("GET", f"/jobs/{j}/tasks/{t}"),
-        "Tasks_ReplaceTask": lambda: Request("PUT", f"/jobs/{j}/tasks/{t}", {"constraints": {"maxTaskRetryCount": 1}}),
+        "Tasks_ReplaceTask": lambda: Request(
+            "PUT", f"/jobs/{j}/tasks/{t}", {"constraints": {"maxTaskRetryCount": 1}}
+        ),
         "Tasks_ListSubTasks": lambda: Request("GET", f"/jobs/{j}/tasks/{t}/subtasksinfo"),
         "Tasks_TerminateTask": lambda: Request("POST", f"/jobs/{j}/tasks/{w.new_task(j, SLEEP)}/terminate"),
         "Tasks_ReactivateTask": lambda: Request("POST", f"/jobs/{j}/tasks/{terminated_task()}/reactivate"),
@@ -259,28 +309,59 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
         "Tasks_GetTaskFile": lambda: Request("GET", f"/jobs/{j}/tasks/{t}/files/stdout.txt"),
         "Tasks_GetTaskFileProperties": lambda: Request("HEAD", f"/jobs/{j}/tasks/{t}/files/stdout.txt"),
         "Tasks_ListTaskFiles": lambda: Request("GET", f"/jobs/{j}/tasks/{t}/files"),
-        "Nodes_CreateNodeUser": lambda: Request("POST", f"/pools/{p}/nodes/{n}/users",
-            {"name": unique("u")[:20], "isAdmin": False, "password": "P4ssw0rd!x"}),  # fmt: skip
-        "Nodes_DeleteNodeUser": lambda: (lambda nu: Request("DELETE", f"/pools/{p}/nodes/{nu[0]}/users/{nu[1]}"))(user_node()),
-        "Nodes_ReplaceNodeUser": lambda: (lambda nu: Request("PUT", f"/pools/{p}/nodes/{nu[0]}/users/{nu[1]}",
-            {"password": "N3wP4ssw0rd!"}))(user_node()),  # fmt: skip
+        "Nodes_CreateNodeUser": lambda: Request(
+            "POST",
+            f"/pools/{p}/nodes/{n}/users",
+            {"name": unique("u")[:20], "isAdmin": False, "password": "P4ssw0rd!x"},
+        ),  # fmt: skip
+        "Nodes_DeleteNodeUser": lambda: (
+            lambda nu: Request("DELETE", f"/pools/{p}/nodes/{nu[0]}/users/{nu[1]}")
+        )(user_node()),
+        "Nodes_ReplaceNodeUser": lambda: (
+            lambda nu: Request("PUT", f"/pools/{p}/nodes/{nu[0]}/users/{nu[1]}", {"password": "N3wP4ssw0rd!"})
+        )(user_node()),  # fmt: skip
         "Nodes_GetNode": lambda: Request("GET", f"/pools/{p}/nodes/{n}"),
-        "Nodes_RebootNode": lambda: (lambda pool: Request("POST", f"/pools/{pool}/nodes/{w.nodes(pool)[0]}/reboot"))(w.new_pool()),
-        "Nodes_ReimageNode": lambda: (lambda pool: Request("POST", f"/pools/{pool}/nodes/{w.nodes(pool)[0]}/reimage"))(w.new_pool()),
-        "Nodes_DeallocateNode": lambda: (lambda pool: Request("POST", f"/pools/{pool}/nodes/{w.nodes(pool)[0]}/deallocate"))(w.new_pool()),
-        "Nodes_StartNode": lambda: (lambda pool: (lambda node: (w.ok(call(w.client, "POST", f"/pools/{pool}/nodes/{node}/deallocate"), "deallocate node"),
-            Request("POST", f"/pools/{pool}/nodes/{node}/start"))[1])(w.nodes(pool)[0]))(w.new_pool()),  # fmt: skip
-        "Nodes_DisableNodeScheduling": lambda: (lambda pool: Request("POST", f"/pools/{pool}/nodes/{w.nodes(pool)[0]}/disablescheduling",
-            {"nodeDisableSchedulingOption": "requeue"}))(w.new_pool()),  # fmt: skip
+        "Nodes_RebootNode": lambda: (
+            lambda pool: Request("POST", f"/pools/{pool}/nodes/{w.nodes(pool)[0]}/reboot")
+        )(w.new_pool()),
+        "Nodes_ReimageNode": lambda: (
+            lambda pool: Request("POST", f"/pools/{pool}/nodes/{w.nodes(pool)[0]}/reimage")
+        )(w.new_pool()),
+        "Nodes_DeallocateNode": lambda: (
+            lambda pool: Request("POST", f"/pools/{pool}/nodes/{w.nodes(pool)[0]}/deallocate")
+        )(w.new_pool()),
+        "Nodes_StartNode": lambda: (
+            lambda pool: (
+                lambda node: (
+                    w.ok(call(w.client, "POST", f"/pools/{pool}/nodes/{node}/deallocate"), "deallocate node"),
+                    Request("POST", f"/pools/{pool}/nodes/{node}/start"),
+                )[1]
+            )(w.nodes(pool)[0])
+        )(w.new_pool()),  # fmt: skip
+        "Nodes_DisableNodeScheduling": lambda: (
+            lambda pool: Request(
+                "POST",
+                f"/pools/{pool}/nodes/{w.nodes(pool)[0]}/disablescheduling",
+                {"nodeDisableSchedulingOption": "requeue"},
+            )
+        )(w.new_pool()),  # fmt: skip
         "Nodes_EnableNodeScheduling": lambda: Request("POST", f"/pools/{p}/nodes/{n}/enablescheduling"),
-        "Nodes_GetNodeRemoteLoginSettings": lambda: Request("GET", f"/pools/{p}/nodes/{n}/remoteloginsettings"),
-        "Nodes_UploadNodeLogs": lambda: Request("POST", f"/pools/{p}/nodes/{n}/uploadbatchservicelogs", upload_logs()),
+        "Nodes_GetNodeRemoteLoginSettings": lambda: Request(
+            "GET", f"/pools/{p}/nodes/{n}/remoteloginsettings"
+        ),
+        "Nodes_UploadNodeLogs": lambda: Request(
+            "POST", f"/pools/{p}/nodes/{n}/uploadbatchservicelogs", upload_logs()
+        ),
         "Nodes_ListNodes": lambda: Request("GET", f"/pools/{p}/nodes"),
         "Nodes_GetNodeExtension": lambda: Request("GET", f"/pools/{p}/nodes/{n}/extensions/nosuchextension"),
         "Nodes_ListNodeExtensions": lambda: Request("GET", f"/pools/{p}/nodes/{n}/extensions"),
         "Nodes_DeleteNodeFile": lambda: Request("DELETE", scratch_node_file()),
-        "Nodes_GetNodeFile": lambda: Request("GET", f"/pools/{p}/nodes/{n}/files/{q(w.node_file(p, n), safe='')}"),
-        "Nodes_GetNodeFileProperties": lambda: Request("HEAD", f"/pools/{p}/nodes/{n}/files/{q(w.node_file(p, n), safe='')}"),
+        "Nodes_GetNodeFile": lambda: Request(
+            "GET", f"/pools/{p}/nodes/{n}/files/{q(w.node_file(p, n), safe='')}"
+        ),
+        "Nodes_GetNodeFileProperties": lambda: Request(
+            "HEAD", f"/pools/{p}/nodes/{n}/files/{q(w.node_file(p, n), safe='')}"
+        ),
         "Nodes_ListNodeFiles": lambda: Request("GET", f"/pools/{p}/nodes/{n}/files"),
     }
 
@@ -321,7 +402,9 @@ class Verdict:
     @property
     def routed(self) -> bool:
         a = self.answer
-        return a is not None and not (a.status == 405 or (a.status == 404 and a.error_code == GENERIC_NOT_FOUND))
+        return a is not None and not (
+            a.status == 405 or (a.status == 404 and a.error_code == GENERIC_NOT_FOUND)
+        )
 
     def graded_headers(self) -> list[str]:
         declared = self.operation["headers"]
@@ -337,7 +420,9 @@ class Verdict:
     def ungraded_missing(self) -> list[str]:
         if self.answer is None:
             return []
-        return sorted({h for h in self.operation["headers"] if not self.answer.header(h)} - set(self.graded_headers()))
+        return sorted(
+            {h for h in self.operation["headers"] if not self.answer.header(h)} - set(self.graded_headers())
+        )
 
     def header_problems(self) -> list[str]:
         """Everything wrong with the headers of a successful answer, in words."""
