@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import copy
 import json
-import time
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +25,10 @@ from azure.batch import BatchClient
 from azure.core.exceptions import HttpResponseError
 from azure.core.rest import HttpRequest
 from spec_operations import load
+
+# Ids and polling as the emulator's black-box tests do them (one helper for both suites).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "emulator"))
+from emulator_helpers import unique, wait_for  # noqa: E402
 
 API_VERSION = "2025-06-01"
 SLEEP = "/bin/sh -c 'sleep 30'"  # a task still running when the probe acts on it
@@ -73,20 +78,6 @@ def call(client: BatchClient, method: str, path: str, body: Any = None, *, api_v
     return Answer(response.status_code, seen, parsed, request_id)  # type: ignore[union-attr]
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 class World:
     """The resources the probes act on, created through the REST API with the spec's example bodies."""
 
@@ -108,7 +99,7 @@ class World:
         body = examples.pool(unique("pool"))
         body["targetDedicatedNodes"] = nodes
         self.ok(call(self.client, "POST", "/pools", body), "create pool")
-        wait_for("idle nodes", lambda: len(self.nodes(body["id"], "idle")) == nodes)
+        wait_for(lambda: len(self.nodes(body["id"], "idle")) == nodes)
         return str(body["id"])
 
     def nodes(self, pool_id: str, state: str | None = None) -> list[str]:
@@ -129,7 +120,6 @@ class World:
 
     def wait_task(self, job_id: str, task_id: str) -> None:
         wait_for(
-            "task completed",
             lambda: (
                 call(self.client, "GET", f"/jobs/{job_id}/tasks/{task_id}").body.get("state") == "completed"
             ),
