@@ -27,7 +27,7 @@ async function step(name, fn) {
       ok: false,
       status: err.statusCode || null,
       code: (err.body && err.body.code) || err.code || null,
-      message: String(err.message || err).slice(0, 500),
+      message: String((err.body && err.body.message && err.body.message.value) || err.message || err).slice(0, 500),
     };
     return undefined;
   }
