@@ -8,9 +8,11 @@ Generator" from the TypeSpec that also emits `specification/batch/data-plane/Azu
 BatchService.json` in Azure/azure-rest-api-specs). The spec file itself is not on this machine (no network
 besides the package registries), so the table is read from the generated client's request builders and
 response handlers with `ast`, never by importing or copying its code. Pageable operations carry no header
-handling in the client; for them the spec declares ETag, Last-Modified, client-request-id and request-id
-(checked against BatchService.json at spec commit 1609891d8df58f4f7bbf901258d33ef4a6622cc2, e.g.
-Applications_ListApplications and Jobs_ListJobs), which `LIST_HEADERS` records.
+handling in the client; for them the spec declares ETag, Last-Modified, client-request-id and request-id,
+which `LIST_HEADERS` records. Spot-checked against BatchService.json at spec commit
+1609891d8df58f4f7bbf901258d33ef4a6622cc2 (read through the project's source index): Applications_ListApplications,
+Applications_GetApplication, Jobs_ListJobs, Jobs_EnableJob (202 with DataServiceId, ETag, Last-Modified,
+client-request-id, request-id), Jobs_ListJobPreparationAndReleaseTaskStatus, Jobs_GetJobTaskCounts.
 
 Regenerate: `.venv/bin/python tests/conformance/spec_operations.py` (it rewrites the data file). May import
 only the standard library and `azure.batch` (to locate the installed package).
@@ -153,7 +155,9 @@ def derive() -> dict[str, Any]:
         "derivedFrom": {
             "package": f"azure-batch {azure.batch.__version__} (azure/batch/_operations/_operations.py)",
             "spec": SPEC_SOURCE,
-            "note": "Deprecated certificate operations are absent from the client and so from this table.",
+            "note": "Deprecated certificate operations are absent from the client and so from this table. "
+            "Operation ids: the client's method names in PascalCase with the spec's group prefix, checked "
+            "against the operationId of the spec's example files.",
         },
         "operations": operations,
     }
