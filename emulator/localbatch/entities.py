@@ -29,7 +29,8 @@ class Node:
     seq: int
     slots: dict[tuple[str, str], int] = field(default_factory=dict)
     ineligible_jobs: set[str] = field(default_factory=set)
-    # A reboot, reimage or removal in progress: {"op": reboot|reimage|remove, "option", "since"}.
+    # A reboot, reimage, removal, or (realistic timing) allocation / boot in progress:
+    # {"op": reboot|reimage|remove|create|start, "option", "since"}.
     pending: Doc | None = None
 
     @property

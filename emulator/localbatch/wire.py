@@ -1,7 +1,8 @@
 """Wire formats of the Batch REST API: timestamps, ISO-8601 durations, ETags and state names.
 
 Owns: the one clock (`utcnow`), the timestamp form Batch writes in bodies (`iso`, `parse_iso`), the
-duration parser (`parse_duration`, with the service's "unlimited"), the ETag/lastModified stamp every
+duration parser (`parse_duration`, with the service's "unlimited") and writer (`iso_duration`), the
+pool defaults the service fills in (`fill_pool_defaults`), the ETag/lastModified stamp every
 change gets (`touch`), the state transition bookkeeping (`set_state`: previousState and the transition
 times), the state names as `StrEnum`s and the defaults the service fills in.
 May import: the standard library and `exceptions` (a bad duration is a 400). Nothing else of the emulator.

@@ -1,5 +1,8 @@
 """Pools: create, delete, resize, stop resize, remove nodes, and the scheduler's step that grows
 or shrinks a resizing pool and finishes reboots, reimages and removals once their node is quiet.
+Under realistic timing (`timing.py`) the same step moves new nodes from `creating` to `starting` to
+booted, ends a resize whose nodes are not allocated within `resizeTimeout` (`AllocationTimedOut`),
+and keeps the pool `resizing` while nodes are allocated. Stop-resize keeps the targets (`ResizeStopped`).
 
 May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.base`. Not HTTP or the portal.
 """
