@@ -7,14 +7,19 @@ switches the session emulator to realistic timing and back to fast when it ends 
 
 from __future__ import annotations
 
+import os
+import subprocess
 import urllib.error
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
 from emulator_helpers import admin, pool_options, unique, wait_for
+
+from pulumi_azbatch.localdev import batch_emulator_command, free_port, stop_process, wait_for_port
 
 SCALE = 0.01
 
@@ -30,6 +35,32 @@ def test_fast_is_the_default_and_bad_settings_are_refused(endpoints: Any) -> Non
         with pytest.raises(urllib.error.HTTPError) as err:
             admin(endpoints.batch_url, "PUT", "/_localbatch/timing", bad)
         assert err.value.code == 400
+
+
+def test_serve_takes_the_timing_from_its_flags_and_environment(tmp_path: Path) -> None:
+    """`localbatch serve --timing realistic --timing-scale 0.01`, and the same from LOCALBATCH_TIMING /
+    LOCALBATCH_TIMING_SCALE; a bad value stops it with exit code 2."""
+    runs = [
+        (["--timing", "realistic", "--timing-scale", "0.01"], {}),
+        ([], {"LOCALBATCH_TIMING": "realistic", "LOCALBATCH_TIMING_SCALE": "0.01"}),
+    ]
+    for flags, env in runs:
+        port = free_port()
+        command = batch_emulator_command(port, tmp_path / str(port)) + flags
+        proc = subprocess.Popen(command, env={**os.environ, **env}, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_port(port, proc=proc)
+            got = admin(f"http://127.0.0.1:{port}", "GET", "/_localbatch/timing")
+            assert (got["mode"], got["allocate"]) == ("realistic", pytest.approx(0.6)), got
+        finally:
+            stop_process(proc.pid, "localbatch")
+    bad = batch_emulator_command(free_port(), tmp_path / "bad") + [
+        "--timing",
+        "realistic",
+        "--timing-scale",
+        "0",
+    ]
+    assert subprocess.run(bad, capture_output=True, timeout=60).returncode == 2
 
 
 def test_nodes_go_through_creating_starting_and_the_start_task(
