@@ -130,9 +130,10 @@ class RetriesExhaustedError(RuntimeError):
         )
 
 
-#: Tries of a request whose endpoint refuses connections or whose host does not resolve: nothing
-#: listens there, so the whole backoff budget (a minute and more) would only delay the answer.
-UNREACHABLE_ATTEMPTS = 3
+#: How long a request whose endpoint refuses connections or whose host does not resolve is retried:
+#: long enough to ride out a restarting emulator or a DNS blip, short of the whole backoff budget (a
+#: minute and more) that would only delay the answer when nothing listens there.
+UNREACHABLE_SECONDS = 20.0
 _UNREACHABLE_MARKERS = (
     ("connection refused", "connection refused"),
     ("name or service not known", "unknown host"),
@@ -182,7 +183,7 @@ def call_with_retry(
     """Run ``fn``, retrying retryable failures per ``settings``.
 
     A non-retryable failure is raised as is; an endpoint that refuses connections or a host that
-    does not resolve ends after :data:`UNREACHABLE_ATTEMPTS` tries with an
+    does not resolve ends after :data:`UNREACHABLE_SECONDS` with an
     :class:`EndpointUnreachableError` naming it; when the retries are exhausted a
     :class:`RetriesExhaustedError` says what was tried, how often, for how long and the last answer.
     """
@@ -194,7 +195,9 @@ def call_with_retry(
             if not is_retryable(exc):
                 raise
             reason = unreachable_reason(exc)
-            if reason is not None and attempt + 1 >= min(UNREACHABLE_ATTEMPTS, settings.attempts):
+            elapsed = time.monotonic() - started
+            last = attempt + 1 >= settings.attempts
+            if reason is not None and (elapsed >= UNREACHABLE_SECONDS or last):
                 raise EndpointUnreachableError(
                     exc, what, reason, attempt + 1, time.monotonic() - started
                 ) from exc

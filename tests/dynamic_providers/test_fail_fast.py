@@ -24,7 +24,7 @@ def test_a_stopped_emulator_fails_the_call_within_seconds() -> None:
     started = time.monotonic()
     with pytest.raises(EndpointUnreachableError) as caught:
         call_with_retry(lambda: client.get_pool("p"), what="get pool p")
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 40  # UNREACHABLE_SECONDS, not the minute-long backoff budget
     message = str(caught.value)
     assert f"127.0.0.1:{port}" in message and "connection refused" in message
     assert "make emulators" in message
