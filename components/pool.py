@@ -23,6 +23,8 @@ class BatchPoolArgs:
     pool: PoolSpec
     backend: Backend
     wait_timeout_seconds: float = 900
+    #: Take over an existing pool of the same id that is not this resource's (local backend; announced).
+    adopt: bool = False
 
 
 class BatchPool(pulumi.ComponentResource):
@@ -79,6 +81,7 @@ class BatchPool(pulumi.ComponentResource):
             batch_account_name=e.batch_account_name,
             batch_account_key=e.batch_account_key,
             wait_timeout_seconds=args.wait_timeout_seconds,
+            adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.resource = pool
