@@ -280,6 +280,7 @@ class PoolProvider(ProviderBase):
         mark = mark_of_inputs(props)
         options.metadata = _metadata_items(with_mark(_spec(props).metadata, mark)) or None
         adopted_from: dict[str, str] | None = None
+        taken_over = False
         try:
             call_with_retry(lambda: client.create_pool(options), what=f"create pool {pool_id}")
             say(
@@ -298,8 +299,12 @@ class PoolProvider(ProviderBase):
             if problem or mark is None:
                 raise PoolError(problem or f"pool {pool_id} already exists") from None
             found = _mark_of_pool(pool)
-            if verdict(found, mark) is Verdict.FOREIGN:
+            judged = verdict(found, mark)
+            if judged is not Verdict.OURS:
+                # The mark stays as it is (see ADOPTED_FROM): remember it, so destroy knows the pool.
                 adopted_from = found.metadata() if found else {}
+            if judged is Verdict.FOREIGN:
+                taken_over = True
                 say(f"warning: pool {pool_id}: taken over from {owner_text(found)} (adopt: true)")
             else:
                 say(
@@ -309,8 +314,8 @@ class PoolProvider(ProviderBase):
             node_ids = wait_for_idle_nodes(client, pool_id, self._timeout(props))
             pool = call_with_retry(lambda: client.get_pool(pool_id), what=f"get pool {pool_id}")
         except Exception:
-            if adopted_from is not None:
-                raise  # not ours to delete
+            if taken_over:
+                raise  # someone else's pool, adopted on purpose: not ours to delete
             # The engine records nothing for a failed create (also when the service kept throttling
             # the waits): do not leave an orphan pool behind.
             say(f"pool {pool_id}: not usable; deleting it again")

@@ -123,12 +123,10 @@ def test_a_pool_whose_create_answer_was_lost_is_adopted_by_its_mark(
     local: LocalStack, tmp_path: Path, test_output_dir: Path
 ) -> None:
     pool_id, job_id = unique("lost-pool"), unique("lost-job")
-    project = _project(
-        local,
-        tmp_path / "p",
-        test_output_dir / "pulumi.log",
-        stack_config(pool_id, _job(job_id, 2), task_logs=False),
-    )
+    config = stack_config(pool_id, _job(job_id, 2), task_logs=False)
+    # Nodes take 4 s to become idle, so the run is killed while the pool's create is in flight.
+    config["config"]["azbatch:pool"]["start_task"] = {"command_line": "/bin/sh -c 'sleep 4'"}
+    project = _project(local, tmp_path / "p", test_output_dir / "pulumi.log", config)
     up = project.start("up")
     client = local.client()
     wait_until(lambda: pool_id in pool_ids(client), 90, "the pool to exist")
