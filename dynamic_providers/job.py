@@ -59,20 +59,19 @@ from .ownership import (
     ADOPT_INPUT,
     MARK_KEYS,
     OWNER_INPUTS,
-    OWNER_NONCE_INPUT,
     Mark,
     Verdict,
     announce_adoption,
     foreign_left_alone,
     mark_of_inputs,
-    mark_of_metadata,
-    new_nonce,
+    mark_of_object,
     owner_inputs,
     owner_text,
     refusal,
     user_metadata,
     verdict,
     with_mark,
+    with_nonce,
 )
 from .submission import submit_tasks
 
@@ -228,9 +227,7 @@ class JobProvider(ProviderBase):
                 if old_id and not is_unknown(prefix)
                 else make_job_id(str(prefix), secrets.token_hex(4)[:7])
             )
-        if not inputs.get(OWNER_NONCE_INPUT):
-            # Drawn once, at the first check, and kept: the nonce of this resource's ownership mark.
-            inputs[OWNER_NONCE_INPUT] = olds.get(OWNER_NONCE_INPUT) or new_nonce()
+        inputs = with_nonce(olds, inputs)
         raw = spec_inputs(inputs)
         failures = [
             CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
@@ -283,7 +280,7 @@ class JobProvider(ProviderBase):
             return None
         if job is None:
             return None
-        found = mark_of_metadata({m.name: m.value for m in job.metadata or []})
+        found = mark_of_object(job)
         if verdict(found, mark) is not Verdict.FOREIGN:
             return None
         if inputs.get(ADOPT_INPUT):
@@ -421,7 +418,7 @@ class JobProvider(ProviderBase):
             raise RuntimeError(
                 f"job {job_id} was reported to exist but has disappeared; run `pulumi up` again"
             )
-        found = mark_of_metadata({m.name: m.value for m in job.metadata or []})
+        found = mark_of_object(job)
         judged = verdict(found, mark) if mark is not None else Verdict.FOREIGN
         if judged is Verdict.FOREIGN and not adopt:
             raise RuntimeError(
@@ -487,7 +484,7 @@ class JobProvider(ProviderBase):
             )
             return ReadResult(id_="", outs={})
         mark = mark_of_inputs(props)
-        found = mark_of_metadata({m.name: m.value for m in job.metadata or []})
+        found = mark_of_object(job)
         if mark is not None and verdict(found, mark) is not Verdict.OURS:
             say(
                 f"warning: job {id_} now belongs to {owner_text(found)}, not to this resource; removed from "
@@ -585,7 +582,7 @@ class JobProvider(ProviderBase):
         mark = mark_of_inputs(props)
         job = get_job(client, id_) if mark is not None else None
         if job is not None and mark is not None:
-            found = mark_of_metadata({m.name: m.value for m in job.metadata or []})
+            found = mark_of_object(job)
             if verdict(found, mark) is not Verdict.OURS:
                 say(foreign_left_alone("job", id_, found, mark))
                 return

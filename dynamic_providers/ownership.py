@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 #: Metadata names of the mark. Valid Batch metadata names and Blob metadata names (C# identifiers).
 STACK_KEY = "pulumi_azbatch_stack"
@@ -64,6 +65,19 @@ class Verdict(Enum):
 
 def new_nonce() -> str:
     return secrets.token_hex(8)
+
+
+def with_nonce(olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+    """``news`` with this resource's nonce: the one its state has, or a new one at the first check."""
+    inputs = dict(news)
+    if not inputs.get(OWNER_NONCE_INPUT):
+        inputs[OWNER_NONCE_INPUT] = olds.get(OWNER_NONCE_INPUT) or new_nonce()
+    return inputs
+
+
+def mark_of_object(obj: object) -> Mark | None:
+    """The mark of a Batch job or pool (its ``metadata`` is a list of name/value items)."""
+    return mark_of_metadata({i.name: i.value for i in getattr(obj, "metadata", None) or []})
 
 
 def mark_of_inputs(props: Mapping[str, object]) -> Mark | None:

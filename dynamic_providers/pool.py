@@ -38,19 +38,17 @@ from .batch_client import BatchAccount, call_with_retry, error_code
 from .ownership import (
     ADOPT_INPUT,
     OWNER_INPUTS,
-    OWNER_NONCE_INPUT,
-    Mark,
     Verdict,
     announce_adoption,
     foreign_left_alone,
     mark_of_inputs,
-    mark_of_metadata,
-    new_nonce,
+    mark_of_object,
     owner_inputs,
     owner_text,
     refusal,
     verdict,
     with_mark,
+    with_nonce,
 )
 
 _ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
@@ -203,9 +201,7 @@ class PoolProvider(ProviderBase):
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         trace(self, "check")
-        news = dict(news)
-        if not news.get(OWNER_NONCE_INPUT):
-            news[OWNER_NONCE_INPUT] = olds.get(OWNER_NONCE_INPUT) or new_nonce()
+        news = with_nonce(olds, news)
         failures: list[CheckFailure] = []
         for key in ("batch_account_url", "batch_account_name", "pool_id"):
             if not news.get(key):
@@ -241,7 +237,7 @@ class PoolProvider(ProviderBase):
         except ResourceNotFoundError:
             return None, None
         mark = mark_of_inputs(props)
-        found = _mark_of_pool(pool)
+        found = mark_of_object(pool)
         if mark is None or verdict(found, mark) is not Verdict.FOREIGN:
             return None, pool
         if props.get(ADOPT_INPUT):
@@ -298,7 +294,7 @@ class PoolProvider(ProviderBase):
                 ) from None
             if problem or mark is None:
                 raise PoolError(problem or f"pool {pool_id} already exists") from None
-            found = _mark_of_pool(pool)
+            found = mark_of_object(pool)
             judged = verdict(found, mark)
             if judged is not Verdict.OURS:
                 # The mark stays as it is (see ADOPTED_FROM): remember it, so destroy knows the pool.
@@ -389,7 +385,7 @@ class PoolProvider(ProviderBase):
                 pool = call_with_retry(lambda: client.get_pool(id_), what=f"get pool {id_}")
             except ResourceNotFoundError:
                 return
-            found = _mark_of_pool(pool)
+            found = mark_of_object(pool)
             adopted = props.get(ADOPTED_FROM)
             ours = verdict(found, mark) is Verdict.OURS or (
                 adopted is not None and (found.metadata() if found else {}) == adopted
@@ -404,10 +400,6 @@ def _metadata_items(metadata: dict[str, str]) -> list[Any]:
     from azure.batch import models as m
 
     return [m.BatchMetadataItem(name=k, value=v) for k, v in metadata.items()]
-
-
-def _mark_of_pool(pool: Any) -> Mark | None:
-    return mark_of_metadata({m.name: m.value for m in pool.metadata or []})
 
 
 class Pool(Resource, module="azbatch", name="Pool"):

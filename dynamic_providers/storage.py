@@ -15,19 +15,18 @@ from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say
 from .ownership import (
     ADOPT_INPUT,
     OWNER_INPUTS,
-    OWNER_NONCE_INPUT,
     Verdict,
     announce_adoption,
     foreign_left_alone,
     mark_of_inputs,
     mark_of_metadata,
-    new_nonce,
     owner_inputs,
     owner_text,
     refusal,
     user_metadata,
     verdict,
     with_mark,
+    with_nonce,
 )
 
 _INPUTS = ("blob_url", "account_name", "account_key", "name", "metadata", *OWNER_INPUTS, ADOPT_INPUT)
@@ -49,9 +48,7 @@ class BlobContainerProvider(ProviderBase):
     replace_keys = frozenset({"blob_url", "account_name", "name"})
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        news = dict(news)
-        if not news.get(OWNER_NONCE_INPUT):
-            news[OWNER_NONCE_INPUT] = olds.get(OWNER_NONCE_INPUT) or new_nonce()
+        news = with_nonce(olds, news)
         failures = []
         name = news.get("name")
         problem = None if is_unknown(name) else container_name_problem(name)
