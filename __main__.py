@@ -42,6 +42,7 @@ def main() -> BatchWorkload:
     pulumi.export("job_id", workload.job.job_id)
     pulumi.export("job_state", workload.job.state)
     pulumi.export("task_counts", workload.job.task_counts)
+    pulumi.export("failed_tasks", workload.job.failed_tasks)
     pulumi.export("nodes", workload.job.nodes)
     pulumi.export("output_container_name", workload.storage.container_name)
     pulumi.export("output_container_url", workload.storage.container_url)

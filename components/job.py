@@ -44,6 +44,8 @@ class BatchJobArgs:
     pool: BatchPool | PoolRef
     output: OutputStorage | pulumi.Input[str]
     persist_task_logs: bool = True
+    #: Take over an existing job of the same id that is not this resource's (announced by preview).
+    adopt: bool = False
     secret_properties: frozenset[str] = frozenset()
 
 
@@ -107,7 +109,8 @@ def with_task_logs(job: Mapping[str, Any]) -> dict[str, Any]:
 class BatchJob(pulumi.ComponentResource):
     """A Batch job (the ``azbatch:Job`` dynamic resource) on a pool, writing to an output container.
 
-    Outputs: ``job_id``, ``url``, ``state``, ``task_counts``, ``nodes`` (per node: the preparation and
+    Outputs: ``job_id``, ``url``, ``state``, ``task_counts``, ``failed_tasks`` (each failed task's id,
+    exit code, failure info and node; also a warning), ``nodes`` (per node: the preparation and
     release task results), ``output_container`` (container URL without SAS). ``job`` is the
     underlying Job resource.
     """
@@ -116,6 +119,7 @@ class BatchJob(pulumi.ComponentResource):
     url: pulumi.Output[str]
     state: pulumi.Output[str]
     task_counts: pulumi.Output[dict[str, int]]
+    failed_tasks: pulumi.Output[list[dict[str, Any]]]
     nodes: pulumi.Output[list[dict[str, Any]]]
     output_container: pulumi.Output[str | None]
 
@@ -157,12 +161,15 @@ class BatchJob(pulumi.ComponentResource):
             pool_id=pool.pool_id,
             output_container_url=pulumi.Output.secret(sas_url),
             secret_properties=args.secret_properties,
+            adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
         )
         self.job_id = self.job.job_id
         self.url = self.job.url
         self.state = self.job.state
         self.task_counts = self.job.task_counts
+        self.failed_tasks = self.job.failed_tasks
+        self.failed_tasks.apply(lambda failed: _warn_failed(self, failed))
         self.nodes = self.job.nodes
         self.output_container = self.job.output_container
         self.register_outputs(
@@ -171,7 +178,19 @@ class BatchJob(pulumi.ComponentResource):
                 "url": self.url,
                 "state": self.state,
                 "task_counts": self.task_counts,
+                "failed_tasks": self.failed_tasks,
                 "nodes": self.nodes,
                 "output_container": self.output_container,
             }
         )
+
+
+def _warn_failed(resource: pulumi.Resource, failed: list[dict[str, Any]] | None) -> None:
+    """A warning listing the failed tasks (``fail_on_task_failure: false`` keeps the deployment going)."""
+    if not failed:
+        return
+    shown = ", ".join(f"{t.get('id')} (exit code {t.get('exit_code')})" for t in failed[:10])
+    more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+    pulumi.log.warn(
+        f"{len(failed)} failed task(s): {shown}{more}; see the failed_tasks output", resource=resource
+    )

@@ -26,6 +26,8 @@ class BatchPoolArgs:
     #: Pool properties (``start_task``, ``metadata``...; ``*`` for all) stored as secrets, e.g. because
     #: their stack config value is secret.
     secret_properties: frozenset[str] = frozenset()
+    #: Take over an existing pool of the same id that is not this resource's (local backend; announced).
+    adopt: bool = False
 
 
 class BatchPool(pulumi.ComponentResource):
@@ -83,6 +85,7 @@ class BatchPool(pulumi.ComponentResource):
             batch_account_key=e.batch_account_key,
             wait_timeout_seconds=args.wait_timeout_seconds,
             secret_properties=args.secret_properties,
+            adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.resource = pool

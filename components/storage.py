@@ -25,6 +25,8 @@ class OutputStorageArgs:
     container_name: str
     backend: Backend
     storage: StorageSpec = field(default_factory=StorageSpec)
+    #: Take over an existing container of this name that is not this resource's (local backend; announced).
+    adopt: bool = False
 
     @classmethod
     def for_job(cls, job_id: str, backend: Backend, storage: StorageSpec | None = None) -> OutputStorageArgs:
@@ -128,6 +130,7 @@ class OutputStorage(pulumi.ComponentResource):
             account_name=e.storage_account_name,
             account_key=e.storage_account_key,
             name=args.container_name,
+            adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.storage.retain_on_destroy),
         )
         self.container = container

@@ -52,13 +52,21 @@ class BatchWorkload(pulumi.ComponentResource):
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[provider]))
         super().__init__("azbatch:components:BatchWorkload", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        adopt = config.adopt
         self.pool = BatchPool(
             f"{name}-pool",
-            BatchPoolArgs(config.pool, backend, secret_properties=frozenset(secrets.get("pool", ()))),
+            BatchPoolArgs(
+                config.pool,
+                backend,
+                secret_properties=frozenset(secrets.get("pool", ())),
+                adopt="pool" in adopt,
+            ),
             child,
         )
         self.storage = OutputStorage(
-            f"{name}-output", OutputStorageArgs(config.container_name(), backend, config.storage), child
+            f"{name}-output",
+            OutputStorageArgs(config.container_name(), backend, config.storage, adopt="container" in adopt),
+            child,
         )
         self.job = BatchJob(
             f"{name}-job",
@@ -68,6 +76,7 @@ class BatchWorkload(pulumi.ComponentResource):
                 self.storage,
                 persist_task_logs=config.storage.persist_task_logs,
                 secret_properties=frozenset(secrets.get("job", ())),
+                adopt="job" in adopt,
             ),
             child,
         )
@@ -80,5 +89,6 @@ class BatchWorkload(pulumi.ComponentResource):
             "sas_expiry": self.storage.sas_expiry,
             "nodes": self.job.nodes,
             "task_counts": self.job.task_counts,
+            "failed_tasks": self.job.failed_tasks,
         }
         self.register_outputs(self.outputs)

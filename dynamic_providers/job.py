@@ -54,8 +54,30 @@ from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse
 
 from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, secret_if_sas, trace
 from .batch_client import BatchAccount, call_with_retry, error_code, resolve_account
-from .lifecycle import end_job, enum_text, get_job, job_snapshot, wait_for_gate
+from .host import fail_keeping_state, install_cancel_hook
+from .lifecycle import JobGateError, end_job, enum_text, get_job, job_snapshot, task_counts, wait_for_gate
+from .ownership import (
+    ADOPT_INPUT,
+    MARK_KEYS,
+    OWNER_INPUTS,
+    Mark,
+    Verdict,
+    announce_adoption,
+    foreign_left_alone,
+    mark_of_inputs,
+    mark_of_object,
+    owner_inputs,
+    owner_text,
+    refusal,
+    user_metadata,
+    verdict,
+    with_mark,
+    with_nonce,
+)
 from .submission import submit_tasks
+
+# The engine's Cancel (first Ctrl-C) ends the completion gate's wait (see host.py).
+install_cancel_hook()
 
 #: Inputs of the resource besides the job spec.
 ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
@@ -66,7 +88,7 @@ SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k
 #: The container URL with the tasks' short write SAS (secret), handed to every task when the job has
 #: ``file_conventions``; without it the tasks get ``output_container_url``.
 TASKS_URL_KEY = "file_conventions_container_url"
-INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY, TASKS_URL_KEY}
+INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY, TASKS_URL_KEY} | set(OWNER_INPUTS)
 
 #: Changing any of these needs a new job (the service has no way to change them on an existing job).
 REPLACE_KEYS = frozenset(
@@ -98,6 +120,7 @@ PROVIDER_KEYS = frozenset(
         "file_conventions",
         TASKS_URL_KEY,
         NAME_KEY,
+        ADOPT_INPUT,
     }
 )
 TASK_KEYS = frozenset({"tasks", "task_factories"})
@@ -113,6 +136,7 @@ COMPUTED_KEYS = (
     "output_container",
     "task_output_prefixes",
     "task_count",
+    "gate_error",
 )
 
 
@@ -209,10 +233,14 @@ class JobProvider(ProviderBase):
                 if old_id and not is_unknown(prefix)
                 else make_job_id(str(prefix), secrets.token_hex(4)[:7])
             )
+        inputs = with_nonce(olds, inputs)
         raw = spec_inputs(inputs)
         failures = [
             CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
         ]
+        clash = sorted(k for k in (inputs.get("metadata") or {}) if str(k).lower() in MARK_KEYS)
+        if clash and not contains_unknown(inputs.get("metadata")):
+            failures.append(CheckFailure("metadata", f"{', '.join(clash)}: reserved for the ownership mark"))
         for key in ("batch_account_url", "batch_account_name"):
             value = inputs.get(key)
             if not value and not (getattr(self, "_config", None) or {}).get(key):
@@ -239,7 +267,32 @@ class JobProvider(ProviderBase):
                     inputs,
                 ),
             )
+        if not olds:
+            # A new resource: refuse a job of the same id that is not this resource's now, at preview,
+            # rather than at create (a single cheap GET; any error leaves the decision to create).
+            problem = self._foreign_job(inputs, spec.effective_id())
+            if problem:
+                return CheckResult(inputs, [CheckFailure("job_id", problem)])
         return CheckResult(_to_inputs(spec, inputs), [])
+
+    def _foreign_job(self, inputs: Mapping[str, Any], job_id: str) -> str | None:
+        """The refusal when job ``job_id`` exists and is neither this resource's nor to be adopted."""
+        mark = mark_of_inputs(inputs)
+        if mark is None:
+            return None
+        try:
+            job = get_job(self._account(inputs).client(), job_id)
+        except Exception:  # noqa: BLE001 - unreachable or unauthorized: create decides (and reports) later
+            return None
+        if job is None:
+            return None
+        found = mark_of_object(job)
+        if verdict(found, mark) is not Verdict.FOREIGN:
+            return None
+        if inputs.get(ADOPT_INPUT):
+            say(f"warning: job {job_id} exists and belongs to {owner_text(found)}; adopt: true takes it over")
+            return None
+        return refusal("job", job_id, found, mark)
 
     # -- diff ---------------------------------------------------------------------------------------
 
@@ -247,7 +300,10 @@ class JobProvider(ProviderBase):
         trace(self, "diff")
         changed = [k for k in INPUT_KEYS if contains_unknown(news.get(k)) or olds.get(k) != news.get(k)]
         if not changed:
-            return DiffResult(changes=False, replaces=[], delete_before_replace=True)
+            live = self._live_drift(_id, olds)
+            if live is None:
+                return DiffResult(changes=False, replaces=[], delete_before_replace=True)
+            return DiffResult(changes=True, replaces=live, delete_before_replace=True)
         replaces = sorted(k for k in changed if k in REPLACE_KEYS)
         state = olds.get("state")
         if "pool_id" in changed and state != "disabled":
@@ -274,6 +330,27 @@ class JobProvider(ProviderBase):
                 replaces.extend(task_keys)  # a completed job takes no new tasks
         return DiffResult(changes=True, replaces=sorted(set(replaces)), delete_before_replace=True)
 
+    def _live_drift(self, job_id: str, olds: Mapping[str, Any]) -> list[str] | None:
+        """What `up` must do about changes made outside Pulumi (None: nothing; else the replaced keys).
+
+        A job deleted outside Pulumi is created again (a replacement); an active job that lost some of
+        its declared tasks gets them back (an update). Two cheap calls; unreachable means "nothing".
+        """
+        try:
+            client = self._account(olds).client()
+            job = get_job(client, job_id)
+            if job is None:
+                say(f"job {job_id} no longer exists (deleted outside Pulumi); `pulumi up` creates it again")
+                return ["job_id"]
+            if enum_text(job.state) != "active" or not isinstance(olds.get("task_count"), int):
+                return None
+            counts = task_counts(client, job_id)
+        except Exception:  # noqa: BLE001 - the update itself reports an unreachable service
+            return None
+        if counts["active"] + counts["running"] + counts["completed"] < olds["task_count"]:
+            return []
+        return None
+
     # -- create -------------------------------------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -282,58 +359,104 @@ class JobProvider(ProviderBase):
         account = self._account(props)
         client = account.client()
         job_id = spec.effective_id()
-        adopted = self._create_or_adopt(client, spec, job_id)
+        self._create_or_adopt(client, spec, job_id, mark_of_inputs(props), bool(props.get(ADOPT_INPUT)))
+        # From here on the job exists: whatever fails, it stays in the state with what it has done
+        # (the engine's partial-failure answer), so the next `up` resumes instead of starting over.
         try:
             self._add_tasks(client, spec, job_id, spec.expand_tasks(), props)
             if spec.on_all_tasks_complete != "noaction":
                 call_with_retry(
                     lambda: client.update_job(job_id, spec.to_batch_job_update(["on_all_tasks_complete"]))
                 )
-            wait_for_gate(
-                client,
-                job_id,
-                wait_for=spec.wait_for,
-                timeout=spec.wait_timeout,
-                expected_tasks=spec.task_count(),
-                fail_on_task_failure=spec.fail_on_task_failure,
-            )
-        except BaseException as exc:
-            self._clean_up_failed_create(client, spec, job_id, adopted, exc)
-            raise
+            self._gate(client, spec, job_id)
+        except Exception as exc:  # noqa: BLE001 - reported as the deployment's error, the job kept
+            self._fail_keeping_job(account, client, spec, props, job_id, exc)
         return CreateResult(id_=job_id, outs=self._outputs(account, client, spec, props))
 
-    def _create_or_adopt(self, client: Any, spec: JobSpec, job_id: str) -> bool:
-        """Create the job; adopt an existing one with the same id when it is this job (True)."""
+    def _gate(self, client: Any, spec: JobSpec, job_id: str) -> None:
+        wait_for_gate(
+            client,
+            job_id,
+            wait_for=spec.wait_for,
+            timeout=spec.wait_timeout,
+            expected_tasks=spec.task_count(),
+            fail_on_task_failure=spec.fail_on_task_failure,
+            has_preparation=spec.job_preparation_task is not None,
+        )
+
+    def _fail_keeping_job(
+        self,
+        account: BatchAccount,
+        client: Any,
+        spec: JobSpec,
+        props: Mapping[str, Any],
+        job_id: str,
+        exc: Exception,
+    ) -> None:
+        """Fail the create/update with ``exc`` but keep the job, its tasks and their history in the state."""
+        message = str(exc) if isinstance(exc, JobGateError) else f"job {job_id}: {type(exc).__name__}: {exc}"
+        try:
+            outs = self._outputs(account, client, spec, props)
+        except Exception:  # noqa: BLE001 - the service is unreachable: keep what the inputs say
+            outs = {**public_inputs(props), "job_id": job_id, "state": "unknown"}
+        outs["gate_error"] = message
+        say(f"job {job_id}: kept in the stack with its finished tasks; `pulumi up` again resumes it")
+        fail_keeping_state(message, job_id, outs)
+
+    def _create_or_adopt(
+        self, client: Any, spec: JobSpec, job_id: str, mark: Mark | None, adopt: bool
+    ) -> None:
+        """Create the job (marked as this resource's); or adopt the existing one when it is this resource's.
+
+        A job of the same id that carries another owner's mark (or none) is refused unless ``adopt``.
+        """
         from azure.core.exceptions import ResourceExistsError
 
         try:
-            call_with_retry(lambda: client.create_job(spec.to_batch_job_create(job_id=job_id)))
+            call_with_retry(lambda: client.create_job(_marked(spec, mark).to_batch_job_create(job_id=job_id)))
             say(f"job {job_id}: created on pool {spec.pool_id}")
-            return False
+            return
         except ResourceExistsError as exc:
             if error_code(exc) not in (None, "JobExists"):
                 raise
         job = get_job(client, job_id)
-        problems = [] if job is not None else ["it disappeared"]
-        if job is not None:
-            state = enum_text(job.state)
-            if state != "active":
-                problems.append(f"it is {state}")
-            if (job.pool_info.pool_id if job.pool_info else None) != spec.pool_id:
-                problems.append("it runs on another pool")
-            for name, have, want in (
-                ("preparation", job.job_preparation_task, spec.job_preparation_task),
-                ("release", job.job_release_task, spec.job_release_task),
-            ):
-                if (have.command_line if have else None) != (want.command_line if want else None):
-                    problems.append(f"its job {name} task differs")
+        if job is None:
+            raise RuntimeError(
+                f"job {job_id} was reported to exist but has disappeared; run `pulumi up` again"
+            )
+        found = mark_of_object(job)
+        judged = verdict(found, mark) if mark is not None else Verdict.FOREIGN
+        if judged is Verdict.FOREIGN and not adopt:
+            raise RuntimeError(
+                refusal("job", job_id, found, mark) if mark else f"job {job_id} already exists"
+            )
+        problems = []
+        state = enum_text(job.state)
+        if state != "active":
+            problems.append(f"it is {state}")
+        if (job.pool_info.pool_id if job.pool_info else None) != spec.pool_id:
+            problems.append("it runs on another pool")
+        for name, have, want in (
+            ("preparation", job.job_preparation_task, spec.job_preparation_task),
+            ("release", job.job_release_task, spec.job_release_task),
+        ):
+            if (have.command_line if have else None) != (want.command_line if want else None):
+                problems.append(f"its job {name} task differs")
         if problems:
             raise RuntimeError(
                 f"job {job_id} already exists and cannot be adopted: {'; '.join(problems)}. Delete it "
                 "(or choose another job_id) and run `pulumi up` again"
             )
-        say(f"job {job_id}: already exists and matches (left by an interrupted deployment); adopting it")
-        return True
+        if judged is Verdict.FOREIGN:
+            say(
+                f"warning: job {job_id}: taking it over from {owner_text(found)} (adopt: true); it is now this stack's"
+            )
+        else:
+            say(f"job {job_id}: already exists and matches (left by an interrupted deployment); adopting it")
+        if judged is not Verdict.OURS:
+            call_with_retry(
+                lambda: client.update_job(job_id, _marked(spec, mark).to_batch_job_update(["metadata"]))
+            )
 
     def _add_tasks(
         self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec], props: Mapping[str, Any]
@@ -363,28 +486,6 @@ class JobProvider(ProviderBase):
         if report.existing:
             say(f"job {job_id}: {len(report.existing)} task(s) already existed with the same definition")
 
-    def _clean_up_failed_create(
-        self, client: Any, spec: JobSpec, job_id: str, adopted: bool, exc: BaseException
-    ) -> None:
-        """Never orphan a job: end and delete it; if that fails too, the next up adopts it."""
-        say(
-            f"job {job_id}: creation failed ({type(exc).__name__}); ending and deleting the job so that "
-            "nothing is left behind"
-        )
-        try:
-            end_job(
-                client,
-                job_id,
-                mode="terminate_then_delete",
-                output_container_url=spec.output_container_url,
-                release_timeout=_release_timeout(spec),
-            )
-        except Exception as cleanup_error:  # noqa: BLE001 - report the original failure
-            say(
-                f"job {job_id}: could not delete it ({cleanup_error}); the next `pulumi up` adopts it if it "
-                "still matches, or delete it by hand"
-            )
-
     # -- read ---------------------------------------------------------------------------------------
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -393,7 +494,27 @@ class JobProvider(ProviderBase):
         client = account.client()
         job = get_job(client, id_)
         if job is None or enum_text(job.state) == "deleting":
+            say(
+                f"warning: job {id_} no longer exists (deleted outside Pulumi); removed from the stack, the "
+                "next `pulumi up` creates it again"
+            )
             return ReadResult(id_="", outs={})
+        mark = mark_of_inputs(props)
+        found = mark_of_object(job)
+        if mark is not None and verdict(found, mark) is not Verdict.OURS:
+            say(
+                f"warning: job {id_} now belongs to {owner_text(found)}, not to this resource; removed from "
+                "the stack (nothing deleted)"
+            )
+            return ReadResult(id_="", outs={})
+        reason = job.execution_info.termination_reason if job.execution_info else None
+        if enum_text(job.state) == "completed" and reason and reason != "AllTasksComplete" \
+                and props.get("state") not in ("completed", "terminating"):  # fmt: skip
+            say(
+                f"warning: job {id_} was terminated outside Pulumi ({reason}); its finished tasks are kept, "
+                "`pulumi up` changes nothing on it (a completed job takes no new tasks or settings); "
+                "`pulumi up --replace <urn>` runs it again"
+            )
         inputs = {**public_inputs(props), "job_id": props.get("job_id") or id_}
         outs = {**inputs, **_drift(inputs, job)}
         try:
@@ -411,35 +532,60 @@ class JobProvider(ProviderBase):
         old_spec = _lenient_spec(olds)
         account = self._account(news)
         client = account.client()
+        job = get_job(client, id_)
+        state = enum_text(job.state) if job else "deleted"
         fields = [k for k in PATCH_KEYS if olds.get(k) != news.get(k)]
         if olds.get("pool_id") != news.get("pool_id"):
             fields.append("pool_id")  # only reached while the job is disabled (diff replaces otherwise)
+        if any(olds.get(k) != news.get(k) for k in OWNER_INPUTS) and "metadata" not in fields:
+            fields.append("metadata")  # the stack was renamed: the mark follows
+        if fields and state in ("completed", "terminating"):
+            # The service answers JobCompleted to every PATCH of a completed job: keep the new values in
+            # the state (nothing left to apply them to) instead of failing every `up`.
+            say(
+                f"warning: job {id_} is {state}; {', '.join(sorted(fields))} cannot change on it any more "
+                "and are recorded only"
+            )
+            fields = []
         if fields:
             say(f"job {id_}: updating {', '.join(sorted(fields))}")
-            call_with_retry(lambda: client.update_job(id_, spec.to_batch_job_update(fields)))
-        added, _, _ = task_changes(old_spec, spec)
-        if added:
+            marked = _marked(spec, mark_of_inputs(news))
+            call_with_retry(lambda: client.update_job(id_, marked.to_batch_job_update(fields)))
+        try:
+            added, _, _ = task_changes(old_spec, spec)
             wanted = set(added)
-            self._add_tasks(
-                client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted], news
-            )
-        if (
-            olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete")
-            and spec.on_all_tasks_complete != "noaction"
-        ):
-            call_with_retry(
-                lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"]))
-            )
-        if added:
-            wait_for_gate(
-                client,
-                id_,
-                wait_for=spec.wait_for,
-                timeout=spec.wait_timeout,
-                expected_tasks=spec.task_count(),
-                fail_on_task_failure=spec.fail_on_task_failure,
-            )
+            if state == "active":
+                wanted |= self._missing_tasks(client, id_, spec)
+            if wanted:
+                self._add_tasks(
+                    client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted], news
+                )
+            if (
+                olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete")
+                and spec.on_all_tasks_complete != "noaction"
+                and state == "active"
+            ):
+                call_with_retry(
+                    lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"]))
+                )
+            if wanted or olds.get("gate_error"):
+                self._gate(client, spec, id_)
+        except Exception as exc:  # noqa: BLE001 - reported as the deployment's error, the job kept
+            self._fail_keeping_job(account, client, spec, news, id_, exc)
         return UpdateResult(outs=self._outputs(account, client, spec, news))
+
+    def _missing_tasks(self, client: Any, job_id: str, spec: JobSpec) -> set[str]:
+        """Declared tasks the job no longer has (deleted outside Pulumi); one count call when none is missing."""
+        counts = task_counts(client, job_id)
+        if counts["active"] + counts["running"] + counts["completed"] >= spec.task_count():
+            return set()
+        have = {t.id.lower() for t in call_with_retry(lambda: list(client.list_tasks(job_id, select=["id"])))}
+        missing = {t.id.lower() for t in spec.expand_tasks()} - have
+        if missing:
+            say(
+                f"job {job_id}: {len(missing)} declared task(s) are missing (deleted outside Pulumi); adding them again"
+            )
+        return missing
 
     # -- delete -------------------------------------------------------------------------------------
 
@@ -451,6 +597,13 @@ class JobProvider(ProviderBase):
             spec = None
         mode = spec.on_destroy if spec else "terminate_then_delete"
         client = self._account(props).client()
+        mark = mark_of_inputs(props)
+        job = get_job(client, id_) if mark is not None else None
+        if job is not None and mark is not None:
+            found = mark_of_object(job)
+            if verdict(found, mark) is not Verdict.OURS:
+                say(foreign_left_alone("job", id_, found, mark))
+                return
         end_job(
             client,
             id_,
@@ -482,6 +635,11 @@ class JobProvider(ProviderBase):
         return {**public_inputs(props), "job_id": job_id, **self._computed(account, client, job_id, spec)}
 
 
+def _marked(spec: JobSpec, mark: Mark | None) -> JobSpec:
+    """The spec whose metadata carries this resource's ownership mark (sent to the service, never diffed)."""
+    return spec.model_copy(update={"metadata": with_mark(spec.metadata, mark)})
+
+
 def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[CheckFailure]:
     """Failures that do not make the engine print a secret.
 
@@ -507,7 +665,7 @@ def _drift(inputs: Mapping[str, Any], job: Any) -> dict[str, Any]:
         real = getattr(job, key)
         if real is not None and real != (inputs.get(key) if inputs.get(key) is not None else default):
             changes[key] = real
-    real_meta = {m.name: m.value for m in job.metadata or []}
+    real_meta = user_metadata({m.name: m.value for m in job.metadata or []})
     if real_meta != (inputs.get("metadata") or {}):
         changes["metadata"] = real_meta
     real_mode = enum_text(job.all_tasks_complete_mode) or "noaction"
@@ -596,6 +754,7 @@ class Job(Resource, module="azbatch", name="Job"):
         batch_account_url: pulumi.Input[str] | None = None,
         batch_account_name: pulumi.Input[str] | None = None,
         batch_account_key: pulumi.Input[str] | None = None,
+        adopt: bool = False,
         opts: pulumi.ResourceOptions | None = None,
         secret_properties: Collection[str] = (),
         file_conventions_container_url: pulumi.Input[str] | None = None,
@@ -632,6 +791,8 @@ class Job(Resource, module="azbatch", name="Job"):
                 TASKS_URL_KEY: pulumi.Output.secret(file_conventions_container_url)
                 if file_conventions_container_url is not None
                 else None,
+                **owner_inputs("azbatch:Job", resource_name),
+                ADOPT_INPUT: adopt,
             }
         )
         for key in COMPUTED_KEYS:
@@ -640,3 +801,5 @@ class Job(Resource, module="azbatch", name="Job"):
             additional_secret_outputs=["batch_account_key", "output_container_url", TASKS_URL_KEY, *secret]
         )
         super().__init__(JobProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))
+        if adopt:
+            announce_adoption(self, "job", resource_name)

@@ -78,7 +78,9 @@ __all__ = [
 #: The config namespace: the project's name in ``Pulumi.yaml``.
 NAMESPACE = "azbatch"
 #: The keys a stack may set in the namespace, in the order they are documented.
-STACK_KEYS: tuple[str, ...] = ("backend", "local", "azure", "pool", "storage", "job")
+STACK_KEYS: tuple[str, ...] = ("backend", "local", "azure", "pool", "storage", "job", "adopt")
+#: What ``azbatch:adopt`` may list: the objects a stack takes over deliberately (see docs/recovery.md).
+ADOPTABLE: tuple[str, ...] = ("pool", "container", "job")
 #: Keys of the namespace read by the Job dynamic provider itself (its provider config), not by the stack.
 PROVIDER_KEYS: frozenset[str] = frozenset({"batchAccountUrl", "batchAccountName"})
 
@@ -174,6 +176,10 @@ class StackConfig(_Model):
     pool: PoolSpec
     storage: StorageSpec = Field(default_factory=StorageSpec)
     job: JobSpec
+    adopt: frozenset[str] = Field(
+        default=frozenset(),
+        description="Take over existing objects of the same ids that are not this stack's: pool, container, job.",
+    )
 
     def container_name(self) -> str:
         """The output container: ``storage.container_name`` or the job's File Conventions container."""
@@ -389,6 +395,10 @@ def load_stack_config(
             )
         )
 
+    adopt = raw.get("adopt") or []
+    if not isinstance(adopt, list) or any(a not in ADOPTABLE for a in adopt):
+        failures.append(ConfigFailure(_key("adopt"), f"a list of {', '.join(ADOPTABLE)}, got {adopt!r}"))
+        adopt = []
     job = _load_job(raw.get("job"), pool, storage, now, failures)
     if failures:
         raise StackConfigError(failures, source=source)
@@ -402,6 +412,7 @@ def load_stack_config(
         pool=pool,
         storage=storage,
         job=job,
+        adopt=frozenset(adopt),
     )
 
 

@@ -225,6 +225,45 @@ def test_pool_existing_id_is_refused_clearly(endpoints: Endpoints) -> None:
         provider.delete(created.id, created.outs)
 
 
+def test_pool_lost_create_answer_is_adopted_by_its_mark_and_foreign_pools_are_refused(
+    endpoints: Endpoints, batch_client: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    provider = PoolProvider()
+    pool_id = _unique("lost")
+    owner = {"owner_stack": "organization/azbatch/a", "owner_resource": "azbatch:Pool::workload-pool"}
+    props = _checked(provider, _pool_props(endpoints, pool_id, target_dedicated_nodes=1, **owner))
+    created = provider.create(props)
+    # The answer to the create was lost: the next up (a new nonce, no state) finds this resource's pool.
+    again = _checked(provider, _pool_props(endpoints, pool_id, target_dedicated_nodes=1, **owner))
+    assert again["owner_nonce"] != props["owner_nonce"]
+    adopted = provider.create(again)
+    assert adopted.outs["node_ids"] == created.outs["node_ids"]
+    assert "made by this resource in an interrupted deployment; adopting it" in capfd.readouterr().err
+
+    # Another stack: refused at check (preview) and create, naming the owner; with adopt: taken over.
+    other = _pool_props(endpoints, pool_id, target_dedicated_nodes=1, owner_stack="organization/azbatch/b",
+                        owner_resource="azbatch:Pool::workload-pool")  # fmt: skip
+    refused = provider.check({}, other)
+    assert (
+        refused.failures
+        and "belongs to stack organization/azbatch/a, resource azbatch:Pool::workload-pool"
+        in (refused.failures[0].reason)
+    )
+    with pytest.raises(PoolError, match="belongs to stack organization/azbatch/a"):
+        provider.create(_checked(provider, {**other, "pool_id": pool_id, "adopt": True}) | {"adopt": False})
+    taken = provider.create(_checked(provider, {**other, "adopt": True}))
+    assert taken.outs["adopted_from"]["pulumi_azbatch_stack"] == "organization/azbatch/a"
+    # The first stack's destroy now... still owns the mark (pools cannot be re-marked): it deletes; the
+    # taker's destroy finds the pool it adopted. A third, unrelated stack's state never deletes it.
+    stranger = {**taken.outs, "owner_stack": "organization/azbatch/c", "adopted_from": None}
+    provider.delete(pool_id, stranger)
+    assert batch_client.get_pool(pool_id).id == pool_id
+    assert "is not deleted: it now belongs to stack organization/azbatch/a" in capfd.readouterr().err
+    provider.delete(pool_id, taken.outs)
+    with pytest.raises(ResourceNotFoundError):
+        batch_client.get_pool(pool_id)
+
+
 def test_pool_check_names_the_bad_property(endpoints: Endpoints) -> None:
     result = PoolProvider().check({}, _pool_props(endpoints, "bad id", task_slots_per_node=0))
     properties = {f.property for f in result.failures}
