@@ -42,6 +42,7 @@ from pulumi_azbatch.model.common import (
     DESCEND,
     ID_PATTERN,
     choice,
+    did_you_mean,
     error_path,
     error_reason,
     format_duration,
@@ -244,6 +245,15 @@ def _hint(name: str, candidates: Sequence[str] | set[str]) -> str:
     return f"; did you mean {suggestion!r}?" + (" (key names are snake_case)" if snake else "")
 
 
+def _top_level_hint(name: str) -> str:
+    # Few, short top-level keys: a transposition (`jbo`) is as likely as a plural (`jobs`).
+    hint = _hint(name, STACK_KEYS)
+    if hint:
+        return hint
+    suggestion = did_you_mean(name, STACK_KEYS)
+    return f"; did you mean {suggestion!r}?" if suggestion else ""
+
+
 def _pydantic_failures(top: str, value: Any, exc: ValidationError) -> list[ConfigFailure]:
     failures = []
     for error in exc.errors():
@@ -277,7 +287,7 @@ def _split_keys(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigF
             failures.append(
                 ConfigFailure(
                     f"{NAMESPACE}:{name}",
-                    f"unknown key{_hint(top, STACK_KEYS)} (known: {', '.join(_key(k) for k in STACK_KEYS)})",
+                    f"unknown key{_top_level_hint(top)} (known: {', '.join(_key(k) for k in STACK_KEYS)})",
                 )
             )
             continue
@@ -369,11 +379,11 @@ def load_stack_config(
                 _key("azure"), "only used with backend 'azure'; remove it or set azbatch:backend: azure"
             )
         )
-    if storage.sas_rotation_margin >= storage.sas_lifetime and "storage" in parsed:
+    if storage.rotation_margin >= storage.sas_lifetime and "storage" in parsed:
         failures.append(
             ConfigFailure(
                 _key("storage", ["sas_rotation_margin"]),
-                f"{format_duration(storage.sas_rotation_margin)} must be shorter than "
+                f"{format_duration(storage.rotation_margin)} must be shorter than "
                 f"sas_lifetime ({format_duration(storage.sas_lifetime)}), or the SAS "
                 "would be re-signed on every pulumi up",
             )
@@ -475,11 +485,11 @@ def _load_job(
     # Margin check: the SAS may be re-signed no sooner than `margin` before expiry, so a job started
     # just before that must finish within the margin.
     limit = spec.constraints.max_wall_clock_time
-    if limit is not None and storage.sas_rotation_margin < limit:
+    if limit is not None and storage.rotation_margin < limit:
         failures.append(
             ConfigFailure(
                 _key("storage", ["sas_rotation_margin"]),
-                f"{format_duration(storage.sas_rotation_margin)} is shorter than the job's "
+                f"{format_duration(storage.rotation_margin)} is shorter than the job's "
                 f"constraints.max_wall_clock_time ({format_duration(limit)}): a job started "
                 "just before rotation could outlive its SAS",
             )

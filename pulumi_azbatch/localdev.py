@@ -236,7 +236,6 @@ def engine_env(
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
-            "PULUMI_SKIP_CONFIRMATIONS": "true",
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         }
     )

@@ -1,4 +1,4 @@
-"""SharedKey verification, computed exactly the way `azure-batch` 15.1.0 signs its requests.
+"""SharedKey verification over the request as received, the way Microsoft's clients sign it.
 
 The string to sign is: method, eleven standard header values, the sorted `ocp-*` headers, then
 `/<account><raw path>` and the query parameters sorted by their original (case-preserved) names with
@@ -38,10 +38,10 @@ MAX_CLOCK_SKEW = timedelta(minutes=15)
 
 def string_to_sign(method: str, target: str, headers: Iterable[tuple[str, str]], account_name: str) -> str:
     """The canonical string for `method` on the raw request `target` (path and query) with `headers`."""
+    # The header values as received, empty when absent: azure-batch sends `Content-Length: 0` on a
+    # body-less DELETE/POST and signs "0"; @azure/batch sends no Content-Length and signs "".
     items = [(k, v) for k, v in headers if v]
     lowered = {k.lower(): v for k, v in items}
-    if method not in ("GET", "HEAD") and "content-length" not in lowered:
-        lowered["content-length"] = "0"
     s = method + "\n" + "\n".join(lowered.get(h, "") for h in SIGNED_HEADERS) + "\n"
     for name, value in sorted((k.lower(), v) for k, v in items if "ocp-" in k.lower()):
         s += f"{name}:{value}\n"

@@ -23,6 +23,7 @@ from types import FrameType
 
 from .server import make_server
 from .service import BatchService
+from .timing import MODES, make_timing
 
 # The well-known development account (documented; never a secret, like Azurite's key).
 DEV_ACCOUNT_NAME = "devbatchaccount1"
@@ -54,6 +55,18 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=int(cap) if cap else None,
         help="cap on the total number of nodes across pools (default: no cap)",
+    )
+    serve.add_argument(
+        "--timing",
+        choices=MODES,
+        default=os.environ.get("LOCALBATCH_TIMING", "fast"),
+        help="fast (default): nodes join at once; realistic: nodes are allocated and boot as on Azure",
+    )
+    serve.add_argument(
+        "--timing-scale",
+        type=float,
+        default=float(os.environ.get("LOCALBATCH_TIMING_SCALE", "1")),
+        help="multiply every realistic duration (and resizeTimeout) by this factor, e.g. 0.01 in tests",
     )
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
     # Where the portal reads File Conventions containers (Azurite locally); optional.
@@ -91,7 +104,14 @@ def serve(args: argparse.Namespace) -> int:
             "can run commands on this machine with the development key",
             file=sys.stderr,
         )
-    service = BatchService(args.data_dir, account_name=args.account_name, max_nodes=args.max_nodes)
+    try:
+        timing = make_timing(args.timing, args.timing_scale)
+    except ValueError as exc:
+        print(f"localbatch: {exc}", file=sys.stderr)
+        return 2
+    service = BatchService(
+        args.data_dir, account_name=args.account_name, max_nodes=args.max_nodes, timing=timing
+    )
     if args.blob_url:
         from .portal import StorageConfig, configure_storage
 

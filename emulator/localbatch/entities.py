@@ -31,7 +31,8 @@ class Node:
     # `Job.instance` of the jobs whose preparation task failed here (never a bare id: a job deleted
     # and created again with the same id, as a Pulumi replace does, is another job and may run here).
     ineligible_jobs: set[str] = field(default_factory=set)
-    # A reboot, reimage or removal in progress: {"op": reboot|reimage|remove, "option", "since"}.
+    # A reboot, reimage, removal, or (realistic timing) allocation / boot in progress:
+    # {"op": reboot|reimage|remove|create|start, "option", "since"}.
     pending: Doc | None = None
 
     @property

@@ -3,7 +3,7 @@
 `http.server.ThreadingHTTPServer` from the standard library is enough for an emulator and keeps the
 package dependency-free. The handler works on the raw request target (`self.path`), because the
 SharedKey signature covers the path exactly as sent (`%2F` still encoded). Unauthenticated admin
-routes live under `/_localbatch/` (health, faults) and the read-only portal under `/portal/`.
+routes live under `/_localbatch/` (health, faults, timing) and the read-only portal under `/portal/`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from urllib.parse import parse_qs, unquote
 
 from . import auth, faults, guards, urls
 from .exceptions import BatchError
-from .rest import Handlers, Request, Response, http_date
+from .rest import Handlers, Request, Response, check_api_version, http_date
 from .service import BatchService
+from .timing import timing_from_json
 
 ADMIN_PREFIX = "/_localbatch/"
 PORTAL_PREFIX = "/portal"
@@ -212,10 +213,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return self.server.faults.take(req.method, unquote(req.path))
 
     def _dispatch(self, req: Request) -> Response:
-        if not req.query.get("api-version"):
-            raise BatchError(400, "MissingRequiredQueryParameter",
-                             "A query parameter that's mandatory for this request is not specified.",
-                             [("QueryParameterName", "api-version")])  # fmt: skip
+        check_api_version(req.query.get("api-version"))
         found = urls.match(req.method, req.path)
         if found is None:
             if urls.path_exists(req.path):
@@ -225,7 +223,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         name, groups = found
         handler = getattr(self.server.handlers, name)
         result: Response = handler(req, *(unquote(g) for g in groups))
-        return result
+        return self.server.handlers.versioned(req, result)
 
     def _admin(self, req: Request) -> Response:
         route = req.path[len(ADMIN_PREFIX) :].rstrip("/")
@@ -246,6 +244,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 except ValueError as exc:
                     return _json(400, {"error": str(exc)})
                 return _json(201, {"faults": injector.list()})
+        if route == "timing":
+            service = self.server.service
+            if req.method in ("PUT", "POST"):
+                try:
+                    service.timing = timing_from_json(json.loads(req.body or b"{}"))
+                except ValueError as exc:
+                    return _json(400, {"error": str(exc)})
+            if req.method in ("GET", "PUT", "POST"):
+                return _json(200, service.timing.describe())
         return _json(404, {"error": f"no admin route {req.method} {req.path}"})
 
     def _drop(self) -> None:
@@ -270,7 +277,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         head = req.method == "HEAD"
         length = response.head_length if head and response.head_length is not None else len(response.body)
         try:
-            self.send_response(response.status)
+            # Not `send_response`: it adds its own Date (and Server) header, and a second Date is joined
+            # by Node's HTTP client into one unparsable value. One Date, ours.
+            self.log_request(response.status)
+            self.send_response_only(response.status)
+            self.send_header("Server", self.version_string())
             for name, value in headers.items():
                 self.send_header(name, value)
             if response.status != 304:

@@ -1,7 +1,8 @@
 """Wire formats of the Batch REST API: timestamps, ISO-8601 durations, ETags and state names.
 
 Owns: the one clock (`utcnow`), the timestamp form Batch writes in bodies (`iso`, `parse_iso`), the
-duration parser (`parse_duration`, with the service's "unlimited"), the ETag/lastModified stamp every
+duration parser (`parse_duration`, with the service's "unlimited") and writer (`iso_duration`), the
+pool defaults the service fills in (`fill_pool_defaults`), the ETag/lastModified stamp every
 change gets (`touch`), the state transition bookkeeping (`set_state`: previousState and the transition
 times), the state names as `StrEnum`s and the defaults the service fills in.
 May import: the standard library and `exceptions` (a bad duration is a 400). Nothing else of the emulator.
@@ -83,6 +84,34 @@ _DURATION = re.compile(
 )
 
 
+def fill_pool_defaults(doc: Doc) -> None:
+    """Fill in what the service returns for a pool created without it (examples/Pools_GetPool_Basic.json
+    of the 2025-06-01 spec, and the defaults its property descriptions state), so a client reading the
+    pool back sees the service's values and not a difference from what it sent."""
+    doc.setdefault("resizeTimeout", "PT15M")
+    doc.setdefault("enableInterNodeCommunication", False)
+    doc.setdefault("taskSlotsPerNode", 1)
+    doc.setdefault("targetNodeCommunicationMode", "default")
+    doc.setdefault("taskSchedulingPolicy", {}).setdefault("nodeFillType", "spread")
+    vmc = doc.get("virtualMachineConfiguration") or {}
+    image = vmc.get("imageReference") or {}
+    if image.get("publisher") and not image.get("virtualMachineImageId"):
+        image.setdefault("version", "latest")
+    for disk in vmc.get("dataDisks") or []:
+        disk.setdefault("caching", "readwrite")
+        if not disk.get("storageAccountType"):
+            disk.setdefault("managedDisk", {}).setdefault("storageAccountType", "standard_lrs")
+    for account in doc.get("userAccounts") or []:
+        account.setdefault("elevationLevel", "nonadmin")
+    network = doc.get("networkConfiguration")
+    if isinstance(network, dict):
+        network.setdefault("dynamicVNetAssignmentScope", "none")
+        network.setdefault("enableAcceleratedNetworking", False)
+    start = doc.get("startTask")
+    if isinstance(start, dict):
+        start.setdefault("maxTaskRetryCount", 0)
+
+
 def utcnow() -> datetime:
     """The current UTC time (a function so there is one clock)."""
     return datetime.now(UTC)
@@ -120,6 +149,17 @@ def parse_duration(value: Any, name: str) -> timedelta | None:
     delta = timedelta(seconds=total)
     # Anything of ten thousand days or more is the service's "unlimited".
     return None if delta >= timedelta(days=10000) else delta
+
+
+def iso_duration(delta: timedelta) -> str:
+    """An ISO-8601 duration as the service writes it (`PT1H2M3.5S`, `P2D`, `PT0S`)."""
+    days, rest = divmod(max(delta.total_seconds(), 0.0), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = (f"{int(hours)}H" if hours else "") + (f"{int(minutes)}M" if minutes else "")
+    if secs or not (days or clock):
+        clock += f"{secs:.3f}".rstrip("0").rstrip(".") + "S"
+    return "P" + (f"{int(days)}D" if days else "") + (f"T{clock}" if clock else "")
 
 
 def seconds(value: Any, name: str) -> float | None:

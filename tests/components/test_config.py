@@ -381,3 +381,45 @@ def test_permissions_are_canonicalised() -> None:
     config = _stack("local")
     config["azbatch:storage"]["sas_permissions"] = "wc"
     assert load_stack_config(config).storage.sas_permissions == "cw"
+
+
+def _failures(config: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_config(config)
+    return {f.key: f.reason for f in caught.value.failures}
+
+
+def test_a_human_duration_is_answered_with_its_iso_form() -> None:
+    config = _stack("local")
+    config["azbatch:job"]["wait_timeout"] = "2h"
+    config["azbatch:storage"]["sas_lifetime"] = "1h30m"
+    failures = _failures(config)
+    assert "use 'PT2H' (2 h)" in failures["azbatch:job.wait_timeout"]
+    assert "use 'PT1H30M' (1 h 30 min)" in failures["azbatch:storage.sas_lifetime"]
+    assert "pydantic" not in str(failures) and "identifier" not in str(failures)
+
+
+def test_numbers_and_booleans_in_environments_are_taken_as_strings() -> None:
+    config = _stack("local")
+    config["azbatch:job"]["common_environment_settings"] = {"THREADS": 4, "DEBUG": True, "RATIO": 0.5}
+    config["azbatch:pool"]["start_task"] = {"command_line": "/bin/true", "environment_settings": {"N": 2}}
+    loaded = load_stack_config(config)
+    assert loaded.job.common_environment_settings == {"THREADS": "4", "DEBUG": "true", "RATIO": "0.5"}
+    assert loaded.pool.start_task is not None and loaded.pool.start_task.environment_settings == {"N": "2"}
+
+
+def test_the_default_rotation_margin_is_a_quarter_of_the_lifetime() -> None:
+    config = _stack("local")
+    config["azbatch:storage"] = {"sas_lifetime": "P7D"}
+    config["azbatch:job"]["constraints"] = {}
+    storage = load_stack_config(config).storage
+    assert storage.rotation_margin == timedelta(days=1, hours=18)
+    config["azbatch:storage"] = {}
+    assert load_stack_config(config).storage.rotation_margin == timedelta(days=7, hours=12)
+
+
+def test_a_typo_in_a_top_level_key_is_named_with_the_key_meant() -> None:
+    config = _stack("local")
+    config["azbatch:jbo"] = config.pop("azbatch:job")
+    failures = _failures(config)
+    assert "did you mean 'job'?" in failures["azbatch:jbo"]

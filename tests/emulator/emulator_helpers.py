@@ -71,3 +71,20 @@ def admin(base_url: str, method: str, path: str, body: Any = None) -> Any:
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read() or b"null")
+
+
+def write_container_url(endpoints: Any, blob_service: Any, container: str) -> str:
+    """Create ``container`` on Azurite; its URL with a create + write SAS valid for an hour."""
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    blob_service.create_container(container)
+    sas = generate_container_sas(
+        endpoints.storage_account_name,
+        container,
+        account_key=endpoints.storage_account_key,
+        permission=ContainerSasPermissions(write=True, create=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    return f"{endpoints.blob_url}/{container}?{sas}"

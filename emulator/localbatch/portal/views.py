@@ -400,7 +400,13 @@ def _outputs_view(service: BatchService, job: Doc) -> str:
 def _blob_rows(job_id: str, entries: Iterable[Any]) -> list[list[str]]:
     return [
         [
-            link(url("jobs", job_id, "blobs") + "/" + _quote_path(b.name), b.path),
+            link(url("jobs", job_id, "blobs") + "/" + _quote_path(b.name), b.path)
+            + (
+                ' <span class="tracked" title="an append blob: a log saved while it grows; this page '
+                'refreshes while the job runs">tracked</span>'
+                if getattr(b, "tracked", False)
+                else ""
+            ),
             size(b.size),
             when(b.last_modified),
         ]

@@ -96,6 +96,8 @@ def _file_operation_under(req: Request, root: Path, url_base: str, file_path: st
     modified = datetime.fromtimestamp(int(st.st_mtime), UTC)
     headers = {
         "Content-Type": "application/octet-stream" if is_dir else _content_type(Path(rel or ".")),
+        # The file's version: changes whenever its content (size or modification time) does.
+        "ETag": f"0x{st.st_mtime_ns:X}{st.st_size:X}",
         "Last-Modified": http_date(modified),
         "ocp-creation-time": http_date(datetime.fromtimestamp(int(st.st_ctime), UTC)),
         "ocp-batch-file-isdirectory": "True" if is_dir else "False",

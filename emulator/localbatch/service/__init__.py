@@ -12,6 +12,7 @@ group or loop, all behind one lock (the pattern of moto's EC2 backend).
 | `prep_release` | job preparation and release tasks |
 | `executions` | launching attempts, the reaper's exits |
 | `retention` | deleting task directories when their retentionTime runs out |
+| `statistics` | pool and job statistics (`$expand=stats`) |
 
 Every public method takes and returns wire-shape dicts (camelCase, as in the REST bodies), so the HTTP
 layer and the read-only portal read the same documents; they use only these public methods. Every
@@ -29,11 +30,20 @@ from .pools import PoolsPart
 from .prep_release import PrepReleasePart
 from .retention import RetentionPart
 from .scheduler import SchedulerPart
+from .statistics import StatisticsPart
 from .tasks import TasksPart
 
 
 class BatchService(
-    PoolsPart, NodesPart, JobsPart, TasksPart, SchedulerPart, PrepReleasePart, ExecutionsPart, RetentionPart
+    PoolsPart,
+    NodesPart,
+    JobsPart,
+    TasksPart,
+    SchedulerPart,
+    PrepReleasePart,
+    ExecutionsPart,
+    RetentionPart,
+    StatisticsPart,
 ):
     """The emulated Batch account: all pools, nodes, jobs and tasks, persisted in `data_dir`.
 

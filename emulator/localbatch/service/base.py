@@ -6,7 +6,7 @@ launch what was queued), start-up (`_load`: read everything back; work that was 
 as after a node reboot), the scheduler thread's loop, URLs, and the id lookups that answer 404s.
 The parts in this package (`pools`, `nodes`, `jobs`, `tasks`, `scheduler`, `prep_release`,
 `executions`, `retention`) are mixins over this class; `BatchService` composes them.
-May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, `store`. Not HTTP or the portal.
+May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, `store`, `timing`. Not HTTP or the portal.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from ..exceptions import (
     not_found,
 )
 from ..store import Store
+from ..timing import Timing
 from ..wire import (
     LIVE_JOB_STATES,
     Doc,
@@ -101,8 +102,11 @@ class ServiceBase:
         account_name: str,
         base_url: str = "http://127.0.0.1",
         max_nodes: int | None = None,
+        timing: Timing | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        # Fast by default; realistic node allocation, boot, reboot and reimage times on request.
+        self.timing = timing or Timing()
         self.account_name = account_name
         self.base_url = base_url.rstrip("/")
         self.max_nodes = max_nodes

@@ -34,8 +34,6 @@ from .retention import remove_tree_later
 # Node states a reboot or reimage is accepted in (the docs say idle or running; a node whose start
 # task failed or that is unusable is exactly the one users reboot, so those are accepted too).
 REBOOTABLE_NODE_STATES = ("idle", "running", "starttaskfailed", "unusable", "waitingforstarttask", "offline")
-# Minimum seconds a node stays `rebooting` / `reimaging`, so pollers and users can see the state.
-REBOOT_SECONDS = 0.3
 
 
 class NodesPart(ServiceBase):

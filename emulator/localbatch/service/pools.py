@@ -1,5 +1,8 @@
 """Pools: create, delete, resize, stop resize, remove nodes, and the scheduler's step that grows
 or shrinks a resizing pool and finishes reboots, reimages and removals once their node is quiet.
+Under realistic timing (`timing.py`) the same step moves new nodes from `creating` to `starting` to
+booted, ends a resize whose nodes are not allocated within `resizeTimeout` (`AllocationTimedOut`),
+and keeps the pool `resizing` while nodes are allocated. Stop-resize keeps the targets (`ResizeStopped`).
 
 May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.base`. Not HTTP or the portal.
 """
@@ -9,7 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from .. import runtime
 from ..entities import Node, Pool
@@ -23,14 +26,15 @@ from ..validation import (
 )
 from ..wire import (
     Doc,
+    fill_pool_defaults,
     iso,
     parse_iso,
+    seconds,
     set_state,
     touch,
     utcnow,
 )
 from .base import ServiceBase
-from .nodes import REBOOT_SECONDS
 from .retention import remove_tree_later
 
 
@@ -64,14 +68,13 @@ class PoolsPart(ServiceBase):
                 stateTransitionTime=iso(now),
                 allocationState="steady",
                 allocationStateTransitionTime=iso(now),
-                resizeTimeout=body.get("resizeTimeout") or "PT15M",
                 targetDedicatedNodes=spec.dedicated,
                 targetLowPriorityNodes=spec.low_priority,
                 enableAutoScale=False,
-                enableInterNodeCommunication=bool(body.get("enableInterNodeCommunication", False)),
                 taskSlotsPerNode=spec.task_slots_per_node,
                 taskSchedulingPolicy=spec.scheduling_policy,
             )
+            fill_pool_defaults(doc)
             touch(doc, now)
             pool = Pool(doc, next(self._seq))
             self.pools[pool.key] = pool
@@ -91,6 +94,9 @@ class PoolsPart(ServiceBase):
                 self._add_node(pool, index, is_dedicated, now)
             doc["currentDedicatedNodes"] = sum(1 for d in grant if d)
             doc["currentLowPriorityNodes"] = sum(1 for d in grant if not d)
+            if self._allocating(pool):
+                # Realistic timing: the initial sizing is a resize like any other.
+                doc["allocationState"] = "resizing"
             self._save_pool(pool)
             return copy.deepcopy(doc)
 
@@ -116,6 +122,21 @@ class PoolsPart(ServiceBase):
             "runningTasksCount": 0,
             "runningTaskSlotsCount": 0,
             "isDedicated": is_dedicated,
+            # What the service reports for a Linux node without public IP configuration: one SSH rule
+            # through the pool's load balancer. Here it names this machine's loopback and is not
+            # connectable (the emulator runs no SSH server).
+            "endpointConfiguration": {
+                "inboundEndpoints": [
+                    {
+                        "name": "SSHRule.0",
+                        "protocol": "tcp",
+                        "publicIPAddress": "127.0.0.1",
+                        "publicFQDN": "localhost",
+                        "frontendPort": 50000 + index,
+                        "backendPort": 22,
+                    }
+                ]
+            },
             "nodeAgentInfo": {"version": "1.11.0-localbatch", "lastUpdateTime": iso(now)},
             "virtualMachineInfo": {"imageReference": copy.deepcopy(vmc.get("imageReference"))},
         }
@@ -125,7 +146,11 @@ class PoolsPart(ServiceBase):
         node = Node(pool.key, doc, root, next(self._seq))
         pool.nodes[node_id] = node
         pool.next_index = max(pool.next_index, index + 1)
-        if doc.get("startTask"):
+        if self.timing.realistic:
+            # `creating` while its VM is allocated, then `starting` (see `_advance_pools`).
+            node.pending = {"op": "create", "option": "requeue", "since": iso(now)}
+            set_state(doc, "creating", now)
+        elif doc.get("startTask"):
             set_state(doc, "waitingforstarttask" if node.waits_for_start else "idle", now)
             self._launch_start_task(pool, node)
         else:
@@ -219,10 +244,18 @@ class PoolsPart(ServiceBase):
                 )
             if pool.doc["allocationState"] == "steady":
                 return
+            # As on Batch, the targets stay what was asked; the pool keeps the nodes it has (those still
+            # being allocated are given up) and says why it stopped short.
+            now = utcnow()
+            for node in list(pool.nodes.values()):
+                if node.pending is not None and node.pending["op"] == "create":
+                    self._drop_node(pool, node)
             staying = pool.staying()
-            pool.doc["targetDedicatedNodes"] = sum(1 for n in staying if n.doc["isDedicated"])
-            pool.doc["targetLowPriorityNodes"] = sum(1 for n in staying if not n.doc["isDedicated"])
-            self._set_allocation(pool, "stopping", utcnow())
+            if len(staying) != pool.doc["targetDedicatedNodes"] + pool.doc["targetLowPriorityNodes"]:
+                self._resize_error(
+                    pool, "ResizeStopped", "The resize was stopped by the user before it completed."
+                )
+            self._set_allocation(pool, "stopping", now)
 
     def _steady_pool(self, pool_id: str, check: Callable[[Doc], None] | None) -> Pool:
         pool = self._pool(pool_id)
@@ -251,17 +284,52 @@ class PoolsPart(ServiceBase):
             for node in list(pool.nodes.values()):
                 if node.pending is None or self._node_busy(node):
                     continue
-                if node.pending["op"] == "remove":
+                op = node.pending["op"]
+                elapsed = (now - parse_iso(node.pending["since"])).total_seconds()
+                if op == "remove":
                     self._drop_node(pool, node)
-                elif now - parse_iso(node.pending["since"]) >= timedelta(seconds=REBOOT_SECONDS):
+                elif op == "create" and elapsed >= self._resize_timeout(pool):
+                    self._drop_node(pool, node)
+                    self._resize_error(
+                        pool, "AllocationTimedOut", "The desired number of nodes could not be allocated "
+                        "within the resize timeout.",
+                    )  # fmt: skip
+                elif elapsed < self.timing.seconds(op):
+                    continue
+                elif op == "create":
+                    node.pending = {"op": "start", "option": "requeue", "since": iso(now)}
+                    set_state(node.doc, "starting", now)
+                    self._save_node(node)
+                else:
                     self._boot(pool, node, now)
-            if pool.doc["allocationState"] == "resizing":
+            if pool.doc["allocationState"] == "resizing" and not self._resize_timed_out(pool):
                 self._resize_step(pool, now)
-            if pool.doc["allocationState"] in ("resizing", "stopping") and not any(
-                n.leaving for n in pool.nodes.values()
+            if (
+                pool.doc["allocationState"] in ("resizing", "stopping")
+                and not any(n.leaving for n in pool.nodes.values())
+                and not self._allocating(pool)
             ):
                 self._count_nodes(pool)
                 self._set_allocation(pool, "steady", now)
+
+    def _allocating(self, pool: Pool) -> bool:
+        """Whether a node of the pool is still being allocated (realistic timing)."""
+        return any(n.pending is not None and n.pending["op"] == "create" for n in pool.nodes.values())
+
+    def _resize_timeout(self, pool: Pool) -> float:
+        return self.timing.resize_timeout(
+            seconds(pool.doc.get("resizeTimeout") or "PT15M", "resizeTimeout") or 0
+        )
+
+    def _resize_timed_out(self, pool: Pool) -> bool:
+        return any(e.get("code") == "AllocationTimedOut" for e in pool.doc.get("resizeErrors") or [])
+
+    def _resize_error(self, pool: Pool, code: str, message: str) -> None:
+        """Record why the current resize fell short (kept until the next resize, as on Batch)."""
+        errors = pool.doc.setdefault("resizeErrors", [])
+        if not any(e.get("code") == code for e in errors):
+            errors.append({"code": code, "message": message})
+        self._save_pool(pool)
 
     def _resize_step(self, pool: Pool, now: datetime) -> None:
         """Add missing nodes (within --max-nodes) and mark surplus ones to leave, idle ones first."""
