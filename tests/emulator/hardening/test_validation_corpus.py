@@ -168,7 +168,6 @@ JOBS: list[tuple[str, Any, int, str]] = [
 ]
 POOLS: list[tuple[str, Any, int, str]] = [
     ("pool-id-newline", _pool(id="vp\n"), 400, INVALID),
-    ("pool-target-nodes-text", _pool(targetDedicatedNodes="5"), 400, INVALID),
     ("pool-target-nodes-inf", _pool(targetDedicatedNodes=1e400), 400, INVALID),
     ("pool-display-name-1025", _pool(displayName="n" * 1025), 400, INVALID),
     ("pool-metadata-name-number", _pool(metadata=[{"name": 5, "value": "x"}]), 400, INVALID),
