@@ -193,7 +193,7 @@ def check_task_like(spec: Any, name: str) -> None:
     check_text(spec, "displayName", MAX_DISPLAY_NAME, f"{name}.displayName")
     if spec.get("containerSettings"):
         raise unsupported_property(f"{name}.containerSettings", "Container tasks are not emulated locally.")
-    check_name_values(spec, "environmentSettings", f"{name}.environmentSettings")
+    check_name_values(spec, "environmentSettings")
     for rf in check_list(spec, "resourceFiles"):
         problem = resource_file_problem(rf)
         if problem:

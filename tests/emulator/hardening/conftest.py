@@ -54,6 +54,7 @@ def _sign(method: str, path: str, headers: dict[str, str]) -> str:
     from urllib.parse import parse_qs
 
     lowered = {k.lower(): v for k, v in headers.items() if v}
+    # The server signs the headers as received (like Batch): an absent Content-Length signs as empty.
     text = method + "\n" + "\n".join(lowered.get(h, "") for h in SIGNED_HEADERS) + "\n"
     for name, value in sorted((k, v) for k, v in lowered.items() if "ocp-" in k):
         text += f"{name}:{value}\n"

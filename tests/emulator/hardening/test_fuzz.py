@@ -9,6 +9,7 @@ Bounded for CI: a fixed example budget and a per-example deadline keep the whole
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from urllib.parse import quote
@@ -17,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import Emulator  # noqa: E402
+from conftest import Emulator, create_pool  # noqa: E402
+from emulator_helpers import wait_for  # noqa: E402
 
 FUZZ = settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture],
                 derandomize=True)  # fmt: skip
@@ -104,11 +106,6 @@ def test_fuzzed_task_bodies_never_fail_with_5xx_nor_stop_the_scheduler(emu: Emul
     """Task bodies built from the shapes `dependsOn`, `exitConditions`, constraints and environment can
     take: each gets a 201 or a Batch-shaped 4xx, and whatever was accepted never stops the scheduler
     (a plain task added afterwards still runs)."""
-    import json
-
-    from conftest import create_pool
-    from emulator_helpers import wait_for
-
     create_pool(emu, "fuzz-pool")
     body = {"id": "fuzz-job", "poolInfo": {"poolId": "fuzz-pool"}, "usesTaskDependencies": True}
     assert emu.request("POST", "/jobs", json.dumps(body)).status == 201
