@@ -25,12 +25,14 @@ Lifecycle (see the README section ``docs/job-resource.md``):
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 import pulumi
+from azure.batch import models as batch_models
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -44,17 +46,17 @@ from pulumi.dynamic import (
 from pydantic import BaseModel
 
 from pulumi_azbatch.conventions import job_output_prefix, task_output_prefix
-from pulumi_azbatch.model.canonical import canonical_task
 from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
-from pulumi_azbatch.model.job import JOB_FIELDS_PATCHED, JobSpec, make_job_id
+from pulumi_azbatch.model.job import JobSpec, make_job_id
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
 from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, trace
 from .batch_client import BatchAccount, call_with_retry, error_code, resolve_account
+from .job_plan import PATCH_KEYS, REPLACE_KEYS, TASK_KEYS, TaskPlan, plan_job, plan_tasks
 from .lifecycle import end_job, enum_text, get_job, job_snapshot, wait_for_gate
-from .submission import submit_tasks
+from .submission import delete_tasks, submit_tasks
 
 #: Inputs of the resource besides the job spec.
 ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
@@ -64,37 +66,6 @@ NAME_KEY = "name_prefix"
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k in JobSpec.model_fields)
 INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY}
 
-#: Changing any of these needs a new job (the service has no way to change them on an existing job).
-REPLACE_KEYS = frozenset(
-    {
-        "job_id",
-        "batch_account_url",
-        "batch_account_name",
-        "display_name",
-        "uses_task_dependencies",
-        "common_environment_settings",
-        "job_preparation_task",
-        "job_release_task",
-        "on_task_failure",
-    }
-)
-#: Changed with a PATCH of the job (the model's list; ``pool_id`` and ``on_all_tasks_complete`` are
-#: updatable too, but only after the checks in ``diff``/``update``).
-PATCH_KEYS = JOB_FIELDS_PATCHED
-#: Only the provider reads these (waits, deletion, validation, credentials): no call to the service.
-PROVIDER_KEYS = frozenset(
-    {
-        "on_destroy",
-        "wait_for",
-        "wait_timeout",
-        "fail_on_task_failure",
-        "node_os",
-        "batch_account_key",
-        "output_container_url",
-        NAME_KEY,
-    }
-)
-TASK_KEYS = frozenset({"tasks", "task_factories"})
 #: The most tasks listed in the ``task_output_prefixes`` output (state size stays bounded).
 MAX_PREFIX_TASKS = 1000
 #: Outputs computed by the provider (seeded with None by the resource class).
@@ -132,19 +103,6 @@ def _to_inputs(spec: JobSpec, rest: Mapping[str, Any]) -> dict[str, Any]:
     dumped = spec.model_dump(mode="json", exclude_defaults=True)
     dumped["job_id"] = dumped.pop("id", spec.id)
     return {**{k: v for k, v in rest.items() if k not in SPEC_INPUT_KEYS}, **dumped}
-
-
-def _task_index(spec: JobSpec) -> dict[str, dict[str, Any]]:
-    return {t.id.lower(): canonical_task(t) for t in spec.expand_tasks()}
-
-
-def task_changes(old: JobSpec, new: JobSpec) -> tuple[list[str], list[str], list[str]]:
-    """(added, changed, removed) task ids between two specs (factories expanded, SAS ignored)."""
-    before, after = _task_index(old), _task_index(new)
-    added = [k for k in after if k not in before]
-    changed = [k for k in after if k in before and before[k] != after[k]]
-    removed = [k for k in before if k not in after]
-    return added, changed, removed
 
 
 def task_output_prefixes(spec: JobSpec) -> dict[str, list[str]]:
@@ -242,31 +200,12 @@ class JobProvider(ProviderBase):
         changed = [k for k in INPUT_KEYS if contains_unknown(news.get(k)) or olds.get(k) != news.get(k)]
         if not changed:
             return DiffResult(changes=False, replaces=[], delete_before_replace=True)
-        replaces = sorted(k for k in changed if k in REPLACE_KEYS)
-        state = olds.get("state")
-        if "pool_id" in changed and state != "disabled":
-            replaces.append("pool_id")  # the service changes the pool only while the job is disabled
-        old_mode, new_mode = (
-            olds.get("on_all_tasks_complete") or "noaction",
-            news.get("on_all_tasks_complete"),
-        )
-        if (
-            "on_all_tasks_complete" in changed
-            and (new_mode or "noaction") == "noaction"
-            and old_mode != "noaction"
-        ):
-            replaces.append("on_all_tasks_complete")  # the service rejects terminatejob -> noaction
-        task_keys = [k for k in changed if k in TASK_KEYS]
-        if task_keys and not contains_unknown({k: news.get(k) for k in TASK_KEYS}):
-            try:
-                added, modified, removed = task_changes(_lenient_spec(olds), _lenient_spec(news))
-            except Exception:  # noqa: BLE001 - an unreadable old spec: be safe, replace
-                added, modified, removed = [], ["?"], []
-            if modified or removed:
-                replaces.extend(task_keys)
-            elif added and state in ("completed", "terminating"):
-                replaces.extend(task_keys)  # a completed job takes no new tasks
-        return DiffResult(changes=True, replaces=sorted(set(replaces)), delete_before_replace=True)
+        plan = plan_job(olds, news, changed, _lenient_spec, unknown=contains_unknown)
+        # The engine's own property diff cannot say which tasks move or why a job is replaced: the
+        # plan's lines do (shown by `pulumi preview` and `up`, with or without --diff).
+        for line in plan.lines():
+            say(line)
+        return DiffResult(changes=True, replaces=sorted(plan.replaces), delete_before_replace=True)
 
     # -- create -------------------------------------------------------------------------------------
 
@@ -401,10 +340,8 @@ class JobProvider(ProviderBase):
         if fields:
             say(f"job {id_}: updating {', '.join(sorted(fields))}")
             call_with_retry(lambda: client.update_job(id_, spec.to_batch_job_update(fields)))
-        added, _, _ = task_changes(old_spec, spec)
-        if added:
-            wanted = set(added)
-            self._add_tasks(client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted])
+        tasks = plan_tasks(old_spec, spec) if _tasks_changed(olds, news) else TaskPlan()
+        self._apply_task_plan(client, spec, id_, tasks)
         if (
             olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete")
             and spec.on_all_tasks_complete != "noaction"
@@ -412,7 +349,7 @@ class JobProvider(ProviderBase):
             call_with_retry(
                 lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"]))
             )
-        if added:
+        if tasks.submitted:
             wait_for_gate(
                 client,
                 id_,
@@ -422,6 +359,28 @@ class JobProvider(ProviderBase):
                 fail_on_task_failure=spec.fail_on_task_failure,
             )
         return UpdateResult(outs=self._outputs(account, client, spec, news))
+
+    def _apply_task_plan(self, client: Any, spec: JobSpec, job_id: str, plan: TaskPlan) -> None:
+        """Touch only the tasks that changed: delete removed and changed ones, update constraints in
+        place, add new and changed ones (with their ids) in ⌈n/100⌉ add-collection calls."""
+        if not plan:
+            return
+        say(f"job {job_id}: tasks: {plan.describe()}")
+        gone = [*plan.removed, *plan.readded]
+        if gone:
+            # Deleting a running task stops it (Batch ends its process) and removes its files on the node.
+            failures = delete_tasks(client, job_id, gone)
+            if failures:
+                shown = "\n".join(f"  {f}" for f in failures[:20])
+                raise RuntimeError(f"job {job_id}: {len(failures)} task(s) could not be deleted:\n{shown}")
+        by_id = {t.id.lower(): t for t in spec.expand_tasks()}
+        for task_id in plan.updated:
+            constraints = by_id[task_id.lower()].constraints
+            body = batch_models.BatchTask(
+                constraints=constraints.to_sdk() if constraints else batch_models.BatchTaskConstraints()
+            )
+            call_with_retry(functools.partial(client.replace_task, job_id, task_id, body))
+        self._add_tasks(client, spec, job_id, [by_id[t.lower()] for t in plan.submitted])
 
     # -- delete -------------------------------------------------------------------------------------
 
@@ -462,6 +421,10 @@ class JobProvider(ProviderBase):
     ) -> dict[str, Any]:
         job_id = spec.effective_id()
         return {**public_inputs(props), "job_id": job_id, **self._computed(account, client, job_id, spec)}
+
+
+def _tasks_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    return any(olds.get(k) != news.get(k) for k in TASK_KEYS)
 
 
 def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[CheckFailure]:
