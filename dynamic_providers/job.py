@@ -8,17 +8,20 @@ Lifecycle (see the README section ``docs/job-resource.md``):
 
 * ``check``: every rule of the model, each failure naming its property; unknowns tolerated; the id
   is autonamed ``<resource name>-<random>`` once and kept.
-* ``diff``: update in place (priority, max_parallel_tasks, allow_task_preemption, constraints,
-  metadata, on_all_tasks_complete noaction -> terminatejob, tasks added, provider knobs) or replace
-  (preparation/release task, common environment, a changed or removed task, the pool unless the job
-  is disabled, ...), the replacing properties named in ``replaces``; the job is deleted (and gone)
-  before its replacement is created with the same id.
+* ``diff``: the :class:`~pulumi_azbatch.dynamic_providers.job_plan.JobPlan` (see that module): update
+  in place (job properties Batch can PATCH, tasks added, changed, updated or removed one by one,
+  provider knobs) or replace (preparation/release task, common environment, the pool unless the job
+  is disabled, tasks that a completed or self-terminating job cannot take, ...), the replacing
+  properties named in ``replaces``; the plan's lines (task ids, old → new values, reasons) are
+  printed for the preview. A replaced job is deleted (and gone) before it is created with the same id.
 * ``create``: job with ``onAllTasksComplete: noaction``, tasks in ⌈N/100⌉ concurrent calls, then the
   requested ``onAllTasksComplete``, then the optional completion gate. A failure after the job exists
   ends and deletes it; if even that fails, the next ``pulumi up`` adopts the job when it matches.
 * ``read``: the real state, task counts, failed tasks, per-node preparation/release results and the
-  updatable properties as the service has them (drift); a missing job leaves the state.
-* ``update``: PATCH only what changed, add the new tasks, gate.
+  updatable properties as the service has them (drift, named in the ``drift`` output); a missing
+  job leaves the state.
+* ``update``: PATCH only what changed; delete removed and changed tasks, PUT the constraints of
+  tasks whose constraints alone changed, add new and changed tasks in ⌈n/100⌉ calls; gate.
 * ``delete``: per ``on_destroy``; terminate, wait for release on every node that ran preparation,
   print exit codes, copy preparation/release logs to ``$JobLog/``, delete, wait until gone.
 """
@@ -78,6 +81,7 @@ COMPUTED_KEYS = (
     "output_container",
     "task_output_prefixes",
     "task_count",
+    "drift",
 )
 
 
@@ -318,7 +322,10 @@ class JobProvider(ProviderBase):
         if job is None or enum_text(job.state) == "deleting":
             return ReadResult(id_="", outs={})
         inputs = {**public_inputs(props), "job_id": props.get("job_id") or id_}
-        outs = {**inputs, **_drift(inputs, job)}
+        drift = _drift(inputs, job)
+        # `drift` names the properties whose stored value is now the service's, so the next preview
+        # can say that `up` reverts them.
+        outs = {**inputs, **drift, "drift": sorted(drift)}
         try:
             spec = _lenient_spec(outs)
         except Exception:  # noqa: BLE001 - state written by another version: show what we can
@@ -420,7 +427,8 @@ class JobProvider(ProviderBase):
         self, account: BatchAccount, client: Any, spec: JobSpec, props: Mapping[str, Any]
     ) -> dict[str, Any]:
         job_id = spec.effective_id()
-        return {**public_inputs(props), "job_id": job_id, **self._computed(account, client, job_id, spec)}
+        computed = self._computed(account, client, job_id, spec)
+        return {**public_inputs(props), "job_id": job_id, **computed, "drift": []}
 
 
 def _tasks_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:

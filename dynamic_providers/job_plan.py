@@ -140,7 +140,7 @@ def plan_tasks(old: JobSpec, new: JobSpec) -> TaskPlan:
 
 
 def _show(value: Any) -> str:
-    text = "(not set)" if value is None else json.dumps(value, sort_keys=True, default=str)
+    text = "(default)" if value is None else json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 
 

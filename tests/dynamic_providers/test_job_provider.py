@@ -223,8 +223,11 @@ def test_full_lifecycle_create_read_update_delete(
     # Drift made outside Pulumi shows up.
     batch_client.update_job(job_id, m.BatchJobUpdateOptions(priority=7))
     drifted = provider.read(job_id, outs).outs
-    assert drifted["priority"] == 7
+    assert drifted["priority"] == 7 and drifted["drift"] == ["priority"]
+    capfd.readouterr()
     assert provider.diff(job_id, drifted, inputs).replaces == []
+    said = capfd.readouterr().err
+    assert f"job {job_id}: update in place: priority: 7 → (default) (reverts drift" in said
 
     # update: PATCH only what changed, add the new tasks.
     news = checked(provider, {**inputs, "priority": 3, "tasks": [task(i) for i in range(6)]}, inputs)
