@@ -526,6 +526,8 @@ class Job(Resource, module="azbatch", name="Job"):
 
     job_id: pulumi.Output[str]
     """The Batch job id (the resource's id too); autonamed ``<resource name>-<random>`` when not set."""
+    pool_id: pulumi.Output[str]
+    """The pool the job runs on."""
     url: pulumi.Output[str]
     """The job's REST URL."""
     state: pulumi.Output[str]
