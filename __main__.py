@@ -25,7 +25,7 @@ def read_config() -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key in STACK_KEYS:
         value = config.get(key) if key == "backend" else config.get_object(key)
-        if value is not None:
+        if value is not None and value != {}:  # {} is Pulumi.yaml's default: the key is not set
             values[f"{NAMESPACE}:{key}"] = value
     return values
 
