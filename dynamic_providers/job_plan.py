@@ -140,6 +140,8 @@ def plan_tasks(old: JobSpec, new: JobSpec) -> TaskPlan:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # the engine hands numbers over as floats: priority 50, not 50.0
     text = "(default)" if value is None else json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 
