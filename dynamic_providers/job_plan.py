@@ -171,6 +171,9 @@ class JobPlan:
                    + (f": {self.task_count} task(s))" if self.task_count is not None else ")")]  # fmt: skip
             for key, reason in sorted(self.replaces.items()):
                 out.append(f"{head}   forces replacement: {key}: {reason}")
+            if "job_id" not in self.replaces:
+                out.append(f"{head}   outputs: the new run writes into the same File Conventions container; "
+                           "to keep runs apart, give the job a new id in this change")  # fmt: skip
             return out
         out = []
         for key, (old, new) in sorted(self.updates.items()):
@@ -220,6 +223,11 @@ def plan_job(
     for key in sorted(changed & PATCH_KEYS):
         plan.updates[key] = (olds.get(key), news.get(key))
     plan.settings = sorted(changed & PROVIDER_KEYS - HIDDEN_KEYS - {"name_prefix"})
+    if plan.replaces and not unknown({k: news.get(k) for k in TASK_KEYS}):
+        try:
+            plan.task_count = load(news).task_count()
+        except Exception:  # noqa: BLE001 - only the count in a message
+            plan.task_count = None
     task_keys = sorted(changed & TASK_KEYS)
     if task_keys and not unknown({k: news.get(k) for k in TASK_KEYS}):
         try:

@@ -437,3 +437,33 @@ def test_task_level_update_touches_only_the_changed_tasks(
     assert ids["task2"].constraints.max_task_retry_count == 3
     assert updated["task_counts"]["succeeded"] == 6
     provider.delete(job_id, updated)
+
+
+def test_plan_lines_name_tasks_count_the_rest_and_say_why_a_job_is_replaced(
+    account: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    provider = JobProvider()
+    sweep = {"type": "parametric_sweep", "parameter_sets": [{"start": 1, "end": 200}],
+             "repeat_task": {"id": "case-{0:3}", "command_line": "/bin/echo {0}"}}  # fmt: skip
+    base = checked(provider, {**account, "job_id": "j1", "pool_id": "p", "task_factories": [sweep]})
+    olds = {**base, "state": "active"}
+    grown = {**sweep, "parameter_sets": [{"start": 1, "end": 230}]}
+    capfd.readouterr()
+    assert (
+        provider.diff("j1", olds, checked(provider, {**base, "task_factories": [grown]}, base)).replaces == []
+    )
+    said = capfd.readouterr().err
+    assert "job j1: tasks: 30 added: case-201, case-202" in said and "case-210 and 20 more" in said
+
+    replaced = checked(provider, {**base, "job_preparation_task": {"command_line": "/bin/true"}}, base)
+    assert provider.diff("j1", olds, replaced).replaces == ["job_preparation_task"]
+    said = capfd.readouterr().err
+    assert (
+        "job j1: replace (delete the job, then create it again with the same id; every task runs again: 200"
+        in said
+    )
+    assert (
+        'forces replacement: job_preparation_task: Batch cannot change it on an existing job ((default) → {"command_line"'
+        in said
+    )
+    assert "give the job a new id" in said
