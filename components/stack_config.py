@@ -95,7 +95,8 @@ def secret_properties(
 def read_stack_config(project_dir: Path) -> tuple[dict[str, Any], dict[str, frozenset[str]]]:
     """Every ``azbatch:*`` value (structured keys as objects) and :func:`secret_properties` of them."""
     keys = _config_keys()
-    values = {key: _value(key) for key in keys}
+    # {} is Pulumi.yaml's default for the structured keys: such a key is not set.
+    values = {key: value for key in keys if (value := _value(key)) is not None and value != {}}
     secret = [key for key in keys if is_config_secret(key)]
     file_config: Mapping[str, Any] | None = None
     if secret:

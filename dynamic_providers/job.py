@@ -8,23 +8,27 @@ Lifecycle (see the README section ``docs/job-resource.md``):
 
 * ``check``: every rule of the model, each failure naming its property; unknowns tolerated; the id
   is autonamed ``<resource name>-<random>`` once and kept.
-* ``diff``: update in place (priority, max_parallel_tasks, allow_task_preemption, constraints,
-  metadata, on_all_tasks_complete noaction -> terminatejob, tasks added, provider knobs) or replace
-  (preparation/release task, common environment, a changed or removed task, the pool unless the job
-  is disabled, ...), the replacing properties named in ``replaces``; the job is deleted (and gone)
-  before its replacement is created with the same id.
+* ``diff``: the :class:`~pulumi_azbatch.dynamic_providers.job_plan.JobPlan` (see that module): update
+  in place (job properties Batch can PATCH, tasks added, changed, updated or removed one by one,
+  provider knobs) or replace (preparation/release task, common environment, the pool unless the job
+  is disabled, tasks that a completed or self-terminating job cannot take, ...), the replacing
+  properties named in ``replaces``; the plan's lines (task ids, old → new values, reasons) are
+  printed for the preview. A replaced job is deleted (and gone) before it is created with the same id.
 * ``create``: job with ``onAllTasksComplete: noaction``, tasks in ⌈N/100⌉ concurrent calls, then the
   requested ``onAllTasksComplete``, then the optional completion gate. A failure after the job exists
   ends and deletes it; if even that fails, the next ``pulumi up`` adopts the job when it matches.
 * ``read``: the real state, task counts, failed tasks, per-node preparation/release results and the
-  updatable properties as the service has them (drift); a missing job leaves the state.
-* ``update``: PATCH only what changed, add the new tasks, gate.
+  updatable properties as the service has them (drift, named in the ``drift`` output); a missing
+  job leaves the state.
+* ``update``: PATCH only what changed; delete removed and changed tasks, PUT the constraints of
+  tasks whose constraints alone changed, add new and changed tasks in ⌈n/100⌉ calls; gate.
 * ``delete``: per ``on_destroy``; terminate, wait for release on every node that ran preparation,
   print exit codes, copy preparation/release logs to ``$JobLog/``, delete, wait until gone.
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Collection, Mapping
 from datetime import timedelta
@@ -45,9 +49,8 @@ from pulumi.dynamic import (
 from pydantic import BaseModel
 
 from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, task_output_prefix
-from pulumi_azbatch.model.canonical import canonical_task
 from pulumi_azbatch.model.common import DESCEND, has_sas, plain_data, strip_query
-from pulumi_azbatch.model.job import JOB_FIELDS_PATCHED, JobSpec, make_job_id
+from pulumi_azbatch.model.job import JobSpec, make_job_id
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
@@ -55,6 +58,7 @@ from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse
 from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, secret_if_sas, trace
 from .batch_client import BatchAccount, call_with_retry, error_code, resolve_account
 from .host import fail_keeping_state, install_cancel_hook
+from .job_plan import PATCH_KEYS, REPLACE_KEYS, TASK_KEYS, TaskPlan, plan_job, plan_tasks
 from .lifecycle import JobGateError, end_job, enum_text, get_job, job_snapshot, task_counts, wait_for_gate
 from .ownership import (
     ADOPT_INPUT,
@@ -74,7 +78,7 @@ from .ownership import (
     with_mark,
     with_nonce,
 )
-from .submission import submit_tasks
+from .submission import delete_tasks, submit_tasks
 
 # The engine's Cancel (first Ctrl-C) ends the completion gate's wait (see host.py).
 install_cancel_hook()
@@ -90,40 +94,6 @@ SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k
 TASKS_URL_KEY = "file_conventions_container_url"
 INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY, TASKS_URL_KEY} | set(OWNER_INPUTS)
 
-#: Changing any of these needs a new job (the service has no way to change them on an existing job).
-REPLACE_KEYS = frozenset(
-    {
-        "job_id",
-        "batch_account_url",
-        "batch_account_name",
-        "display_name",
-        "uses_task_dependencies",
-        "common_environment_settings",
-        "job_preparation_task",
-        "job_release_task",
-        "on_task_failure",
-    }
-)
-#: Changed with a PATCH of the job (the model's list; ``pool_id`` and ``on_all_tasks_complete`` are
-#: updatable too, but only after the checks in ``diff``/``update``).
-PATCH_KEYS = JOB_FIELDS_PATCHED
-#: Only the provider reads these (waits, deletion, validation, credentials): no call to the service.
-PROVIDER_KEYS = frozenset(
-    {
-        "on_destroy",
-        "wait_for",
-        "wait_timeout",
-        "fail_on_task_failure",
-        "node_os",
-        "batch_account_key",
-        "output_container_url",
-        "file_conventions",
-        TASKS_URL_KEY,
-        NAME_KEY,
-        ADOPT_INPUT,
-    }
-)
-TASK_KEYS = frozenset({"tasks", "task_factories"})
 #: The most tasks listed in the ``task_output_prefixes`` output (state size stays bounded).
 MAX_PREFIX_TASKS = 1000
 #: Outputs computed by the provider (seeded with None by the resource class).
@@ -137,6 +107,7 @@ COMPUTED_KEYS = (
     "task_output_prefixes",
     "task_count",
     "gate_error",
+    "drift",
 )
 
 
@@ -162,19 +133,6 @@ def _to_inputs(spec: JobSpec, rest: Mapping[str, Any]) -> dict[str, Any]:
     dumped = spec.model_dump(mode="json", exclude_defaults=True)
     dumped["job_id"] = dumped.pop("id", spec.id)
     return {**{k: v for k, v in rest.items() if k not in SPEC_INPUT_KEYS}, **dumped}
-
-
-def _task_index(spec: JobSpec) -> dict[str, dict[str, Any]]:
-    return {t.id.lower(): canonical_task(t) for t in spec.expand_tasks()}
-
-
-def task_changes(old: JobSpec, new: JobSpec) -> tuple[list[str], list[str], list[str]]:
-    """(added, changed, removed) task ids between two specs (factories expanded, SAS ignored)."""
-    before, after = _task_index(old), _task_index(new)
-    added = [k for k in after if k not in before]
-    changed = [k for k in after if k in before and before[k] != after[k]]
-    removed = [k for k in before if k not in after]
-    return added, changed, removed
 
 
 def task_output_prefixes(spec: JobSpec) -> dict[str, list[str]]:
@@ -304,31 +262,12 @@ class JobProvider(ProviderBase):
             if live is None:
                 return DiffResult(changes=False, replaces=[], delete_before_replace=True)
             return DiffResult(changes=True, replaces=live, delete_before_replace=True)
-        replaces = sorted(k for k in changed if k in REPLACE_KEYS)
-        state = olds.get("state")
-        if "pool_id" in changed and state != "disabled":
-            replaces.append("pool_id")  # the service changes the pool only while the job is disabled
-        old_mode, new_mode = (
-            olds.get("on_all_tasks_complete") or "noaction",
-            news.get("on_all_tasks_complete"),
-        )
-        if (
-            "on_all_tasks_complete" in changed
-            and (new_mode or "noaction") == "noaction"
-            and old_mode != "noaction"
-        ):
-            replaces.append("on_all_tasks_complete")  # the service rejects terminatejob -> noaction
-        task_keys = [k for k in changed if k in TASK_KEYS]
-        if task_keys and not contains_unknown({k: news.get(k) for k in TASK_KEYS}):
-            try:
-                added, modified, removed = task_changes(_lenient_spec(olds), _lenient_spec(news))
-            except Exception:  # noqa: BLE001 - an unreadable old spec: be safe, replace
-                added, modified, removed = [], ["?"], []
-            if modified or removed:
-                replaces.extend(task_keys)
-            elif added and state in ("completed", "terminating"):
-                replaces.extend(task_keys)  # a completed job takes no new tasks
-        return DiffResult(changes=True, replaces=sorted(set(replaces)), delete_before_replace=True)
+        plan = plan_job(olds, news, changed, _lenient_spec, unknown=contains_unknown)
+        # The engine's own property diff cannot say which tasks move or why a job is replaced: the
+        # plan's lines do (shown by `pulumi preview` and `up`, with or without --diff).
+        for line in plan.lines():
+            say(line)
+        return DiffResult(changes=True, replaces=sorted(plan.replaces), delete_before_replace=True)
 
     def _live_drift(self, job_id: str, olds: Mapping[str, Any]) -> list[str] | None:
         """What `up` must do about changes made outside Pulumi (None: nothing; else the replaced keys).
@@ -516,7 +455,10 @@ class JobProvider(ProviderBase):
                 "`pulumi up --replace <urn>` runs it again"
             )
         inputs = {**public_inputs(props), "job_id": props.get("job_id") or id_}
-        outs = {**inputs, **_drift(inputs, job)}
+        drift = _drift(inputs, job)
+        # `drift` names the properties whose stored value is now the service's, so the next preview
+        # can say that `up` reverts them.
+        outs = {**inputs, **drift, "drift": sorted(drift)}
         try:
             spec = _lenient_spec(outs)
         except Exception:  # noqa: BLE001 - state written by another version: show what we can
@@ -552,14 +494,9 @@ class JobProvider(ProviderBase):
             marked = _marked(spec, mark_of_inputs(news))
             call_with_retry(lambda: client.update_job(id_, marked.to_batch_job_update(fields)))
         try:
-            added, _, _ = task_changes(old_spec, spec)
-            wanted = set(added)
-            if state == "active":
-                wanted |= self._missing_tasks(client, id_, spec)
-            if wanted:
-                self._add_tasks(
-                    client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted], news
-                )
+            tasks = plan_tasks(old_spec, spec) if _tasks_changed(olds, news) else TaskPlan()
+            missing = self._missing_tasks(client, id_, spec) if state == "active" else set()
+            submitted = self._apply_task_plan(client, spec, id_, tasks, news, missing)
             if (
                 olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete")
                 and spec.on_all_tasks_complete != "noaction"
@@ -568,7 +505,7 @@ class JobProvider(ProviderBase):
                 call_with_retry(
                     lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"]))
                 )
-            if wanted or olds.get("gate_error"):
+            if submitted or olds.get("gate_error"):
                 self._gate(client, spec, id_)
         except Exception as exc:  # noqa: BLE001 - reported as the deployment's error, the job kept
             self._fail_keeping_job(account, client, spec, news, id_, exc)
@@ -586,6 +523,42 @@ class JobProvider(ProviderBase):
                 f"job {job_id}: {len(missing)} declared task(s) are missing (deleted outside Pulumi); adding them again"
             )
         return missing
+
+    def _apply_task_plan(
+        self,
+        client: Any,
+        spec: JobSpec,
+        job_id: str,
+        plan: TaskPlan,
+        props: Mapping[str, Any],
+        missing: set[str],
+    ) -> int:
+        """Touch only the tasks that changed: delete removed and changed ones, update constraints in
+        place, add new, changed and missing ones (with their ids) in ⌈n/100⌉ add-collection calls.
+        Returns how many tasks were submitted."""
+        by_id = {t.id.lower(): t for t in spec.expand_tasks()}
+        submit = [t.lower() for t in plan.submitted]
+        submit += sorted(t for t in missing if t in by_id and t not in set(submit))
+        if not plan and not submit:
+            return 0
+        if plan:
+            say(f"job {job_id}: tasks: {plan.describe()}")
+        gone = [*plan.removed, *plan.readded]
+        if gone:
+            # Deleting a running task stops it (Batch ends its process) and removes its files on the node.
+            failures = delete_tasks(client, job_id, gone)
+            if failures:
+                shown = "\n".join(f"  {f}" for f in failures[:20])
+                raise RuntimeError(f"job {job_id}: {len(failures)} task(s) could not be deleted:\n{shown}")
+        for task_id in plan.updated:
+            constraints = by_id[task_id.lower()].constraints
+            body = batch_models.BatchTask(
+                constraints=constraints.to_sdk() if constraints else batch_models.BatchTaskConstraints()
+            )
+            call_with_retry(functools.partial(client.replace_task, job_id, task_id, body))
+        if submit:
+            self._add_tasks(client, spec, job_id, [by_id[t] for t in submit], props)
+        return len(submit)
 
     # -- delete -------------------------------------------------------------------------------------
 
@@ -632,7 +605,12 @@ class JobProvider(ProviderBase):
         self, account: BatchAccount, client: Any, spec: JobSpec, props: Mapping[str, Any]
     ) -> dict[str, Any]:
         job_id = spec.effective_id()
-        return {**public_inputs(props), "job_id": job_id, **self._computed(account, client, job_id, spec)}
+        computed = self._computed(account, client, job_id, spec)
+        return {**public_inputs(props), "job_id": job_id, **computed, "drift": []}
+
+
+def _tasks_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    return any(olds.get(k) != news.get(k) for k in TASK_KEYS)
 
 
 def _marked(spec: JobSpec, mark: Mark | None) -> JobSpec:
@@ -729,6 +707,8 @@ class Job(Resource, module="azbatch", name="Job"):
 
     job_id: pulumi.Output[str]
     """The Batch job id (the resource's id too); autonamed ``<resource name>-<random>`` when not set."""
+    pool_id: pulumi.Output[str]
+    """The pool the job runs on."""
     url: pulumi.Output[str]
     """The job's REST URL."""
     state: pulumi.Output[str]

@@ -211,12 +211,17 @@ def check_task_like(spec: Any, name: str) -> None:
         auto = identity.get("autoUser") or {}
         check_enum(auto, "scope", ("task", "pool"), "pool")
         check_enum(auto, "elevationLevel", ("nonadmin", "admin"), "nonadmin")
-    constraints = spec.get("constraints") or {}
+    task_constraints(spec.get("constraints") or {}, f"{name}.constraints")
+
+
+def task_constraints(constraints: Any, name: str = "constraints") -> Doc:
+    """Check a task's ``constraints`` object (durations, retry count -1..100); returns it."""
     if not isinstance(constraints, dict):
-        raise invalid_property(f"{name}.constraints", _shown(constraints), "The value must be an object.")
-    parse_duration(constraints.get("maxWallClockTime"), f"{name}.constraints.maxWallClockTime")
-    parse_duration(constraints.get("retentionTime"), f"{name}.constraints.retentionTime")
+        raise invalid_property(name, _shown(constraints), "The value must be an object.")
+    parse_duration(constraints.get("maxWallClockTime"), f"{name}.maxWallClockTime")
+    parse_duration(constraints.get("retentionTime"), f"{name}.retentionTime")
     check_int(constraints, "maxTaskRetryCount", 0, -1, 100)
+    return constraints
 
 
 def exit_options(conditions: Doc) -> list[Doc]:

@@ -166,8 +166,16 @@ def test_diff_classifies_update_and_replace(account: dict[str, str], batch_clien
         assert result.changes and result.replaces == [], update
     assert diff(job_preparation_task={"command_line": "/bin/false"}).replaces == ["job_preparation_task"]
     assert diff(common_environment_settings={"A": "1"}).replaces == ["common_environment_settings"]
-    assert diff(tasks=[plain(1)]).replaces == ["tasks"]  # removed
-    assert diff(tasks=[plain(1), plain(2, "/bin/false")]).replaces == ["tasks"]  # changed
+    # Task-level changes: removed and changed tasks update the job in place, task by task.
+    assert diff(tasks=[plain(1)]).replaces == []  # removed
+    assert diff(tasks=[plain(1), plain(2, "/bin/false")]).replaces == []  # changed
+    # ... unless tasks depend on each other, or the job ends itself when its tasks are done.
+    dependent = checked(provider, {**base, "uses_task_dependencies": True}, base)
+    changed = checked(provider, {**dependent, "tasks": [plain(1), plain(2, "/bin/false")]}, dependent)
+    assert provider.diff("j1", {**dependent, "state": "active"}, changed).replaces == ["tasks"]
+    ending = checked(provider, {**base, "on_all_tasks_complete": "terminatejob"}, base)
+    grown = checked(provider, {**ending, "tasks": [plain(1), plain(2), plain(3)]}, ending)
+    assert provider.diff("j1", {**ending, "state": "active"}, grown).replaces == ["tasks"]
     assert diff(pool_id="other").replaces == ["pool_id"]
     disabled = provider.diff(
         "j1", {**olds, "state": "disabled"}, checked(provider, {**base, "pool_id": "other"}, base)
@@ -223,8 +231,11 @@ def test_full_lifecycle_create_read_update_delete(
     # Drift made outside Pulumi shows up.
     batch_client.update_job(job_id, m.BatchJobUpdateOptions(priority=7))
     drifted = provider.read(job_id, outs).outs
-    assert drifted["priority"] == 7
+    assert drifted["priority"] == 7 and drifted["drift"] == ["priority"]
+    capfd.readouterr()
     assert provider.diff(job_id, drifted, inputs).replaces == []
+    said = capfd.readouterr().err
+    assert f"job {job_id}: update in place: priority: 7 → (default) (reverts drift" in said
 
     # update: PATCH only what changed, add the new tasks.
     news = checked(provider, {**inputs, "priority": 3, "tasks": [task(i) for i in range(6)]}, inputs)
@@ -553,3 +564,81 @@ def test_wait_for_preparation(
     assert "preparation completed on 1/1 node(s)" in capfd.readouterr().err
     provider.delete(job_id, created.outs)
     wait_for(lambda: not any(j.id == job_id for j in batch_client.list_jobs()))
+
+
+def _runs(batch_client: Any, pool_id: str, name: str) -> list[str]:
+    """Every task execution recorded on the pool's nodes (each run appends its task id to ``name``)."""
+    lines: list[str] = []
+    for node in batch_client.list_nodes(pool_id):
+        try:
+            data = b"".join(batch_client.download_node_file(pool_id, node.id, f"shared/{name}")).decode()
+        except ResourceNotFoundError:
+            continue
+        lines += data.split()
+    return lines
+
+
+def test_task_level_update_touches_only_the_changed_tasks(
+    batch_client: Any, pool_id: str, job_inputs: Callable[..., dict], capfd: pytest.CaptureFixture[str]
+) -> None:
+    provider = JobProvider()
+    job_id = unique("tasklevel")
+    log = f"runs-{job_id}.txt"
+
+    def counted(i: int, marker: str = "v1", **extra: Any) -> dict[str, Any]:
+        command = f"/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> $AZ_BATCH_NODE_SHARED_DIR/{log}; echo {marker}'"
+        return {"id": f"task{i}", "command_line": command, **extra}
+
+    inputs = checked(provider, job_inputs(job_id, [counted(i) for i in range(5)]))
+    outs = provider.create(inputs).outs
+    assert sorted(_runs(batch_client, pool_id, log)) == [f"task{i}" for i in range(5)]
+    capfd.readouterr()
+
+    # task1 changed, task2's constraints changed, task4 removed, task5 and task6 added.
+    tasks = [counted(0), counted(1, "v2"), counted(2, constraints={"max_task_retry_count": 3}), counted(3)]
+    news = checked(provider, {**inputs, "tasks": [*tasks, counted(5), counted(6)]}, inputs)
+    plan = provider.diff(job_id, outs, news)
+    assert plan.changes and plan.replaces == []
+    said = capfd.readouterr().err
+    assert f"job {job_id}: tasks: 2 added: task5, task6; 1 re-added: task1 (command_line); " in said
+    assert "1 updated in place: task2 (constraints); 1 removed: task4" in said
+
+    updated = provider.update(job_id, outs, news).outs
+    runs = _runs(batch_client, pool_id, log)
+    # Only the re-added and the new tasks ran again: task0, 2 and 3 ran once, task1 twice.
+    assert sorted(runs) == sorted([f"task{i}" for i in range(5)] + ["task1", "task5", "task6"])
+    ids = {t.id: t for t in batch_client.list_tasks(job_id)}
+    assert sorted(ids) == ["task0", "task1", "task2", "task3", "task5", "task6"]
+    assert ids["task2"].constraints.max_task_retry_count == 3
+    assert updated["task_counts"]["succeeded"] == 6
+    provider.delete(job_id, updated)
+
+
+def test_plan_lines_name_tasks_count_the_rest_and_say_why_a_job_is_replaced(
+    account: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    provider = JobProvider()
+    sweep = {"type": "parametric_sweep", "parameter_sets": [{"start": 1, "end": 200}],
+             "repeat_task": {"id": "case-{0:3}", "command_line": "/bin/echo {0}"}}  # fmt: skip
+    base = checked(provider, {**account, "job_id": "j1", "pool_id": "p", "task_factories": [sweep]})
+    olds = {**base, "state": "active"}
+    grown = {**sweep, "parameter_sets": [{"start": 1, "end": 230}]}
+    capfd.readouterr()
+    assert (
+        provider.diff("j1", olds, checked(provider, {**base, "task_factories": [grown]}, base)).replaces == []
+    )
+    said = capfd.readouterr().err
+    assert "job j1: tasks: 30 added: case-201, case-202" in said and "case-210 and 20 more" in said
+
+    replaced = checked(provider, {**base, "job_preparation_task": {"command_line": "/bin/true"}}, base)
+    assert provider.diff("j1", olds, replaced).replaces == ["job_preparation_task"]
+    said = capfd.readouterr().err
+    assert (
+        "job j1: replace (delete the job, then create it again with the same id; every task runs again: 200"
+        in said
+    )
+    assert (
+        'forces replacement: job_preparation_task: Batch cannot change it on an existing job ((default) → {"command_line"'
+        in said
+    )
+    assert "give the job a new id" in said

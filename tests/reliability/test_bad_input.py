@@ -373,7 +373,7 @@ def test_preview_lists_every_stack_config_problem_and_creates_nothing(
     # A misspelt top-level key: the engine itself stops on the key Pulumi.yaml declares required.
     valid = stack_config(pool_id, job_config(job_id, 3))["config"]
     project.write_config({"config": {**{k: v for k, v in valid.items() if k != "azbatch:job"},
-                                     "azbatch:jobs": valid["azbatch:job"]}})  # fmt: skip
+                                     "azbatch:jobz": valid["azbatch:job"]}})  # fmt: skip
     text = _preview_fails(project)
     assert "is missing configuration value 'job'" in text, text
 

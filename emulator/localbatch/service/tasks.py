@@ -18,9 +18,11 @@ from ..entities import Job, Node, Pool, Task
 from ..exceptions import (
     BatchError,
     conflict,
+    invalid_property,
 )
 from ..validation import (
     task_body,
+    task_constraints,
 )
 from ..wire import (
     DEFAULT_RETENTION,
@@ -72,7 +74,7 @@ class TasksPart(ServiceBase):
         checked = task_body(job.doc, body)
         task_id, required = checked.id, checked.required_slots
         constraints = body.get("constraints") or {}
-        job_retries = int(job.doc.get("constraints", {}).get("maxTaskRetryCount", 0))
+        job_retries = _job_retries(job)
         doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
         doc.update(
             id=task_id,
@@ -81,11 +83,7 @@ class TasksPart(ServiceBase):
             state="active",
             stateTransitionTime=iso(now),
             requiredSlots=required,
-            constraints={
-                "maxWallClockTime": constraints.get("maxWallClockTime") or UNLIMITED,
-                "retentionTime": constraints.get("retentionTime") or DEFAULT_RETENTION,
-                "maxTaskRetryCount": constraints.get("maxTaskRetryCount", job_retries),
-            },
+            constraints=_constraints_doc(constraints, job_retries),
             userIdentity=body.get("userIdentity") or copy.deepcopy(DEFAULT_USER_IDENTITY),
             executionInfo={"retryCount": 0, "requeueCount": 0},
         )
@@ -188,6 +186,23 @@ class TasksPart(ServiceBase):
             task.terminate_requested = task.requeue_requested = False
             set_state(task.doc, "active")
             job.active[task.key] = None
+            self._save_task(task)
+
+    def update_task(
+        self, job_id: str, task_id: str, body: Any, check: Callable[[Doc], None] | None = None
+    ) -> None:
+        """Task_Update (PUT): replace the task's constraints, the one property Batch changes on a task;
+        omitted constraints become the defaults. They apply from the task's next attempt (retry count)
+        and, for a running attempt, to its wall clock as the runtime checks it at launch only."""
+        if not isinstance(body, dict):
+            raise invalid_property("body", body, "The request body must be a JSON object.")
+        constraints = task_constraints(body.get("constraints") or {})
+        with self._op():
+            job, task = self._task(job_id, task_id)
+            if check:
+                check(task.doc)
+            task.doc["constraints"] = _constraints_doc(constraints, _job_retries(job))
+            touch(task.doc, utcnow())
             self._save_task(task)
 
     def delete_task(self, job_id: str, task_id: str, check: Callable[[Doc], None] | None = None) -> None:
@@ -390,3 +405,16 @@ class TasksPart(ServiceBase):
 def task_ended() -> Doc:
     """The failureInfo of a task ended by the user (terminate task, job or node)."""
     return runtime.failure_info("usererror", "TaskEnded", "Task was ended by user request")
+
+
+def _job_retries(job: Job) -> int:
+    return int(job.doc.get("constraints", {}).get("maxTaskRetryCount", 0))
+
+
+def _constraints_doc(constraints: Doc, job_retries: int) -> Doc:
+    """A task's constraints with the service defaults filled in (the job's retry count, 7 days' retention)."""
+    return {
+        "maxWallClockTime": constraints.get("maxWallClockTime") or UNLIMITED,
+        "retentionTime": constraints.get("retentionTime") or DEFAULT_RETENTION,
+        "maxTaskRetryCount": constraints.get("maxTaskRetryCount", job_retries),
+    }

@@ -1,4 +1,4 @@
-"""Handlers of the task operations (one task, a task collection, terminate, reactivate, delete).
+"""Handlers of the task operations (one task, a task collection, update, terminate, reactivate, delete).
 
 May import: the service's public API, `rest.types`, `rest.conditions`, `.base`, `exceptions`.
 """
@@ -68,6 +68,10 @@ class TaskHandlers(HandlerBase):
     def reactivate_task(self, req: Request, job_id: str, task_id: str) -> Response:
         self.service.reactivate_task(job_id, task_id, precondition(req, write=True))
         return Response(204, {"DataServiceId": f"{self.base}{req.path}"})
+
+    def update_task(self, req: Request, job_id: str, task_id: str) -> Response:
+        self.service.update_task(job_id, task_id, req.json_object(), precondition(req, write=True))
+        return Response(200, {"DataServiceId": f"{self.base}{req.path}"})
 
     def delete_task(self, req: Request, job_id: str, task_id: str) -> Response:
         self.service.delete_task(job_id, task_id, precondition(req, write=True))
