@@ -35,16 +35,31 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("LOCALBATCH_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("LOCALBATCH_PORT", "8090")))
     serve.add_argument(
-        "--data-dir", type=Path, default=Path(os.environ.get("LOCALBATCH_DATA_DIR", ".localbatch"))
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("LOCALBATCH_DATA_DIR", ".localbatch")),
     )
-    serve.add_argument("--account-name", default=os.environ.get("LOCALBATCH_ACCOUNT_NAME", DEV_ACCOUNT_NAME))
-    serve.add_argument("--account-key", default=os.environ.get("LOCALBATCH_ACCOUNT_KEY", DEV_ACCOUNT_KEY))
+    serve.add_argument(
+        "--account-name",
+        default=os.environ.get("LOCALBATCH_ACCOUNT_NAME", DEV_ACCOUNT_NAME),
+    )
+    serve.add_argument(
+        "--account-key",
+        default=os.environ.get("LOCALBATCH_ACCOUNT_KEY", DEV_ACCOUNT_KEY),
+    )
     cap = os.environ.get("LOCALBATCH_MAX_NODES")
     serve.add_argument(
         "--max-nodes",
         type=int,
         default=int(cap) if cap else None,
         help="cap on the total number of nodes across pools (default: no cap)",
+    )
+    apps = os.environ.get("LOCALBATCH_APPLICATIONS_DIR")
+    serve.add_argument(
+        "--applications-dir",
+        type=Path,
+        default=Path(apps) if apps else None,
+        help="application packages as <applicationId>/<version>/ folders (default: <data-dir>/applications)",
     )
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
     # Where the portal reads File Conventions containers (Azurite locally); optional.
@@ -71,7 +86,12 @@ def serve(args: argparse.Namespace) -> int:
             "can run commands on this machine with the development key",
             file=sys.stderr,
         )
-    service = BatchService(args.data_dir, account_name=args.account_name, max_nodes=args.max_nodes)
+    service = BatchService(
+        args.data_dir,
+        account_name=args.account_name,
+        max_nodes=args.max_nodes,
+        applications_dir=args.applications_dir,
+    )
     if args.blob_url:
         from .portal import StorageConfig, configure_storage
 

@@ -31,6 +31,9 @@ class Node:
     ineligible_jobs: set[str] = field(default_factory=set)
     # A reboot, reimage or removal in progress: {"op": reboot|reimage|remove, "option", "since"}.
     pending: Doc | None = None
+    # Node users by lower-cased name: name, isAdmin, expiryTime, sshPublicKey, hasPassword (never the
+    # password itself).
+    users: dict[str, Doc] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -54,6 +57,7 @@ class Node:
             "seq": self.seq,
             "ineligible": sorted(self.ineligible_jobs),
             "pending": self.pending,
+            "users": self.users,
         }
 
     @classmethod
@@ -66,6 +70,7 @@ class Node:
             {},
             set(rec["ineligible"]),
             rec.get("pending"),
+            rec.get("users") or {},
         )
 
 

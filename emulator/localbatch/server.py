@@ -3,13 +3,14 @@
 `http.server.ThreadingHTTPServer` from the standard library is enough for an emulator and keeps the
 package dependency-free. The handler works on the raw request target (`self.path`), because the
 SharedKey signature covers the path exactly as sent (`%2F` still encoded). Unauthenticated admin
-routes live under `/_localbatch/` (health, faults) and the read-only portal under `/portal/`.
+routes live under `/_localbatch/` (health, faults, spot node preemption) and the read-only portal under `/portal/`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import sys
 import traceback
@@ -25,6 +26,8 @@ from .rest import Handlers, Request, Response, http_date
 from .service import BatchService
 
 ADMIN_PREFIX = "/_localbatch/"
+# POST /_localbatch/pools/{poolId}/nodes/{nodeId}/preempt | restore
+_SPOT_ROUTE = re.compile(r"^pools/([^/]+)/nodes/([^/]+)/(preempt|restore)$")
 PORTAL_PREFIX = "/portal"
 
 
@@ -170,6 +173,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 except ValueError as exc:
                     return _json(400, {"error": str(exc)})
                 return _json(201, {"faults": injector.list()})
+        spot = _SPOT_ROUTE.match(route)
+        if spot and req.method == "POST":
+            # Spot/low-priority capacity reclaimed (preempt) or given back (restore): Azure does these on
+            # its own; locally a test or a user triggers them. See docs/emulator-operations.md.
+            pool_id, node_id, action = (unquote(g) for g in spot.groups())
+            service = self.server.service
+            try:
+                doc = (service.preempt_node if action == "preempt" else service.restore_node)(
+                    pool_id, node_id
+                )
+            except BatchError as err:
+                return _json(err.status, {"error": err.code, "message": err.message})
+            return _json(200, {"id": doc["id"], "state": doc["state"]})
         return _json(404, {"error": f"no admin route {req.method} {req.path}"})
 
     def _drop(self) -> None:

@@ -47,6 +47,9 @@ class NodeState(StrEnum):
     START_TASK_FAILED = "starttaskfailed"
     UNUSABLE = "unusable"
     OFFLINE = "offline"
+    PREEMPTED = "preempted"
+    DEALLOCATING = "deallocating"
+    DEALLOCATED = "deallocated"
     REBOOTING = "rebooting"
     REIMAGING = "reimaging"
     LEAVING_POOL = "leavingpool"
@@ -114,6 +117,21 @@ def parse_duration(value: Any, name: str) -> timedelta | None:
     )
     # Anything of ten thousand days or more is the service's "unlimited".
     return None if delta >= timedelta(days=10000) else delta
+
+
+def format_duration(delta: timedelta) -> str:
+    """A duration as the service writes it back (.NET XmlConvert): `PT6M`, `PT1H30M`, `P1DT2H`, `PT0S`."""
+    total = round(delta.total_seconds(), 7)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    date = f"{int(days)}D" if days else ""
+    time_part = "".join(f"{value}{unit}" for value, unit in ((int(hours), "H"), (int(minutes), "M")) if value)
+    if secs:
+        time_part += f"{secs:g}S" if secs != int(secs) else f"{int(secs)}S"
+    if not date and not time_part:
+        return "PT0S"
+    return f"P{date}" + (f"T{time_part}" if time_part else "")
 
 
 def seconds(value: Any, name: str) -> float | None:
