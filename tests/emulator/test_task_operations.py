@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
-from emulator_helpers import wait_task
+from emulator_helpers import wait_for, wait_task
 
 
 def test_replace_task_constraints(client: BatchClient, job: str) -> None:
@@ -32,11 +31,20 @@ def test_replace_task_constraints(client: BatchClient, job: str) -> None:
     assert constraints.retention_time == dt.timedelta(days=7)  # omitted: back to the default
     client.terminate_task(job, "slow")
     wait_task(client, job, "slow")
-    with pytest.raises(HttpResponseError) as err:
-        client.replace_task(
-            job, "slow", m.BatchTask(constraints=m.BatchTaskConstraints(max_task_retry_count=0))
-        )
-    assert err.value.status_code == 409 and err.value.error.code == "TaskCompleted"
+    # A completed task's retention can still change: its files go when the new retentionTime runs out.
+    client.replace_task(
+        job, "slow", m.BatchTask(constraints=m.BatchTaskConstraints(retention_time=dt.timedelta(seconds=1)))
+    )
+    assert client.get_task(job, "slow").constraints.retention_time == dt.timedelta(seconds=1)
+    wait_for(lambda: _files_gone(client, job, "slow"))
+
+
+def _files_gone(client: BatchClient, job: str, task: str) -> bool:
+    try:
+        list(client.list_task_files(job, task))
+    except HttpResponseError as err:
+        return err.error.code == "TaskFilesCleanedup"
+    return False
 
 
 def test_list_subtasks_is_empty_for_a_regular_task(client: BatchClient, job: str) -> None:

@@ -75,7 +75,7 @@ class NodeAdminPart(ServiceBase):
 
     # ---- deallocate / start -------------------------------------------------------------------
 
-    def deallocate_node(self, pool_id: str, node_id: str, option: str | None) -> None:
+    def deallocate_node(self, pool_id: str, node_id: str, option: str | None) -> Doc:
         """`deallocating` now, `deallocated` once its tasks are handled per `option`; it keeps its
         place (and its disk) in the pool and takes no tasks until started."""
         choice = enum_value(option, "nodeDeallocateOption", DEALLOCATE_OPTIONS, "requeue")
@@ -84,9 +84,15 @@ class NodeAdminPart(ServiceBase):
             self._check_pool_usable(pool)
             if node.pending is not None or node.doc["state"] not in DEALLOCATABLE_STATES:
                 raise _invalid_state(node)
-            self._begin_node_op(node, "deallocate", choice, utcnow())
+            now = utcnow()
+            self._begin_node_op(node, "deallocate", choice, now)
+            if not self._node_busy(node):  # nothing to wait for: deallocated at once
+                node.pending = None
+                set_state(node.doc, NodeState.DEALLOCATED, now)
+                self._save_node(node)
+            return copy.deepcopy(node.doc)
 
-    def start_node(self, pool_id: str, node_id: str) -> None:
+    def start_node(self, pool_id: str, node_id: str) -> Doc:
         """A deallocated node boots again (`starting`, then its start task or `idle`)."""
         with self._op():
             pool, node = self._node(pool_id, node_id)
@@ -97,6 +103,7 @@ class NodeAdminPart(ServiceBase):
             node.pending = {"op": "start", "option": "requeue", "since": iso(now)}
             set_state(node.doc, NodeState.STARTING, now)
             self._save_node(node)
+            return copy.deepcopy(node.doc)
 
     def _check_pool_usable(self, pool: Pool) -> None:
         if pool.doc["state"] == "deleting":
@@ -145,8 +152,8 @@ class NodeAdminPart(ServiceBase):
 
     # ---- node users ----------------------------------------------------------------------------
 
-    def create_node_user(self, pool_id: str, node_id: str, body: Doc) -> None:
-        """Record a user on the node (409 `NodeUserExists` for a duplicate name)."""
+    def create_node_user(self, pool_id: str, node_id: str, body: Doc) -> Doc:
+        """Record a user on the node (409 `NodeUserExists` for a duplicate name); returns the node."""
         record = node_user_body(body)
         with self._op():
             _, node = self._node(pool_id, node_id)
@@ -155,9 +162,11 @@ class NodeAdminPart(ServiceBase):
             if record["name"].lower() in node.users:
                 raise conflict("NodeUserExists", "The specified node user already exists.")
             node.users[record["name"].lower()] = record
+            touch(node.doc)
             self._save_node(node)
+            return copy.deepcopy(node.doc)
 
-    def replace_node_user(self, pool_id: str, node_id: str, user_name: str, body: Doc) -> None:
+    def replace_node_user(self, pool_id: str, node_id: str, user_name: str, body: Doc) -> Doc:
         """Replace a user's password, expiry time and SSH public key (omitted ones are reset)."""
         record = node_user_body(body, name=user_name)
         with self._op():
@@ -167,7 +176,9 @@ class NodeAdminPart(ServiceBase):
                 raise not_found("NodeUserNotFound", "node user")
             record["name"], record["isAdmin"] = current["name"], current["isAdmin"]
             node.users[user_name.lower()] = record
+            touch(node.doc)
             self._save_node(node)
+            return copy.deepcopy(node.doc)
 
     def delete_node_user(self, pool_id: str, node_id: str, user_name: str) -> None:
         with self._op():

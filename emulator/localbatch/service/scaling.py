@@ -183,6 +183,10 @@ class ScalingPart(ServiceBase):
 
     def _advance_autoscale(self, now: datetime) -> None:
         """The scheduler's step: a sample of every autoscale pool every 30 s, and an evaluation when due."""
+        for key in [k for k in self._samples if k not in self.pools]:  # deleted pools
+            self._samples.pop(key, None)
+            self._sampled_at.pop(key, None)
+            self._autoscale_enabled_at.pop(key, None)
         for pool in list(self.pools.values()):
             doc = pool.doc
             if not doc.get("enableAutoScale") or doc["state"] != "active":

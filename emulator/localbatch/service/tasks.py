@@ -62,17 +62,16 @@ class TasksPart(ServiceBase):
         body: Doc,
         check: Callable[[Doc], None] | None = None,
     ) -> Doc:
-        """PUT: replace the task's constraints (omitted ones reset to their defaults); 409
-        `TaskCompleted` once it completed. A running attempt keeps the wall clock it started with."""
+        """PUT: replace the task's constraints (omitted ones reset to their defaults). A running attempt
+        keeps the wall clock it started with; a completed task's new retentionTime applies to its files."""
         with self._op():
             job, task = self._task(job_id, task_id)
             if check:
                 check(task.doc)
-            if task.doc["state"] == "completed":
-                raise conflict("TaskCompleted", "The specified task is already completed.")
             task.doc["constraints"] = task_constraints(body, job.doc)
             touch(task.doc)
             self._save_task(task)
+            self._retain_task(task)
             return copy.deepcopy(task.doc)
 
     def list_subtasks(self, job_id: str, task_id: str) -> list[Doc]:

@@ -6,6 +6,7 @@ May import: the service's public API, `rest.types`, `.base`.
 
 from __future__ import annotations
 
+from ...wire import Doc
 from ..types import Request, Response, entity_headers, json_response
 from .base import HandlerBase
 
@@ -13,8 +14,13 @@ from .base import HandlerBase
 class NodeHandlers(HandlerBase):
     """Compute node administration."""
 
-    def _node_changed(self, req: Request, doc: dict) -> Response:  # type: ignore[type-arg]
-        return Response(200, {**entity_headers(doc), "DataServiceId": f"{self.base}{req.path}"})
+    def _node_changed(self, req: Request, doc: Doc, status: int = 200) -> Response:
+        """An action on a node: its new ETag / Last-Modified and the request URL as DataServiceId."""
+        return Response(status, {**entity_headers(doc), "DataServiceId": f"{self.base}{req.path}"})
+
+    def _node_headers(self, pool_id: str, node_id: str) -> dict[str, str]:
+        """The ETag / Last-Modified of the node a read about it answers with (as the spec declares)."""
+        return entity_headers(self.service.get_node(pool_id, node_id))
 
     def disable_node_scheduling(self, req: Request, pool_id: str, node_id: str) -> Response:
         option = req.json_object(required=False).get("nodeDisableSchedulingOption")
@@ -25,21 +31,21 @@ class NodeHandlers(HandlerBase):
 
     def deallocate_node(self, req: Request, pool_id: str, node_id: str) -> Response:
         option = req.json_object(required=False).get("nodeDeallocateOption")
-        self.service.deallocate_node(pool_id, node_id, option)
-        return self._accepted(req)
+        return self._node_changed(req, self.service.deallocate_node(pool_id, node_id, option), 202)
 
     def start_node(self, req: Request, pool_id: str, node_id: str) -> Response:
-        self.service.start_node(pool_id, node_id)
-        return self._accepted(req)
+        return self._node_changed(req, self.service.start_node(pool_id, node_id), 202)
 
     def create_node_user(self, req: Request, pool_id: str, node_id: str) -> Response:
-        self.service.create_node_user(pool_id, node_id, req.json_object())
-        url = f"{self.base}{req.path}"
-        return Response(201, {"DataServiceId": url, "Location": url})
+        doc = self.service.create_node_user(pool_id, node_id, req.json_object())
+        response = self._node_changed(req, doc, 201)
+        response.headers["Location"] = response.headers["DataServiceId"]
+        return response
 
     def replace_node_user(self, req: Request, pool_id: str, node_id: str, user_name: str) -> Response:
-        self.service.replace_node_user(pool_id, node_id, user_name, req.json_object())
-        return Response(200, {"DataServiceId": f"{self.base}{req.path}"})
+        return self._node_changed(
+            req, self.service.replace_node_user(pool_id, node_id, user_name, req.json_object())
+        )
 
     def delete_node_user(self, req: Request, pool_id: str, node_id: str, user_name: str) -> Response:
         self.service.delete_node_user(pool_id, node_id, user_name)
@@ -53,7 +59,7 @@ class NodeHandlers(HandlerBase):
             ),
             **settings,
         }
-        return json_response(200, body)
+        return json_response(200, body, self._node_headers(pool_id, node_id))
 
     def upload_node_logs(self, req: Request, pool_id: str, node_id: str) -> Response:
         result = self.service.upload_node_logs(pool_id, node_id, req.json_object())
@@ -63,15 +69,13 @@ class NodeHandlers(HandlerBase):
             ),
             **result,
         }
-        return json_response(200, body)
+        return json_response(200, body, self._node_headers(pool_id, node_id))
 
     def list_node_extensions(self, req: Request, pool_id: str, node_id: str) -> Response:
         items = self.service.list_node_extensions(pool_id, node_id)
         return self._list(req, items, "extensions", key="vmExtension")
 
     def get_node_extension(self, req: Request, pool_id: str, node_id: str, name: str) -> Response:
-        return self._entity(
-            req,
-            self.service.get_node_extension(pool_id, node_id, name),
-            "extensions/@Element",
-        )
+        extension = self.service.get_node_extension(pool_id, node_id, name)
+        body = {"odata.metadata": self._metadata("extensions/@Element"), **extension}
+        return json_response(200, body, self._node_headers(pool_id, node_id))

@@ -5,6 +5,7 @@ May import: the service's public API, `rest.types`, `rest.conditions`, `.base`.
 
 from __future__ import annotations
 
+from ...wire import Doc
 from ..conditions import check_read, precondition
 from ..types import Request, Response, entity_headers, json_response
 from .base import HandlerBase
@@ -56,9 +57,14 @@ class PoolHandlers(HandlerBase):
             "odata.metadata": self._metadata("Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun"),
             **run,
         }
-        return json_response(200, body, {"DataServiceId": f"{self.base}{req.path}"})
+        headers = {
+            **entity_headers(self.service.get_pool(pool_id)),
+            "DataServiceId": f"{self.base}{req.path}",
+        }
+        return json_response(200, body, headers)
 
-    def _changed(self, req: Request, doc: dict, status: int) -> Response:  # type: ignore[type-arg]
+    def _changed(self, req: Request, doc: Doc, status: int) -> Response:
+        """A change to a pool: its new ETag / Last-Modified and the request URL as DataServiceId."""
         return Response(status, {**entity_headers(doc), "DataServiceId": f"{self.base}{req.path}"})
 
     def list_nodes(self, req: Request, pool_id: str) -> Response:
