@@ -81,7 +81,7 @@ class NodeAdminPart(ServiceBase):
         choice = enum_value(option, "nodeDeallocateOption", DEALLOCATE_OPTIONS, "requeue")
         with self._op():
             pool, node = self._node(pool_id, node_id)
-            self._check_pool_usable(pool)
+            self._check_not_deleting(pool)
             if node.pending is not None or node.doc["state"] not in DEALLOCATABLE_STATES:
                 raise _invalid_state(node)
             now = utcnow()
@@ -94,23 +94,20 @@ class NodeAdminPart(ServiceBase):
 
     def start_node(self, pool_id: str, node_id: str) -> Doc:
         """A deallocated node boots again (`starting`, then its start task or `idle`)."""
+        return self._boot_again(pool_id, node_id, NodeState.DEALLOCATED)
+
+    def _boot_again(self, pool_id: str, node_id: str, from_state: str) -> Doc:
+        """A deallocated or preempted node starts: `starting` now, the scheduler boots it."""
         with self._op():
             pool, node = self._node(pool_id, node_id)
-            self._check_pool_usable(pool)
-            if node.doc["state"] != NodeState.DEALLOCATED:
+            self._check_not_deleting(pool)
+            if node.doc["state"] != from_state:
                 raise _invalid_state(node)
             now = utcnow()
             node.pending = {"op": "start", "option": "requeue", "since": iso(now)}
             set_state(node.doc, NodeState.STARTING, now)
             self._save_node(node)
             return copy.deepcopy(node.doc)
-
-    def _check_pool_usable(self, pool: Pool) -> None:
-        if pool.doc["state"] == "deleting":
-            raise conflict(
-                "PoolBeingDeleted",
-                "The specified pool has been marked for deletion and is being reclaimed.",
-            )
 
     # ---- spot / low-priority preemption (admin) -----------------------------------------------
 
@@ -140,15 +137,7 @@ class NodeAdminPart(ServiceBase):
 
     def restore_node(self, pool_id: str, node_id: str) -> Doc:
         """A preempted node gets its capacity back: it boots again (start task reruns)."""
-        with self._op():
-            _, node = self._node(pool_id, node_id)
-            if node.doc["state"] != NodeState.PREEMPTED:
-                raise _invalid_state(node)
-            now = utcnow()
-            node.pending = {"op": "start", "option": "requeue", "since": iso(now)}
-            set_state(node.doc, NodeState.STARTING, now)
-            self._save_node(node)
-            return copy.deepcopy(node.doc)
+        return self._boot_again(pool_id, node_id, NodeState.PREEMPTED)
 
     # ---- node users ----------------------------------------------------------------------------
 
