@@ -9,7 +9,7 @@ import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError
-from emulator_helpers import pool_options, unique, wait_for, wait_task
+from emulator_helpers import LINUX, pool_options, unique, wait_for, wait_task
 
 
 def test_update_pool_patches_and_replace_properties_replaces(client: BatchClient) -> None:
@@ -87,34 +87,43 @@ def test_accepted_pool_features_are_echoed_without_secrets(client: BatchClient, 
     shared.mkdir()
     (shared / "input.txt").write_text("from the share")
     pool_id = unique("feat")
-    client.create_pool(
-        pool_options(
-            pool_id,
-            nodes=1,
-            user_accounts=[m.UserAccount(name="worker", password="S3cret!pass", elevation_level="admin")],
-            network_configuration=m.NetworkConfiguration(
-                subnet_id="/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/default"
-            ),
-            mount_configuration=[
-                m.MountConfiguration(
-                    nfs_mount_configuration=m.NfsMountConfiguration(
-                        source=str(shared), relative_mount_path="data"
-                    )
-                ),
-                m.MountConfiguration(
-                    azure_blob_file_system_configuration=m.AzureBlobFileSystemConfiguration(
-                        account_name="devstoreaccount1",
-                        container_name="inputs",
-                        relative_mount_path="blobs",
-                        account_key="c2VjcmV0",
-                    )
-                ),
-            ],
-        )
+    vmc = m.VirtualMachineConfiguration(
+        image_reference=LINUX.image_reference,
+        node_agent_sku_id="batch.node.ubuntu 22.04",
+        disk_encryption_configuration=m.DiskEncryptionConfiguration(targets=["osdisk", "temporarydisk"]),
     )
+    options = pool_options(
+        pool_id,
+        nodes=1,
+        user_accounts=[m.UserAccount(name="worker", password="S3cret!pass", elevation_level="admin")],
+        network_configuration=m.NetworkConfiguration(
+            subnet_id="/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks/v/subnets/default"
+        ),
+        mount_configuration=[
+            m.MountConfiguration(
+                nfs_mount_configuration=m.NfsMountConfiguration(
+                    source=str(shared), relative_mount_path="data"
+                )
+            ),
+            m.MountConfiguration(
+                azure_blob_file_system_configuration=m.AzureBlobFileSystemConfiguration(
+                    account_name="devstoreaccount1",
+                    container_name="inputs",
+                    relative_mount_path="blobs",
+                    account_key="c2VjcmV0",
+                )
+            ),
+        ],
+    )
+    options.virtual_machine_configuration = vmc
+    client.create_pool(options)
     pool = client.get_pool(pool_id)
     assert [(u.name, u.password) for u in pool.user_accounts] == [("worker", None)]
     assert pool.network_configuration.subnet_id.endswith("/subnets/default")
+    assert pool.virtual_machine_configuration.disk_encryption_configuration.targets == [
+        "osdisk",
+        "temporarydisk",
+    ]
     blob = next(c for c in pool.mount_configuration if c.azure_blob_file_system_configuration)
     assert blob.azure_blob_file_system_configuration.account_key is None
     wait_for(lambda: [n for n in client.list_nodes(pool_id) if n.state == "idle"])
