@@ -176,13 +176,6 @@ class NodeAdminPart(ServiceBase):
                 raise not_found("NodeUserNotFound", "node user")
             self._save_node(node)
 
-    def list_node_users(self, pool_id: str, node_id: str) -> list[Doc]:
-        """The node's recorded users (no password; Azure has no such list operation: for the portal
-        and tests)."""
-        with self.lock:
-            _, node = self._node(pool_id, node_id)
-            return [copy.deepcopy(u) for _, u in sorted(node.users.items())]
-
     # ---- remote login, extensions ----------------------------------------------------------------
 
     def remote_login_settings(self, pool_id: str, node_id: str) -> Doc:
