@@ -151,7 +151,7 @@ class ServiceBase:
         with self._op():
             for pool in self.pools.values():
                 for node in pool.nodes.values():
-                    if node.doc["state"] in ("starting", "waitingforstarttask"):
+                    if node.doc["state"] in ("starting", "waitingforstarttask") and node.pending is None:
                         self._launch_start_task(pool, node)
         self._thread = threading.Thread(target=self._loop, name="localbatch-scheduler", daemon=True)
         self._thread.start()
