@@ -9,34 +9,30 @@ consuming stack (StackReference) need; nothing exported carries a SAS, and the a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pulumi
 from pulumi_azbatch.components import BatchWorkload
+from pulumi_azbatch.components.stack_config import read_stack_config
 
-from pulumi_azbatch.config import NAMESPACE, STACK_KEYS, StackConfigError, load_stack_config
+from pulumi_azbatch.config import StackConfigError, load_stack_config
+from pulumi_azbatch.endpoints import EndpointsUnreachableError
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
 
-def read_config() -> dict[str, Any]:
-    """The stack's ``azbatch:*`` values as plain data (structured keys as objects)."""
-    config = pulumi.Config(NAMESPACE)
-    values: dict[str, Any] = {}
-    for key in STACK_KEYS:
-        value = config.get(key) if key == "backend" else config.get_object(key)
-        if value is not None:
-            values[f"{NAMESPACE}:{key}"] = value
-    return values
-
-
 def main() -> BatchWorkload:
     """Build the workload and export its outputs; a config error stops the run with every problem listed."""
+    values, secret_properties = read_stack_config(PROJECT_DIR)
     try:
-        config = load_stack_config(read_config(), source=f"stack {pulumi.get_stack()}")
+        config = load_stack_config(values, source=f"stack {pulumi.get_stack()}")
     except StackConfigError as exc:
         raise pulumi.RunError(str(exc)) from None
-    workload = BatchWorkload("workload", config, project_dir=PROJECT_DIR)
+    try:
+        workload = BatchWorkload(
+            "workload", config, project_dir=PROJECT_DIR, secret_properties=secret_properties
+        )
+    except (FileNotFoundError, EndpointsUnreachableError) as exc:
+        raise pulumi.RunError(str(exc)) from None
     pulumi.export("backend", config.backend)
     pulumi.export("pool_id", workload.pool.pool_id)
     pulumi.export("node_ids", workload.pool.node_ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ class BatchWorkload(pulumi.ComponentResource):
     (``job-<job id>``). On Azure with ``azbatch:azure.subscription_id`` set, an explicit azure-native
     provider for that subscription is used by every child. ``backend`` overrides the one the config
     names (tests pass endpoints directly instead of reading ``.local/endpoints.json``).
+    ``secret_properties`` names, per stack key (``pool``, ``job``), the properties whose config
+    value is secret (see :mod:`.stack_config`); they stay secret in the state.
 
     Children: ``pool``, ``storage``, ``job``. Outputs: ``pool_id``, ``node_ids``, ``job_id``,
     ``container_name``, ``container_url`` (no SAS), ``sas_expiry``, ``nodes``, ``task_counts``.
@@ -36,8 +39,10 @@ class BatchWorkload(pulumi.ComponentResource):
         *,
         backend: Backend | None = None,
         project_dir: Path | None = None,
+        secret_properties: Mapping[str, Collection[str]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        secrets = secret_properties or {}
         if backend is None:
             backend = backend_from_config(config, project_dir)
         if isinstance(backend, AzureBackend) and backend.settings.subscription_id:
@@ -47,14 +52,22 @@ class BatchWorkload(pulumi.ComponentResource):
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[provider]))
         super().__init__("azbatch:components:BatchWorkload", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        self.pool = BatchPool(f"{name}-pool", BatchPoolArgs(config.pool, backend), child)
+        self.pool = BatchPool(
+            f"{name}-pool",
+            BatchPoolArgs(config.pool, backend, secret_properties=frozenset(secrets.get("pool", ()))),
+            child,
+        )
         self.storage = OutputStorage(
             f"{name}-output", OutputStorageArgs(config.container_name(), backend, config.storage), child
         )
         self.job = BatchJob(
             f"{name}-job",
             BatchJobArgs(
-                config.job, self.pool, self.storage, persist_task_logs=config.storage.persist_task_logs
+                config.job,
+                self.pool,
+                self.storage,
+                persist_task_logs=config.storage.persist_task_logs,
+                secret_properties=frozenset(secrets.get("job", ())),
             ),
             child,
         )

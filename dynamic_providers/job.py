@@ -26,11 +26,12 @@ Lifecycle (see the README section ``docs/job-resource.md``):
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Any
 
 import pulumi
+from azure.batch import models as batch_models
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -43,15 +44,15 @@ from pulumi.dynamic import (
 )
 from pydantic import BaseModel
 
-from pulumi_azbatch.conventions import job_output_prefix, task_output_prefix
+from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, task_output_prefix
 from pulumi_azbatch.model.canonical import canonical_task
-from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
+from pulumi_azbatch.model.common import DESCEND, has_sas, plain_data, strip_query
 from pulumi_azbatch.model.job import JOB_FIELDS_PATCHED, JobSpec, make_job_id
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
-from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, trace
+from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, secret_if_sas, trace
 from .batch_client import BatchAccount, call_with_retry, error_code, resolve_account
 from .lifecycle import end_job, enum_text, get_job, job_snapshot, wait_for_gate
 from .submission import submit_tasks
@@ -62,7 +63,10 @@ ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
 NAME_KEY = "name_prefix"
 #: Spec properties under their input names (``id`` is ``job_id``).
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k in JobSpec.model_fields)
-INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY}
+#: The container URL with the tasks' short write SAS (secret), handed to every task when the job has
+#: ``file_conventions``; without it the tasks get ``output_container_url``.
+TASKS_URL_KEY = "file_conventions_container_url"
+INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY, TASKS_URL_KEY}
 
 #: Changing any of these needs a new job (the service has no way to change them on an existing job).
 REPLACE_KEYS = frozenset(
@@ -91,6 +95,8 @@ PROVIDER_KEYS = frozenset(
         "node_os",
         "batch_account_key",
         "output_container_url",
+        "file_conventions",
+        TASKS_URL_KEY,
         NAME_KEY,
     }
 )
@@ -278,7 +284,7 @@ class JobProvider(ProviderBase):
         job_id = spec.effective_id()
         adopted = self._create_or_adopt(client, spec, job_id)
         try:
-            self._add_tasks(client, spec, job_id, spec.expand_tasks())
+            self._add_tasks(client, spec, job_id, spec.expand_tasks(), props)
             if spec.on_all_tasks_complete != "noaction":
                 call_with_retry(
                     lambda: client.update_job(job_id, spec.to_batch_job_update(["on_all_tasks_complete"]))
@@ -329,13 +335,23 @@ class JobProvider(ProviderBase):
         say(f"job {job_id}: already exists and matches (left by an interrupted deployment); adopting it")
         return True
 
-    def _add_tasks(self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec]) -> None:
+    def _add_tasks(
+        self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec], props: Mapping[str, Any]
+    ) -> None:
         if not tasks:
             return
         creates = [
             t.to_batch_task_create(output_container_url=spec.output_container_url, job_id=job_id)
             for t in tasks
         ]
+        tasks_url = props.get(TASKS_URL_KEY) or spec.output_container_url
+        if spec.file_conventions is not None and tasks_url:
+            # Per task, not in the job's common environment: a re-signed SAS then reaches the tasks
+            # added after it without replacing the job.
+            for create in creates:
+                settings = [s for s in create.environment_settings or [] if s.name != CONTAINER_URL_ENV]
+                settings.append(batch_models.EnvironmentSetting(name=CONTAINER_URL_ENV, value=tasks_url))
+                create.environment_settings = settings
         say(f"job {job_id}: adding {len(creates)} task(s) in {-(-len(creates) // 100)} call(s)")
         report = submit_tasks(client, job_id, creates)
         if report.failures:
@@ -404,7 +420,9 @@ class JobProvider(ProviderBase):
         added, _, _ = task_changes(old_spec, spec)
         if added:
             wanted = set(added)
-            self._add_tasks(client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted])
+            self._add_tasks(
+                client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted], news
+            )
         if (
             olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete")
             and spec.on_all_tasks_complete != "noaction"
@@ -474,7 +492,7 @@ def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[Che
     masked = []
     for failure in failures:
         value = inputs.get(failure.property)
-        if failure.property in ("batch_account_key", "output_container_url") or _has_sas(value):
+        if failure.property in ("batch_account_key", "output_container_url", TASKS_URL_KEY) or has_sas(value):
             masked.append(CheckFailure("", f"{failure.property}: {failure.reason}"))
         else:
             masked.append(failure)
@@ -523,21 +541,19 @@ def _engine_leaf(value: Any) -> Any:
     return DESCEND
 
 
-def _has_sas(value: Any) -> bool:
-    if isinstance(value, str):
-        return "sig=" in value
-    if isinstance(value, Mapping):
-        return any(_has_sas(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_sas(v) for v in value)
-    return False
+#: The job properties that may carry a SAS (a URL with ``sig=``): stored as secrets when one does.
+SAS_BEARING_KEYS = (
+    "tasks",
+    "task_factories",
+    "job_preparation_task",
+    "job_release_task",
+    "common_environment_settings",
+    "metadata",
+)
 
 
-def _secret_if_sas(value: Any) -> Any:
-    """Mark a value secret when it holds a SAS (``sig=``), now or once an Output inside it resolves."""
-    if value is None:
-        return None
-    return pulumi.Output.from_input(value).apply(lambda v: pulumi.Output.secret(v) if _has_sas(v) else v)
+def _input_name(spec_key: str) -> str:
+    return "job_id" if spec_key == "id" else spec_key
 
 
 class Job(Resource, module="azbatch", name="Job"):
@@ -581,6 +597,8 @@ class Job(Resource, module="azbatch", name="Job"):
         batch_account_name: pulumi.Input[str] | None = None,
         batch_account_key: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        secret_properties: Collection[str] = (),
+        file_conventions_container_url: pulumi.Input[str] | None = None,
         **overrides: Any,
     ) -> None:
         raw = spec.model_dump(mode="json", exclude_defaults=True) if isinstance(spec, JobSpec) else dict(spec)
@@ -591,9 +609,15 @@ class Job(Resource, module="azbatch", name="Job"):
         props: dict[str, Any] = {
             ("job_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
         }
-        for key in ("tasks", "task_factories", "job_preparation_task", "job_release_task"):
-            if props.get(key) is not None:
-                props[key] = _secret_if_sas(props[key])
+        # Secret because the stack config value is ("*": all of the job's own properties) ...
+        wanted = set(props) if "*" in secret_properties else {_input_name(k) for k in secret_properties}
+        secret = sorted(k for k in wanted if props.get(k) is not None)
+        for key in secret:
+            props[key] = pulumi.Output.secret(props[key])
+        # ... or because the value holds a SAS (a resource file URL, a metadata or environment value).
+        for key in SAS_BEARING_KEYS:
+            if props.get(key) is not None and key not in secret:
+                props[key] = secret_if_sas(props[key])
         if props.get("output_container_url") is not None:
             props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
         props.setdefault("job_id", None)
@@ -605,11 +629,14 @@ class Job(Resource, module="azbatch", name="Job"):
                 if batch_account_key is not None
                 else None,
                 NAME_KEY: resource_name,
+                TASKS_URL_KEY: pulumi.Output.secret(file_conventions_container_url)
+                if file_conventions_container_url is not None
+                else None,
             }
         )
         for key in COMPUTED_KEYS:
             props.setdefault(key, None)
         secret_opts = pulumi.ResourceOptions(
-            additional_secret_outputs=["batch_account_key", "output_container_url"]
+            additional_secret_outputs=["batch_account_key", "output_container_url", TASKS_URL_KEY, *secret]
         )
         super().__init__(JobProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))

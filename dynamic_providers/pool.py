@@ -16,6 +16,7 @@ pool, and works against any Batch endpoint that speaks the data-plane API.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import pulumi
@@ -33,7 +34,7 @@ from pulumi.dynamic import (
 from pulumi_azbatch.model.common import error_path, error_reason, format_path
 from pulumi_azbatch.model.pool import PoolSpec
 
-from .base import ProviderBase, changed_keys, contains_unknown, public_inputs, say, trace
+from .base import ProviderBase, changed_keys, contains_unknown, public_inputs, say, secret_if_sas, trace
 from .batch_client import BatchAccount, call_with_retry, error_code
 
 _ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
@@ -329,6 +330,7 @@ class Pool(Resource, module="azbatch", name="Pool"):
         batch_account_name: pulumi.Input[str],
         batch_account_key: pulumi.Input[str],
         wait_timeout_seconds: float = 900,
+        secret_properties: Collection[str] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """``spec`` is a :class:`pulumi_azbatch.model.PoolSpec` (or its mapping); the key is kept secret."""
@@ -346,4 +348,14 @@ class Pool(Resource, module="azbatch", name="Pool"):
             "state": None,
             "current_dedicated_nodes": None,
         }
-        super().__init__(PoolProvider(), resource_name, props, opts)
+        names = {"pool_id" if k == "id" else k for k in secret_properties}
+        secret = sorted(k for k in _SPEC_KEYS if ("*" in names or k in names) and props.get(k) is not None)
+        for key in secret:
+            props[key] = pulumi.Output.secret(props[key])
+        for key in ("start_task", "metadata"):  # a resource file URL or a value with a SAS
+            if props.get(key) is not None and key not in secret:
+                props[key] = secret_if_sas(props[key])
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["batch_account_key", *secret])
+        super().__init__(
+            PoolProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts)
+        )

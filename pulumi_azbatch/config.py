@@ -42,6 +42,7 @@ from pulumi_azbatch.model.common import (
     DESCEND,
     ID_PATTERN,
     choice,
+    did_you_mean,
     error_path,
     error_reason,
     format_duration,
@@ -114,7 +115,7 @@ class BatchAccountConfig(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _ACCOUNT.match(value):
+        if not _ACCOUNT.fullmatch(value):
             raise ValueError(f"Batch account name {value!r} must be 3-24 lower-case letters and digits")
         return value
 
@@ -130,7 +131,7 @@ class StorageAccountConfig(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _ACCOUNT.match(value):
+        if not _ACCOUNT.fullmatch(value):
             raise ValueError(f"storage account name {value!r} must be 3-24 lower-case letters and digits")
         return value
 
@@ -148,14 +149,14 @@ class AzureConfig(_Model):
     @field_validator("subscription_id")
     @classmethod
     def _subscription(cls, value: str | None) -> str | None:
-        if value is not None and not _GUID.match(value):
+        if value is not None and not _GUID.fullmatch(value):
             raise ValueError(f"subscription id {value!r} is not a GUID")
         return value
 
     @field_validator("resource_group")
     @classmethod
     def _group(cls, value: str) -> str:
-        if not _RESOURCE_GROUP.match(value) or value.endswith("."):
+        if not _RESOURCE_GROUP.fullmatch(value) or value.endswith("."):
             raise ValueError(f"resource group name {value!r} is invalid (1-90 letters, digits, '-_.()')")
         return value
 
@@ -244,6 +245,15 @@ def _hint(name: str, candidates: Sequence[str] | set[str]) -> str:
     return f"; did you mean {suggestion!r}?" + (" (key names are snake_case)" if snake else "")
 
 
+def _top_level_hint(name: str) -> str:
+    # Few, short top-level keys: a transposition (`jbo`) is as likely as a plural (`jobs`).
+    hint = _hint(name, STACK_KEYS)
+    if hint:
+        return hint
+    suggestion = did_you_mean(name, STACK_KEYS)
+    return f"; did you mean {suggestion!r}?" if suggestion else ""
+
+
 def _pydantic_failures(top: str, value: Any, exc: ValidationError) -> list[ConfigFailure]:
     failures = []
     for error in exc.errors():
@@ -277,7 +287,7 @@ def _split_keys(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigF
             failures.append(
                 ConfigFailure(
                     f"{NAMESPACE}:{name}",
-                    f"unknown key{_hint(top, STACK_KEYS)} (known: {', '.join(_key(k) for k in STACK_KEYS)})",
+                    f"unknown key{_top_level_hint(top)} (known: {', '.join(_key(k) for k in STACK_KEYS)})",
                 )
             )
             continue
@@ -369,11 +379,11 @@ def load_stack_config(
                 _key("azure"), "only used with backend 'azure'; remove it or set azbatch:backend: azure"
             )
         )
-    if storage.sas_rotation_margin >= storage.sas_lifetime and "storage" in parsed:
+    if storage.rotation_margin >= storage.sas_lifetime and "storage" in parsed:
         failures.append(
             ConfigFailure(
                 _key("storage", ["sas_rotation_margin"]),
-                f"{format_duration(storage.sas_rotation_margin)} must be shorter than "
+                f"{format_duration(storage.rotation_margin)} must be shorter than "
                 f"sas_lifetime ({format_duration(storage.sas_lifetime)}), or the SAS "
                 "would be re-signed on every pulumi up",
             )
@@ -451,7 +461,7 @@ def _load_job(
         )
         return None
     container = storage.container_name
-    if container is None and isinstance(job_id, str) and ID_PATTERN.match(job_id):
+    if container is None and isinstance(job_id, str) and ID_PATTERN.fullmatch(job_id):
         container = job_output_container_name(job_id)
     if container is not None:
         data["output_container_url"] = _placeholder_sas_url(container, storage.sas_permissions, now)
@@ -475,11 +485,11 @@ def _load_job(
     # Margin check: the SAS may be re-signed no sooner than `margin` before expiry, so a job started
     # just before that must finish within the margin.
     limit = spec.constraints.max_wall_clock_time
-    if limit is not None and storage.sas_rotation_margin < limit:
+    if limit is not None and storage.rotation_margin < limit:
         failures.append(
             ConfigFailure(
                 _key("storage", ["sas_rotation_margin"]),
-                f"{format_duration(storage.sas_rotation_margin)} is shorter than the job's "
+                f"{format_duration(storage.rotation_margin)} is shorter than the job's "
                 f"constraints.max_wall_clock_time ({format_duration(limit)}): a job started "
                 "just before rotation could outlive its SAS",
             )

@@ -15,6 +15,7 @@ from typing import Any
 
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceNotFoundError
+from batch_file_conventions import OutputReader
 
 SHARED_FILE = "shared/job_prep_and_release.txt"
 RELEASE_LINE = re.compile(
@@ -38,6 +39,7 @@ class NodeReport:
 class BlobReport:
     name: str
     size: int
+    kind: str | None = None
 
 
 @dataclass
@@ -134,7 +136,11 @@ def build_report(outputs: dict[str, Any], storage_key: str) -> JobReport:
         account_url=outputs["blob_url"],
         credential={"account_name": outputs["storage_account_name"], "account_key": storage_key},
     ).get_container_client(report.container)
-    report.blobs = [BlobReport(b.name, int(b.size)) for b in blobs.list_blobs()]
+    # The File Conventions reader lists the outputs by kind (job outputs first, then each task's).
+    report.blobs = [
+        BlobReport(output.blob_name, int(output.size or 0), output.kind)
+        for _, output in OutputReader(blobs).outputs()
+    ]
     if outputs.get("backend") == "local":
         report.portal_url = f"{outputs['batch_account_url'].rstrip('/')}/portal/jobs/{job_id}"
     return report

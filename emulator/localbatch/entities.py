@@ -28,8 +28,11 @@ class Node:
     root: Path
     seq: int
     slots: dict[tuple[str, str], int] = field(default_factory=dict)
+    # `Job.instance` of the jobs whose preparation task failed here (never a bare id: a job deleted
+    # and created again with the same id, as a Pulumi replace does, is another job and may run here).
     ineligible_jobs: set[str] = field(default_factory=set)
-    # A reboot, reimage or removal in progress: {"op": reboot|reimage|remove, "option", "since"}.
+    # A reboot, reimage, removal, or (realistic timing) allocation / boot in progress:
+    # {"op": reboot|reimage|remove|create|start, "option", "since"}.
     pending: Doc | None = None
     # Node users by lower-cased name: name, isAdmin, expiryTime, sshPublicKey, hasPassword (never the
     # password itself).
@@ -172,6 +175,12 @@ class Job:
     @property
     def key(self) -> str:
         return str(self.doc["id"]).lower()
+
+    @property
+    def instance(self) -> str:
+        """This job for its lifetime: its key and the sequence number it was created with (a job
+        re-created with the same id has a new one)."""
+        return f"{self.key}#{self.seq}"
 
     @property
     def state(self) -> str:

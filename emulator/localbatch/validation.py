@@ -32,13 +32,20 @@ from .wire import (
     RELEASE_MAX_WALL_CLOCK,
     UNLIMITED,
     Doc,
-    format_duration,
+    iso_duration,
     parse_duration,
     parse_iso,
 )
 
-# The one id rule of Batch: pools, jobs, tasks, prep and release tasks.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# The one id rule of Batch: pools, jobs, tasks, prep and release tasks. Always `fullmatch`ed: `$`
+# with `match` also accepts a trailing newline (which a YAML block scalar adds), and an id with a
+# raw LF would end up in the `Location` and `DataServiceId` headers.
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# "can contain any Unicode characters up to a maximum length of 1024" (pool, job, task displayName).
+MAX_DISPLAY_NAME = 1024
+# dependsOn.taskIds: "limited to 64000 characters total (the combined length of all task IDs)";
+# beyond it Batch answers TaskDependencyListTooLong and suggests taskIdRanges.
+MAX_DEPENDENCY_ID_CHARS = 64000
 # What to do with a node's running tasks on reboot, reimage, removal or pool shrink (same four values
 # for nodeRebootOption, nodeReimageOption and nodeDeallocationOption; requeue is the default).
 NODE_TASK_OPTIONS = ("requeue", "terminate", "taskcompletion", "retaineddata")
@@ -53,13 +60,37 @@ def check_id(value: Any, name: str = "id") -> str:
     """A Batch id (letters, digits, hyphens, underscores; 1-64 characters)."""
     if value is None or value == "":
         raise missing_property(name)
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise invalid_property(
             name,
             value,
             "An id may contain only letters, digits, hyphens and underscores, up to 64 characters.",
         )
     return value
+
+
+def check_text(body: Doc, name: str, max_length: int | None = None, label: str | None = None) -> str | None:
+    """`body[name]` as an optional string of at most `max_length` characters, without NUL (no process,
+    file or header can carry one); None when absent. `label` is the property path in the 400."""
+    value = body.get(name)
+    label = label or name
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid_property(label, _shown(value), "The value must be a string.")
+    if max_length is not None and len(value) > max_length:
+        raise invalid_property(
+            label, _shown(value), f"The value may be at most {max_length} characters long."
+        )
+    if "\x00" in value:
+        raise invalid_property(label, _shown(value), "The value may not contain a NUL character.")
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A refused value as echoed in the 400 (shortened: a 3 MB display name is not sent back)."""
+    text = str(value)
+    return text if len(text) <= 256 else f"{text[:256]}... ({len(text)} characters)"
 
 
 def enum_value(value: Any, name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -92,16 +123,24 @@ def check_list(body: Doc, name: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise invalid_property(name, value, "The value must be a list.")
+        raise invalid_property(name, _shown(value), "The value must be a list.")
     return value
 
 
-def check_name_values(body: Doc, name: str) -> list[Doc]:
-    """A list of `{name, value}` items (environment settings, metadata): each needs a name."""
+def check_name_values(body: Doc, name: str, label: str | None = None) -> list[Doc]:
+    """A list of `{name, value}` items (environment settings, metadata): each a non-empty string
+    name and a string value (or none)."""
+    label = label or name
     items = check_list(body, name)
     for item in items:
-        if not isinstance(item, dict) or not item.get("name"):
-            raise missing_property(f"{name}.name")
+        if not isinstance(item, dict):
+            raise invalid_property(
+                label, _shown(item), "Each item must be an object with a name and a value."
+            )
+        if item.get("name") is None or item.get("name") == "":
+            raise missing_property(f"{label}.name")
+        check_text(item, "name", label=f"{label}.name")
+        check_text(item, "value", label=f"{label}.value")
     return items
 
 
@@ -151,12 +190,14 @@ def resource_file_problem(rf: Any) -> str | None:
 def check_task_like(spec: Any, name: str) -> None:
     """Rules shared by start, prep, release and regular tasks."""
     if not isinstance(spec, dict):
-        raise invalid_property(name, spec, "The value must be an object.")
-    if not spec.get("commandLine"):
+        raise invalid_property(name, _shown(spec), "The value must be an object.")
+    if spec.get("commandLine") is None or spec.get("commandLine") == "":
         raise missing_property(f"{name}.commandLine")
+    check_text(spec, "commandLine", label=f"{name}.commandLine")
+    check_text(spec, "displayName", MAX_DISPLAY_NAME, f"{name}.displayName")
     if spec.get("containerSettings"):
         raise unsupported_property(f"{name}.containerSettings", "Container tasks are not emulated locally.")
-    check_name_values(spec, "environmentSettings")
+    check_name_values(spec, "environmentSettings", f"{name}.environmentSettings")
     for rf in check_list(spec, "resourceFiles"):
         problem = resource_file_problem(rf)
         if problem:
@@ -175,6 +216,8 @@ def check_task_like(spec: Any, name: str) -> None:
         check_enum(auto, "scope", ("task", "pool"), "pool")
         check_enum(auto, "elevationLevel", ("nonadmin", "admin"), "nonadmin")
     constraints = spec.get("constraints") or {}
+    if not isinstance(constraints, dict):
+        raise invalid_property(f"{name}.constraints", _shown(constraints), "The value must be an object.")
     parse_duration(constraints.get("maxWallClockTime"), f"{name}.constraints.maxWallClockTime")
     parse_duration(constraints.get("retentionTime"), f"{name}.constraints.retentionTime")
     check_int(constraints, "maxTaskRetryCount", 0, -1, 100)
@@ -186,6 +229,85 @@ def exit_options(conditions: Doc) -> list[Doc]:
     out += [item.get("exitOptions") or {} for item in conditions.get("exitCodeRanges") or []]
     out += [conditions[k] for k in ("preProcessingError", "fileUploadError", "default") if conditions.get(k)]
     return out
+
+
+def _exit_code(item: Doc, name: str, label: str) -> int:
+    value = item.get(name)
+    if value is None:
+        raise missing_property(f"{label}.{name}")
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**31) <= value <= 2**31 - 1:
+        raise invalid_property(f"{label}.{name}", _shown(value), "The value must be a 32-bit integer.")
+    return value
+
+
+def check_exit_conditions(conditions: Any) -> None:
+    """A task's `exitConditions`: integer exit codes and ranges (start <= end), each with an
+    exitOptions object whose jobAction and dependencyAction are known values. Checked on add, because
+    the scheduler compares them with every exit code later."""
+    if not isinstance(conditions, dict):
+        raise invalid_property("exitConditions", _shown(conditions), "The value must be an object.")
+    items = [("exitConditions.exitCodes", item) for item in check_list(conditions, "exitCodes")]
+    items += [("exitConditions.exitCodeRanges", item) for item in check_list(conditions, "exitCodeRanges")]
+    options: list[tuple[str, Any]] = []
+    for label, item in items:
+        if not isinstance(item, dict):
+            raise invalid_property(label, _shown(item), "Each item must be an object.")
+        if label.endswith("Ranges"):
+            if _exit_code(item, "start", label) > _exit_code(item, "end", label):
+                raise invalid_property(label, _shown(item), "The start of a range may not be after its end.")
+        else:
+            _exit_code(item, "code", label)
+        options.append((f"{label}.exitOptions", item.get("exitOptions") or {}))
+    for name in ("preProcessingError", "fileUploadError", "default"):
+        if conditions.get(name) is not None:
+            options.append((f"exitConditions.{name}", conditions[name]))
+    for label, option in options:
+        if not isinstance(option, dict):
+            raise invalid_property(label, _shown(option), "The value must be an object.")
+        enum_value(option.get("jobAction"), f"{label}.jobAction", ("none", "disable", "terminate"), "none")
+        enum_value(option.get("dependencyAction"), f"{label}.dependencyAction", ("satisfy", "block"), "block")
+
+
+def _range_bound(rng: Doc, bound: str) -> int:
+    value = rng.get(bound)
+    if value is None:
+        raise missing_property(f"dependsOn.taskIdRanges.{bound}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**31 - 1:
+        raise invalid_property(
+            f"dependsOn.taskIdRanges.{bound}",
+            _shown(value),
+            "The value must be an integer from 0 to 2147483647.",
+        )
+    return value
+
+
+def check_depends_on(depends: Any) -> None:
+    """A task's `dependsOn`: `taskIds` a list of task ids (at most 64000 characters together) and
+    `taskIdRanges` a list of `{start, end}` integer pairs with 0 <= start <= end.
+
+    Everything the scheduler later reads from it is checked here, so a stored dependency can always
+    be evaluated (and the scheduler never meets a value it cannot compare).
+    """
+    if not isinstance(depends, dict):
+        raise invalid_property("dependsOn", _shown(depends), "The value must be an object.")
+    task_ids = check_list(depends, "taskIds")
+    for dep_id in task_ids:
+        check_id(dep_id, "dependsOn.taskIds")
+    if sum(len(dep_id) for dep_id in task_ids) > MAX_DEPENDENCY_ID_CHARS:
+        raise BatchError(
+            400,
+            "TaskDependencyListTooLong",
+            "The task depends on too many tasks: the taskIds are longer than 64000 characters together; "
+            "use taskIdRanges instead.",
+        )
+    for rng in check_list(depends, "taskIdRanges"):
+        if not isinstance(rng, dict):
+            raise invalid_property("dependsOn.taskIdRanges", _shown(rng), "Each range must be an object.")
+        start, end = _range_bound(rng, "start"), _range_bound(rng, "end")
+        if start > end:
+            raise invalid_property(
+                "dependsOn.taskIdRanges", f"{start}-{end}", "The start of a range may not be after its end."
+            )
 
 
 @dataclass(frozen=True)
@@ -213,6 +335,17 @@ def task_body(job_doc: Doc, body: Any) -> TaskBody:
         )
     if release and task_id.lower() == release["id"].lower():
         raise conflict("TaskIdSameAsJobReleaseTask", "The task id is the same as the job release task id.")
+    if body.get("dependsOn") is not None:
+        check_depends_on(body["dependsOn"])
+    if body.get("exitConditions") is not None:
+        check_exit_conditions(body["exitConditions"])
+    affinity = body.get("affinityInfo")
+    if affinity is not None:
+        if not isinstance(affinity, dict):
+            raise invalid_property("affinityInfo", _shown(affinity), "The value must be an object.")
+        if not affinity.get("affinityId"):
+            raise missing_property("affinityInfo.affinityId")
+        check_text(affinity, "affinityId", label="affinityInfo.affinityId")
     if body.get("dependsOn") and not job_doc.get("usesTaskDependencies"):
         raise BatchError(
             400,
@@ -397,6 +530,7 @@ def job_body(body: Doc) -> JobBody:
         raise missing_property("poolInfo")
     if body.get("jobManagerTask"):
         raise unsupported_property("jobManagerTask", "Job manager tasks are not emulated locally.")
+    check_text(body, "displayName", MAX_DISPLAY_NAME)
     settings = job_settings(body, None, replace=True)
     on_failure = check_enum(body, "onTaskFailure", ("noaction", "performexitoptionsjobaction"), "noaction")
     check_name_values(body, "commonEnvironmentSettings")
@@ -482,13 +616,13 @@ def autoscale_settings(
     if interval is None:
         return AutoScaleSettings(
             formula,
-            current_interval or format_duration(autoscale.DEFAULT_EVALUATION_INTERVAL),
+            current_interval or iso_duration(autoscale.DEFAULT_EVALUATION_INTERVAL),
         )
     delta = parse_duration(interval, "autoScaleEvaluationInterval")
     reason = "The value is unlimited." if delta is None else autoscale.check_evaluation_interval(delta)
     if reason is not None or delta is None:
         raise invalid_property("autoScaleEvaluationInterval", interval, reason or "")
-    return AutoScaleSettings(formula, format_duration(delta))
+    return AutoScaleSettings(formula, iso_duration(delta))
 
 
 def _without(item: Any, secrets: tuple[str, ...]) -> Any:
@@ -569,6 +703,8 @@ def pool_body(body: Doc) -> PoolBody:
     mounts, user accounts and network settings are accepted as Azure accepts them (see
     docs/emulator-operations.md for what each does locally); container configuration is refused."""
     pool_id = check_id(body.get("id"))
+    check_text(body, "displayName", MAX_DISPLAY_NAME)
+    check_name_values(body, "metadata")
     if not body.get("vmSize"):
         raise missing_property("vmSize")
     vmc = body.get("virtualMachineConfiguration")

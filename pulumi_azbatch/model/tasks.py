@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from azure.batch import models as batch_models
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from .common import IdentityReferenceSpec, SpecModel, choice, error, positive_duration
+from .common import EnvironmentValue, IdentityReferenceSpec, SpecModel, choice, error, positive_duration
 from .outputs import OutputFileSpec, output_to_sdk, resolve_output_file
 
 __all__ = [
@@ -392,7 +392,7 @@ class TaskBase(SpecModel):
         min_length=1, description="Run without a shell; use /bin/sh -c '...' for shell features."
     )
     resource_files: list[ResourceFileSpec] = Field(default_factory=list)
-    environment_settings: dict[str, str] = Field(default_factory=dict)
+    environment_settings: dict[str, EnvironmentValue] = Field(default_factory=dict)
     user_identity: UserIdentitySpec | None = Field(
         default=None, description="Service default: the pool-scoped non-admin auto user."
     )

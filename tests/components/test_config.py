@@ -178,6 +178,8 @@ def _both(*mutations: Mutation) -> Mutation:
     return mutate
 
 
+_BLOCK = yaml.safe_load("id: |\n  prep-release\n")["id"]
+
 BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("unknown backend", lambda c: c.__setitem__("azbatch:backend", "aws"), "azbatch:backend"),
     ("misspelt top-level key", lambda c: c.__setitem__("azbatch:pools", {}), "azbatch:pools"),
@@ -185,6 +187,14 @@ BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("job missing", _delete("azbatch:job"), "azbatch:job"),
     ("empty vm size", _set("azbatch:pool", "vm_size", value=""), "azbatch:pool.vm_size"),
     ("pool id with a space", _set("azbatch:pool", "id", value="my pool"), "azbatch:pool.id"),
+    # `id: |` (a YAML block scalar) keeps a trailing newline, which `$` alone would accept.
+    ("pool id from a block scalar", _set("azbatch:pool", "id", value=_BLOCK), "azbatch:pool.id"),
+    ("job id from a block scalar", _set("azbatch:job", "id", value=_BLOCK), "azbatch:job.id"),
+    (
+        "storage account name from a block scalar",
+        _both(_azure, _set("azbatch:azure", "storage_account", "name", value="stazbatchdev001\n")),
+        "azbatch:azure.storage_account.name",
+    ),
     ("image without offer", _delete("azbatch:pool", "image", "offer"), "azbatch:pool.image.offer"),
     (
         "camelCase key",
@@ -371,3 +381,45 @@ def test_permissions_are_canonicalised() -> None:
     config = _stack("local")
     config["azbatch:storage"]["sas_permissions"] = "wc"
     assert load_stack_config(config).storage.sas_permissions == "cw"
+
+
+def _failures(config: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_config(config)
+    return {f.key: f.reason for f in caught.value.failures}
+
+
+def test_a_human_duration_is_answered_with_its_iso_form() -> None:
+    config = _stack("local")
+    config["azbatch:job"]["wait_timeout"] = "2h"
+    config["azbatch:storage"]["sas_lifetime"] = "1h30m"
+    failures = _failures(config)
+    assert "use 'PT2H' (2 h)" in failures["azbatch:job.wait_timeout"]
+    assert "use 'PT1H30M' (1 h 30 min)" in failures["azbatch:storage.sas_lifetime"]
+    assert "pydantic" not in str(failures) and "identifier" not in str(failures)
+
+
+def test_numbers_and_booleans_in_environments_are_taken_as_strings() -> None:
+    config = _stack("local")
+    config["azbatch:job"]["common_environment_settings"] = {"THREADS": 4, "DEBUG": True, "RATIO": 0.5}
+    config["azbatch:pool"]["start_task"] = {"command_line": "/bin/true", "environment_settings": {"N": 2}}
+    loaded = load_stack_config(config)
+    assert loaded.job.common_environment_settings == {"THREADS": "4", "DEBUG": "true", "RATIO": "0.5"}
+    assert loaded.pool.start_task is not None and loaded.pool.start_task.environment_settings == {"N": "2"}
+
+
+def test_the_default_rotation_margin_is_a_quarter_of_the_lifetime() -> None:
+    config = _stack("local")
+    config["azbatch:storage"] = {"sas_lifetime": "P7D"}
+    config["azbatch:job"]["constraints"] = {}
+    storage = load_stack_config(config).storage
+    assert storage.rotation_margin == timedelta(days=1, hours=18)
+    config["azbatch:storage"] = {}
+    assert load_stack_config(config).storage.rotation_margin == timedelta(days=7, hours=12)
+
+
+def test_a_typo_in_a_top_level_key_is_named_with_the_key_meant() -> None:
+    config = _stack("local")
+    config["azbatch:jbo"] = config.pop("azbatch:job")
+    failures = _failures(config)
+    assert "did you mean 'job'?" in failures["azbatch:jbo"]

@@ -110,3 +110,20 @@ class Emulator:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+def write_container_url(endpoints: Any, blob_service: Any, container: str) -> str:
+    """Create ``container`` on Azurite; its URL with a create + write SAS valid for an hour."""
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    blob_service.create_container(container)
+    sas = generate_container_sas(
+        endpoints.storage_account_name,
+        container,
+        account_key=endpoints.storage_account_key,
+        permission=ContainerSasPermissions(write=True, create=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    return f"{endpoints.blob_url}/{container}?{sas}"

@@ -15,7 +15,6 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -31,6 +30,7 @@ from emulator_helpers import (
     wait_for,
     wait_task,
     wait_tasks_completed,
+    write_container_url,
 )
 
 SHARED_FILE = "job_prep_and_release.txt"
@@ -243,23 +243,13 @@ def test_job_prep_release_in_the_portal(
 def test_outputs_grouped_by_task_and_kind(
     client: BatchClient, shared_pool: str, blob_service: Any, endpoints: Any, page: Any, test_output_dir: Path
 ) -> None:
-    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
-
     from pulumi_azbatch.conventions import job_output_container_name
 
     # Upper case and `_` make the container name the hashed form.
     job_id = unique("Render_Job")
     container = job_output_container_name(job_id)
     assert len(container) > 50, "the hashed container name"
-    blob_service.create_container(container)
-    sas = generate_container_sas(
-        endpoints.storage_account_name,
-        container,
-        account_key=endpoints.storage_account_key,
-        permission=ContainerSasPermissions(write=True, create=True),
-        expiry=datetime.now(UTC) + timedelta(hours=1),
-    )
-    container_url = f"{endpoints.blob_url}/{container}?{sas}"
+    container_url = write_container_url(endpoints, blob_service, container)
 
     def persist(pattern: str, path: str) -> m.OutputFile:
         return m.OutputFile(

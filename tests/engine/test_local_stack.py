@@ -123,6 +123,24 @@ def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emul
             # The consumer's job ran on the main stack's pool.
             task = batch_client.get_task("consumer-report-job", "summarize")
             assert task.node_info.pool_id == outputs["pool_id"]
+            # Its outputs, listed by kind with the File Conventions reader (the example's client).
+            listing = subprocess.run(
+                [
+                    str(consumer_dir / ".venv" / "bin" / "python"),
+                    "fetch_outputs.py",
+                    "--endpoints-file",
+                    str(endpoints_file),
+                    "--kind",
+                    "TaskOutput",
+                ],
+                cwd=consumer_dir,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert listing.splitlines() == [
+                f"summarize\tTaskOutput\tsummary.txt\t{len('summary from ' + task.node_info.node_id) + 1} bytes"
+            ], listing
         finally:
             assert consumer.destroy(on_output=print).summary.result == "succeeded"
 

@@ -172,17 +172,25 @@ def job_config(job_id: str, tasks: int, *, command: str | None = None) -> dict[s
         "id": job_id,
         "job_preparation_task": {"command_line": f"/bin/sh -c 'echo prep $AZ_BATCH_NODE_ID >> {shared}'"},
         "job_release_task": {"command_line": "/bin/sh -c 'echo release'"},
-        "task_factories": [{
-            "type": "parametric_sweep",
-            "parameter_sets": [{"start": 1, "end": tasks}],
-            "repeat_task": {
-                "id": "task{0:3}",
-                "command_line": command or f"/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> {shared}; "
-                                           "echo $AZ_BATCH_TASK_ID > output.txt'",
-                "output_files": [{"file_pattern": "output.txt", "kind": "TaskOutput",
-                                  "upload_condition": "TaskSuccess"}],
-            },
-        }],  # fmt: skip
+        "task_factories": [
+            {
+                "type": "parametric_sweep",
+                "parameter_sets": [{"start": 1, "end": tasks}],
+                "repeat_task": {
+                    "id": "task{0:3}",
+                    "command_line": command
+                    or f"/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> {shared}; "
+                    "echo $AZ_BATCH_TASK_ID > output.txt'",
+                    "output_files": [
+                        {
+                            "file_pattern": "output.txt",
+                            "kind": "TaskOutput",
+                            "upload_condition": "TaskSuccess",
+                        }
+                    ],
+                },
+            }
+        ],  # fmt: skip
         "on_all_tasks_complete": "noaction",
         "wait_for": "tasks",
         "wait_timeout": "PT3M",
@@ -266,7 +274,9 @@ class Project:
         out = subprocess.run(self._argv(args), cwd=self.root, env=self.env, text=True, capture_output=True,
                              timeout=timeout)  # fmt: skip
         with open(self.log, "a") as log:
-            log.write(f"\n$ pulumi {' '.join(args)}   ({time.monotonic() - started:.1f}s, exit {out.returncode})\n")
+            log.write(
+                f"\n$ pulumi {' '.join(args)}   ({time.monotonic() - started:.1f}s, exit {out.returncode})\n"
+            )
             log.write(out.stdout + out.stderr)
         if check and out.returncode != 0:
             raise AssertionError(f"pulumi {' '.join(args)} failed ({out.returncode}):\n{out.stdout[-4000:]}"
@@ -357,7 +367,10 @@ def assert_exact_tasks(client: BatchClient, job_id: str, pool_id: str, expected:
     ids = sorted(t.id for t in tasks)
     assert ids == [f"task{i:03d}" for i in range(1, expected + 1)], ids
     assert all(t.state == "completed" and t.execution_info.exit_code == 0 for t in tasks), [
-        (t.id, t.state, t.execution_info and t.execution_info.exit_code) for t in tasks if t.state != "completed"]
+        (t.id, t.state, t.execution_info and t.execution_info.exit_code)
+        for t in tasks
+        if t.state != "completed"
+    ]
     runs = task_runs(client, pool_id)
     duplicated = sorted({r for r in runs if runs.count(r) > 1})
     assert not duplicated, f"tasks ran more than once: {duplicated}"
@@ -424,7 +437,7 @@ class BlobFaultProxy:
                     return
                 if fault is not None:
                     code = int(fault)
-                    text = f"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{'ServerBusy' if code == 503 else 'InternalError'}</Code><Message>injected by the test proxy</Message></Error>".encode()  # noqa: E501
+                    text = f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{"ServerBusy" if code == 503 else "InternalError"}</Code><Message>injected by the test proxy</Message></Error>'.encode()  # noqa: E501
                     self.send_response(code)
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(text)))
@@ -434,13 +447,20 @@ class BlobFaultProxy:
                 import http.client
 
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")
+                }
                 upstream.request(self.command, self.path, body=body or None, headers=headers)
                 response = upstream.getresponse()
                 data = response.read()
                 self.send_response(response.status, response.reason)
                 for name, value in response.getheaders():
-                    if name.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length"):
+                    if name.lower() not in (
+                        "connection",
+                        "keep-alive",
+                        "transfer-encoding",
+                        "content-length",
+                    ):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -453,7 +473,9 @@ class BlobFaultProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+        )
 
     def _decide(self, method: str, path: str) -> str | None:
         with self._lock:
@@ -504,7 +526,9 @@ def prepare_load_target(local: LocalStack, fault_rate: float) -> str:
         virtual_machine_configuration=m.VirtualMachineConfiguration(
             image_reference=m.BatchVmImageReference(publisher="canonical", offer="o", sku="s"),
             node_agent_sku_id="batch.node.ubuntu 24.04")))  # fmt: skip
-    wait_until(lambda: [n for n in client.list_nodes(pool_id) if n.state == "idle"], 30, "the load pool's node")
+    wait_until(
+        lambda: [n for n in client.list_nodes(pool_id) if n.state == "idle"], 30, "the load pool's node"
+    )
     client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
     if fault_rate:
         for status, probability in ((429, fault_rate / 2), (503, fault_rate / 2 / (1 - fault_rate / 2))):

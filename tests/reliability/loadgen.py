@@ -46,7 +46,9 @@ def _client(batch_url: str, name: str, key: str) -> Any:
                        connection_timeout=10, read_timeout=30)  # fmt: skip
 
 
-def _one_client(args: dict[str, Any], client_id: str, deadline: float, out: WorkerResult, lock: threading.Lock) -> None:
+def _one_client(
+    args: dict[str, Any], client_id: str, deadline: float, out: WorkerResult, lock: threading.Lock
+) -> None:
     from azure.batch import models as m
     from azure.core.exceptions import HttpResponseError
 
@@ -67,7 +69,9 @@ def _one_client(args: dict[str, Any], client_id: str, deadline: float, out: Work
                 if pending is None:
                     counter += 1
                 pending = task_id
-                client.create_task(args["job_id"], m.BatchTaskCreateOptions(id=task_id, command_line="/bin/true"))
+                client.create_task(
+                    args["job_id"], m.BatchTaskCreateOptions(id=task_id, command_line="/bin/true")
+                )
                 pending = None
                 mine.append(task_id)
             elif op == "get_task":
@@ -77,14 +81,18 @@ def _one_client(args: dict[str, Any], client_id: str, deadline: float, out: Work
             elif op == "get_job":
                 client.get_job(args["job_id"])
             else:
-                next(iter(client.list_tasks(args["job_id"], max_results=50, select=["id", "state"]).by_page()))
+                next(
+                    iter(client.list_tasks(args["job_id"], max_results=50, select=["id", "state"]).by_page())
+                )
         except HttpResponseError as exc:
             injected = "(injected fault)" in str(exc)
             with lock:
                 if injected:
                     out.injected += 1
                 else:
-                    out.errors.append(f"{op}: {exc.status_code} {getattr(exc.error, 'code', '')}: {str(exc)[:200]}")
+                    out.errors.append(
+                        f"{op}: {exc.status_code} {getattr(exc.error, 'code', '')}: {str(exc)[:200]}"
+                    )
             continue
         except Exception as exc:  # noqa: BLE001 - every other failure is an error of the run
             with lock:

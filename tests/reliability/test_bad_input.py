@@ -34,7 +34,10 @@ API = "2024-07-01.20.0"
 POOL = "badinput-pool"
 JOB = "badinput-job"
 URL = "http://127.0.0.1:10000/devstoreaccount1/c"
-VM = {"imageReference": {"publisher": "canonical", "offer": "o", "sku": "s"}, "nodeAgentSKUId": "batch.node.ubuntu 24.04"}
+VM = {
+    "imageReference": {"publisher": "canonical", "offer": "o", "sku": "s"},
+    "nodeAgentSKUId": "batch.node.ubuntu 24.04",
+}
 
 
 def _out(**changes: Any) -> dict[str, Any]:
@@ -275,8 +278,22 @@ def _job_inputs(**changes: Any) -> dict[str, Any]:
 
 
 def _output(**changes: Any) -> dict[str, Any]:
-    return _job_inputs(tasks=[{"id": "t1", "command_line": "/bin/true", "output_files": [
-        {"file_pattern": "out.txt", "container_url": f"{URL}?sv=1&sig=x", "path": "out.txt", **changes}]}])
+    return _job_inputs(
+        tasks=[
+            {
+                "id": "t1",
+                "command_line": "/bin/true",
+                "output_files": [
+                    {
+                        "file_pattern": "out.txt",
+                        "container_url": f"{URL}?sv=1&sig=x",
+                        "path": "out.txt",
+                        **changes,
+                    }
+                ],
+            }
+        ]
+    )
 
 
 PROVIDER_CASES: list[tuple[str, dict[str, Any], str, str]] = [
@@ -333,7 +350,9 @@ def test_preview_lists_every_stack_config_problem_and_creates_nothing(
         {"file_pattern": "", "kind": "TaskLog"},
         {"file_pattern": "a.txt", "kind": "Nonsense"},
     ]
-    project = Project.create(tmp_path / "project", local.endpoints(), config, log=test_output_dir / "pulumi.log")
+    project = Project.create(
+        tmp_path / "project", local.endpoints(), config, log=test_output_dir / "pulumi.log"
+    )
     text = _preview_fails(project)
     files = "azbatch:job.task_factories[0].repeat_task.output_files"
     for expected in (
@@ -390,7 +409,10 @@ def test_preview_of_a_job_resource_with_bad_inputs_names_them(
 
     configure(jobId="job with spaces")
     text = _preview_fails(project)
-    assert "property job_id value {job with spaces} has a problem: job id 'job with spaces' may only contain" in text
+    assert (
+        "property job_id value {job with spaces} has a problem: job id 'job with spaces' may only contain"
+        in text
+    )
     configure(jobId="fine-job", onDestroy="explode")
     text = _preview_fails(project)
     assert "unknown on_destroy value 'explode' (allowed: terminate_then_delete, terminate, delete)" in text

@@ -108,7 +108,9 @@ def test_sigkill_during_completion_wait_then_cancel_up(
     local: LocalStack, tmp_path: Path, test_output_dir: Path
 ) -> None:
     pool_id, job_id, tasks = unique("crash-pool"), unique("crash-wait"), 8
-    project = _project(local, tmp_path, test_output_dir / "pulumi.log", _job(job_id, tasks, sleep=1.5), pool_id)
+    project = _project(
+        local, tmp_path, test_output_dir / "pulumi.log", _job(job_id, tasks, sleep=1.5), pool_id
+    )
     up = project.start("up")
     wait_until(lambda: _running(local, job_id), 90, "tasks running")
     # `kill -9 <pid of pulumi>`: the engine's plugins run in process groups of their own and survive
@@ -136,7 +138,9 @@ def test_sigkill_during_completion_wait_then_cancel_up(
     _destroy_leaves_nothing(project, local, job_id, pool_id)
 
 
-def test_emulator_killed_mid_job_and_restarted(local: LocalStack, tmp_path: Path, test_output_dir: Path) -> None:
+def test_emulator_killed_mid_job_and_restarted(
+    local: LocalStack, tmp_path: Path, test_output_dir: Path
+) -> None:
     pool_id, job_id, tasks = unique("crash-pool"), unique("crash-emu"), 8
     project = _project(local, tmp_path, test_output_dir / "pulumi.log", _job(job_id, tasks, sleep=4), pool_id)
     up = project.start("up")

@@ -62,7 +62,11 @@ def _random_faults_fired(batch_url: str) -> int:
 
 
 def _pending_certain(batch_url: str) -> list[str]:
-    return [f["pathRegex"] for f in admin(batch_url, "GET", "/_localbatch/faults")["faults"] if f["probability"] == 1]
+    return [
+        f["pathRegex"]
+        for f in admin(batch_url, "GET", "/_localbatch/faults")["faults"]
+        if f["probability"] == 1
+    ]
 
 
 def test_up_and_destroy_converge_under_throttling_and_upload_faults(
@@ -114,7 +118,9 @@ def test_permanent_503_fails_within_a_bounded_time_with_a_clear_error(
     pool_id, job_id = unique("down-pool"), unique("down-job")
     project = Project.create(tmp_path / "project", local.endpoints(), stack_config(pool_id, job_config(job_id, 2)),
                              log=test_output_dir / "pulumi.log")  # fmt: skip
-    admin(local.batch_url, "POST", "/_localbatch/faults", {"count": 10**9, "status": 503, "pathRegex": "^/jobs"})
+    admin(
+        local.batch_url, "POST", "/_localbatch/faults", {"count": 10**9, "status": 503, "pathRegex": "^/jobs"}
+    )
     started = time.monotonic()
     out = project.run("up", timeout=180, check=False)
     elapsed = time.monotonic() - started
@@ -124,7 +130,9 @@ def test_permanent_503_fails_within_a_bounded_time_with_a_clear_error(
     # One Batch call gives up after 6 attempts and at most ~15.5 s of backoff; engine start-up and the
     # pool come on top. The documented bound for a whole `up` against a dead service is one minute.
     assert elapsed < 60, elapsed
-    assert "Batch request POST /jobs: the Batch service answered 503 ServerBusy on all 6 attempts" in text, text
+    assert "Batch request POST /jobs: the Batch service answered 503 ServerBusy on all 6 attempts" in text, (
+        text
+    )
     assert "it is throttling or unavailable, run the command again later" in text
     assert job_id not in job_ids(local.client()), "nothing was created"
     project.run("destroy")

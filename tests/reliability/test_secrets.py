@@ -180,9 +180,13 @@ def _listening_addresses(port: int) -> set[str]:
 
 def test_emulator_binds_to_loopback_by_default(tmp_path: Path, local: LocalStack) -> None:
     port = free_port()
-    command = [c for c in batch_emulator_command(port, tmp_path / "batch") if c not in ("--host", "127.0.0.1")]
+    command = [
+        c for c in batch_emulator_command(port, tmp_path / "batch") if c not in ("--host", "127.0.0.1")
+    ]
     assert "--host" not in command
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         wait_for_port(port, proc=proc)
         assert _listening_addresses(port) == {"0100007F"}, "127.0.0.1 only"
@@ -194,7 +198,9 @@ def test_emulator_binds_to_loopback_by_default(tmp_path: Path, local: LocalStack
     assert _listening_addresses(local.batch_port) == {"0100007F"}
 
 
-def test_node_files_cannot_escape_the_node_root(deployed: dict[str, Any], local: LocalStack, tmp_path: Path) -> None:
+def test_node_files_cannot_escape_the_node_root(
+    deployed: dict[str, Any], local: LocalStack, tmp_path: Path
+) -> None:
     client = local.client()
     pool_id, job_id = deployed["pool_id"], deployed["job_id"]
     node = next(iter(client.list_nodes(pool_id))).id
@@ -230,7 +236,9 @@ def test_node_files_cannot_escape_the_node_root(deployed: dict[str, Any], local:
             status, body = _raw(local, "GET", f"{route}{path}?api-version={API}")
             assert status in (400, 404), (route, path, status)
             assert "outside the node root" not in str(body) and "root:" not in str(body)
-        status, _ = _raw(local, "DELETE", f"/jobs/{job_id}/tasks/plant-link/files/wd%2F{link}?api-version={API}")
+        status, _ = _raw(
+            local, "DELETE", f"/jobs/{job_id}/tasks/plant-link/files/wd%2F{link}?api-version={API}"
+        )
         assert status in (400, 404)
     assert victim.read_text() == "outside the node root", "nothing outside the root was deleted"
     # A normal file still reads (the refusals above are not a broken route).
@@ -241,6 +249,7 @@ def test_node_files_cannot_escape_the_node_root(deployed: dict[str, Any], local:
 
 
 # ---- the mocked Azure stack ---------------------------------------------------------------------------
+
 
 def _as_stored(value: Any) -> Any:
     """A value as the engine writes it to the state: secrets replaced by their ciphertext."""
@@ -254,7 +263,9 @@ def _as_stored(value: Any) -> Any:
 
 
 @pytest.fixture
-def azure_mocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ArmMocks, dict[str, list[str]], dict[str, Any]]]:
+def azure_mocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[ArmMocks, dict[str, list[str]], dict[str, Any]]]:
     """Mocks for the dev stack, the additional secret outputs each resource asks the engine for, exports."""
     from pulumi.runtime import mocks as mocks_module
 
@@ -297,7 +308,9 @@ def test_mocked_azure_stack_state_holds_no_secret_and_the_sas_is_https_only(
             secret_keys = {k for k, v in inputs.items() if is_secret(v)} | set(secret_outputs.get(name, []))
             stored_outs = {k: (_as_stored({"4dabf18193072939515e22adb298388d": SECRET_SIG, "value": v})
                                if k in secret_keys else v) for k, v in outs.items()}  # fmt: skip
-            resources.append({"type": typ, "name": name, "inputs": _as_stored(inputs), "outputs": stored_outs})
+            resources.append(
+                {"type": typ, "name": name, "inputs": _as_stored(inputs), "outputs": stored_outs}
+            )
             if typ.endswith("azbatch:ContainerSas"):
                 sas_url = outs["sas_url"]
         stack_outputs = {}

@@ -7,11 +7,11 @@ value is escaped in `html.py`'s helpers; see the rule there.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import safefs
 from ..exceptions import BatchError
 from ..service import BatchService
 from . import files, pictures
@@ -400,7 +400,13 @@ def _outputs_view(service: BatchService, job: Doc) -> str:
 def _blob_rows(job_id: str, entries: Iterable[Any]) -> list[list[str]]:
     return [
         [
-            link(url("jobs", job_id, "blobs") + "/" + _quote_path(b.name), b.path),
+            link(url("jobs", job_id, "blobs") + "/" + _quote_path(b.name), b.path)
+            + (
+                ' <span class="tracked" title="an append blob: a log saved while it grows; this page '
+                'refreshes while the job runs">tracked</span>'
+                if getattr(b, "tracked", False)
+                else ""
+            ),
             size(b.size),
             when(b.last_modified),
         ]
@@ -478,8 +484,9 @@ def task_page(service: BatchService, job_id: str, task_id: str) -> str:
         ("Failure", failure(execution.get("failureInfo"))),
         ("Persisted outputs", link(url("jobs", job["id"], "outputs") + f"#outputs-{task['id']}", "in the job's container")),
     ])  # fmt: skip
+    # Names only: values often hold keys or SAS tokens, and the portal has no authentication.
     env_rows = [
-        [code(s.get("name")), code(s.get("value"))]
+        [code(s.get("name")), '<span class="muted">(hidden)</span>' if s.get("value") else ""]
         for s in task.get("environmentSettings") or []
         if isinstance(s, dict)
     ]
@@ -490,7 +497,7 @@ def task_page(service: BatchService, job_id: str, task_id: str) -> str:
                          e((spec.get("uploadOptions") or {}).get("uploadCondition"))])  # fmt: skip
     body = info
     if env_rows:
-        body += "<h2>Environment settings</h2>" + table(["Name", "Value"], env_rows)
+        body += "<h2>Environment settings</h2>" + table(["Name", "Value (not shown)"], env_rows)
     if out_rows:
         body += "<h2>Output files</h2>" + table(
             ["File pattern", "Destination path", "Upload condition"], out_rows
@@ -505,28 +512,22 @@ def task_page(service: BatchService, job_id: str, task_id: str) -> str:
 def _task_files(service: BatchService, node: Doc) -> str:
     if not node.get("nodeId"):
         return '<p class="empty">The task has not run on a node yet.</p>'
+    task_rel = node.get("taskRootDirectory", "")
     try:
         root = service.node_root(node["poolId"], node["nodeId"])
-        task_dir = files.resolve(root, node.get("taskRootDirectory", ""))
-    except (BatchError, files.PathRefused):
-        return '<p class="empty">The node is gone.</p>'
+        entries = safefs.list_dir(root, task_rel, recursive=True)
+    except (BatchError, files.PathRefused, OSError):
+        entries = []
     rows = []
-    if task_dir.is_dir():
-        for dirpath, dirnames, filenames in os.walk(task_dir):
-            dirnames.sort()
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                rel = path.relative_to(root.resolve()).as_posix()
-                shown = path.relative_to(task_dir).as_posix()
-                try:
-                    length = path.lstat().st_size
-                except OSError:
-                    continue
-                rows.append([link(file_url(node["poolId"], node["nodeId"], rel), shown), size(length)])
-                if len(rows) >= MAX_FILE_ROWS:
-                    break
-            if len(rows) >= MAX_FILE_ROWS:
-                break
+    for entry in entries:
+        if entry.is_dir:
+            continue
+        rel = f"{task_rel.strip('/')}/{entry.name}"
+        rows.append(
+            [link(file_url(node["poolId"], node["nodeId"], rel), entry.name), size(entry.stat.st_size)]
+        )
+        if len(rows) >= MAX_FILE_ROWS:
+            break
     return table(
         ["File", "Size"], rows, cls="task-files", empty="No files (the node may have cleaned them up)."
     )
@@ -535,12 +536,10 @@ def _task_files(service: BatchService, node: Doc) -> str:
 # ---- node files ---------------------------------------------------------------------------------
 
 
-def directory_page(
-    service: BatchService, pool_id: str, node_id: str, rel: str, path: Path, root: Path
-) -> str:
+def directory_page(service: BatchService, pool_id: str, node_id: str, rel: str, root: Path) -> str:
     """A folder on a node, with links to its subfolders and files."""
     rows = []
-    for entry in files.list_dir(path)[:MAX_FILE_ROWS]:
+    for entry in files.list_dir(root, rel)[:MAX_FILE_ROWS]:
         target = f"{rel}/{entry.name}" if rel else entry.name
         rows.append([
             link(file_url(pool_id, node_id, target), entry.name + ("/" if entry.is_dir else "")),

@@ -18,6 +18,7 @@ group or loop, all behind one lock (the pattern of moto's EC2 backend).
 | `prep_release` | job preparation and release tasks |
 | `executions` | launching attempts, the reaper's exits |
 | `retention` | deleting task directories when their retentionTime runs out |
+| `statistics` | pool and job statistics (`$expand=stats`) |
 
 Every public method takes and returns wire-shape dicts (camelCase, as in the REST bodies), so the HTTP
 layer and the read-only portal read the same documents; they use only these public methods. Every
@@ -41,6 +42,7 @@ from .prep_release import PrepReleasePart
 from .retention import RetentionPart
 from .scaling import ScalingPart
 from .scheduler import SchedulerPart
+from .statistics import StatisticsPart
 from .tasks import TasksPart
 
 
@@ -59,6 +61,7 @@ class BatchService(
     PrepReleasePart,
     ExecutionsPart,
     RetentionPart,
+    StatisticsPart,
 ):
     """The emulated Batch account: all pools, nodes, jobs and tasks, persisted in `data_dir`.
 

@@ -242,5 +242,9 @@ class JobsPart(ServiceBase):
         for pool in self.pools.values():
             for node in pool.nodes.values():
                 job_dirs.add(node.root / "workitems" / job.doc["id"])
+                if job.instance in node.ineligible_jobs:
+                    # The mark lives as long as the job: nothing can ever match it again.
+                    node.ineligible_jobs.discard(job.instance)
+                    self._save_node(node)
         for path in job_dirs:
             remove_tree_later(path)

@@ -49,8 +49,6 @@ NODE_OP_STATES = {
     "deallocate": "deallocating",
     "start": "starting",
 }
-# Minimum seconds a node stays `rebooting` / `reimaging`, so pollers and users can see the state.
-REBOOT_SECONDS = 0.3
 
 
 class NodesPart(ServiceBase):

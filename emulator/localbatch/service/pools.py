@@ -1,6 +1,9 @@
 """Pools: create, update (PATCH and updateproperties), delete, resize, stop resize, remove nodes,
 and the scheduler's step that grows
 or shrinks a resizing pool and finishes reboots, reimages and removals once their node is quiet.
+Under realistic timing (`timing.py`) the same step moves new nodes from `creating` to `starting` to
+booted, ends a resize whose nodes are not allocated within `resizeTimeout` (`AllocationTimedOut`),
+and keeps the pool `resizing` while nodes are allocated. Stop-resize keeps the targets (`ResizeStopped`).
 
 May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.base`. Not HTTP or the portal.
 """
@@ -10,7 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from .. import runtime
 from ..entities import Node, Pool
@@ -28,14 +31,15 @@ from ..validation import (
 )
 from ..wire import (
     Doc,
+    fill_pool_defaults,
     iso,
     parse_iso,
+    seconds,
     set_state,
     touch,
     utcnow,
 )
 from .base import ServiceBase
-from .nodes import REBOOT_SECONDS
 from .retention import remove_tree_later
 
 
@@ -65,7 +69,7 @@ class PoolsPart(ServiceBase):
         self._check_package_references(spec.doc.get("applicationPackageReferences") or [])
         now = utcnow()
         pool_id = spec.id
-        doc: Doc = {k: v for k, v in spec.doc.items() if v is not None}
+        doc: Doc = {k: copy.deepcopy(v) for k, v in spec.doc.items() if v is not None}
         doc.update(
             id=pool_id,
             url=self.pool_url(pool_id),
@@ -74,11 +78,9 @@ class PoolsPart(ServiceBase):
             stateTransitionTime=iso(now),
             allocationState="steady",
             allocationStateTransitionTime=iso(now),
-            resizeTimeout=doc.get("resizeTimeout") or "PT15M",
             targetDedicatedNodes=spec.dedicated,
             targetLowPriorityNodes=spec.low_priority,
             enableAutoScale=spec.autoscale is not None,
-            enableInterNodeCommunication=bool(doc.get("enableInterNodeCommunication", False)),
             taskSlotsPerNode=spec.task_slots_per_node,
             taskSchedulingPolicy=spec.scheduling_policy,
         )
@@ -87,6 +89,7 @@ class PoolsPart(ServiceBase):
                 autoScaleFormula=spec.autoscale.formula,
                 autoScaleEvaluationInterval=spec.autoscale.interval,
             )
+        fill_pool_defaults(doc)
         touch(doc, now)
         pool = Pool(doc, next(self._seq))
         self.pools[pool.key] = pool
@@ -113,6 +116,9 @@ class PoolsPart(ServiceBase):
             self._add_node(pool, index, is_dedicated, now)
         doc["currentDedicatedNodes"] = sum(1 for d in grant if d)
         doc["currentLowPriorityNodes"] = sum(1 for d in grant if not d)
+        if self._allocating(pool):
+            # Realistic timing: the initial sizing is a resize like any other.
+            doc["allocationState"] = "resizing"
         self._save_pool(pool)
         return pool
 
@@ -193,13 +199,24 @@ class PoolsPart(ServiceBase):
             "runningTasksCount": 0,
             "runningTaskSlotsCount": 0,
             "isDedicated": is_dedicated,
-            "nodeAgentInfo": {
-                "version": "1.11.0-localbatch",
-                "lastUpdateTime": iso(now),
+            # What the service reports for a Linux node without public IP configuration: one SSH rule
+            # through the pool's load balancer. Here it names this machine's loopback and is not
+            # connectable (the emulator runs no SSH server).
+            "endpointConfiguration": {
+                "inboundEndpoints": [
+                    {
+                        "name": "SSHRule.0",
+                        "protocol": "tcp",
+                        "publicIPAddress": "127.0.0.1",
+                        "publicFQDN": "localhost",
+                        "frontendPort": 50000 + index,
+                        "backendPort": 22,
+                    }
+                ]
             },
+            "nodeAgentInfo": {"version": "1.11.0-localbatch", "lastUpdateTime": iso(now)},
+            "virtualMachineInfo": {"imageReference": copy.deepcopy(vmc.get("imageReference"))},
         }
-        if vmc:
-            doc["virtualMachineInfo"] = {"imageReference": copy.deepcopy(vmc.get("imageReference"))}
         if pool.doc.get("startTask"):
             doc["startTask"] = copy.deepcopy(pool.doc["startTask"])
         touch(doc, now)
@@ -207,7 +224,11 @@ class PoolsPart(ServiceBase):
         pool.nodes[node_id] = node
         self._prepare_mounts(pool, node)
         pool.next_index = max(pool.next_index, index + 1)
-        if doc.get("startTask"):
+        if self.timing.realistic:
+            # `creating` while its VM is allocated, then `starting` (see `_advance_pools`).
+            node.pending = {"op": "create", "option": "requeue", "since": iso(now)}
+            set_state(doc, "creating", now)
+        elif doc.get("startTask"):
             set_state(doc, "waitingforstarttask" if node.waits_for_start else "idle", now)
             self._launch_start_task(pool, node)
         else:
@@ -314,10 +335,18 @@ class PoolsPart(ServiceBase):
                 )
             if pool.doc["allocationState"] == "steady":
                 return
+            # As on Batch, the targets stay what was asked; the pool keeps the nodes it has (those still
+            # being allocated are given up) and says why it stopped short.
+            now = utcnow()
+            for node in list(pool.nodes.values()):
+                if node.pending is not None and node.pending["op"] == "create":
+                    self._drop_node(pool, node)
             staying = pool.staying()
-            pool.doc["targetDedicatedNodes"] = sum(1 for n in staying if n.doc["isDedicated"])
-            pool.doc["targetLowPriorityNodes"] = sum(1 for n in staying if not n.doc["isDedicated"])
-            self._set_allocation(pool, "stopping", utcnow())
+            if len(staying) != pool.doc["targetDedicatedNodes"] + pool.doc["targetLowPriorityNodes"]:
+                self._resize_error(
+                    pool, "ResizeStopped", "The resize was stopped by the user before it completed."
+                )
+            self._set_allocation(pool, "stopping", now)
 
     def _steady_pool(self, pool_id: str, check: Callable[[Doc], None] | None) -> Pool:
         pool = self._pool(pool_id)
@@ -346,21 +375,57 @@ class PoolsPart(ServiceBase):
             for node in list(pool.nodes.values()):
                 if node.pending is None or self._node_busy(node):
                     continue
-                if node.pending["op"] == "remove":
+                op = node.pending["op"]
+                elapsed = (now - parse_iso(node.pending["since"])).total_seconds()
+                if op == "remove":
                     self._drop_node(pool, node)
-                elif node.pending["op"] == "deallocate":
+                elif op == "deallocate":
+                    # Its work is handled (not busy): no VM to stop, so it is deallocated now.
                     node.pending = None
                     set_state(node.doc, "deallocated", now)
                     self._save_node(node)
-                elif now - parse_iso(node.pending["since"]) >= timedelta(seconds=REBOOT_SECONDS):
+                elif op == "create" and elapsed >= self._resize_timeout(pool):
+                    self._drop_node(pool, node)
+                    self._resize_error(
+                        pool, "AllocationTimedOut", "The desired number of nodes could not be allocated "
+                        "within the resize timeout.",
+                    )  # fmt: skip
+                elif elapsed < self.timing.seconds(op):
+                    continue
+                elif op == "create":
+                    node.pending = {"op": "start", "option": "requeue", "since": iso(now)}
+                    set_state(node.doc, "starting", now)
+                    self._save_node(node)
+                else:
                     self._boot(pool, node, now)
-            if pool.doc["allocationState"] == "resizing":
+            if pool.doc["allocationState"] == "resizing" and not self._resize_timed_out(pool):
                 self._resize_step(pool, now)
-            if pool.doc["allocationState"] in ("resizing", "stopping") and not any(
-                n.leaving for n in pool.nodes.values()
+            if (
+                pool.doc["allocationState"] in ("resizing", "stopping")
+                and not any(n.leaving for n in pool.nodes.values())
+                and not self._allocating(pool)
             ):
                 self._count_nodes(pool)
                 self._set_allocation(pool, "steady", now)
+
+    def _allocating(self, pool: Pool) -> bool:
+        """Whether a node of the pool is still being allocated (realistic timing)."""
+        return any(n.pending is not None and n.pending["op"] == "create" for n in pool.nodes.values())
+
+    def _resize_timeout(self, pool: Pool) -> float:
+        return self.timing.resize_timeout(
+            seconds(pool.doc.get("resizeTimeout") or "PT15M", "resizeTimeout") or 0
+        )
+
+    def _resize_timed_out(self, pool: Pool) -> bool:
+        return any(e.get("code") == "AllocationTimedOut" for e in pool.doc.get("resizeErrors") or [])
+
+    def _resize_error(self, pool: Pool, code: str, message: str) -> None:
+        """Record why the current resize fell short (kept until the next resize, as on Batch)."""
+        errors = pool.doc.setdefault("resizeErrors", [])
+        if not any(e.get("code") == code for e in errors):
+            errors.append({"code": code, "message": message})
+        self._save_pool(pool)
 
     def _resize_step(self, pool: Pool, now: datetime) -> None:
         """Add missing nodes (within --max-nodes) and mark surplus ones to leave, idle ones first."""

@@ -117,7 +117,7 @@ class PrepReleasePart(ServiceBase):
         ]
         if failed and spec.get("waitForSuccess", True):
             # The node is ineligible for this job until reimaged; its waiting tasks go back to active.
-            node.ineligible_jobs.add(job.key)
+            node.ineligible_jobs.add(job.instance)
             self._save_node(node)
             for task in waiting:
                 node.slots.pop((job.key, task.key), None)
