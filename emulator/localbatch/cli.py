@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
         default=int(cap) if cap else None,
         help="cap on the total number of nodes across pools (default: no cap)",
     )
+    apps = os.environ.get("LOCALBATCH_APPLICATIONS_DIR")
+    serve.add_argument(
+        "--applications-dir",
+        type=Path,
+        default=Path(apps) if apps else None,
+        help="application packages as <applicationId>/<version>/ folders (default: <data-dir>/applications)",
+    )
     serve.add_argument(
         "--timing",
         choices=MODES,
@@ -110,7 +117,11 @@ def serve(args: argparse.Namespace) -> int:
         print(f"localbatch: {exc}", file=sys.stderr)
         return 2
     service = BatchService(
-        args.data_dir, account_name=args.account_name, max_nodes=args.max_nodes, timing=timing
+        args.data_dir,
+        account_name=args.account_name,
+        max_nodes=args.max_nodes,
+        applications_dir=args.applications_dir,
+        timing=timing,
     )
     if args.blob_url:
         from .portal import StorageConfig, configure_storage

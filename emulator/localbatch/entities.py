@@ -34,6 +34,9 @@ class Node:
     # A reboot, reimage, removal, or (realistic timing) allocation / boot in progress:
     # {"op": reboot|reimage|remove|create|start, "option", "since"}.
     pending: Doc | None = None
+    # Node users by lower-cased name: name, isAdmin, expiryTime, sshPublicKey, hasPassword (never the
+    # password itself).
+    users: dict[str, Doc] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -57,6 +60,7 @@ class Node:
             "seq": self.seq,
             "ineligible": sorted(self.ineligible_jobs),
             "pending": self.pending,
+            "users": self.users,
         }
 
     @classmethod
@@ -69,6 +73,7 @@ class Node:
             {},
             set(rec["ineligible"]),
             rec.get("pending"),
+            rec.get("users") or {},
         )
 
 

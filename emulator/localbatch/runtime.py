@@ -67,6 +67,9 @@ class TaskRun:
     resource_files: list[dict[str, Any]] = field(default_factory=list)
     output_files: list[dict[str, Any]] = field(default_factory=list)
     max_wall_clock_seconds: float | None = None
+    # A failureInfo to report instead of launching (a Windows pool's command line: see
+    # `windows_launch_failure`).
+    launch_failure: dict[str, Any] | None = None
 
     @property
     def working_dir(self) -> Path:
@@ -95,6 +98,17 @@ def failure_info(category: str, code: str, message: str, **details: str) -> dict
     if details:
         body["details"] = [{"name": k, "value": v} for k, v in details.items()]
     return body
+
+
+def windows_launch_failure(command_line: str) -> dict[str, Any]:
+    """The failureInfo of a task on a Windows pool: the emulator runs Linux processes only."""
+    return failure_info(
+        "usererror",
+        "CommandLaunchFailed",
+        "The pool runs Windows nodes; the local Batch emulator runs tasks as Linux processes and cannot "
+        "run a Windows command line",
+        CommandLine=command_line,
+    )
 
 
 def exit_code_failure_info(exit_code: int | None) -> dict[str, Any]:
@@ -428,6 +442,8 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
                 return ProcessResult(None, start, _utcnow(), download_failure)
         if cancel is not None and cancel.is_set():
             return ProcessResult(None, start, _utcnow(), _ended_by_user())
+        if run.launch_failure is not None:
+            return ProcessResult(None, start, _utcnow(), run.launch_failure)
         try:
             argv = shlex.split(run.command_line)
         except ValueError as exc:  # unbalanced quotes

@@ -3,13 +3,15 @@
 `http.server.ThreadingHTTPServer` from the standard library is enough for an emulator and keeps the
 package dependency-free. The handler works on the raw request target (`self.path`), because the
 SharedKey signature covers the path exactly as sent (`%2F` still encoded). Unauthenticated admin
-routes live under `/_localbatch/` (health, faults, timing) and the read-only portal under `/portal/`.
+routes live under `/_localbatch/` (health, faults, timing, spot node preemption) and the read-only portal
+under `/portal/`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import sys
 import time
@@ -27,6 +29,8 @@ from .service import BatchService
 from .timing import timing_from_json
 
 ADMIN_PREFIX = "/_localbatch/"
+# POST /_localbatch/pools/{poolId}/nodes/{nodeId}/preempt | restore
+_SPOT_ROUTE = re.compile(r"^pools/([^/]+)/nodes/([^/]+)/(preempt|restore)$")
 PORTAL_PREFIX = "/portal"
 # Azure's load balancers close idle connections after about four minutes; a local emulator serves
 # one user, so a minute is plenty for an SDK's keep-alive and bounds what an idle client holds.
@@ -247,6 +251,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 except ValueError as exc:
                     return _json(400, {"error": str(exc)})
                 return _json(201, {"faults": injector.list()})
+        spot = _SPOT_ROUTE.match(route)
+        if spot and req.method == "POST":
+            # Spot/low-priority capacity reclaimed (preempt) or given back (restore): Azure does these on
+            # its own; locally a test or a user triggers them. See docs/emulator-operations.md.
+            pool_id, node_id, action = (unquote(g) for g in spot.groups())
+            service = self.server.service
+            try:
+                doc = (service.preempt_node if action == "preempt" else service.restore_node)(
+                    pool_id, node_id
+                )
+            except BatchError as err:
+                return _json(err.status, {"error": err.code, "message": err.message})
+            return _json(200, {"id": doc["id"], "state": doc["state"]})
         if route == "timing":
             service = self.server.service
             if req.method in ("PUT", "POST"):

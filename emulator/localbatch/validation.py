@@ -4,7 +4,8 @@ Owns: every 400 the service answers for a bad body (ids, enums, integer ranges, 
 specs, output files, resource files, the updatable job properties, pool and job bodies) and what the
 emulator refuses because it runs Linux nodes as local processes. Nothing here reads or changes state:
 rules that depend on the account (a duplicate id, a job's state) stay in the service.
-May import: `wire`, `exceptions`, `resourcefiles` (the resource file rules). Not the service, entities or HTTP.
+May import: `wire`, `exceptions`, `resourcefiles` (the resource file rules), `autoscale` (the formula
+and interval rules). Not the service, entities or HTTP.
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from .exceptions import BatchError, conflict, invalid_property, missing_property, unsupported_property
+from . import autoscale
+from .exceptions import (
+    BatchError,
+    conflict,
+    invalid_property,
+    missing_property,
+    unsupported_property,
+)
 from .resourcefiles import validate_resource_file
 from .wire import (
     DEFAULT_RETENTION,
@@ -23,7 +32,9 @@ from .wire import (
     RELEASE_MAX_WALL_CLOCK,
     UNLIMITED,
     Doc,
+    iso_duration,
     parse_duration,
+    parse_iso,
 )
 
 # The one id rule of Batch: pools, jobs, tasks, prep and release tasks. Always `fullmatch`ed: `$`
@@ -131,13 +142,6 @@ def check_name_values(body: Doc, name: str, label: str | None = None) -> list[Do
         check_text(item, "name", label=f"{label}.name")
         check_text(item, "value", label=f"{label}.value")
     return items
-
-
-def windows_refused(name: str) -> BatchError:
-    """The 400 for a Windows-only feature."""
-    return unsupported_property(
-        name, "Windows-only feature: the local Batch emulator runs Linux nodes as local processes."
-    )
 
 
 def node_task_option(value: Any, name: str) -> str:
@@ -325,12 +329,9 @@ def task_body(job_doc: Doc, body: Any) -> TaskBody:
         raise invalid_property("value", body, "Each task must be an object.")
     task_id = check_id(body.get("id"))
     check_task_like(body, "task")
-    for name, reason in (
-        ("multiInstanceSettings", "Multi-instance tasks are not emulated locally."),
-        ("applicationPackageReferences", "Application packages are not emulated locally."),
-    ):
-        if body.get(name):
-            raise unsupported_property(name, reason)
+    if body.get("multiInstanceSettings"):
+        raise unsupported_property("multiInstanceSettings", "Multi-instance tasks are not emulated locally.")
+    check_package_references(body)
     prep = job_doc.get("jobPreparationTask")
     release = job_doc.get("jobReleaseTask")
     if prep and task_id.lower() == prep["id"].lower():
@@ -370,15 +371,58 @@ def task_body(job_doc: Doc, body: Any) -> TaskBody:
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
+POOL_LIFETIME_OPTIONS = ("job", "jobschedule")
+MAX_AUTO_POOL_PREFIX = 20
+
+
+def check_package_references(body: Doc) -> list[Doc]:
+    """applicationPackageReferences: each names an applicationId (the version may be omitted)."""
+    refs = check_list(body, "applicationPackageReferences")
+    for ref in refs:
+        if not isinstance(ref, dict) or not ref.get("applicationId"):
+            raise missing_property("applicationPackageReferences.applicationId")
+    return refs
+
+
+def auto_pool_specification(spec: Any, name: str = "poolInfo.autoPoolSpecification") -> Doc:
+    """Check an autoPoolSpecification; returns it as stored (the pool's secrets removed)."""
+    if not isinstance(spec, dict):
+        raise invalid_property(name, spec, "The value must be an object.")
+    check_enum(spec, "poolLifetimeOption", POOL_LIFETIME_OPTIONS, "")
+    if not spec.get("poolLifetimeOption"):
+        raise missing_property(f"{name}.poolLifetimeOption")
+    prefix = spec.get("autoPoolIdPrefix")
+    if prefix is not None and (
+        not isinstance(prefix, str) or len(prefix) > MAX_AUTO_POOL_PREFIX or not ID_PATTERN.match(prefix)
+    ):
+        raise invalid_property(
+            f"{name}.autoPoolIdPrefix",
+            prefix,
+            "Up to 20 letters, digits, hyphens and underscores.",
+        )
+    pool = spec.get("pool")
+    if not isinstance(pool, dict):
+        raise missing_property(f"{name}.pool")
+    checked = pool_body({**pool, "id": "autopool"})
+    doc = copy.deepcopy(spec)
+    doc["poolLifetimeOption"] = spec["poolLifetimeOption"].lower()
+    doc["keepAlive"] = bool(spec.get("keepAlive", False))
+    doc["pool"] = {k: v for k, v in checked.doc.items() if k != "id"}
+    return doc
+
+
 def check_pool_info(pool_info: Any) -> Doc:
-    """A job's poolInfo: an existing pool's id (auto pools are not emulated)."""
+    """A job's poolInfo: an existing pool's id, or an autoPoolSpecification (not both)."""
     if not isinstance(pool_info, dict):
         raise missing_property("poolInfo")
     if pool_info.get("autoPoolSpecification"):
-        raise unsupported_property(
-            "poolInfo.autoPoolSpecification",
-            "Auto pools are not supported by the local Batch emulator; create a pool and set poolInfo.poolId.",
-        )
+        if pool_info.get("poolId"):
+            raise invalid_property(
+                "poolInfo",
+                pool_info["poolId"],
+                "Specify either poolId or autoPoolSpecification, not both.",
+            )
+        return {"autoPoolSpecification": auto_pool_specification(pool_info["autoPoolSpecification"])}
     pool_id = pool_info.get("poolId")
     if not pool_id:
         raise missing_property("poolInfo.poolId")
@@ -513,6 +557,14 @@ def job_body(body: Doc) -> JobBody:
 
 
 @dataclass(frozen=True)
+class AutoScaleSettings:
+    """A pool's checked autoscale settings: the formula and the evaluation interval as stored."""
+
+    formula: str
+    interval: str  # as the service writes it back, e.g. "PT15M"
+
+
+@dataclass(frozen=True)
 class PoolBody:
     """A checked pool-create body: the values the service stores beside the body as sent."""
 
@@ -521,47 +573,268 @@ class PoolBody:
     scheduling_policy: Doc
     dedicated: int
     low_priority: int
+    autoscale: AutoScaleSettings | None
+    doc: Doc  # the body as stored: write-only secrets removed
+
+
+# Write-only secrets of a pool body: accepted, used where the emulator can, never stored or returned.
+_USER_SECRETS = ("password",)
+_LINUX_USER_SECRETS = ("sshPrivateKey",)
+_MOUNT_SECRETS = ("accountKey", "sasKey", "password")
+MOUNT_KINDS = (
+    "azureBlobFileSystemConfiguration",
+    "nfsMountConfiguration",
+    "cifsMountConfiguration",
+    "azureFileShareConfiguration",
+)
+
+
+def is_windows_pool(pool_doc: Doc) -> bool:
+    """Whether a pool runs Windows nodes (a cloud service configuration or a Windows node agent)."""
+    vmc = pool_doc.get("virtualMachineConfiguration") or {}
+    return bool(
+        pool_doc.get("cloudServiceConfiguration")
+        or vmc.get("windowsConfiguration")
+        or "windows" in str(vmc.get("nodeAgentSKUId", "")).lower()
+    )
+
+
+def autoscale_settings(
+    formula: Any, interval: Any, *, current_interval: str | None = None
+) -> AutoScaleSettings:
+    """Check an autoscale formula and evaluation interval as the service does when they are set.
+
+    A formula the service refuses is a 400 with the formula's own error code (for example
+    `AutoScalingFormulaSyntaxError`, `AutoScaleFormulaTooLong`); an interval outside 5 minutes to 168
+    hours is a 400 `InvalidPropertyValue`. An omitted interval keeps `current_interval` or the default.
+    """
+    if not isinstance(formula, str) or not formula.strip():
+        raise missing_property("autoScaleFormula")
+    problem = autoscale.check_formula(formula)
+    if problem is not None:
+        raise BatchError(
+            400,
+            problem.code,
+            problem.message,
+            [(name, value) for name, value in problem.values],
+        )
+    if interval is None:
+        return AutoScaleSettings(
+            formula,
+            current_interval or iso_duration(autoscale.DEFAULT_EVALUATION_INTERVAL),
+        )
+    delta = parse_duration(interval, "autoScaleEvaluationInterval")
+    reason = "The value is unlimited." if delta is None else autoscale.check_evaluation_interval(delta)
+    if reason is not None or delta is None:
+        raise invalid_property("autoScaleEvaluationInterval", interval, reason or "")
+    return AutoScaleSettings(formula, iso_duration(delta))
+
+
+def _without(item: Any, secrets: tuple[str, ...]) -> Any:
+    if not isinstance(item, dict):
+        return item
+    return {k: v for k, v in item.items() if k not in secrets}
+
+
+def pool_secrets_removed(body: Doc) -> Doc:
+    """A copy of a pool body without its write-only secrets (user passwords, SSH private keys, mount
+    keys, extension protected settings): Azure never returns them, so the emulator never stores them."""
+    doc = copy.deepcopy(body)
+    accounts = []
+    for account in doc.get("userAccounts") or []:
+        account = _without(account, _USER_SECRETS)
+        if isinstance(account, dict) and isinstance(account.get("linuxUserConfiguration"), dict):
+            account["linuxUserConfiguration"] = _without(
+                account["linuxUserConfiguration"], _LINUX_USER_SECRETS
+            )
+        accounts.append(account)
+    if "userAccounts" in doc:
+        doc["userAccounts"] = accounts
+    mounts = []
+    for mount in doc.get("mountConfiguration") or []:
+        if isinstance(mount, dict):
+            mount = {kind: _without(conf, _MOUNT_SECRETS) for kind, conf in mount.items()}
+        mounts.append(mount)
+    if "mountConfiguration" in doc:
+        doc["mountConfiguration"] = mounts
+    vmc = doc.get("virtualMachineConfiguration")
+    if isinstance(vmc, dict) and isinstance(vmc.get("extensions"), list):
+        vmc["extensions"] = [_without(ext, ("protectedSettings",)) for ext in vmc["extensions"]]
+    return doc
+
+
+def check_mounts(body: Doc) -> None:
+    """mountConfiguration: each item names exactly one file system with a relativeMountPath."""
+    for mount in check_list(body, "mountConfiguration"):
+        kinds = [k for k in MOUNT_KINDS if isinstance(mount, dict) and mount.get(k)]
+        if len(kinds) != 1:
+            raise invalid_property(
+                "mountConfiguration",
+                mount,
+                f"Specify exactly one of {', '.join(MOUNT_KINDS)}.",
+            )
+        conf = mount[kinds[0]]
+        if not conf.get("relativeMountPath"):
+            raise missing_property(f"mountConfiguration.{kinds[0]}.relativeMountPath")
+        path = str(conf["relativeMountPath"])
+        if path.startswith("/") or ".." in path.split("/"):
+            raise invalid_property(
+                f"mountConfiguration.{kinds[0]}.relativeMountPath",
+                path,
+                "The path must be relative.",
+            )
+
+
+def check_user_accounts(body: Doc) -> None:
+    """userAccounts: each has a name and a password; names are unique."""
+    names: set[str] = set()
+    for account in check_list(body, "userAccounts"):
+        if not isinstance(account, dict) or not account.get("name"):
+            raise missing_property("userAccounts.name")
+        if not account.get("password"):
+            raise missing_property("userAccounts.password")
+        check_enum(account, "elevationLevel", ("nonadmin", "admin"), "nonadmin")
+        if str(account["name"]).lower() in names:
+            raise invalid_property(
+                "userAccounts.name",
+                account["name"],
+                "User account names must be unique.",
+            )
+        names.add(str(account["name"]).lower())
 
 
 def pool_body(body: Doc) -> PoolBody:
-    """Check a pool-create body: Linux virtual machine configuration, no autoscale, mounts or Windows."""
+    """Check a pool-create body. Windows (cloud service or Windows node agent), disk encryption,
+    mounts, user accounts and network settings are accepted as Azure accepts them (see
+    docs/emulator-operations.md for what each does locally); container configuration is refused."""
     pool_id = check_id(body.get("id"))
     check_text(body, "displayName", MAX_DISPLAY_NAME)
     check_name_values(body, "metadata")
-    if body.get("cloudServiceConfiguration"):
-        raise windows_refused("cloudServiceConfiguration")
     if not body.get("vmSize"):
         raise missing_property("vmSize")
     vmc = body.get("virtualMachineConfiguration")
-    if not isinstance(vmc, dict):
-        raise missing_property("virtualMachineConfiguration")
-    if not vmc.get("imageReference"):
-        raise missing_property("virtualMachineConfiguration.imageReference")
-    sku = vmc.get("nodeAgentSKUId")
-    if not sku:
-        raise missing_property("virtualMachineConfiguration.nodeAgentSKUId")
-    if "windows" in str(sku).lower() or vmc.get("windowsConfiguration"):
-        raise windows_refused("virtualMachineConfiguration.nodeAgentSKUId")
-    for name in ("containerConfiguration", "diskEncryptionConfiguration"):
-        if vmc.get(name):
-            raise unsupported_property(f"virtualMachineConfiguration.{name}", "Not emulated locally.")
-    if body.get("enableAutoScale"):
-        raise unsupported_property("enableAutoScale", "Autoscale is not emulated; set targetDedicatedNodes.")
-    if body.get("mountConfiguration"):
-        raise unsupported_property("mountConfiguration", "File system mounts are not emulated locally.")
-    for account in check_list(body, "userAccounts"):
-        if isinstance(account, dict) and account.get("windowsUserConfiguration"):
-            raise windows_refused("userAccounts.windowsUserConfiguration")
+    if body.get("cloudServiceConfiguration"):
+        if not isinstance(body["cloudServiceConfiguration"], dict) or not body[
+            "cloudServiceConfiguration"
+        ].get("osFamily"):
+            raise missing_property("cloudServiceConfiguration.osFamily")
+    else:
+        if not isinstance(vmc, dict):
+            raise missing_property("virtualMachineConfiguration")
+        if not vmc.get("imageReference"):
+            raise missing_property("virtualMachineConfiguration.imageReference")
+        if not vmc.get("nodeAgentSKUId"):
+            raise missing_property("virtualMachineConfiguration.nodeAgentSKUId")
+        if vmc.get("containerConfiguration"):
+            raise unsupported_property(
+                "virtualMachineConfiguration.containerConfiguration",
+                "Container pools are not emulated locally.",
+            )
+    check_mounts(body)
+    check_user_accounts(body)
     slots = check_int(body, "taskSlotsPerNode", 1, 1, 256)
     policy = body.get("taskSchedulingPolicy") or {}
     fill = check_enum(policy, "nodeFillType", ("spread", "pack"), "spread")
+    settings = None
+    if body.get("enableAutoScale"):
+        for name in ("targetDedicatedNodes", "targetLowPriorityNodes"):
+            if body.get(name) is not None:
+                raise invalid_property(
+                    name,
+                    body[name],
+                    "A pool with enableAutoScale set takes its targets from its formula.",
+                )
+        settings = autoscale_settings(body.get("autoScaleFormula"), body.get("autoScaleEvaluationInterval"))
     dedicated = check_int(body, "targetDedicatedNodes", 0, 0, 10000)
     low = check_int(body, "targetLowPriorityNodes", 0, 0, 10000)
     start_task = body.get("startTask")
     if start_task is not None:
         check_task_like(start_task, "startTask")
     parse_duration(body.get("resizeTimeout"), "resizeTimeout")
-    return PoolBody(pool_id, slots, {**policy, "nodeFillType": fill}, dedicated, low)
+    return PoolBody(
+        pool_id,
+        slots,
+        {**policy, "nodeFillType": fill},
+        dedicated,
+        low,
+        settings,
+        pool_secrets_removed(body),
+    )
+
+
+# What PATCH /pools/{id} may change at any time; the rest of BatchPoolUpdateOptions only while the
+# pool has no nodes ("This field can be updated only when the pool is empty").
+POOL_UPDATE_ANYTIME = (
+    "startTask",
+    "applicationPackageReferences",
+    "metadata",
+    "targetNodeCommunicationMode",
+)
+POOL_UPDATE_WHEN_EMPTY = (
+    "displayName",
+    "vmSize",
+    "enableInterNodeCommunication",
+    "virtualMachineConfiguration",
+    "taskSlotsPerNode",
+    "taskSchedulingPolicy",
+    "networkConfiguration",
+    "userAccounts",
+    "mountConfiguration",
+    "upgradePolicy",
+    "resourceTags",
+)
+
+
+def pool_update_body(body: Doc) -> Doc:
+    """Check a pool PATCH body; returns the properties to change (secrets removed)."""
+    known = set(POOL_UPDATE_ANYTIME) | set(POOL_UPDATE_WHEN_EMPTY) | {"certificateReferences"}
+    for name in body:
+        if name not in known:
+            raise BatchError(
+                400,
+                "PropertyCannotBeUpdated",
+                "A property that cannot be updated was specified as part of the request.",
+                [("PropertyName", name)],
+            )
+    if body.get("startTask") is not None:
+        check_task_like(body["startTask"], "startTask")
+    if "metadata" in body:
+        check_name_values(body, "metadata")
+    check_mounts(body)
+    check_user_accounts(body)
+    if "taskSlotsPerNode" in body:
+        check_int(body, "taskSlotsPerNode", 1, 1, 256)
+    if isinstance(body.get("taskSchedulingPolicy"), dict):
+        body = {
+            **body,
+            "taskSchedulingPolicy": {
+                **body["taskSchedulingPolicy"],
+                "nodeFillType": check_enum(
+                    body["taskSchedulingPolicy"],
+                    "nodeFillType",
+                    ("spread", "pack"),
+                    "spread",
+                ),
+            },
+        }
+    return {k: v for k, v in pool_secrets_removed(body).items() if v is not None}
+
+
+def pool_replace_body(body: Doc) -> Doc:
+    """Check a pool updateproperties body: startTask (omitted removes it), applicationPackageReferences
+    and metadata (both required; an empty list removes them). certificateReferences is accepted and
+    ignored (certificates are deprecated and not emulated)."""
+    for name in ("applicationPackageReferences", "metadata"):
+        if not isinstance(body.get(name), list):
+            raise missing_property(name)
+    if body.get("startTask") is not None:
+        check_task_like(body["startTask"], "startTask")
+    check_name_values(body, "metadata")
+    return {
+        "startTask": copy.deepcopy(body.get("startTask")),
+        "applicationPackageReferences": copy.deepcopy(body["applicationPackageReferences"]),
+        "metadata": copy.deepcopy(body["metadata"]),
+    }
 
 
 def resize_targets(body: Doc) -> tuple[int | None, int | None, str]:
@@ -592,3 +865,75 @@ def remove_nodes_body(body: Doc) -> tuple[list[str], str]:
     option = node_task_option(body.get("nodeDeallocationOption"), "nodeDeallocationOption")
     parse_duration(body.get("resizeTimeout"), "resizeTimeout")
     return [str(n) for n in node_ids], option
+
+
+# ---- compute node operations ---------------------------------------------------------------------
+
+DISABLE_SCHEDULING_OPTIONS = ("requeue", "terminate", "taskcompletion")
+DEALLOCATE_OPTIONS = NODE_TASK_OPTIONS
+MAX_USER_NAME = 20
+
+
+def _timestamp(body: Doc, name: str) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    try:
+        parse_iso(str(value).replace("+00:00", "Z"))
+    except ValueError:
+        raise invalid_property(name, value, "The value must be an RFC 3339 UTC timestamp.") from None
+    return str(value)
+
+
+def node_user_body(body: Doc, *, name: str | None = None) -> Doc:
+    """A node user create (name given in the body) or replace (name from the path) body; returns what
+    is recorded: name, isAdmin, expiryTime, sshPublicKey and whether a password was set. The password
+    itself is never recorded (the emulator creates no operating system account)."""
+    user = name if name is not None else body.get("name")
+    if not user:
+        raise missing_property("name")
+    if not isinstance(user, str) or len(user) > MAX_USER_NAME or not re.match(r"^[A-Za-z0-9_.-]+$", user):
+        raise invalid_property("name", user, "Up to 20 letters, digits, periods, hyphens and underscores.")
+    if body.get("isAdmin") is not None and not isinstance(body["isAdmin"], bool):
+        raise invalid_property("isAdmin", body["isAdmin"], "The value must be true or false.")
+    record: Doc = {"name": user, "isAdmin": bool(body.get("isAdmin", False))}
+    expiry = _timestamp(body, "expiryTime")
+    if expiry:
+        record["expiryTime"] = expiry
+    if body.get("sshPublicKey"):
+        record["sshPublicKey"] = str(body["sshPublicKey"])
+    record["hasPassword"] = bool(body.get("password"))
+    return record
+
+
+def upload_logs_body(body: Doc) -> tuple[str, datetime, datetime | None]:
+    """An uploadbatchservicelogs body: the container URL (with its SAS) and the time window."""
+    url = body.get("containerUrl")
+    if not url:
+        raise missing_property("containerUrl")
+    if not isinstance(url, str) or not re.match(r"^https?://[^/?#]+/", url):
+        raise invalid_property(
+            "containerUrl",
+            "(redacted)",
+            "The value must be the URL of a blob container.",
+        )
+    start = _timestamp(body, "startTime")
+    if start is None:
+        raise missing_property("startTime")
+    end = _timestamp(body, "endTime")
+    return url, parse_iso(start), parse_iso(end) if end else None
+
+
+def task_constraints(body: Doc, job_doc: Doc) -> Doc:
+    """The constraints of a task replace (PUT) body, omitted ones reset to their defaults."""
+    constraints = body.get("constraints") or {}
+    if not isinstance(constraints, dict):
+        raise invalid_property("constraints", constraints, "The value must be an object.")
+    parse_duration(constraints.get("maxWallClockTime"), "constraints.maxWallClockTime")
+    parse_duration(constraints.get("retentionTime"), "constraints.retentionTime")
+    job_retries = int(job_doc.get("constraints", {}).get("maxTaskRetryCount", 0))
+    return {
+        "maxWallClockTime": constraints.get("maxWallClockTime") or UNLIMITED,
+        "retentionTime": constraints.get("retentionTime") or DEFAULT_RETENTION,
+        "maxTaskRetryCount": check_int(constraints, "maxTaskRetryCount", job_retries, -1, 100),
+    }

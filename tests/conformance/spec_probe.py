@@ -398,7 +398,9 @@ class Verdict:
 
     def graded_headers(self) -> list[str]:
         declared = self.operation["headers"]
-        if self.operation["pageable"] or self.expected_code or not self.status_ok:
+        # An error answer (an expected not-found, or a routed 404 of ROUTE_ONLY) names no entity.
+        errored = self.answer is not None and self.answer.status >= 400
+        if self.operation["pageable"] or self.expected_code or not self.status_ok or errored:
             return ALWAYS
         return [h for h in declared if h.lower() != "content-type"] + ["client-request-id"]
 

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import orphans, runtime
+from .. import autoscale, orphans, runtime
 from ..entities import Job, Node, Pool, Task
 from ..exceptions import (
     not_found,
@@ -44,7 +44,19 @@ class ServiceBase:
     if TYPE_CHECKING:
         # What the parts offer each other: declared here so each part type-checks on its own; each is
         # defined once, in the part that owns it (see the module docstrings).
+        def _advance_autoscale(self, now: datetime) -> None: ...
         def _advance_pools(self, now: datetime) -> None: ...
+        def _app_package_environment(self, pool: Pool, node: Node, spec: Doc) -> dict[str, str]: ...
+        def _check_not_deleting(self, pool: Pool) -> None: ...
+        def _check_package_references(self, refs: list[Doc]) -> None: ...
+        def _begin_pool_delete(self, pool: Pool) -> None: ...
+        def _create_auto_pool(self, spec: Doc) -> str: ...
+        def _job_auto_pool_ended(self, job: Job) -> None: ...
+        def _new_pool(self, spec: PoolBody) -> Pool: ...
+        def _handle_node_work(self, node: Node, option: str, now: datetime) -> None: ...
+        def _prepare_mounts(self, pool: Pool, node: Node) -> None: ...
+        def _release_auto_pool(self, pool_id: str, spec: Doc) -> None: ...
+        def _run_autoscale(self, pool: Pool, now: datetime, *, apply: bool) -> None: ...
         def _begin_node_op(self, node: Node, op: str, option: str, now: datetime) -> None: ...
         def _boot(self, pool: Pool, node: Node, now: datetime) -> None: ...
         def _cancel(self, key: tuple[str, ...]) -> None: ...
@@ -102,6 +114,7 @@ class ServiceBase:
         account_name: str,
         base_url: str = "http://127.0.0.1",
         max_nodes: int | None = None,
+        applications_dir: Path | None = None,
         timing: Timing | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
@@ -130,6 +143,12 @@ class ServiceBase:
         # Directories to delete once their retentionTime runs out: (due epoch seconds, kind, job
         # key, task key or node id, endTime it was scheduled for); checked again when it comes due.
         self._retention: list[tuple[float, str, str, str, str]] = []
+        # Autoscale (see `scaling`): per pool, the metric samples, when the last one was taken and
+        # when autoscale was last enabled. In memory only: a restart starts the histories again.
+        self._samples: dict[str, autoscale.InMemorySampleSource] = {}
+        self._sampled_at: dict[str, datetime] = {}
+        self._autoscale_enabled_at: dict[str, datetime] = {}
+        self.applications_dir = Path(applications_dir) if applications_dir else self.data_dir / "applications"
         # Records whose error the scheduler already printed (it isolates them and keeps running).
         self._reported: set[tuple[object, ...]] = set()
         self._last_tick_error = ""
@@ -141,7 +160,7 @@ class ServiceBase:
         with self._op():
             for pool in self.pools.values():
                 for node in pool.nodes.values():
-                    if node.doc["state"] in ("starting", "waitingforstarttask"):
+                    if node.doc["state"] in ("starting", "waitingforstarttask") and node.pending is None:
                         self._launch_start_task(pool, node)
         self._thread = threading.Thread(target=self._loop, name="localbatch-scheduler", daemon=True)
         self._thread.start()
@@ -229,6 +248,8 @@ class ServiceBase:
             doc.update(runningTasksCount=0, runningTaskSlotsCount=0, lastBootTime=iso(now))
             if node.pending is not None:
                 pass  # a reboot, reimage or removal in progress: the scheduler finishes it
+            elif doc["state"] in ("preempted", "deallocated"):
+                pass  # stays so until restored or started
             elif doc.get("startTask") and doc["state"] != "starttaskfailed":
                 set_state(doc, "waitingforstarttask" if node.waits_for_start else "idle", now)
             elif doc["state"] not in ("starttaskfailed",):
@@ -362,4 +383,5 @@ class ServiceBase:
 
 
 if TYPE_CHECKING:
+    from ..validation import PoolBody
     from .executions import Execution

@@ -1,4 +1,5 @@
-"""Pools: create, delete, resize, stop resize, remove nodes, and the scheduler's step that grows
+"""Pools: create, update (PATCH and updateproperties), delete, resize, stop resize, remove nodes,
+and the scheduler's step that grows
 or shrinks a resizing pool and finishes reboots, reimages and removals once their node is quiet.
 Under realistic timing (`timing.py`) the same step moves new nodes from `creating` to `starting` to
 booted, ends a resize whose nodes are not allocated within `resizeTimeout` (`AllocationTimedOut`),
@@ -20,7 +21,11 @@ from ..exceptions import (
     conflict,
 )
 from ..validation import (
+    POOL_UPDATE_WHEN_EMPTY,
+    PoolBody,
     pool_body,
+    pool_replace_body,
+    pool_update_body,
     remove_nodes_body,
     resize_targets,
 )
@@ -54,58 +59,130 @@ class PoolsPart(ServiceBase):
     def create_pool(self, body: Doc) -> Doc:
         """Create a pool with its nodes at once (`allocationState` steady); returns the pool."""
         spec = pool_body(body)
-        pool_id = spec.id
         with self._op():
-            if pool_id.lower() in self.pools:
+            if spec.id.lower() in self.pools:
                 raise conflict("PoolExists", "The specified pool already exists.")
-            now = utcnow()
-            doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
+            return copy.deepcopy(self._new_pool(spec).doc)
+
+    def _new_pool(self, spec: PoolBody) -> Pool:
+        """Add a checked pool and its first nodes (an autoscale pool's targets come from its formula)."""
+        self._check_package_references(spec.doc.get("applicationPackageReferences") or [])
+        now = utcnow()
+        pool_id = spec.id
+        doc: Doc = {k: copy.deepcopy(v) for k, v in spec.doc.items() if v is not None}
+        doc.update(
+            id=pool_id,
+            url=self.pool_url(pool_id),
+            creationTime=iso(now),
+            state="active",
+            stateTransitionTime=iso(now),
+            allocationState="steady",
+            allocationStateTransitionTime=iso(now),
+            targetDedicatedNodes=spec.dedicated,
+            targetLowPriorityNodes=spec.low_priority,
+            enableAutoScale=spec.autoscale is not None,
+            taskSlotsPerNode=spec.task_slots_per_node,
+            taskSchedulingPolicy=spec.scheduling_policy,
+        )
+        if spec.autoscale is not None:
             doc.update(
-                id=pool_id,
-                url=self.pool_url(pool_id),
-                creationTime=iso(now),
-                state="active",
-                stateTransitionTime=iso(now),
-                allocationState="steady",
-                allocationStateTransitionTime=iso(now),
-                targetDedicatedNodes=spec.dedicated,
-                targetLowPriorityNodes=spec.low_priority,
-                enableAutoScale=False,
-                taskSlotsPerNode=spec.task_slots_per_node,
-                taskSchedulingPolicy=spec.scheduling_policy,
+                autoScaleFormula=spec.autoscale.formula,
+                autoScaleEvaluationInterval=spec.autoscale.interval,
             )
-            fill_pool_defaults(doc)
-            touch(doc, now)
-            pool = Pool(doc, next(self._seq))
-            self.pools[pool.key] = pool
-            existing = sum(len(p.nodes) for p in self.pools.values())
-            room = None if self.max_nodes is None else max(0, self.max_nodes - existing)
-            want = [True] * spec.dedicated + [False] * spec.low_priority
-            grant = want if room is None else want[:room]
-            if len(grant) < len(want):
-                doc["resizeErrors"] = [
-                    {
-                        "code": "AccountCoreQuotaReached",
-                        "message": f"The local emulator's node cap (--max-nodes {self.max_nodes}) was reached: "
-                        f"allocated {len(grant)} of {len(want)} nodes.",
-                    }
-                ]
-            for index, is_dedicated in enumerate(grant):
-                self._add_node(pool, index, is_dedicated, now)
-            doc["currentDedicatedNodes"] = sum(1 for d in grant if d)
-            doc["currentLowPriorityNodes"] = sum(1 for d in grant if not d)
-            if self._allocating(pool):
-                # Realistic timing: the initial sizing is a resize like any other.
-                doc["allocationState"] = "resizing"
+        fill_pool_defaults(doc)
+        touch(doc, now)
+        pool = Pool(doc, next(self._seq))
+        self.pools[pool.key] = pool
+        if spec.autoscale is not None:
+            # Evaluated once at creation: the first targets are the formula's.
+            self._run_autoscale(pool, now, apply=False)
+        dedicated, low = (
+            int(doc["targetDedicatedNodes"]),
+            int(doc["targetLowPriorityNodes"]),
+        )
+        existing = sum(len(p.nodes) for p in self.pools.values())
+        room = None if self.max_nodes is None else max(0, self.max_nodes - existing)
+        want = [True] * dedicated + [False] * low
+        grant = want if room is None else want[:room]
+        if len(grant) < len(want):
+            doc["resizeErrors"] = [
+                {
+                    "code": "AccountCoreQuotaReached",
+                    "message": f"The local emulator's node cap (--max-nodes {self.max_nodes}) was reached: "
+                    f"allocated {len(grant)} of {len(want)} nodes.",
+                }
+            ]
+        for index, is_dedicated in enumerate(grant):
+            self._add_node(pool, index, is_dedicated, now)
+        doc["currentDedicatedNodes"] = sum(1 for d in grant if d)
+        doc["currentLowPriorityNodes"] = sum(1 for d in grant if not d)
+        if self._allocating(pool):
+            # Realistic timing: the initial sizing is a resize like any other.
+            doc["allocationState"] = "resizing"
+        self._save_pool(pool)
+        return pool
+
+    def update_pool(self, pool_id: str, body: Doc, check: Callable[[Doc], None] | None = None) -> Doc:
+        """PATCH: replace the given properties only. startTask, applicationPackageReferences, metadata
+        and targetNodeCommunicationMode change at any time (new nodes and rebooted nodes see them); the
+        others only while the pool has no nodes (409 `PoolNotEmpty` otherwise, an emulator code)."""
+        changes = pool_update_body(body)
+        with self._op():
+            pool = self._pool(pool_id)
+            if check:
+                check(pool.doc)
+            self._check_not_deleting(pool)
+            when_empty = [k for k in changes if k in POOL_UPDATE_WHEN_EMPTY]
+            if when_empty and pool.nodes:
+                raise conflict(
+                    "PoolNotEmpty",
+                    f"{', '.join(when_empty)} can be updated only when the pool has no nodes.",
+                )
+            self._check_package_references(changes.get("applicationPackageReferences") or [])
+            changes.pop("certificateReferences", None)  # deprecated, not emulated: accepted, not stored
+            for name, value in changes.items():
+                if name == "metadata" and not value:
+                    pool.doc.pop("metadata", None)
+                else:
+                    pool.doc[name] = copy.deepcopy(value)
+            touch(pool.doc)
             self._save_pool(pool)
-            return copy.deepcopy(doc)
+            return copy.deepcopy(pool.doc)
+
+    def replace_pool_properties(
+        self, pool_id: str, body: Doc, check: Callable[[Doc], None] | None = None
+    ) -> Doc:
+        """POST updateproperties: startTask, applicationPackageReferences and metadata replaced as a
+        whole (an omitted startTask is removed; empty lists remove the others)."""
+        values = pool_replace_body(body)
+        with self._op():
+            pool = self._pool(pool_id)
+            if check:
+                check(pool.doc)
+            self._check_not_deleting(pool)
+            self._check_package_references(values["applicationPackageReferences"])
+            for name, value in values.items():
+                if value:
+                    pool.doc[name] = value
+                else:
+                    pool.doc.pop(name, None)
+            touch(pool.doc)
+            self._save_pool(pool)
+            return copy.deepcopy(pool.doc)
+
+    def _check_not_deleting(self, pool: Pool) -> None:
+        if pool.doc["state"] == "deleting":
+            raise conflict(
+                "PoolBeingDeleted",
+                "The specified pool has been marked for deletion and is being reclaimed.",
+            )
 
     def _add_node(self, pool: Pool, index: int, is_dedicated: bool, now: datetime) -> Node:
         digest = hashlib.sha256(f"{pool.doc['id']}|{pool.doc['creationTime']}|{index}".encode()).hexdigest()
         node_id = f"tvmps_{digest}_{'d' if is_dedicated else 'p'}"
         root = self.data_dir / "nodes" / pool.doc["id"] / node_id
         runtime.prepare_node_root(root)
-        vmc = pool.doc["virtualMachineConfiguration"]
+        vmc = pool.doc.get("virtualMachineConfiguration") or {}
         doc: Doc = {
             "id": node_id,
             "url": self.node_url(pool.doc["id"], node_id),
@@ -145,6 +222,7 @@ class PoolsPart(ServiceBase):
         touch(doc, now)
         node = Node(pool.key, doc, root, next(self._seq))
         pool.nodes[node_id] = node
+        self._prepare_mounts(pool, node)
         pool.next_index = max(pool.next_index, index + 1)
         if self.timing.realistic:
             # `creating` while its VM is allocated, then `starting` (see `_advance_pools`).
@@ -165,23 +243,30 @@ class PoolsPart(ServiceBase):
             if check:
                 check(pool.doc)
             if pool.doc["state"] == "deleting":
-                raise conflict("PoolBeingDeleted", "The specified pool has been marked for deletion.")
-            now = utcnow()
-            set_state(pool.doc, "deleting", now)
-            pool.doc["allocationState"] = "resizing"
-            pool.doc["allocationStateTransitionTime"] = iso(now)
-            self._save_pool(pool)
-            for node in pool.nodes.values():
-                set_state(node.doc, "leavingpool", now)
-                self._save_node(node)
-                for job_key, task_key in list(node.slots):
-                    job = self.jobs.get(job_key)
-                    task = job.tasks.get(task_key) if job else None
-                    if job and task:
-                        self._requeue(job, task, now)
-                for key, execution in self._executions.items():
-                    if key[0] in ("prep", "release") and key[2] == node.id or key == ("start", node.id):
-                        self._stop_execution(execution)
+                raise conflict(
+                    "PoolBeingDeleted",
+                    "The specified pool has been marked for deletion.",
+                )
+            self._begin_pool_delete(pool)
+
+    def _begin_pool_delete(self, pool: Pool) -> None:
+        """`deleting` now: running tasks are requeued; the scheduler removes the pool once quiet."""
+        now = utcnow()
+        set_state(pool.doc, "deleting", now)
+        pool.doc["allocationState"] = "resizing"
+        pool.doc["allocationStateTransitionTime"] = iso(now)
+        self._save_pool(pool)
+        for node in pool.nodes.values():
+            set_state(node.doc, "leavingpool", now)
+            self._save_node(node)
+            for job_key, task_key in list(node.slots):
+                job = self.jobs.get(job_key)
+                task = job.tasks.get(task_key) if job else None
+                if job and task:
+                    self._requeue(job, task, now)
+            for key, execution in self._executions.items():
+                if key[0] in ("prep", "release") and key[2] == node.id or key == ("start", node.id):
+                    self._stop_execution(execution)
 
     def _finish_pool_deletes(self) -> None:
         for pool in list(self.pools.values()):
@@ -221,6 +306,12 @@ class PoolsPart(ServiceBase):
         dedicated, low, option = resize_targets(body)
         with self._op():
             pool = self._steady_pool(pool_id, check)
+            if pool.doc.get("enableAutoScale"):
+                # "You cannot resize Pools which are configured for automatic scaling ... 409."
+                raise conflict(
+                    "OperationInvalidForCurrentState",
+                    "The pool has automatic scaling enabled: disable autoscale before resizing it.",
+                )
             if dedicated is not None:
                 pool.doc["targetDedicatedNodes"] = dedicated
             if low is not None:
@@ -288,6 +379,11 @@ class PoolsPart(ServiceBase):
                 elapsed = (now - parse_iso(node.pending["since"])).total_seconds()
                 if op == "remove":
                     self._drop_node(pool, node)
+                elif op == "deallocate":
+                    # Its work is handled (not busy): no VM to stop, so it is deallocated now.
+                    node.pending = None
+                    set_state(node.doc, "deallocated", now)
+                    self._save_node(node)
                 elif op == "create" and elapsed >= self._resize_timeout(pool):
                     self._drop_node(pool, node)
                     self._resize_error(

@@ -35,6 +35,7 @@ class SchedulerPart(ServiceBase):
             except Exception:  # noqa: BLE001 - one job's record must not stop every other job
                 self._report_once(("job", job.key, job.seq), f"job {job.doc.get('id')!r} could not advance")
         self._finish_pool_deletes()
+        self._advance_autoscale(now)
         self._advance_pools(now)
         self._sweep_retention(now)
         self._schedule(now)
@@ -72,7 +73,9 @@ class SchedulerPart(ServiceBase):
                 job.doc["executionInfo"]["terminateReason"] = job.pending_reason or "UserTerminate"
                 set_state(job.doc, "completed", now)
                 self._save_job(job)
+                self._job_auto_pool_ended(job)
             else:
+                self._job_auto_pool_ended(job)
                 self._remove_job(job)
 
     def _schedule(self, now: datetime) -> None:
@@ -80,7 +83,7 @@ class SchedulerPart(ServiceBase):
         jobs.sort(key=lambda j: (-int(j.doc.get("priority", 0)), j.seq))
         full: set[str] = set()
         for job in jobs:
-            pool_key = str(job.doc["poolInfo"]["poolId"]).lower()
+            pool_key = str(job.doc["executionInfo"].get("poolId", "")).lower()
             pool = self.pools.get(pool_key)
             if pool is None or pool.doc["state"] != "active" or pool_key in full:
                 continue
