@@ -81,7 +81,6 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", f"/jobs/{_SEG}/addtaskcollection", "create_task_collection"),
         ("GET", f"/jobs/{_SEG}/tasks", "list_tasks"),
         ("GET", f"/jobs/{_SEG}/tasks/{_SEG}", "get_task"),
-        ("PUT", f"/jobs/{_SEG}/tasks/{_SEG}", "update_task"),
         ("DELETE", f"/jobs/{_SEG}/tasks/{_SEG}", "delete_task"),
         ("PUT", f"/jobs/{_SEG}/tasks/{_SEG}", "replace_task"),
         ("GET", f"/jobs/{_SEG}/tasks/{_SEG}/subtasksinfo", "list_subtasks"),

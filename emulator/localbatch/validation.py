@@ -924,13 +924,9 @@ def upload_logs_body(body: Doc) -> tuple[str, datetime, datetime | None]:
     return url, parse_iso(start), parse_iso(end) if end else None
 
 
-def task_constraints(body: Doc, job_doc: Doc) -> Doc:
+def task_replace_constraints(body: Doc, job_doc: Doc) -> Doc:
     """The constraints of a task replace (PUT) body, omitted ones reset to their defaults."""
-    constraints = body.get("constraints") or {}
-    if not isinstance(constraints, dict):
-        raise invalid_property("constraints", constraints, "The value must be an object.")
-    parse_duration(constraints.get("maxWallClockTime"), "constraints.maxWallClockTime")
-    parse_duration(constraints.get("retentionTime"), "constraints.retentionTime")
+    constraints = task_constraints(body.get("constraints") or {})
     job_retries = int(job_doc.get("constraints", {}).get("maxTaskRetryCount", 0))
     return {
         "maxWallClockTime": constraints.get("maxWallClockTime") or UNLIMITED,

@@ -18,11 +18,10 @@ from ..entities import Job, Node, Pool, Task
 from ..exceptions import (
     BatchError,
     conflict,
-    invalid_property,
 )
 from ..validation import (
     task_body,
-    task_constraints,
+    task_replace_constraints,
 )
 from ..wire import (
     DEFAULT_RETENTION,
@@ -69,7 +68,7 @@ class TasksPart(ServiceBase):
             job, task = self._task(job_id, task_id)
             if check:
                 check(task.doc)
-            task.doc["constraints"] = task_constraints(body, job.doc)
+            task.doc["constraints"] = task_replace_constraints(body, job.doc)
             touch(task.doc)
             self._save_task(task)
             self._retain_task(task)
@@ -212,23 +211,6 @@ class TasksPart(ServiceBase):
             task.terminate_requested = task.requeue_requested = False
             set_state(task.doc, "active")
             job.active[task.key] = None
-            self._save_task(task)
-
-    def update_task(
-        self, job_id: str, task_id: str, body: Any, check: Callable[[Doc], None] | None = None
-    ) -> None:
-        """Task_Update (PUT): replace the task's constraints, the one property Batch changes on a task;
-        omitted constraints become the defaults. They apply from the task's next attempt (retry count)
-        and, for a running attempt, to its wall clock as the runtime checks it at launch only."""
-        if not isinstance(body, dict):
-            raise invalid_property("body", body, "The request body must be a JSON object.")
-        constraints = task_constraints(body.get("constraints") or {})
-        with self._op():
-            job, task = self._task(job_id, task_id)
-            if check:
-                check(task.doc)
-            task.doc["constraints"] = _constraints_doc(constraints, _job_retries(job))
-            touch(task.doc, utcnow())
             self._save_task(task)
 
     def delete_task(self, job_id: str, task_id: str, check: Callable[[Doc], None] | None = None) -> None:

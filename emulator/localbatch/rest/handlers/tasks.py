@@ -77,10 +77,6 @@ class TaskHandlers(HandlerBase):
         self.service.reactivate_task(job_id, task_id, precondition(req, write=True))
         return Response(204, {"DataServiceId": f"{self.base}{req.path}"})
 
-    def update_task(self, req: Request, job_id: str, task_id: str) -> Response:
-        self.service.update_task(job_id, task_id, req.json_object(), precondition(req, write=True))
-        return Response(200, {"DataServiceId": f"{self.base}{req.path}"})
-
     def delete_task(self, req: Request, job_id: str, task_id: str) -> Response:
         self.service.delete_task(job_id, task_id, precondition(req, write=True))
         return Response(200)
