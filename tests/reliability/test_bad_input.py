@@ -375,7 +375,8 @@ def test_preview_lists_every_stack_config_problem_and_creates_nothing(
     project.write_config({"config": {**{k: v for k, v in valid.items() if k != "azbatch:job"},
                                      "azbatch:jobz": valid["azbatch:job"]}})  # fmt: skip
     text = _preview_fails(project)
-    assert "is missing configuration value 'job'" in text, text
+    assert "azbatch:jobz: unknown key; did you mean 'job'?" in text, text
+    assert "azbatch:job: required key is missing" in text, text
 
     # A valid config, but the emulators were never started (no endpoints file).
     project.write_config(stack_config(pool_id, job_config(job_id, 3)))
