@@ -77,8 +77,10 @@ def _host_call() -> tuple[Any, Mapping[str, Any]] | None:
     """The gRPC context and the inputs of the host's Create/Update running on this thread, if any."""
     frame = sys._getframe(1)
     while frame is not None:
-        if frame.f_code.co_name in ("Create", "Update") and \
-                type(frame.f_locals.get("self")).__name__ == "DynamicResourceProviderServicer":  # fmt: skip
+        if (
+            frame.f_code.co_name in ("Create", "Update")
+            and type(frame.f_locals.get("self")).__name__ == "DynamicResourceProviderServicer"
+        ):
             inputs = (
                 frame.f_locals.get("props")
                 if frame.f_code.co_name == "Create"

@@ -92,7 +92,9 @@ SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k
 #: The container URL with the tasks' short write SAS (secret), handed to every task when the job has
 #: ``file_conventions``; without it the tasks get ``output_container_url``.
 TASKS_URL_KEY = "file_conventions_container_url"
-INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY, TASKS_URL_KEY} | set(OWNER_INPUTS)
+INPUT_KEYS: frozenset[str] = (
+    SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY, TASKS_URL_KEY} | set(OWNER_INPUTS)
+)
 
 #: The most tasks listed in the ``task_output_prefixes`` output (state size stays bounded).
 MAX_PREFIX_TASKS = 1000
@@ -447,8 +449,12 @@ class JobProvider(ProviderBase):
             )
             return ReadResult(id_="", outs={})
         reason = job.execution_info.termination_reason if job.execution_info else None
-        if enum_text(job.state) == "completed" and reason and reason != "AllTasksComplete" \
-                and props.get("state") not in ("completed", "terminating"):  # fmt: skip
+        if (
+            enum_text(job.state) == "completed"
+            and reason
+            and reason != "AllTasksComplete"
+            and props.get("state") not in ("completed", "terminating")
+        ):
             say(
                 f"warning: job {id_} was terminated outside Pulumi ({reason}); its finished tasks are kept, "
                 "`pulumi up` changes nothing on it (a completed job takes no new tasks or settings); "

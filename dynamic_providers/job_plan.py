@@ -110,8 +110,12 @@ class TaskPlan:
     def describe(self) -> str:
         """``10 added (a, b, ...), 1 re-added (c: command_line), ...``; empty when nothing changes."""
         parts = []
-        for label, ids in (("added", self.added), ("re-added", self.readded),
-                           ("updated in place", self.updated), ("removed", self.removed)):  # fmt: skip
+        for label, ids in (
+            ("added", self.added),
+            ("re-added", self.readded),
+            ("updated in place", self.updated),
+            ("removed", self.removed),
+        ):
             if ids:
                 named = [
                     f"{i} ({', '.join(self.differences[i])})" if i in self.differences else i for i in ids
@@ -178,13 +182,17 @@ class JobPlan:
         """The preview's text, one line per kind of change, each starting with ``job <id>:``."""
         head = f"job {self.job_id}:"
         if self.replaces:
-            out = [f"{head} replace (delete the job, then create it again with the same id; every task runs again"
-                   + (f": {self.task_count} task(s))" if self.task_count is not None else ")")]  # fmt: skip
+            out = [
+                f"{head} replace (delete the job, then create it again with the same id; every task runs again"
+                + (f": {self.task_count} task(s))" if self.task_count is not None else ")")
+            ]
             for key, reason in sorted(self.replaces.items()):
                 out.append(f"{head}   forces replacement: {key}: {reason}")
             if "job_id" not in self.replaces:
-                out.append(f"{head}   outputs: the new run writes into the same File Conventions container; "
-                           "to keep runs apart, give the job a new id in this change")  # fmt: skip
+                out.append(
+                    f"{head}   outputs: the new run writes into the same File Conventions container; "
+                    "to keep runs apart, give the job a new id in this change"
+                )
             return out
         out = []
         for key, (old, new) in sorted(self.updates.items()):
@@ -213,15 +221,20 @@ def plan_job(
     """
     changed = set(changed)
     state = olds.get("state")
-    plan = JobPlan(job_id=str(news.get("job_id") or olds.get("job_id") or "?"),
-                   drifted=frozenset(olds.get("drift") or ()))  # fmt: skip
+    plan = JobPlan(
+        job_id=str(news.get("job_id") or olds.get("job_id") or "?"),
+        drifted=frozenset(olds.get("drift") or ()),
+    )
     for key in sorted(changed & REPLACE_KEYS):
         plan.replaces[key] = "Batch cannot change it on an existing job" + (
-            f" ({_show(olds.get(key))} → {_show(news.get(key))})" if key not in HIDDEN_KEYS else "")  # fmt: skip
+            f" ({_show(olds.get(key))} → {_show(news.get(key))})" if key not in HIDDEN_KEYS else ""
+        )
     if "pool_id" in changed:
         if state != "disabled":
-            plan.replaces["pool_id"] = (f"Batch moves a job to another pool only while it is disabled "
-                                        f"({_show(olds.get('pool_id'))} → {_show(news.get('pool_id'))})")  # fmt: skip
+            plan.replaces["pool_id"] = (
+                f"Batch moves a job to another pool only while it is disabled "
+                f"({_show(olds.get('pool_id'))} → {_show(news.get('pool_id'))})"
+            )
         else:
             plan.updates["pool_id"] = (olds.get("pool_id"), news.get("pool_id"))
     old_mode = olds.get("on_all_tasks_complete") or "noaction"

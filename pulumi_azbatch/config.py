@@ -86,7 +86,17 @@ __all__ = [
 #: The config namespace: the project's name in ``Pulumi.yaml``.
 NAMESPACE = "azbatch"
 #: The keys a stack may set in the namespace, in the order they are documented.
-STACK_KEYS: tuple[str, ...] = ("backend", "local", "azure", "pools", "storage", "jobs", "pool", "job", "adopt")
+STACK_KEYS: tuple[str, ...] = (
+    "backend",
+    "local",
+    "azure",
+    "pools",
+    "storage",
+    "jobs",
+    "pool",
+    "job",
+    "adopt",
+)
 #: What ``azbatch:adopt`` may list: the objects a stack takes over deliberately (see docs/recovery.md).
 ADOPTABLE: tuple[str, ...] = ("pool", "container", "job")
 #: Keys of the namespace read by the Job dynamic provider itself (its provider config), not by the stack.

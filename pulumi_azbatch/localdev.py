@@ -80,11 +80,20 @@ def azurite_command(port: int, data_dir: Path) -> list[str]:
     if not binary.exists():
         raise FileNotFoundError(f"{binary} is missing: run `make bootstrap` (npm ci) first")
     return [
-        str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port),
-        "--location", str(data_dir), "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
+        str(binary),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--location",
+        str(data_dir),
+        "--skipApiVersionCheck",
+        "--loose",
+        "--silent",
+        "--disableTelemetry",
         # No `--debug`: Azurite's debug log records every request URL, SAS signatures included.
         *(["--debug", str(data_dir / "debug.log")] if os.environ.get("AZBATCH_AZURITE_DEBUG") == "1" else []),
-    ]  # fmt: skip
+    ]
 
 
 def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = None) -> list[str]:
@@ -99,15 +108,35 @@ def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = Non
     with os.fdopen(fd, "w") as fh:
         fh.write(LOCALBATCH_ACCOUNT_KEY + "\n")
     os.chmod(key_file, 0o600)
-    storage = [] if not blob_url else [
-        "--blob-url", blob_url,
-        "--storage-account-name", AZURITE_ACCOUNT_NAME, "--storage-account-key", AZURITE_ACCOUNT_KEY,
-    ]  # fmt: skip
+    storage = (
+        []
+        if not blob_url
+        else [
+            "--blob-url",
+            blob_url,
+            "--storage-account-name",
+            AZURITE_ACCOUNT_NAME,
+            "--storage-account-key",
+            AZURITE_ACCOUNT_KEY,
+        ]
+    )
     return [
-        sys.executable, "-m", "localbatch", "serve", "--host", "127.0.0.1", "--port", str(port),
-        "--data-dir", str(data_dir),
-        "--account-name", LOCALBATCH_ACCOUNT_NAME, "--account-key-file", str(key_file), *storage,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "localbatch",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--account-name",
+        LOCALBATCH_ACCOUNT_NAME,
+        "--account-key-file",
+        str(key_file),
+        *storage,
+    ]
 
 
 @dataclass
@@ -344,9 +373,13 @@ def _cmd_stop(_: argparse.Namespace) -> int:
 def _pulumi(args: list[str], env: dict[str, str], *, tee: list[str] | None = None) -> int:
     """Run the pulumi CLI in the project directory; with `tee`, also keep its output lines."""
     proc = subprocess.Popen(
-        ["pulumi", *args], cwd=REPO_ROOT, env=env, text=True,
-        stdout=subprocess.PIPE if tee is not None else None, stderr=subprocess.STDOUT if tee is not None else None,
-    )  # fmt: skip
+        ["pulumi", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE if tee is not None else None,
+        stderr=subprocess.STDOUT if tee is not None else None,
+    )
     if tee is not None:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -359,8 +392,12 @@ def _pulumi(args: list[str], env: dict[str, str], *, tee: list[str] | None = Non
 def _stack_outputs(stack: str, env: dict[str, str]) -> dict[str, Any]:
     out = subprocess.run(
         ["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", stack],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return dict(json.loads(out.stdout))
 
 
@@ -406,8 +443,10 @@ def _cmd_down(args: argparse.Namespace) -> int:
         kept = kept_blobs(outputs, Endpoints.read().storage_account_key)
         if kept is not None:
             logs = [b for b in kept if b.name.startswith("$JobLog/")]
-            print(f"\nKept container {outputs['output_container_name']}: {len(kept)} blob(s), "
-                  f"{len(logs)} of them preparation/release logs under $JobLog/")  # fmt: skip
+            print(
+                f"\nKept container {outputs['output_container_name']}: {len(kept)} blob(s), "
+                f"{len(logs)} of them preparation/release logs under $JobLog/"
+            )
     return 0
 
 

@@ -98,10 +98,15 @@ class JobReport:
                 )
                 lines += [f"      | {line}" for line in task.stderr_tail.splitlines()]
         for node in self.nodes:
-            prep = "did not run" if node.preparation_state is None else (
-                f"exit code {node.preparation_exit_code}" if node.preparation_state == "completed"
-                else node.preparation_state
-            )  # fmt: skip
+            prep = (
+                "did not run"
+                if node.preparation_state is None
+                else (
+                    f"exit code {node.preparation_exit_code}"
+                    if node.preparation_state == "completed"
+                    else node.preparation_state
+                )
+            )
             release = (
                 "" if node.release_exit_code is None else f"; release: exit code {node.release_exit_code}"
             )
@@ -214,8 +219,11 @@ def _declared(outputs: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[
     pools = {"pool": {"pool_id": outputs["pool_id"]}} if outputs.get("pool_id") else {}
     jobs = {}
     if outputs.get("job_id"):
-        jobs["job"] = {"job_id": outputs["job_id"], "pool_id": outputs.get("pool_id"),
-                       "output_container_name": outputs.get("output_container_name")}  # fmt: skip
+        jobs["job"] = {
+            "job_id": outputs["job_id"],
+            "pool_id": outputs.get("pool_id"),
+            "output_container_name": outputs.get("output_container_name"),
+        }
     return pools, jobs
 
 

@@ -159,11 +159,19 @@ def main() -> None:
             name = f"probe-logs-{uuid.uuid4().hex[:8]}"
             BlobServiceClient.from_connection_string(e.storage_connection_string).create_container(name)
             now = datetime.now(UTC)
-            sas = generate_container_sas(e.storage_account_name, name, account_key=e.storage_account_key,
-                                         permission=ContainerSasPermissions(write=True, create=True),
-                                         start=now - timedelta(minutes=5), expiry=now + timedelta(hours=1))  # fmt: skip
-            client = BatchClient(endpoint=e.batch_url, retry_total=0,
-                                 credential=AzureNamedKeyCredential(e.batch_account_name, e.batch_account_key))  # fmt: skip
+            sas = generate_container_sas(
+                e.storage_account_name,
+                name,
+                account_key=e.storage_account_key,
+                permission=ContainerSasPermissions(write=True, create=True),
+                start=now - timedelta(minutes=5),
+                expiry=now + timedelta(hours=1),
+            )
+            client = BatchClient(
+                endpoint=e.batch_url,
+                retry_total=0,
+                credential=AzureNamedKeyCredential(e.batch_account_name, e.batch_account_key),
+            )
             verdicts = probe_all(client, f"{e.blob_url}/{name}?{sas}")
         finally:
             running.stop()

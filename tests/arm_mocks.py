@@ -50,8 +50,10 @@ class ArmMocks(pulumi.runtime.Mocks):
                 accountEndpoint=f"{outs['accountName']}.westeurope.batch.azure.com", name=outs["accountName"]
             )
         elif args.typ == "azure-native:storage:StorageAccount":
-            outs.update(primaryEndpoints={"blob": f"https://{outs['accountName']}.blob.core.windows.net/"},
-                        name=outs["accountName"])  # fmt: skip
+            outs.update(
+                primaryEndpoints={"blob": f"https://{outs['accountName']}.blob.core.windows.net/"},
+                name=outs["accountName"],
+            )
         elif args.typ == "azure-native:storage:BlobContainer":
             outs["name"] = outs["containerName"]
         elif args.typ == "azure-native:batch:Pool":

@@ -35,8 +35,12 @@ def content_length(headers: Mapping[str, str]) -> int:
     if "transfer-encoding" in headers:
         # The emulator reads bodies by Content-Length only; a chunked body would be read as the
         # next request. Batch's SDKs always send Content-Length.
-        raise BatchError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
-                         [("HeaderName", "Transfer-Encoding"), ("HeaderValue", headers["transfer-encoding"][:64])])  # fmt: skip
+        raise BatchError(
+            400,
+            "InvalidHeaderValue",
+            "The value for one of the HTTP headers is not in the correct format.",
+            [("HeaderName", "Transfer-Encoding"), ("HeaderValue", headers["transfer-encoding"][:64])],
+        )
     raw = headers.get("content-length")
     if raw is None:
         return 0
@@ -44,8 +48,12 @@ def content_length(headers: Mapping[str, str]) -> int:
     if not text.isascii() or not text.isdigit() or len(text) > 19:
         if text.isascii() and text.isdigit():
             raise too_large(f"Content-Length {text[:32]}... exceeds {MAX_BODY_BYTES} bytes.")
-        raise BatchError(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format.",
-                         [("HeaderName", "Content-Length"), ("HeaderValue", raw[:64])])  # fmt: skip
+        raise BatchError(
+            400,
+            "InvalidHeaderValue",
+            "The value for one of the HTTP headers is not in the correct format.",
+            [("HeaderName", "Content-Length"), ("HeaderValue", raw[:64])],
+        )
     length = int(text)
     if length > MAX_BODY_BYTES:
         raise too_large(f"Content-Length {length} exceeds {MAX_BODY_BYTES} bytes.")
@@ -54,8 +62,12 @@ def content_length(headers: Mapping[str, str]) -> int:
 
 def too_large(reason: str) -> BatchError:
     """413 `RequestBodyTooLarge`, as Batch answers an oversized request."""
-    return BatchError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible limit.",
-                      [("Reason", reason)])  # fmt: skip
+    return BatchError(
+        413,
+        "RequestBodyTooLarge",
+        "The request body is too large and exceeds the maximum permissible limit.",
+        [("Reason", reason)],
+    )
 
 
 def json_depth(body: bytes, limit: int = MAX_JSON_DEPTH) -> int:
@@ -94,8 +106,12 @@ def filter_depth(text: str, limit: int = MAX_FILTER_DEPTH) -> None:
 
 
 def _forbidden(reason: str) -> BatchError:
-    return BatchError(403, "Forbidden", "This route only answers requests made on this machine, not by a web page.",
-                      [("Reason", reason)])  # fmt: skip
+    return BatchError(
+        403,
+        "Forbidden",
+        "This route only answers requests made on this machine, not by a web page.",
+        [("Reason", reason)],
+    )
 
 
 def local_browser_request(

@@ -619,12 +619,16 @@ class Reaper:
                     process = watch.process
                     if process.deadline is not None and now >= process.deadline and process.ended is None:
                         limit = process.run.max_wall_clock_seconds or 0.0
-                        self._kill(process, failure_info(
-                            "usererror",
-                            "TaskEnded",
-                            "The task exceeded its maximum wall clock time and was ended",
-                            Message=f"maxWallClockTime of {limit:g} seconds reached",
-                        ), timed_out=True)  # fmt: skip
+                        self._kill(
+                            process,
+                            failure_info(
+                                "usererror",
+                                "TaskEnded",
+                                "The task exceeded its maximum wall clock time and was ended",
+                                Message=f"maxWallClockTime of {limit:g} seconds reached",
+                            ),
+                            timed_out=True,
+                        )
                 for watch in candidates:
                     if watch.process.popen.poll() is None:
                         continue

@@ -165,8 +165,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             internal = BatchError(
                 500, "InternalError", "The server encountered an internal error. Please retry the request."
             )
-            response = Response(500, {"Content-Type": "application/json;odata=minimalmetadata"},
-                                json.dumps(internal.body(request_id)).encode())  # fmt: skip
+            response = Response(
+                500,
+                {"Content-Type": "application/json;odata=minimalmetadata"},
+                json.dumps(internal.body(request_id)).encode(),
+            )
         if not self._body_read:
             # The body (if any) is still in the socket: it must not be parsed as the next request.
             self.close_connection = True
@@ -215,8 +218,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             try:
                 return faults.parse_header(header)
             except ValueError as exc:
-                raise BatchError(400, "InvalidHeaderValue", f"Bad {faults.HEADER} header: {exc}",
-                                 [("HeaderName", faults.HEADER), ("HeaderValue", header)]) from None  # fmt: skip
+                raise BatchError(
+                    400,
+                    "InvalidHeaderValue",
+                    f"Bad {faults.HEADER} header: {exc}",
+                    [("HeaderName", faults.HEADER), ("HeaderValue", header)],
+                ) from None
         return self.server.faults.take(req.method, unquote(req.path))
 
     def _dispatch(self, req: Request) -> Response:
@@ -224,8 +231,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         found = urls.match(req.method, req.path)
         if found is None:
             if urls.path_exists(req.path):
-                raise BatchError(405, "UnsupportedHttpVerb",
-                                 f"The resource doesn't support the specified HTTP verb {req.method}.")  # fmt: skip
+                raise BatchError(
+                    405,
+                    "UnsupportedHttpVerb",
+                    f"The resource doesn't support the specified HTTP verb {req.method}.",
+                )
             raise BatchError(404, "ResourceNotFound", "The specified resource does not exist.")
         name, groups = found
         handler = getattr(self.server.handlers, name)
@@ -237,8 +247,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
         injector = self.server.faults
         if route == "health" and req.method in ("GET", "HEAD"):
             service = self.server.service
-            return _json(200, {"status": "ok", "account": self.server.account_name, "url": service.base_url,
-                               "pools": len(service.pools), "jobs": len(service.jobs)})  # fmt: skip
+            return _json(
+                200,
+                {
+                    "status": "ok",
+                    "account": self.server.account_name,
+                    "url": service.base_url,
+                    "pools": len(service.pools),
+                    "jobs": len(service.jobs),
+                },
+            )
         if route == "faults":
             if req.method == "GET":
                 return _json(200, {"faults": injector.list()})
@@ -328,5 +346,11 @@ def make_server(
     idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> BatchHTTPServer:
     """Bind the server (port 0 picks a free one) and point the service's URLs at it."""
-    return BatchHTTPServer((host, port), service, account_name=account_name, account_key=account_key,
-                           verbose=verbose, idle_timeout=idle_timeout)  # fmt: skip
+    return BatchHTTPServer(
+        (host, port),
+        service,
+        account_name=account_name,
+        account_key=account_key,
+        verbose=verbose,
+        idle_timeout=idle_timeout,
+    )

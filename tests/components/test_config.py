@@ -489,14 +489,49 @@ TEAM_ERRORS: list[tuple[str, Mutation, str, str]] = [
         "azbatch:jobs.rerun.tasks[3].command_line",
         "",
     ),
-    ("unknown pool name", lambda c: c["azbatch:jobs"]["rerun"].__setitem__("pool", "bigg"), "azbatch:jobs.rerun.pool", "did you mean 'big'"),
-    ("pool_id in a named job", lambda c: c["azbatch:jobs"]["rerun"].__setitem__("pool_id", "x"), "azbatch:jobs.rerun.pool_id", "pool: <name"),
-    ("both pool forms", lambda c: c.__setitem__("azbatch:pool", {"id": "p"}), "azbatch:pool", "cannot be mixed"),
-    ("pool ref with id and stack", lambda c: c["azbatch:jobs"]["rerun"].__setitem__("pool", {"id": "p", "stack": "s"}), "azbatch:jobs.rerun.pool", "exactly one"),
-    ("duplicate job id", lambda c: c["azbatch:jobs"]["rerun"].__setitem__("id", "NIGHTLY-sweep"), "azbatch:jobs.rerun.id", "already the id"),
-    ("container name with two jobs", lambda c: c.__setitem__("azbatch:storage", {"container_name": "out"}), "azbatch:storage.container_name", "own File Conventions"),
-    ("bad pool field", lambda c: c["azbatch:pools"]["cpu"].__setitem__("vm_size", ""), "azbatch:pools.cpu.vm_size", ""),
-]  # fmt: skip
+    (
+        "unknown pool name",
+        lambda c: c["azbatch:jobs"]["rerun"].__setitem__("pool", "bigg"),
+        "azbatch:jobs.rerun.pool",
+        "did you mean 'big'",
+    ),
+    (
+        "pool_id in a named job",
+        lambda c: c["azbatch:jobs"]["rerun"].__setitem__("pool_id", "x"),
+        "azbatch:jobs.rerun.pool_id",
+        "pool: <name",
+    ),
+    (
+        "both pool forms",
+        lambda c: c.__setitem__("azbatch:pool", {"id": "p"}),
+        "azbatch:pool",
+        "cannot be mixed",
+    ),
+    (
+        "pool ref with id and stack",
+        lambda c: c["azbatch:jobs"]["rerun"].__setitem__("pool", {"id": "p", "stack": "s"}),
+        "azbatch:jobs.rerun.pool",
+        "exactly one",
+    ),
+    (
+        "duplicate job id",
+        lambda c: c["azbatch:jobs"]["rerun"].__setitem__("id", "NIGHTLY-sweep"),
+        "azbatch:jobs.rerun.id",
+        "already the id",
+    ),
+    (
+        "container name with two jobs",
+        lambda c: c.__setitem__("azbatch:storage", {"container_name": "out"}),
+        "azbatch:storage.container_name",
+        "own File Conventions",
+    ),
+    (
+        "bad pool field",
+        lambda c: c["azbatch:pools"]["cpu"].__setitem__("vm_size", ""),
+        "azbatch:pools.cpu.vm_size",
+        "",
+    ),
+]
 
 
 @pytest.mark.parametrize(("case", "mutate", "key", "text"), TEAM_ERRORS, ids=[c[0] for c in TEAM_ERRORS])

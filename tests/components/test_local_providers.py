@@ -241,8 +241,13 @@ def test_pool_lost_create_answer_is_adopted_by_its_mark_and_foreign_pools_are_re
     assert "made by this resource in an interrupted deployment; adopting it" in capfd.readouterr().err
 
     # Another stack: refused at check (preview) and create, naming the owner; with adopt: taken over.
-    other = _pool_props(endpoints, pool_id, target_dedicated_nodes=1, owner_stack="organization/azbatch/b",
-                        owner_resource="azbatch:Pool::workload-pool")  # fmt: skip
+    other = _pool_props(
+        endpoints,
+        pool_id,
+        target_dedicated_nodes=1,
+        owner_stack="organization/azbatch/b",
+        owner_resource="azbatch:Pool::workload-pool",
+    )
     refused = provider.check({}, other)
     assert (
         refused.failures

@@ -34,8 +34,14 @@ def ensure_js_sdk() -> str:
 
 def run_node(script: Path, env: dict[str, str], timeout: float = 300) -> dict[str, Any]:
     """Run a Node script that prints one JSON document on stdout; fail with its stderr otherwise."""
-    done = subprocess.run(["node", str(script)], cwd=ROOT, env={**os.environ, **env}, capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    done = subprocess.run(
+        ["node", str(script)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     try:
         return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
     except (ValueError, IndexError) as err:

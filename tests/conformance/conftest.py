@@ -38,9 +38,14 @@ def make_container(blob_service: Any, endpoints: Any) -> Callable[[str], str]:
         name = f"{prefix}-{uuid.uuid4().hex[:8]}"
         blob_service.create_container(name)
         now = datetime.now(UTC)
-        sas = generate_container_sas(endpoints.storage_account_name, name, account_key=endpoints.storage_account_key,
-                                     permission=ContainerSasPermissions(read=True, write=True, create=True, list=True),
-                                     start=now - timedelta(minutes=5), expiry=now + timedelta(hours=2))  # fmt: skip
+        sas = generate_container_sas(
+            endpoints.storage_account_name,
+            name,
+            account_key=endpoints.storage_account_key,
+            permission=ContainerSasPermissions(read=True, write=True, create=True, list=True),
+            start=now - timedelta(minutes=5),
+            expiry=now + timedelta(hours=2),
+        )
         return f"{endpoints.blob_url}/{name}?{sas}"
 
     return make
@@ -57,11 +62,17 @@ def js_scenario(endpoints: Any, make_container: Callable[[str], str], blob_servi
     """Run the scenario once per session; its per-step outcomes and the container's blobs."""
     version = ensure_js_sdk()
     container_url = make_container("js-out")
-    result = run_node(JS_SCENARIO, {
-        "BATCH_URL": endpoints.batch_url, "BATCH_ACCOUNT": endpoints.batch_account_name,
-        "BATCH_KEY": endpoints.batch_account_key, "CONTAINER_URL": container_url,
-        "POOL_ID": unique("jspool"), "JOB_ID": unique("jsjob"),
-    })  # fmt: skip
+    result = run_node(
+        JS_SCENARIO,
+        {
+            "BATCH_URL": endpoints.batch_url,
+            "BATCH_ACCOUNT": endpoints.batch_account_name,
+            "BATCH_KEY": endpoints.batch_account_key,
+            "CONTAINER_URL": container_url,
+            "POOL_ID": unique("jspool"),
+            "JOB_ID": unique("jsjob"),
+        },
+    )
     container = blob_service.get_container_client(container_url.split("?")[0].rsplit("/", 1)[1])
     result["blobs"] = {
         b.name: container.download_blob(b.name).readall().decode() for b in container.list_blobs()

@@ -122,8 +122,15 @@ def _handlers(tree: ast.Module) -> list[dict[str, Any]]:
             ):
                 headers.append(sub.slice.value)
         if builder:
-            rows.append({"name": fn.name, "builder": builder, "statuses": statuses, "headers": headers,
-                         "pageable": pageable})  # fmt: skip
+            rows.append(
+                {
+                    "name": fn.name,
+                    "builder": builder,
+                    "statuses": statuses,
+                    "headers": headers,
+                    "pageable": pageable,
+                }
+            )
     return rows
 
 

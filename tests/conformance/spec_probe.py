@@ -52,15 +52,28 @@ class Answer:
         return values[0] if values else None
 
 
-def call(client: BatchClient, method: str, path: str, body: Any = None, *, api_version: str = API_VERSION,
-         query: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> Answer:  # fmt: skip
+def call(
+    client: BatchClient,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    api_version: str = API_VERSION,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Answer:
     """Send one signed request and keep the raw headers (a joined duplicate would hide a second `Date`)."""
     request_id = str(uuid.uuid4())
     sent = {"client-request-id": request_id, "return-client-request-id": "true", **(headers or {})}
     if body is not None:
         sent["Content-Type"] = "application/json; odata=minimalmetadata"
-    request = HttpRequest(method, path, params={"api-version": api_version, **(query or {})}, headers=sent,
-                          content=None if body is None else json.dumps(body))  # fmt: skip
+    request = HttpRequest(
+        method,
+        path,
+        params={"api-version": api_version, **(query or {})},
+        headers=sent,
+        content=None if body is None else json.dumps(body),
+    )
     try:
         response = client.send_request(request)
     except HttpResponseError as err:  # the client's error policy raises on non-2xx; the answer rides along
@@ -217,7 +230,7 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
             "POST",
             f"/pools/{p}/updateproperties",
             {"certificateReferences": [], "applicationPackageReferences": [], "metadata": []},
-        ),  # fmt: skip
+        ),
         "Pools_EnablePoolAutoScale": lambda: Request(
             "POST", f"/pools/{w.new_pool()}/enableautoscale", examples.enable_autoscale()
         ),
@@ -225,13 +238,13 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
             "POST",
             f"/pools/{autoscale_pool()}/evaluateautoscale",
             {"autoScaleFormula": "$TargetDedicatedNodes=1"},
-        ),  # fmt: skip
+        ),
         "Pools_DisablePoolAutoScale": lambda: Request("POST", f"/pools/{autoscale_pool()}/disableautoscale"),
         "Pools_ResizePool": lambda: Request("POST", f"/pools/{w.new_pool()}/resize", examples.resize()),
         "Pools_StopPoolResize": lambda: Request("POST", f"/pools/{w.new_pool()}/stopresize"),
         "Pools_RemoveNodes": lambda: (
             lambda pool: Request("POST", f"/pools/{pool}/removenodes", {"nodeList": w.nodes(pool)[:1]})
-        )(w.new_pool(2)),  # fmt: skip
+        )(w.new_pool(2)),
         "Jobs_ListJobs": lambda: Request("GET", "/jobs"),
         "Jobs_CreateJob": lambda: Request("POST", "/jobs", examples.job(unique("job"), p)),
         "Jobs_DeleteJob": lambda: Request("DELETE", f"/jobs/{w.new_job(p)}"),
@@ -248,7 +261,7 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
                 ),
                 Request("POST", f"/jobs/{job}/enable"),
             )[1]
-        )(w.new_job(p)),  # fmt: skip
+        )(w.new_job(p)),
         "Jobs_TerminateJob": lambda: Request(
             "POST", f"/jobs/{w.new_job(p)}/terminate", {"terminateReason": "probe"}
         ),
@@ -271,14 +284,14 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
             "PUT",
             f"/jobschedules/{schedule()}",
             {"schedule": {"recurrenceInterval": "PT2H"}, "jobSpecification": {"poolInfo": {"poolId": p}}},
-        ),  # fmt: skip
+        ),
         "JobSchedules_DisableJobSchedule": lambda: Request("POST", f"/jobschedules/{schedule()}/disable"),
         "JobSchedules_EnableJobSchedule": lambda: (
             lambda sid: (
                 w.ok(call(w.client, "POST", f"/jobschedules/{sid}/disable"), "disable schedule"),
                 Request("POST", f"/jobschedules/{sid}/enable"),
             )[1]
-        )(schedule()),  # fmt: skip
+        )(schedule()),
         "JobSchedules_TerminateJobSchedule": lambda: Request("POST", f"/jobschedules/{schedule()}/terminate"),
         "Tasks_CreateTask": lambda: Request(
             "POST", f"/jobs/{w.new_job(p)}/tasks", examples.task(unique("task"))
@@ -303,13 +316,13 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
             "POST",
             f"/pools/{p}/nodes/{n}/users",
             {"name": unique("u")[:20], "isAdmin": False, "password": "P4ssw0rd!x"},
-        ),  # fmt: skip
+        ),
         "Nodes_DeleteNodeUser": lambda: (
             lambda nu: Request("DELETE", f"/pools/{p}/nodes/{nu[0]}/users/{nu[1]}")
         )(user_node()),
         "Nodes_ReplaceNodeUser": lambda: (
             lambda nu: Request("PUT", f"/pools/{p}/nodes/{nu[0]}/users/{nu[1]}", {"password": "N3wP4ssw0rd!"})
-        )(user_node()),  # fmt: skip
+        )(user_node()),
         "Nodes_GetNode": lambda: Request("GET", f"/pools/{p}/nodes/{n}"),
         "Nodes_RebootNode": lambda: (
             lambda pool: Request("POST", f"/pools/{pool}/nodes/{w.nodes(pool)[0]}/reboot")
@@ -327,14 +340,14 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
                     Request("POST", f"/pools/{pool}/nodes/{node}/start"),
                 )[1]
             )(w.nodes(pool)[0])
-        )(w.new_pool()),  # fmt: skip
+        )(w.new_pool()),
         "Nodes_DisableNodeScheduling": lambda: (
             lambda pool: Request(
                 "POST",
                 f"/pools/{pool}/nodes/{w.nodes(pool)[0]}/disablescheduling",
                 {"nodeDisableSchedulingOption": "requeue"},
             )
-        )(w.new_pool()),  # fmt: skip
+        )(w.new_pool()),
         "Nodes_EnableNodeScheduling": lambda: Request("POST", f"/pools/{p}/nodes/{n}/enablescheduling"),
         "Nodes_GetNodeRemoteLoginSettings": lambda: Request(
             "GET", f"/pools/{p}/nodes/{n}/remoteloginsettings"

@@ -130,12 +130,17 @@ def test_server_defaults_are_filled_in(raw_client: Any) -> None:
     """
     pool_id = unique("defaults")
     body = {
-        "id": pool_id, "vmSize": "standard_d2s_v3",
+        "id": pool_id,
+        "vmSize": "standard_d2s_v3",
         "virtualMachineConfiguration": {
-            "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy", "sku": "22_04-lts"},
+            "imageReference": {
+                "publisher": "canonical",
+                "offer": "0001-com-ubuntu-server-jammy",
+                "sku": "22_04-lts",
+            },
             "nodeAgentSKUId": "batch.node.ubuntu 22.04",
         },
-    }  # fmt: skip
+    }
     assert call(raw_client, "POST", "/pools", body).status == 201
     pool = call(raw_client, "GET", f"/pools/{pool_id}").body
     got = {
@@ -146,9 +151,12 @@ def test_server_defaults_are_filled_in(raw_client: Any) -> None:
         "targetNodeCommunicationMode": pool.get("targetNodeCommunicationMode"),
     }
     assert got == {
-        "version": "latest", "nodeFillType": "spread", "resizeTimeout": "PT15M",
-        "enableInterNodeCommunication": False, "targetNodeCommunicationMode": "default",
-    }, json.dumps(pool)  # fmt: skip
+        "version": "latest",
+        "nodeFillType": "spread",
+        "resizeTimeout": "PT15M",
+        "enableInterNodeCommunication": False,
+        "targetNodeCommunicationMode": "default",
+    }, json.dumps(pool)
 
 
 def test_nested_server_defaults_are_filled_in(raw_client: Any) -> None:
@@ -157,16 +165,22 @@ def test_nested_server_defaults_are_filled_in(raw_client: Any) -> None:
     "nonadmin", a start task's maxTaskRetryCount 0; what was sent is kept as sent.
     """
     pool_id = unique("nested")
-    body = _linux_pool(pool_id, userAccounts=[{"name": "worker", "password": "S3cret!pass"}],
-                       startTask={"commandLine": "/bin/true"})  # fmt: skip
-    body["virtualMachineConfiguration"]["dataDisks"] = [{"lun": 0, "diskSizeGB": 16}, {"lun": 1, "diskSizeGB": 8,
-                                                         "caching": "none"}]  # fmt: skip
+    body = _linux_pool(
+        pool_id,
+        userAccounts=[{"name": "worker", "password": "S3cret!pass"}],
+        startTask={"commandLine": "/bin/true"},
+    )
+    body["virtualMachineConfiguration"]["dataDisks"] = [
+        {"lun": 0, "diskSizeGB": 16},
+        {"lun": 1, "diskSizeGB": 8, "caching": "none"},
+    ]
     assert call(raw_client, "POST", "/pools", body).status == 201
     pool = call(raw_client, "GET", f"/pools/{pool_id}").body
     disks = pool["virtualMachineConfiguration"]["dataDisks"]
     assert [(d["caching"], d["managedDisk"]["storageAccountType"]) for d in disks] == [
-        ("readwrite", "standard_lrs"), ("none", "standard_lrs"),
-    ]  # fmt: skip
+        ("readwrite", "standard_lrs"),
+        ("none", "standard_lrs"),
+    ]
     assert pool["userAccounts"][0]["elevationLevel"] == "nonadmin"
     assert pool["startTask"]["maxTaskRetryCount"] == 0
 
@@ -213,8 +227,19 @@ def test_expand_stats_answers_pool_and_job_statistics(raw_client: Any) -> None:
         1,
         0,
     )
-    assert {"url", "startTime", "lastUpdateTime", "userCPUTime", "kernelCPUTime", "wallClockTime", "readIOps",
-            "writeIOps", "readIOGiB", "writeIOGiB", "waitTime"} <= set(job_stats)  # fmt: skip
+    assert {
+        "url",
+        "startTime",
+        "lastUpdateTime",
+        "userCPUTime",
+        "kernelCPUTime",
+        "wallClockTime",
+        "readIOps",
+        "writeIOps",
+        "readIOGiB",
+        "writeIOGiB",
+        "waitTime",
+    } <= set(job_stats)
     pools = call(raw_client, "GET", "/pools", query={"$expand": "stats", "$filter": f"id eq '{pool_id}'"})
     pool_stats = pools.body["value"][0]["stats"]
     assert pool_stats["usageStats"]["dedicatedCoreTime"].startswith("PT")

@@ -618,8 +618,11 @@ def test_plan_lines_name_tasks_count_the_rest_and_say_why_a_job_is_replaced(
     account: dict[str, str], capfd: pytest.CaptureFixture[str]
 ) -> None:
     provider = JobProvider()
-    sweep = {"type": "parametric_sweep", "parameter_sets": [{"start": 1, "end": 200}],
-             "repeat_task": {"id": "case-{0:3}", "command_line": "/bin/echo {0}"}}  # fmt: skip
+    sweep = {
+        "type": "parametric_sweep",
+        "parameter_sets": [{"start": 1, "end": 200}],
+        "repeat_task": {"id": "case-{0:3}", "command_line": "/bin/echo {0}"},
+    }
     base = checked(provider, {**account, "job_id": "j1", "pool_id": "p", "task_factories": [sweep]})
     olds = {**base, "state": "active"}
     grown = {**sweep, "parameter_sets": [{"start": 1, "end": 230}]}

@@ -91,9 +91,13 @@ def _container_client(config: StorageConfig, container: str) -> Any:
     )
     # A page must not hang on a stopped Azurite: short timeouts, no retries.
     return ContainerClient(
-        config.blob_url.rstrip("/"), container, credential=credential,
-        connection_timeout=3, read_timeout=10, retry_total=0,
-    )  # fmt: skip
+        config.blob_url.rstrip("/"),
+        container,
+        credential=credential,
+        connection_timeout=3,
+        read_timeout=10,
+        retry_total=0,
+    )
 
 
 @dataclass

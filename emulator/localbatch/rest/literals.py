@@ -17,25 +17,60 @@ from typing import Any
 
 INT32_PROPERTIES = frozenset(
     {
-        "backendPort", "diskSizeGB", "end", "frontendPort", "frontendPortRangeEnd", "frontendPortRangeStart",
-        "gid", "lun", "maxBatchInstancePercent", "maxParallelTasks", "maxTaskRetryCount",
-        "maxUnhealthyInstancePercent", "maxUnhealthyUpgradedInstancePercent", "numberOfInstances",
-        "priority", "requiredSlots", "start", "targetDedicatedNodes", "targetLowPriorityNodes",
-        "taskSlotsPerNode", "uid",
+        "backendPort",
+        "diskSizeGB",
+        "end",
+        "frontendPort",
+        "frontendPortRangeEnd",
+        "frontendPortRangeStart",
+        "gid",
+        "lun",
+        "maxBatchInstancePercent",
+        "maxParallelTasks",
+        "maxTaskRetryCount",
+        "maxUnhealthyInstancePercent",
+        "maxUnhealthyUpgradedInstancePercent",
+        "numberOfInstances",
+        "priority",
+        "requiredSlots",
+        "start",
+        "targetDedicatedNodes",
+        "targetLowPriorityNodes",
+        "taskSlotsPerNode",
+        "uid",
     }
-)  # fmt: skip
+)
 BOOLEAN_PROPERTIES = frozenset(
     {
-        "allowLowPriorityNode", "allowTaskPreemption", "autoUpgradeMinorVersion", "disableAutomaticRollback",
-        "enableAcceleratedNetworking", "enableAutoScale", "enableAutomaticOSUpgrade", "enableAutomaticUpdates",
-        "enableAutomaticUpgrade", "enableCrossZoneUpgrade", "enableInterNodeCommunication", "encryptionAtHost",
-        "isAdmin", "keepAlive", "killJobOnCompletion", "osRollingUpgradeDeferral",
-        "prioritizeUnhealthyInstances", "rerunOnNodeRebootAfterSuccess",
-        "rollbackFailedInstancesOnPolicyBreach", "runExclusive", "secureBootEnabled", "skipWithdrawFromVNet",
-        "useRollingUpgradePolicy", "usesTaskDependencies", "vTpmEnabled", "waitForSuccess",
+        "allowLowPriorityNode",
+        "allowTaskPreemption",
+        "autoUpgradeMinorVersion",
+        "disableAutomaticRollback",
+        "enableAcceleratedNetworking",
+        "enableAutoScale",
+        "enableAutomaticOSUpgrade",
+        "enableAutomaticUpdates",
+        "enableAutomaticUpgrade",
+        "enableCrossZoneUpgrade",
+        "enableInterNodeCommunication",
+        "encryptionAtHost",
+        "isAdmin",
+        "keepAlive",
+        "killJobOnCompletion",
+        "osRollingUpgradeDeferral",
+        "prioritizeUnhealthyInstances",
+        "rerunOnNodeRebootAfterSuccess",
+        "rollbackFailedInstancesOnPolicyBreach",
+        "runExclusive",
+        "secureBootEnabled",
+        "skipWithdrawFromVNet",
+        "useRollingUpgradePolicy",
+        "usesTaskDependencies",
+        "vTpmEnabled",
+        "waitForSuccess",
         "writeAcceleratorEnabled",
     }
-)  # fmt: skip
+)
 _INT32 = re.compile(r"^\s*[+-]?\d+\s*$")
 
 

@@ -387,9 +387,10 @@ class PoolsPart(ServiceBase):
                 elif op == "create" and elapsed >= self._resize_timeout(pool):
                     self._drop_node(pool, node)
                     self._resize_error(
-                        pool, "AllocationTimedOut", "The desired number of nodes could not be allocated "
-                        "within the resize timeout.",
-                    )  # fmt: skip
+                        pool,
+                        "AllocationTimedOut",
+                        "The desired number of nodes could not be allocated within the resize timeout.",
+                    )
                 elif elapsed < self.timing.seconds(op):
                     continue
                 elif op == "create":

@@ -17,10 +17,18 @@ from .base import ServiceBase
 
 _IO_ZERO = {"readIOps": 0, "writeIOps": 0, "readIOGiB": 0.0, "writeIOGiB": 0.0}
 _RESOURCE_ZERO = {
-    "avgCPUPercentage": 0.0, "avgMemoryGiB": 0.0, "peakMemoryGiB": 0.0, "avgDiskGiB": 0.0,
-    "peakDiskGiB": 0.0, "diskReadIOps": 0, "diskWriteIOps": 0, "diskReadGiB": 0.0, "diskWriteGiB": 0.0,
-    "networkReadGiB": 0.0, "networkWriteGiB": 0.0,
-}  # fmt: skip
+    "avgCPUPercentage": 0.0,
+    "avgMemoryGiB": 0.0,
+    "peakMemoryGiB": 0.0,
+    "avgDiskGiB": 0.0,
+    "peakDiskGiB": 0.0,
+    "diskReadIOps": 0,
+    "diskWriteIOps": 0,
+    "diskReadGiB": 0.0,
+    "diskWriteGiB": 0.0,
+    "networkReadGiB": 0.0,
+    "networkWriteGiB": 0.0,
+}
 
 
 class StatisticsPart(ServiceBase):

@@ -138,8 +138,9 @@ class Emulator:
 
 def start_emulator(data_dir: Path, idle_timeout: float = 2.0) -> Emulator:
     service = BatchService(data_dir, account_name=ACCOUNT)
-    server = make_server(service, host="127.0.0.1", port=0, account_name=ACCOUNT, account_key=KEY,
-                         idle_timeout=idle_timeout)  # fmt: skip
+    server = make_server(
+        service, host="127.0.0.1", port=0, account_name=ACCOUNT, account_key=KEY, idle_timeout=idle_timeout
+    )
     service.start()
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
     return Emulator(server, service, data_dir)
@@ -161,8 +162,14 @@ def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
 def create_pool(emu: Emulator, pool_id: str, nodes: int = 1) -> None:
     import json
 
-    body = {"id": pool_id, "vmSize": "standard_d2s_v3", "targetDedicatedNodes": nodes,
-            "virtualMachineConfiguration": {"imageReference": {"publisher": "canonical", "offer": "ubuntu",
-                                            "sku": "22_04-lts"}, "nodeAgentSKUId": "batch.node.ubuntu 22.04"}}  # fmt: skip
+    body = {
+        "id": pool_id,
+        "vmSize": "standard_d2s_v3",
+        "targetDedicatedNodes": nodes,
+        "virtualMachineConfiguration": {
+            "imageReference": {"publisher": "canonical", "offer": "ubuntu", "sku": "22_04-lts"},
+            "nodeAgentSKUId": "batch.node.ubuntu 22.04",
+        },
+    }
     answer = emu.request("POST", "/pools", json.dumps(body))
     assert answer.status == 201, answer.body

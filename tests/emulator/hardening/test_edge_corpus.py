@@ -435,8 +435,15 @@ def test_hostile_request_gets_a_batch_shaped_answer(
     values = {**planted, "port": str(emu.port)}
     path = case.path.format(**values)
     headers = {k: v.format(**values) for k, v in case.headers.items()}
-    answer = emu.request(case.method, path, case.body, headers, sign=case.sign, api=case.api,
-                         content_length=case.content_length)  # fmt: skip
+    answer = emu.request(
+        case.method,
+        path,
+        case.body,
+        headers,
+        sign=case.sign,
+        api=case.api,
+        content_length=case.content_length,
+    )
     assert answer.seconds < LIMIT_SECONDS, f"{case.name} took {answer.seconds:.1f}s"
     assert answer.status == case.status, (case.name, answer.status, answer.body[:400])
     if case.code is not None:

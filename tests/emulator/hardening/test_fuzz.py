@@ -21,14 +21,31 @@ sys.path.insert(0, str(Path(__file__).parent))
 from conftest import Emulator, create_pool  # noqa: E402
 from emulator_helpers import wait_for  # noqa: E402
 
-FUZZ = settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture],
-                derandomize=True)  # fmt: skip
+FUZZ = settings(
+    max_examples=150,
+    deadline=3000,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
 
 header_text = st.text(
     st.characters(min_codepoint=32, max_codepoint=0x2FF, exclude_characters="\r\n"), max_size=40
 )
-paths = st.sampled_from(["/jobs", "/pools", "/jobs/j", "/jobs/j/tasks", "/jobs/j/tasks/t/files/x", "/pools/p/nodes",
-                         "/_localbatch/faults", "/portal/", "/portal/files/p/n/x", "/jobs/%00", "/%2e%2e/x"])  # fmt: skip
+paths = st.sampled_from(
+    [
+        "/jobs",
+        "/pools",
+        "/jobs/j",
+        "/jobs/j/tasks",
+        "/jobs/j/tasks/t/files/x",
+        "/pools/p/nodes",
+        "/_localbatch/faults",
+        "/portal/",
+        "/portal/files/p/n/x",
+        "/jobs/%00",
+        "/%2e%2e/x",
+    ]
+)
 json_like = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
@@ -42,15 +59,35 @@ json_like = st.recursive(
     path=paths,
     length=st.one_of(st.none(), st.just("auto"), header_text, st.integers(-5, 2**70).map(str)),
     auth=st.one_of(st.none(), header_text.map(lambda v: "SharedKey " + v)),
-    extra=st.dictionaries(st.sampled_from(["Origin", "Sec-Fetch-Site", "Content-Type", "ocp-date", "If-Match",
-                                           "ocp-range", "Host", "Transfer-Encoding"]), header_text, max_size=3),
+    extra=st.dictionaries(
+        st.sampled_from(
+            [
+                "Origin",
+                "Sec-Fetch-Site",
+                "Content-Type",
+                "ocp-date",
+                "If-Match",
+                "ocp-range",
+                "Host",
+                "Transfer-Encoding",
+            ]
+        ),
+        header_text,
+        max_size=3,
+    ),
     body=st.one_of(st.binary(max_size=200), json_like.map(lambda v: repr(v).encode())),
     sign=st.booleans(),
-)  # fmt: skip
+)
 def test_request_parser_never_fails_with_5xx(
-    emu: Emulator, method: str, path: str, length: str | None, auth: str | None, extra: dict[str, str],
-    body: bytes, sign: bool,
-) -> None:  # fmt: skip
+    emu: Emulator,
+    method: str,
+    path: str,
+    length: str | None,
+    auth: str | None,
+    extra: dict[str, str],
+    body: bytes,
+    sign: bool,
+) -> None:
     headers = dict(extra)
     if auth is not None:
         headers["Authorization"] = auth
@@ -61,14 +98,43 @@ def test_request_parser_never_fails_with_5xx(
     assert answer.seconds < 6
 
 
-tokens = st.sampled_from(["(", ")", " and ", " or ", "not ", "id", "state", " eq ", " ne ", " gt ", "'a'", "''",
-                          "datetime'2024-01-01T00:00:00Z'", "startswith(id,'a')", "1", "99999999999999999999999",
-                          "executionInfo/exitCode", ",", "true", "null", "'", "endswith(", "substringof('x',id)"])  # fmt: skip
+tokens = st.sampled_from(
+    [
+        "(",
+        ")",
+        " and ",
+        " or ",
+        "not ",
+        "id",
+        "state",
+        " eq ",
+        " ne ",
+        " gt ",
+        "'a'",
+        "''",
+        "datetime'2024-01-01T00:00:00Z'",
+        "startswith(id,'a')",
+        "1",
+        "99999999999999999999999",
+        "executionInfo/exitCode",
+        ",",
+        "true",
+        "null",
+        "'",
+        "endswith(",
+        "substringof('x',id)",
+    ]
+)
 
 
 @FUZZ
-@given(st.one_of(st.lists(tokens, max_size=30).map("".join), st.text(max_size=60),
-                 st.integers(0, 5000).map(lambda n: "(" * n + "id eq 'a'" + ")" * n)))  # fmt: skip
+@given(
+    st.one_of(
+        st.lists(tokens, max_size=30).map("".join),
+        st.text(max_size=60),
+        st.integers(0, 5000).map(lambda n: "(" * n + "id eq 'a'" + ")" * n),
+    )
+)
 def test_filter_parser_never_fails_with_5xx(emu: Emulator, text: str) -> None:
     for route in ("/jobs", "/pools"):
         answer = emu.request("GET", f"{route}?$filter={quote(text, safe='')}")
@@ -80,26 +146,64 @@ ints = st.one_of(
     st.integers(-3, 30), st.integers(), st.floats(), st.text(max_size=3), st.booleans(), st.none()
 )
 task_bodies = st.fixed_dictionaries(
-    {"id": st.one_of(st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True), st.text(max_size=8), st.integers()),
-     "commandLine": st.one_of(st.just("/bin/true"), st.text(max_size=12), st.integers())},
+    {
+        "id": st.one_of(st.from_regex(r"[a-z0-9]{1,8}", fullmatch=True), st.text(max_size=8), st.integers()),
+        "commandLine": st.one_of(st.just("/bin/true"), st.text(max_size=12), st.integers()),
+    },
     optional={
-        "dependsOn": st.one_of(json_like, st.fixed_dictionaries({}, optional={
-            "taskIds": st.one_of(json_like, st.lists(st.one_of(st.text(max_size=6), st.integers()), max_size=3)),
-            "taskIdRanges": st.one_of(json_like, st.lists(
-                st.fixed_dictionaries({}, optional={"start": ints, "end": ints}), max_size=2))})),
-        "exitConditions": st.one_of(json_like, st.fixed_dictionaries({}, optional={
-            "exitCodes": st.lists(st.fixed_dictionaries({"code": ints}, optional={"exitOptions": json_like}), max_size=2),
-            "exitCodeRanges": st.lists(st.fixed_dictionaries({"start": ints, "end": ints}), max_size=2),
-            "default": json_like})),
-        "constraints": st.one_of(json_like, st.fixed_dictionaries({}, optional={
-            "maxWallClockTime": st.one_of(st.text(max_size=10), st.sampled_from(["PT1S", "P1D", "PT99999999999999999999H"])),
-            "maxTaskRetryCount": ints})),
-        "environmentSettings": st.one_of(json_like, st.lists(st.fixed_dictionaries({"name": json_like}, optional={"value": json_like}), max_size=2)),
+        "dependsOn": st.one_of(
+            json_like,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "taskIds": st.one_of(
+                        json_like, st.lists(st.one_of(st.text(max_size=6), st.integers()), max_size=3)
+                    ),
+                    "taskIdRanges": st.one_of(
+                        json_like,
+                        st.lists(
+                            st.fixed_dictionaries({}, optional={"start": ints, "end": ints}), max_size=2
+                        ),
+                    ),
+                },
+            ),
+        ),
+        "exitConditions": st.one_of(
+            json_like,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "exitCodes": st.lists(
+                        st.fixed_dictionaries({"code": ints}, optional={"exitOptions": json_like}), max_size=2
+                    ),
+                    "exitCodeRanges": st.lists(
+                        st.fixed_dictionaries({"start": ints, "end": ints}), max_size=2
+                    ),
+                    "default": json_like,
+                },
+            ),
+        ),
+        "constraints": st.one_of(
+            json_like,
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "maxWallClockTime": st.one_of(
+                        st.text(max_size=10), st.sampled_from(["PT1S", "P1D", "PT99999999999999999999H"])
+                    ),
+                    "maxTaskRetryCount": ints,
+                },
+            ),
+        ),
+        "environmentSettings": st.one_of(
+            json_like,
+            st.lists(st.fixed_dictionaries({"name": json_like}, optional={"value": json_like}), max_size=2),
+        ),
         "affinityInfo": json_like,
         "displayName": st.one_of(json_like, st.text(max_size=3).map(lambda t: t * 400)),
         "requiredSlots": ints,
     },
-)  # fmt: skip
+)
 
 
 def test_fuzzed_task_bodies_never_fail_with_5xx_nor_stop_the_scheduler(emu: Emulator) -> None:

@@ -41,8 +41,11 @@ def test_portal_hides_environment_values_and_sas(emu: Emulator) -> None:
     create_pool(emu, "guard-pool")
     job = {"id": "guard-job", "poolInfo": {"poolId": "guard-pool"}}
     assert emu.request("POST", "/jobs", json.dumps(job)).status == 201
-    task = {"id": "t", "commandLine": f"/bin/echo {SAS}",
-            "environmentSettings": [{"name": "API_TOKEN", "value": "ENV-SECRET-VALUE"}]}  # fmt: skip
+    task = {
+        "id": "t",
+        "commandLine": f"/bin/echo {SAS}",
+        "environmentSettings": [{"name": "API_TOKEN", "value": "ENV-SECRET-VALUE"}],
+    }
     assert emu.request("POST", "/jobs/guard-job/tasks", json.dumps(task)).status == 201
     page = emu.request("GET", "/portal/jobs/guard-job/tasks/t", sign=False, api=False)
     assert page.status == 200
@@ -113,8 +116,9 @@ def test_localdev_keeps_the_key_off_command_lines_and_checks_pids(tmp_path: Path
     finally:
         stranger.kill()
         stranger.wait()
-    impostor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "localbatch", "serve",
-                                 str(tmp_path / "batch")])  # fmt: skip
+    impostor = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", "localbatch", "serve", str(tmp_path / "batch")]
+    )
     try:
         time.sleep(0.2)
         assert localdev.is_our_emulator(impostor.pid, "localbatch", tmp_path), (
@@ -137,8 +141,9 @@ def test_localdev_stop_leaves_a_process_that_reused_the_pid_running(
 
     monkeypatch.setattr(localdev, "LOCAL_DIR", tmp_path)
     stranger = subprocess.Popen(["sleep", "30"])
-    ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "localbatch", "serve",
-                             str(tmp_path / "batch")])  # fmt: skip
+    ours = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", "localbatch", "serve", str(tmp_path / "batch")]
+    )
     try:
         (tmp_path / "azurite.pid").write_text(str(stranger.pid))
         (tmp_path / "localbatch.pid").write_text(str(ours.pid))

@@ -21,8 +21,10 @@ from emulator_helpers import wait_for  # noqa: E402
 from localbatch import orphans  # noqa: E402
 
 # Two escapes: a new session (`setsid`), and `nohup` behind a shell that exits at once.
-ESCAPE = ("setsid sh -c 'echo $$ > {dir}/setsid.pid; exec sleep 300' & "
-          "nohup sh -c 'echo $$ > {dir}/nohup.pid; exec sleep 300' >/dev/null 2>&1 & ")  # fmt: skip
+ESCAPE = (
+    "setsid sh -c 'echo $$ > {dir}/setsid.pid; exec sleep 300' & "
+    "nohup sh -c 'echo $$ > {dir}/nohup.pid; exec sleep 300' >/dev/null 2>&1 & "
+)
 
 
 def _alive(pid: int) -> bool:
@@ -111,8 +113,9 @@ def test_crash_recovery_kills_escaped_children_of_the_dead_emulator(tmp_path: Pa
         [sys.executable, "-c", "import os, time; os.setsid(); time.sleep(300)"],
         env={orphans.TASK_TOKEN_VAR: token, "PATH": os.defpath},
     )
-    other = subprocess.Popen(["sleep", "300"], env={orphans.TASK_TOKEN_VAR: f"x {tmp_path / 'other'}",
-                                                    "PATH": os.defpath})  # fmt: skip
+    other = subprocess.Popen(
+        ["sleep", "300"], env={orphans.TASK_TOKEN_VAR: f"x {tmp_path / 'other'}", "PATH": os.defpath}
+    )
     try:
         time.sleep(0.2)
         orphans.reap_orphans(node_root)
