@@ -924,12 +924,23 @@ def upload_logs_body(body: Doc) -> tuple[str, datetime, datetime | None]:
     return url, parse_iso(start), parse_iso(end) if end else None
 
 
-def task_replace_constraints(body: Doc, job_doc: Doc) -> Doc:
-    """The constraints of a task replace (PUT) body, omitted ones reset to their defaults."""
-    constraints = task_constraints(body.get("constraints") or {})
-    job_retries = int(job_doc.get("constraints", {}).get("maxTaskRetryCount", 0))
+def job_task_retries(job_doc: Doc) -> int:
+    """The job's ``constraints.maxTaskRetryCount``: a task's retry count when it sets none."""
+    return int(job_doc.get("constraints", {}).get("maxTaskRetryCount", 0))
+
+
+def constraints_with_defaults(constraints: Doc, job_retries: int) -> Doc:
+    """A task's constraints with the service defaults filled in (the job's retry count, 7 days' retention)."""
     return {
         "maxWallClockTime": constraints.get("maxWallClockTime") or UNLIMITED,
         "retentionTime": constraints.get("retentionTime") or DEFAULT_RETENTION,
-        "maxTaskRetryCount": check_int(constraints, "maxTaskRetryCount", job_retries, -1, 100),
+        "maxTaskRetryCount": constraints.get("maxTaskRetryCount", job_retries),
     }
+
+
+def task_replace_constraints(body: Doc, job_doc: Doc) -> Doc:
+    """The constraints of a task replace (PUT) body, omitted ones reset to their defaults."""
+    constraints = task_constraints(body.get("constraints") or {})
+    job_retries = job_task_retries(job_doc)
+    retries = check_int(constraints, "maxTaskRetryCount", job_retries, -1, 100)
+    return constraints_with_defaults({**constraints, "maxTaskRetryCount": retries}, job_retries)

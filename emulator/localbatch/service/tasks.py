@@ -20,13 +20,13 @@ from ..exceptions import (
     conflict,
 )
 from ..validation import (
+    constraints_with_defaults,
+    job_task_retries,
     task_body,
     task_replace_constraints,
 )
 from ..wire import (
-    DEFAULT_RETENTION,
     DEFAULT_USER_IDENTITY,
-    UNLIMITED,
     Doc,
     iso,
     seconds,
@@ -99,7 +99,6 @@ class TasksPart(ServiceBase):
         checked = task_body(job.doc, body)
         task_id, required = checked.id, checked.required_slots
         constraints = body.get("constraints") or {}
-        job_retries = _job_retries(job)
         doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
         doc.update(
             id=task_id,
@@ -108,7 +107,7 @@ class TasksPart(ServiceBase):
             state="active",
             stateTransitionTime=iso(now),
             requiredSlots=required,
-            constraints=_constraints_doc(constraints, job_retries),
+            constraints=constraints_with_defaults(constraints, job_task_retries(job.doc)),
             userIdentity=body.get("userIdentity") or copy.deepcopy(DEFAULT_USER_IDENTITY),
             executionInfo={"retryCount": 0, "requeueCount": 0},
         )
@@ -414,16 +413,3 @@ class TasksPart(ServiceBase):
 def task_ended() -> Doc:
     """The failureInfo of a task ended by the user (terminate task, job or node)."""
     return runtime.failure_info("usererror", "TaskEnded", "Task was ended by user request")
-
-
-def _job_retries(job: Job) -> int:
-    return int(job.doc.get("constraints", {}).get("maxTaskRetryCount", 0))
-
-
-def _constraints_doc(constraints: Doc, job_retries: int) -> Doc:
-    """A task's constraints with the service defaults filled in (the job's retry count, 7 days' retention)."""
-    return {
-        "maxWallClockTime": constraints.get("maxWallClockTime") or UNLIMITED,
-        "retentionTime": constraints.get("retentionTime") or DEFAULT_RETENTION,
-        "maxTaskRetryCount": constraints.get("maxTaskRetryCount", job_retries),
-    }
