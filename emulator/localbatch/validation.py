@@ -982,7 +982,8 @@ def _schedule_time(value: Any, name: str) -> str:
 
 
 def schedule_configuration(schedule: Any) -> Doc:
-    """A job schedule's `schedule`: the times normalised to UTC, the intervals checked (at least a minute)."""
+    """A job schedule's `schedule`: the times in UTC, the intervals checked (at least a minute), both as
+    the service writes them back."""
     if schedule is None:
         return {}
     if not isinstance(schedule, dict):
@@ -998,7 +999,8 @@ def schedule_configuration(schedule: Any) -> Doc:
         delta = parse_duration(value, f"schedule.{name}")
         if delta is not None and delta < MIN_SCHEDULE_INTERVAL:
             raise invalid_property(f"schedule.{name}", value, "The minimum value is 1 minute.")
-        out[name] = value
+        # Written back in the service's form (`PT01H00M00S` is read back as `PT1H`, as recorded).
+        out[name] = value if delta is None else iso_duration(delta)
     return out
 
 

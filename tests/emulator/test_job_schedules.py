@@ -49,6 +49,10 @@ class Clocked:
     def advance(self, delta: timedelta) -> None:
         admin(self.base, "POST", "/_localbatch/clock", {"advanceSeconds": delta.total_seconds()})
 
+    def end_job(self, job_id: str) -> None:
+        """Terminate a job and wait until it completed (a job without tasks never ends on its own)."""
+        self.client.begin_terminate_job(job_id, options=terminate_options(), polling_interval=0.1).result()
+
     def jobs(self, schedule_id: str) -> list[str]:
         return sorted(j.id for j in self.client.list_jobs_from_schedule(schedule_id))
 
@@ -121,9 +125,7 @@ def test_a_recurring_schedule_creates_its_first_job_at_once_and_the_next_after_t
     clocked.advance(timedelta(minutes=30))
     assert clocked.jobs(sid) == [f"{sid}:job-1"], "not due yet"
     # job-1 never ends on its own (no tasks, onAllTasksComplete noaction): the next run waits for it.
-    clocked.client.begin_terminate_job(
-        f"{sid}:job-1", options=terminate_options(), polling_interval=0.1
-    ).result()
+    clocked.end_job(f"{sid}:job-1")
     clocked.advance(timedelta(minutes=31))
     assert clocked.wait_jobs(sid, 2) == [f"{sid}:job-1", f"{sid}:job-2"]
     after = clocked.client.get_job_schedule(sid)
@@ -151,9 +153,7 @@ def test_a_run_waits_for_the_active_job_and_is_lost_when_its_start_window_passes
         return nxt is not None and nxt - created.creation_time == 2 * HOUR
 
     wait_for(moved_on)  # the window passed: that run is lost, the next one is at +2 h
-    clocked.client.begin_terminate_job(
-        f"{sid}:job-1", options=terminate_options(), polling_interval=0.1
-    ).result()
+    clocked.end_job(f"{sid}:job-1")
     clocked.advance(timedelta(minutes=5))
     assert clocked.jobs(sid) == [f"{sid}:job-1"], "a lost run is not made up"
     clocked.advance(timedelta(minutes=45))
@@ -165,9 +165,7 @@ def test_a_waiting_run_starts_when_the_previous_job_finishes_inside_the_window(c
     clocked.create(sid, m.BatchJobScheduleConfiguration(recurrence_interval=HOUR))
     clocked.advance(HOUR + timedelta(minutes=20))
     assert clocked.jobs(sid) == [f"{sid}:job-1"]
-    clocked.client.begin_terminate_job(
-        f"{sid}:job-1", options=terminate_options(), polling_interval=0.1
-    ).result()
+    clocked.end_job(f"{sid}:job-1")
     assert clocked.wait_jobs(sid, 2) == [f"{sid}:job-1", f"{sid}:job-2"]
 
 
@@ -203,9 +201,7 @@ def test_a_schedule_without_recurrence_runs_once_and_completes_when_that_job_doe
     clocked.create(sid, m.BatchJobScheduleConfiguration())
     assert clocked.jobs(sid) == [f"{sid}:job-1"]
     assert clocked.client.get_job_schedule(sid).state == m.BatchJobScheduleState.ACTIVE
-    clocked.client.begin_terminate_job(
-        f"{sid}:job-1", options=terminate_options(), polling_interval=0.1
-    ).result()
+    clocked.end_job(f"{sid}:job-1")
     done = wait_for(lambda: (s := clocked.client.get_job_schedule(sid)).state == "completed" and s)
     assert done.execution_info.recent_job is not None and done.execution_info.recent_job.id == f"{sid}:job-1"
     with pytest.raises(ResourceExistsError) as err:
@@ -321,9 +317,7 @@ def test_delete_removes_the_schedule_and_every_job_it_created(clocked: Clocked) 
         job_preparation_task=m.BatchJobPreparationTask(command_line="/bin/true"),
         job_release_task=m.BatchJobReleaseTask(command_line="/bin/true"),
     )
-    clocked.client.begin_terminate_job(
-        f"{sid}:job-1", options=terminate_options(), polling_interval=0.1
-    ).result()
+    clocked.end_job(f"{sid}:job-1")
     clocked.advance(HOUR)
     clocked.wait_jobs(sid, 2)
     clocked.client.begin_delete_job_schedule(sid, polling_interval=0.1).result()
