@@ -357,9 +357,12 @@ def test_jobs_and_job_schedules_share_one_namespace_of_ids(clocked: Clocked) -> 
         (None, {}, "MissingRequiredProperty", "schedule"),
         (
             {},
-            {"jobManagerTask": {"id": "jm", "commandLine": "/bin/true"}},
-            "UnsupportedProperty",
-            "jobManagerTask",
+            {
+                "jobPreparationTask": {"id": "setup", "commandLine": "/bin/true"},
+                "jobManagerTask": {"id": "setup", "commandLine": "/bin/true"},
+            },
+            "InvalidPropertyValue",
+            "jobManagerTask.id",
         ),
         ({}, {"poolInfo": None}, "MissingRequiredProperty", "jobSpecification.poolInfo"),
     ],
@@ -476,3 +479,62 @@ def test_the_clock_route_is_off_unless_the_emulator_was_started_with_clock_contr
         assert "--clock-control" in json.loads(refused.value.read())["error"]
     state = admin(endpoints.batch_url, "GET", "/_localbatch/clock")
     assert state["offsetSeconds"] == 0 and state["control"] is False
+
+
+# ---- job manager tasks (each job of a schedule does its work by itself) -----------------------------
+
+
+def _stdout(client: BatchClient, job_id: str, task_id: str) -> str:
+    return b"".join(client.download_task_file(job_id, task_id, "stdout.txt")).decode()
+
+
+def test_a_job_manager_task_runs_first_and_its_completion_ends_the_job(clocked: Clocked) -> None:
+    job_id = unique("managed")
+    clocked.client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            pool_info=m.BatchPoolInfo(pool_id=clocked.pool),
+            job_manager_task=m.BatchJobManagerTask(
+                id="manager",
+                command_line="/bin/sh -c 'echo managing $AZ_BATCH_JOB_ID as $ROLE'",
+                environment_settings=[m.EnvironmentSetting(name="ROLE", value="manager")],
+            ),
+        )
+    )
+    stored = clocked.client.get_job(job_id).job_manager_task
+    assert stored is not None and stored.kill_job_on_completion is True and stored.run_exclusive is True
+    done = wait_for(lambda: (j := clocked.client.get_job(job_id)).state == "completed" and j)
+    assert done.execution_info.termination_reason == "JMComplete"
+    assert clocked.client.get_task(job_id, "manager").execution_info.exit_code == 0
+    assert _stdout(clocked.client, job_id, "manager").strip() == f"managing {job_id} as manager"
+
+
+def test_a_job_manager_task_that_does_not_kill_the_job_leaves_it_active(clocked: Clocked) -> None:
+    job_id = unique("kept")
+    clocked.client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            pool_info=m.BatchPoolInfo(pool_id=clocked.pool),
+            job_manager_task=m.BatchJobManagerTask(
+                id="manager", command_line="/bin/true", kill_job_on_completion=False
+            ),
+        )
+    )
+    wait_for(lambda: clocked.client.get_task(job_id, "manager").state == "completed")
+    assert clocked.client.get_job(job_id).state == m.BatchJobState.ACTIVE
+    clocked.end_job(job_id)
+
+
+def test_a_schedule_with_a_job_manager_task_runs_every_recurrence_by_itself(clocked: Clocked) -> None:
+    sid = unique("selfrun")
+    clocked.create(
+        sid,
+        m.BatchJobScheduleConfiguration(recurrence_interval=HOUR),
+        job_manager_task=m.BatchJobManagerTask(id="sweep", command_line="/bin/sh -c 'echo $AZ_BATCH_JOB_ID'"),
+    )
+    first = wait_for(lambda: (j := clocked.client.get_job(f"{sid}:job-1")).state == "completed" and j)
+    assert first.execution_info.termination_reason == "JMComplete"
+    clocked.advance(HOUR)
+    second = wait_for(lambda: (j := clocked.client.get_job(f"{sid}:job-2")).state == "completed" and j)
+    assert second.execution_info.termination_reason == "JMComplete"
+    assert _stdout(clocked.client, f"{sid}:job-2", "sweep").strip() == f"{sid}:job-2"
