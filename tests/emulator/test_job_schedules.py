@@ -34,8 +34,9 @@ HOUR = timedelta(hours=1)
 class Clocked:
     """The module's emulator, its client and its clock."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Emulator, data_dir: Path) -> None:
         self.emulator = emulator
+        self.data_dir = data_dir
         self.client: BatchClient = emulator.client
         self.base = f"http://127.0.0.1:{emulator.port}"
         self.pool = unique("sched-pool")
@@ -76,9 +77,10 @@ class Clocked:
 
 @pytest.fixture(scope="module")
 def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clocked]:
-    emulator = Emulator(tmp_path_factory.mktemp("schedules"), ["--clock-control"])
+    data_dir = tmp_path_factory.mktemp("schedules")
+    emulator = Emulator(data_dir, ["--clock-control"])
     try:
-        yield Clocked(emulator)
+        yield Clocked(emulator, data_dir)
     finally:
         emulator.stop()
 
@@ -441,10 +443,46 @@ def test_a_jobschedule_lifetime_auto_pool_serves_every_job_and_goes_with_the_sch
     wait_for(pool_gone)
 
 
+def test_a_run_whose_auto_pool_cannot_be_created_completes_its_job_with_a_scheduling_error(
+    clocked: Clocked,
+) -> None:
+    package = clocked.data_dir / "applications" / unique("tool") / "1.0"
+    package.mkdir(parents=True)
+    sid = unique("nopkg")
+    auto = m.BatchAutoPoolSpecification(
+        pool_lifetime_option="job",
+        pool=m.BatchPoolSpecification(
+            vm_size="standard_d2s_v3",
+            target_dedicated_nodes=0,
+            virtual_machine_configuration=pool_options("x").virtual_machine_configuration,
+            application_package_references=[
+                m.BatchApplicationPackageReference(application_id=package.parent.name, version="1.0")
+            ],
+        ),
+    )
+    clocked.create(
+        sid,
+        m.BatchJobScheduleConfiguration(recurrence_interval=HOUR),
+        pool_info=m.BatchPoolInfo(auto_pool_specification=auto),
+        all_tasks_complete_mode="terminatejob",
+    )
+    wait_for(lambda: clocked.client.get_job(f"{sid}:job-1").state == "completed")
+    package.rmdir()  # the package is gone before the next run
+    clocked.advance(HOUR)
+    clocked.wait_jobs(sid, 2)
+    failed = clocked.client.get_job(f"{sid}:job-2")
+    assert failed.state == m.BatchJobState.COMPLETED
+    assert failed.execution_info.scheduling_error is not None
+    assert failed.execution_info.scheduling_error.code == "InvalidApplicationPackageReferences"
+    schedule = clocked.client.get_job_schedule(sid)
+    assert schedule.state == m.BatchJobScheduleState.ACTIVE, "the schedule goes on"
+    assert _stamp(schedule.execution_info.next_run_time) - schedule.creation_time == 2 * HOUR
+
+
 def test_a_restarted_emulator_keeps_its_schedules_and_their_numbering(tmp_path: Path) -> None:
     emulator = Emulator(tmp_path, ["--clock-control"])
     try:
-        clocked = Clocked(emulator)
+        clocked = Clocked(emulator, tmp_path)
         sid = unique("durable")
         clocked.create(
             sid,
