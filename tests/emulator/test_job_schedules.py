@@ -171,6 +171,18 @@ def test_a_waiting_run_starts_when_the_previous_job_finishes_inside_the_window(c
     assert clocked.wait_jobs(sid, 2) == [f"{sid}:job-1", f"{sid}:job-2"]
 
 
+def test_runs_missed_over_a_long_pause_are_not_made_up(clocked: Clocked) -> None:
+    sid = unique("jump")
+    created = clocked.create(sid, m.BatchJobScheduleConfiguration(recurrence_interval=HOUR))
+    clocked.advance(5 * HOUR + timedelta(minutes=30))  # job-1 still runs through five due runs
+    clocked.end_job(f"{sid}:job-1")
+    # One job for the run still inside its window (+5 h), none for the four lost before it.
+    assert clocked.wait_jobs(sid, 2) == [f"{sid}:job-1", f"{sid}:job-2"]
+    nxt = clocked.client.get_job_schedule(sid).execution_info.next_run_time
+    assert _stamp(nxt) - created.creation_time == 6 * HOUR
+    assert clocked.jobs(sid) == [f"{sid}:job-1", f"{sid}:job-2"]
+
+
 def test_do_not_run_until_and_after_bound_the_runs_then_the_schedule_completes(clocked: Clocked) -> None:
     sid = unique("bounded")
     start = clocked.now() + 2 * HOUR
