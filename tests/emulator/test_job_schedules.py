@@ -588,3 +588,19 @@ def test_a_schedule_with_a_job_manager_task_runs_every_recurrence_by_itself(cloc
     second = wait_for(lambda: (j := clocked.client.get_job(f"{sid}:job-2")).state == "completed" and j)
     assert second.execution_info.termination_reason == "JMComplete"
     assert _stdout(clocked.client, f"{sid}:job-2", "sweep").strip() == f"{sid}:job-2"
+
+
+def test_a_jobs_max_wall_clock_time_follows_the_moved_clock(clocked: Clocked) -> None:
+    job_id = unique("deadline")
+    clocked.client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            pool_info=m.BatchPoolInfo(pool_id=clocked.pool),
+            constraints=m.BatchJobConstraints(max_wall_clock_time=HOUR),
+        )
+    )
+    clocked.advance(timedelta(minutes=59))
+    assert clocked.client.get_job(job_id).state == m.BatchJobState.ACTIVE
+    clocked.advance(timedelta(minutes=2))
+    ended = wait_for(lambda: (j := clocked.client.get_job(job_id)).state == "completed" and j)
+    assert ended.execution_info.termination_reason == "MaxWallClockTimeExpiry"
