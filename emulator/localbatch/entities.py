@@ -2,14 +2,17 @@
 
 Owns: `Pool`, `Node`, `Job` and `Task` (each a wire document plus the bookkeeping the service needs
 around it), their persisted form (`record` / `from_record`), a job's running task and slot counts
-(`Job.count` / `Job.uncount`, kept in step with every task change) and the small state questions
-asked of one record (is a node leaving, does it wait for its start task, is a task requeued).
+(`Job.count` / `Job.uncount`, kept in step with every task change), a job's indexes (its tasks in
+creation order for paged lists, the completed tasks that satisfy dependents) and the small state
+questions asked of one record (is a node leaving, does it wait for its start task, is a task requeued).
 No locking here: the service holds its one lock around every call.
 May import: `wire`. Not the service, runtime, store or HTTP.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -117,6 +120,9 @@ class Task:
     requeue_requested: bool = False
     counted: tuple[str, str | None, int] | None = None  # what this task adds to its job's counts
     files_cleaned: bool = False  # its directory was deleted when its retentionTime ran out
+    # The job's `satisfied_version` when this task's dependencies were last found unmet: until that
+    # changes (a task completed or was reactivated), they are still unmet and need no new check.
+    blocked_at: int | None = None
 
     @property
     def key(self) -> str:
@@ -143,6 +149,11 @@ class Task:
         return cls(rec["job"], rec["doc"], rec["seq"], files_cleaned=rec.get("cleaned", False))
 
 
+def _numeric(key: str) -> int | None:
+    """The number a task id stands for in `taskIdRanges` (the range 1..3 names the ids "1", "2", "3")."""
+    return int(key) if key.isdigit() and str(int(key)) == key else None
+
+
 def _zero_counts() -> dict[str, int]:
     return dict.fromkeys(COUNT_BUCKETS, 0)
 
@@ -163,6 +174,15 @@ class Job:
     # every task change so that `task_counts` and the scheduler never iterate over all tasks.
     counts: dict[str, int] = field(default_factory=_zero_counts)
     slot_counts: dict[str, int] = field(default_factory=_zero_counts)
+    # The tasks in creation (seq) order, for lists that page: a continuation resumes by bisecting
+    # this on seq, so a page costs O(log N + page), not O(N). Deleted tasks stay until compacted.
+    order: list[Task] = field(default_factory=list)
+    dead: int = 0
+    # The completed tasks that satisfy their dependents (keys, and the numeric ones sorted for
+    # `taskIdRanges`), so a dependency check never walks a range; the version changes with them.
+    satisfied: set[str] = field(default_factory=set)
+    satisfied_numbers: list[int] = field(default_factory=list)
+    satisfied_version: int = 0
 
     @property
     def key(self) -> str:
@@ -201,6 +221,66 @@ class Job:
             self.counts[outcome] -= 1
             self.slot_counts[outcome] -= weight
         task.counted = None
+
+    def add(self, task: Task) -> None:
+        """Insert a new task (its seq is higher than every task's before it)."""
+        self.tasks[task.key] = task
+        self.order.append(task)
+
+    def remove(self, task: Task) -> None:
+        """Take a task out of the job, its counts, its queue and its indexes."""
+        del self.tasks[task.key]
+        self.uncount(task)
+        self.active.pop(task.key, None)
+        self.mark_satisfied(task, False)
+        self.dead += 1
+        if self.dead > 1000 and self.dead * 2 > len(self.order):
+            self.order = [t for t in self.order if self.tasks.get(t.key) is t]
+            self.dead = 0
+
+    def tasks_after(self, seq: int | None) -> Iterator[Task]:
+        """The job's tasks in creation order, from the first one created after `seq` (None: from the start)."""
+        order = self.order
+        index = 0 if seq is None else bisect.bisect_right(order, seq, key=lambda t: t.seq)
+        while index < len(order):
+            task = order[index]
+            index += 1
+            if self.tasks.get(task.key) is task:
+                yield task
+
+    def mark_satisfied(self, task: Task, satisfied: bool) -> None:
+        """Record whether `task` satisfies the tasks that depend on it."""
+        key = task.key
+        if satisfied == (key in self.satisfied):
+            return
+        number = _numeric(key)
+        if satisfied:
+            self.satisfied.add(key)
+            if number is not None:
+                bisect.insort(self.satisfied_numbers, number)
+        else:
+            self.satisfied.discard(key)
+            if number is not None:
+                del self.satisfied_numbers[bisect.bisect_left(self.satisfied_numbers, number)]
+        self.satisfied_version += 1
+
+    def dependencies_satisfied(self, task_ids: Iterable[str], ranges: Iterable[tuple[int, int]]) -> bool:
+        """Whether every named task and every task of every id range satisfies its dependents.
+
+        A range is met when the count of satisfied numeric ids inside it equals its length: two
+        bisections, whatever the range's size.
+        """
+        numbers = self.satisfied_numbers
+        for start, end in ranges:
+            need = end - start + 1
+            if need <= 0:
+                continue
+            if (
+                need > len(numbers)
+                or bisect.bisect_right(numbers, end) - bisect.bisect_left(numbers, start) != need
+            ):
+                return False
+        return all(str(i).lower() in self.satisfied for i in task_ids)
 
     def record(self) -> Doc:
         return {

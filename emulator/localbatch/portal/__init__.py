@@ -105,7 +105,7 @@ def _route(service: BatchService, seg: list[str], query: dict[str, str]) -> tupl
     if head == "jobs" and len(seg) >= 2:
         job_id, rest = seg[1], seg[2:]
         if rest in ([], [""]):
-            return _html(200, views.job_page(service, job_id, ""))
+            return _html(200, views.job_page(service, job_id, "", query))
         if len(rest) == 1 and rest[0] in ("preparation", "release", "outputs"):
             return _html(200, views.job_page(service, job_id, rest[0]))
         if rest == ["timeline"]:

@@ -150,9 +150,10 @@ def file_operation(req: Request, root: Path, url_base: str, file_path: str) -> R
                 "The range specified is invalid for the current size of the resource.",
                 headers={"Content-Range": f"bytes */{size}"},
             )
-    with open(target, "rb") as fh:
-        fh.seek(start)
-        data = fh.read(max(0, end - start + 1))
     if ranged:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return Response(200, headers, data)
+    # Streamed by the server in chunks (bounded memory for any size); opened now, so a file removed
+    # after this point is still sent whole.
+    fh = open(target, "rb")  # noqa: SIM115 - closed by the server once sent
+    fh.seek(start)
+    return Response(200, headers, head_length=max(0, end - start + 1), stream=fh)

@@ -120,18 +120,23 @@ class SchedulerPart(ServiceBase):
         depends = task.doc.get("dependsOn")
         if not depends:
             return True
-        ids = [str(i).lower() for i in depends.get("taskIds") or []]
-        for rng in depends.get("taskIdRanges") or []:
-            ids.extend(str(i) for i in range(int(rng["start"]), int(rng["end"]) + 1))
-        for dep_id in ids:
-            dep = job.tasks.get(dep_id)
-            if dep is None or dep.doc["state"] != "completed":
-                return False
-            if dep.doc["executionInfo"].get("result") != "success":
-                action = self._exit_options_for(dep).get("dependencyAction", "block")
-                if action != "satisfy":
-                    return False
-        return True
+        if task.blocked_at == job.satisfied_version:
+            return False  # no task of the job completed or came back since the last check
+        ranges = [(int(r["start"]), int(r["end"])) for r in depends.get("taskIdRanges") or []]
+        if job.dependencies_satisfied(depends.get("taskIds") or [], ranges):
+            task.blocked_at = None
+            return True
+        task.blocked_at = job.satisfied_version
+        return False
+
+    def _satisfies_dependents(self, task: Task) -> bool:
+        """Whether a task lets the tasks that depend on it run: completed, and succeeded or its exit
+        options say `dependencyAction: satisfy` (the default is to block)."""
+        if task.doc["state"] != "completed":
+            return False
+        if task.doc["executionInfo"].get("result") == "success":
+            return True
+        return bool(self._exit_options_for(task).get("dependencyAction", "block") == "satisfy")
 
     def _assign(self, job: Job, task: Task, pool: Pool, node: Node, now: datetime) -> None:
         job.active.pop(task.key, None)

@@ -1,12 +1,16 @@
 """Handlers of the task operations (one task, a task collection, terminate, reactivate, delete).
 
-May import: the service's public API, `rest.types`, `rest.conditions`, `.base`, `exceptions`.
+May import: the service's public API, `rest.types`, `rest.conditions`, `rest.odata`, `.base`, `exceptions`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...exceptions import BatchError, missing_property
+from ...wire import Doc
 from ..conditions import precondition
+from ..odata import Cursor, page_body
 from ..types import Request, Response, json_response
 from .base import HandlerBase
 
@@ -53,7 +57,17 @@ class TaskHandlers(HandlerBase):
         )
 
     def list_tasks(self, req: Request, job_id: str) -> Response:
-        return self._list(req, self.service.list_tasks(job_id), "tasks")
+        # Only the requested page is read (O(page), not O(job)); the cursor's position is the seq
+        # of the last task examined.
+        def fetch(
+            where: Callable[[Doc], bool] | None, cursor: Cursor | None, limit: int
+        ) -> tuple[list[Doc], Cursor | None]:
+            docs, following = self.service.list_tasks_page(
+                job_id, where=where, after=cursor[0] if cursor else None, limit=limit
+            )
+            return docs, None if following is None else (following, docs[-1]["id"] if docs else "")
+
+        return json_response(200, page_body(req, fetch, self.base, self._metadata("tasks")))
 
     def get_task(self, req: Request, job_id: str, task_id: str) -> Response:
         doc = self.service.get_task(job_id, task_id)
