@@ -1,9 +1,13 @@
-"""B3 emulator execution: trivial tasks per second through the emulator versus a plain subprocess spawn loop.
+"""B3 emulator execution: trivial tasks per second through the emulator versus spawning the same processes
+at the pool's parallelism.
 
 Throughput: N ``/bin/true`` tasks added in add-collection calls to a job on a pool of 4 nodes x 8
 slots, timed from the first add to the last task's ``endTime`` in the emulator's own records.
-The baseline, on the same cores, is a plain ``subprocess.run(["/bin/true"])`` loop in this process;
-a 32-thread spawn pool is reported beside it. Goal: emulator / loop ≥ 0.5.
+The floor, on the same cores, is ``subprocess.run(["/bin/true"])`` from 32 threads in this process
+(4 x 8: as many processes at once as the pool runs); a sequential spawn loop is reported beside it.
+The sides run interleaved (emulator, loop, 32 threads, emulator, ...), and the ratio is taken per
+round, emulator against the floor measured right after it, keeping the best round: load from other
+processes on a shared machine moves both sides of one round alike. Goal: emulator / floor ≥ 0.8.
 
 Scheduling latency: single tasks added one at a time to an idle pool; the latency of each is the
 emulator's own ``executionInfo.startTime - creationTime``; p50 and p95 are reported.
@@ -72,7 +76,7 @@ def run(ctx: Context) -> BenchResult:
             return elapsed
 
         runs = best_of_interleaved(
-            3,
+            5 if ctx.quick else 3,
             {
                 "emulator": emulator,
                 "loop": lambda _: _spawn_loop(count),
@@ -81,6 +85,7 @@ def run(ctx: Context) -> BenchResult:
         )
         best = {k: min(v) for k, v in runs.items()}
         rates = {k: count / v for k, v in best.items()}
+        rounds = [floor / emu for emu, floor in zip(runs["emulator"], runs["threads"], strict=True)]
 
         # Scheduling latency on an idle pool.
         job_id = unique("b3-latency")
@@ -97,16 +102,17 @@ def run(ctx: Context) -> BenchResult:
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
     measured = (
         f"{count} x /bin/true on {NODES}x{SLOTS} slots: emulator {rates['emulator']:,.0f} tasks/s, "
-        f"loop {rates['loop']:,.0f}/s, {NODES * SLOTS} threads {rates['threads']:,.0f}/s"
+        f"{NODES * SLOTS} threads {rates['threads']:,.0f}/s, sequential loop {rates['loop']:,.0f}/s; "
+        f"per round {', '.join(f'{r:.2f}' for r in rounds)}"
     )
     result.rows.append(
         Row(
             "B3 execution",
             "throughput",
             measured,
-            "emulator/loop",
-            Ratio(rates["emulator"] / rates["loop"], True, 0.5),
-            "≥ 0.5",
+            "emulator/parallel spawn",
+            Ratio(max(rounds), True, 0.8),
+            "≥ 0.8",
         )
     )
     result.rows.append(
@@ -120,6 +126,7 @@ def run(ctx: Context) -> BenchResult:
         "count": count,
         "seconds": runs,
         "rates": rates,
+        "round_ratios": rounds,
         "latency_ms": {"p50": p50 * 1000, "p95": p95 * 1000, "samples": [x * 1000 for x in latencies]},
     }
     return result
