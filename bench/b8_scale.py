@@ -1,7 +1,7 @@
 """B8 emulator at scale: what one request costs on a large job, streamed downloads, huge dependency ranges.
 
-- **List / get / counts cost**: ``GET /jobs/{id}/tasks?maxresults=1``, ``GET .../tasks/{id}`` and
-  ``GET .../taskcounts`` on a job of N tasks (N = 10,000 quick, 100,000 full) versus the same calls
+- **List / get / counts / portal cost**: ``GET /jobs/{id}/tasks?maxresults=1``, ``GET .../tasks/{id}``,
+  ``GET .../taskcounts`` and the portal's job page (first page of its task table) on a job of N tasks (N = 10,000 quick, 100,000 full) versus the same calls
   on a 10-task job, interleaved. Both jobs sit on a pool without nodes, so nothing runs meanwhile.
   Goal: each large / small ≤ 2 (O(page), not O(job)). Also reported: paging the whole large job
   (1,000 per page), and the SQLite file's size per task.
@@ -21,6 +21,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +59,14 @@ def _get(client: Any, path: str) -> None:
     response.raise_for_status()
 
 
-def _twenty(client: Any, path: str) -> Any:
+def _twenty(client: Any, path: str, base_url: str) -> Any:
     def once(_: int) -> None:
         for _ in range(20):
-            _get(client, path)
+            if path.startswith("/portal/"):
+                with urllib.request.urlopen(f"{base_url}{path}", timeout=60) as page:
+                    page.read()
+            else:
+                _get(client, path)
 
     return once
 
@@ -82,12 +87,13 @@ def _request_costs(ctx: Context, client: Any, large: int, result: BenchResult) -
             "list": lambda job: f"/jobs/{job}/tasks?maxresults=1",
             "get": lambda job: f"/jobs/{job}/tasks/{last if job == large_job else 't000009'}",
             "counts": lambda job: f"/jobs/{job}/taskcounts",
+            "portal": lambda job: f"/portal/jobs/{job}",
         }
         sides: dict[str, Any] = {}
         for name, path in calls.items():
             for label, job in (("small", small_job), ("large", large_job)):
                 # Each sample is 20 calls: one call is ~1 ms, too short to time alone on a busy machine.
-                sides[f"{name} {label}"] = _twenty(client, path(job))
+                sides[f"{name} {label}"] = _twenty(client, path(job), ctx.endpoints.batch_url)
         runs = best_of_interleaved(7, sides)
         best = {k: min(v) / 20 for k, v in runs.items()}
         started = time.perf_counter()
@@ -101,7 +107,12 @@ def _request_costs(ctx: Context, client: Any, large: int, result: BenchResult) -
         client.begin_delete_pool(pool_id, polling_interval=1)
     for name in calls:
         small, big = best[f"{name} small"], best[f"{name} large"]
-        what = {"list": "list maxresults=1", "get": "get task", "counts": "task counts"}[name]
+        what = {
+            "list": "list maxresults=1",
+            "get": "get task",
+            "counts": "task counts",
+            "portal": "portal job page",
+        }[name]
         result.rows.append(Row("B8 scale", f"{what}, N={large:,} vs 10",
                                f"{big * 1000:.2f} ms vs {small * 1000:.2f} ms", "large/small",
                                Ratio(big / small, False, 2.0), "≤ 2"))  # fmt: skip

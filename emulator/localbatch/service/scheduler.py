@@ -7,6 +7,8 @@ May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.bas
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from datetime import datetime
 
 from ..entities import Job, Node, Pool, Task
@@ -78,9 +80,12 @@ class SchedulerPart(ServiceBase):
             pool = self.pools.get(pool_key)
             if pool is None or pool.doc["state"] != "active" or pool_key in full:
                 continue
+            if not any(self._free_slots(pool, n) > 0 for n in pool.nodes.values()):
+                full.add(pool_key)  # checked before the queue is read: most ticks of a busy pool end here
+                continue
             limit = int(job.doc.get("maxParallelTasks", -1))
             busy = job.counts["running"]  # running and preparing
-            for task_key in list(job.active):
+            for task_key in _queued(job):
                 if limit != -1 and busy >= limit:
                     break
                 task = job.tasks[task_key]
@@ -183,3 +188,18 @@ class SchedulerPart(ServiceBase):
         task.requeued(now)
         job.active[task.key] = None
         self._save_task(task)
+
+
+#: A tick reads this many keys of a job's queue first; the rest only if the pool still has room.
+QUEUE_HEAD = 256
+
+
+def _queued(job: Job) -> Iterator[str]:
+    """The keys of a job's active tasks in queue order, as a snapshot (assignment removes keys):
+    the first `QUEUE_HEAD`, then, only if the caller asks for more, the rest. A tick that fills the
+    pool's free slots thus never copies the whole queue of a 100,000-task job."""
+    head = list(itertools.islice(job.active, QUEUE_HEAD))
+    yield from head
+    if len(head) == QUEUE_HEAD:
+        seen = set(head)
+        yield from [key for key in list(job.active) if key not in seen]
