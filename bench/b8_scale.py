@@ -257,7 +257,7 @@ def run(ctx: Context) -> BenchResult:
     result = BenchResult("B8")
     client = batch_client(ctx.endpoints)
     _request_costs(ctx, client, large, result)
-    _dependency_ranges(client, 200 if ctx.quick else 1000, result)
+    _dependency_ranges(client, 100 if ctx.quick else 1000, result)
     _streamed_downloads(ctx, client, 100 if ctx.quick else 600, result)
     if not ctx.quick:
         _load_with_lists(ctx, client, large, result)
