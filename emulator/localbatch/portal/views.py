@@ -36,7 +36,7 @@ from .storage import Outputs, job_output_container_name, list_outputs, storage_f
 
 Doc = dict[str, Any]
 TASK_PAGE_ROWS = 100  # rows of a job's task table per page
-SUMMARY_MAX_TASKS = 10_000  # the overview draws the summaries of jobs up to this size
+SUMMARY_MAX_TASKS = 1_000  # the overview draws the summaries of jobs up to this size
 MAX_FILE_ROWS = 500
 BUSY_TASK_STATES = ("active", "preparing", "running")
 BUSY_JOB_STATES = ("terminating", "deleting", "disabling", "enabling")
@@ -289,21 +289,25 @@ def _job_overview(service: BatchService, job: Doc, counts: Doc, query: dict[str,
         ("Metadata", metadata),
     ])  # fmt: skip
     tasks_section = _task_table(service, job, query)
-    # The summaries read the whole job page by page (the lock is released between pages); above
-    # SUMMARY_MAX_TASKS they would make every refresh of this page O(job), so the Timeline view has them.
+    # The summaries read the whole job (page by page, the lock released between pages). Above
+    # SUMMARY_MAX_TASKS that would make every refresh of this page O(job); the Timeline view, opened
+    # on purpose, still reads the whole run.
     tally = counts["taskCounts"]
     if tally["active"] + tally["running"] + tally["completed"] <= SUMMARY_MAX_TASKS:
         summary = pictures.job_summaries(job["id"], service.iter_tasks(job["id"], fields=pictures.RUN_FIELDS))
     else:
-        summary = (f'<p class="note">Summaries of jobs with more than {SUMMARY_MAX_TASKS:,} tasks are in the '
-                   f'{link(url("jobs", job["id"], "timeline"), "Timeline")} view.</p>')  # fmt: skip
+        timeline = link(url("jobs", job["id"], "timeline"), "Timeline")
+        summary = (
+            f'<p class="note">Summaries are drawn for jobs of up to {SUMMARY_MAX_TASKS:,} tasks; the '
+            f"{timeline} view draws this job's run.</p>"
+        )
     return (
         info + "<h2>Approximate task count</h2>" + _counts_block(counts)
         + "<h2>Summary</h2>" + summary + "<h2>Tasks</h2>" + tasks_section
     )  # fmt: skip
 
 
-#: The task table's filters (query name -> label), each a link: the portal's CSP allows no forms.
+#: The states the task table filters by (each filter is a link: the portal's CSP allows no forms).
 TASK_STATES = ("active", "preparing", "running", "completed")
 
 
