@@ -23,7 +23,19 @@ def test_a_ratio_more_than_25_percent_worse_fails_in_either_direction() -> None:
     assert slower.startswith("speedup: 14.000, committed 20.000")
     [costlier] = regressions(baseline, _ratios(speedup=(20.0, True), floor=(1.3, False)))
     assert costlier.startswith("floor: 1.300")
-    assert regressions(baseline, _ratios(speedup=(20.0, True))) == ["floor: measured 1.000 before, not measured now"]
+    assert regressions(baseline, _ratios(speedup=(20.0, True))) == [
+        "floor: measured 1.000 before, not measured now"
+    ]
+
+
+def test_a_ratio_within_its_goal_is_not_a_regression() -> None:
+    baseline = {"cost": {"value": 1.0, "higher_is_better": False, "goal": 2.0}}
+    assert regressions(baseline, {"cost": {"value": 1.6, "higher_is_better": False, "goal": 2.0}}) == []
+    [grew] = regressions(baseline, {"cost": {"value": 2.5, "higher_is_better": False, "goal": 2.0}})
+    assert grew.startswith("cost: 2.500, committed 1.000 (must stay ≤ 2.000)")
+    speed = {"speed": {"value": 0.9, "higher_is_better": True, "goal": 0.5}}
+    assert regressions(speed, {"speed": {"value": 0.6, "higher_is_better": True, "goal": 0.5}}) == []
+    assert regressions(speed, {"speed": {"value": 0.4, "higher_is_better": True, "goal": 0.5}}) != []
 
 
 @pytest.mark.timeout(480)
