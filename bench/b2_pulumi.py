@@ -118,17 +118,7 @@ def run(ctx: Context) -> BenchResult:
     try:
         for _ in range(repeat):
             for n in sizes:
-                job_id = unique(f"b2-{n:05d}")
-                stack.set_config("jobId", auto.ConfigValue(job_id))
-                stack.set_config("taskCount", auto.ConfigValue(str(n)))
-                started = time.perf_counter()
-                up = stack.up()
-                wall = time.perf_counter() - started
-                counts = up.outputs["task_counts"].value
-                if counts.get("succeeded") != n:
-                    raise RuntimeError(f"B2 N={n}: task counts {counts}")
-                makespan = _makespan(client, job_id)
-                state_bytes = len(json.dumps(stack.export_stack().deployment, separators=(",", ":")))
+                wall, makespan, state_bytes = _up(stack, client, n)
                 started = time.perf_counter()
                 stack.destroy()
                 destroy = time.perf_counter() - started
@@ -142,11 +132,7 @@ def run(ctx: Context) -> BenchResult:
                     }
                 )
     finally:
-        try:
-            stack.destroy()
-            stack.workspace.remove_stack(stack_name)
-        finally:
-            client.begin_delete_pool(pool_id, polling_interval=1)
+        _remove(stack, stack_name, client, pool_id)
     best = {n: min(r, key=lambda x: x["overhead_s"]) for n, r in runs.items()}
     small, large = sizes[0], sizes[-1]
     for n in sizes:
@@ -182,6 +168,30 @@ def run(ctx: Context) -> BenchResult:
     )
     result.data = {"runs": {str(n): r for n, r in runs.items()}}
     return result
+
+
+def _up(stack: auto.Stack, client: Any, n: int) -> tuple[float, float, int]:
+    """`pulumi up` of a new job of `n` tasks: (wall seconds, the job's makespan, state size in bytes)."""
+    job_id = unique(f"b2-{n:06d}")
+    stack.set_config("jobId", auto.ConfigValue(job_id))
+    stack.set_config("taskCount", auto.ConfigValue(str(n)))
+    started = time.perf_counter()
+    up = stack.up()
+    wall = time.perf_counter() - started
+    counts = up.outputs["task_counts"].value
+    if counts.get("succeeded") != n:
+        raise RuntimeError(f"B2 N={n}: task counts {counts}")
+    state_bytes = len(json.dumps(stack.export_stack().deployment, separators=(",", ":")))
+    return wall, _makespan(client, job_id), state_bytes
+
+
+def _remove(stack: auto.Stack, stack_name: str, client: Any, pool_id: str) -> None:
+    """Destroy and remove B2's stack, then delete its pool."""
+    try:
+        stack.destroy()
+        stack.workspace.remove_stack(stack_name)
+    finally:
+        client.begin_delete_pool(pool_id, polling_interval=1)
 
 
 def _stack(ctx: Context, pool_id: str) -> tuple[auto.Stack, str]:
@@ -222,18 +232,8 @@ def _run_scale(ctx: Context) -> BenchResult:
     figures: dict[int, dict[str, float]] = {}
     try:
         for n in sizes:
-            job_id = unique(f"b2-{n:06d}")
-            stack.set_config("jobId", auto.ConfigValue(job_id))
-            stack.set_config("taskCount", auto.ConfigValue(str(n)))
             with ProviderPeak() as peak:
-                started = time.perf_counter()
-                up = stack.up()
-                wall = time.perf_counter() - started
-                counts = up.outputs["task_counts"].value
-                if counts.get("succeeded") != n:
-                    raise RuntimeError(f"B2 N={n}: task counts {counts}")
-                makespan = _makespan(client, job_id)
-                state_bytes = len(json.dumps(stack.export_stack().deployment, separators=(",", ":")))
+                wall, makespan, state_bytes = _up(stack, client, n)
                 sqlite, nodes = _disk_usage(ctx.scratch / "emulators" / "batch")
                 started = time.perf_counter()
                 stack.preview()
@@ -260,11 +260,7 @@ def _run_scale(ctx: Context) -> BenchResult:
                 "provider_peak_mb": peak.peak_mb,
             }
     finally:
-        try:
-            stack.destroy()
-            stack.workspace.remove_stack(stack_name)
-        finally:
-            client.begin_delete_pool(pool_id, polling_interval=1)
+        _remove(stack, stack_name, client, pool_id)
     small, large = sizes
     for n in sizes:
         f = figures[n]
