@@ -15,7 +15,7 @@ Routes (GET and HEAD only; no authentication beyond the server's loopback bindin
 | `/portal/` | pools, nodes and jobs |
 | `/portal/pools/<poolId>` | a pool, its node heat map and its nodes |
 | `/portal/pools/<poolId>/heatmap.json` | the heat map's node states, polled by the page to recolour it live |
-| `/portal/jobs/<jobId>` | job overview, task counts and tasks |
+| `/portal/jobs/<jobId>?state=&failed=1&node=&after=` | job overview, task counts and a page of 100 tasks, filtered by state, failure and node (`after`: where the next page starts) |
 | `/portal/jobs/<jobId>/preparation`, `/release` | the job preparation / release task per node |
 | `/portal/jobs/<jobId>/timeline?from=&to=` | who ran what, where, when (seconds after the first start) |
 | `/portal/jobs/<jobId>/outputs` | the File Conventions container, grouped by task and kind |
