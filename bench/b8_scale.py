@@ -3,14 +3,14 @@
 - **List / get / counts / portal cost**: ``GET /jobs/{id}/tasks?maxresults=1``, ``GET .../tasks/{id}``
   and ``GET .../taskcounts`` on a job of N tasks (N = 10,000 quick, 100,000 full) versus the same calls
   on a 10-task job, interleaved; the portal's job page (100 rows of its task table) on the N-task job
-  versus a 150-task job (the same rows, summaries drawn). The ratio is the median over 9 rounds of
+  versus a 150-task job (the same rows, summaries drawn). The ratio is the median over 9 rounds (5 quick) of
   (large / small) measured back to back. Both jobs sit on a pool without nodes, so nothing runs meanwhile.
   Goal: each large / small ≤ 2 (O(page), not O(job)). Also reported: paging the whole large job
   (1,000 per page), and the SQLite file's size per task.
 - **Dependency ranges**: M ``/bin/true`` tasks on 2 nodes x 4 slots, in a job that also holds one
   task waiting on ``taskIdRanges`` 1..5,000,000, versus the same without it, interleaved. Goal:
   with / without ≤ 1.25 (no tick walks the range).
-- **Streamed downloads**: a task writes S bytes to stdout (100 MB quick, 600 MB full); four clients
+- **Streamed downloads**: a task writes S bytes to stdout (48 MB quick, 600 MB full); four clients
   download it at once while the emulator's VmRSS (``/proc/<pid>/status``) is sampled. Goal: RSS
   growth ≤ 64 MB. The ratio is growth over that budget, floored at 1.00 (so within budget is 1.00
   and the regression check compares nothing but the budget).
@@ -99,7 +99,7 @@ def _request_costs(ctx: Context, client: Any, large: int, result: BenchResult) -
             for label, job in (("small", page_job if name == "portal" else small_job), ("large", large_job)):
                 # Each sample is 20 calls: one call is ~1 ms, too short to time alone on a busy machine.
                 sides[f"{name} {label}"] = _twenty(client, path(job), ctx.endpoints.batch_url)
-        runs = best_of_interleaved(9, sides)
+        runs = best_of_interleaved(5 if ctx.quick else 9, sides)
         best = {k: min(v) / 20 for k, v in runs.items()}
         # Each round's large side runs right after its small side: the median of the per-round
         # ratios is what a burst of load from elsewhere moves least.
@@ -161,7 +161,7 @@ def _dependency_ranges(client: Any, count: int, result: BenchResult) -> None:
         return once
 
     try:
-        runs = best_of_interleaved(3, {"with range": side(True), "without": side(False)})
+        runs = best_of_interleaved(2, {"with range": side(True), "without": side(False)})
     finally:
         client.begin_delete_pool(pool_id, polling_interval=1)
     pairs = [a / b for a, b in zip(runs["with range"], runs["without"], strict=True)]
@@ -270,7 +270,7 @@ def run(ctx: Context) -> BenchResult:
     client = batch_client(ctx.endpoints)
     _request_costs(ctx, client, large, result)
     _dependency_ranges(client, 100 if ctx.quick else 1000, result)
-    _streamed_downloads(ctx, client, 100 if ctx.quick else 600, result)
+    _streamed_downloads(ctx, client, 48 if ctx.quick else 600, result)
     if not ctx.quick:
         _load_with_lists(ctx, client, large, result)
     return result
