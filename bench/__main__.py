@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
         "--quick", action="store_true", help="small sizes (the regression check's mode, < 60 s)"
     )
     parser.add_argument(
-        "--scale", action="store_true", help="100,000-task jobs: B1, B2, B8 (about 20 minutes): scale.json"
+        "--scale", action="store_true", help="100,000-task jobs: B1, B2, B9 (about 20 minutes): scale.json"
     )
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(NAMES)}")
     parser.add_argument("--no-write", action="store_true", help="print only; do not update bench/results/")

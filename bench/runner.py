@@ -17,9 +17,9 @@ from pulumi_azbatch.localdev import running_emulators
 from .common import BenchResult, Context
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-NAMES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
+NAMES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9")
 #: What `--scale` runs: the benchmarks with a 100,000-task case.
-SCALE_NAMES = ("B1", "B2", "B8")
+SCALE_NAMES = ("B1", "B2", "B9")
 
 
 MODULES = {
@@ -30,7 +30,8 @@ MODULES = {
     "B5": "b5_destroy",
     "B6": "b6_polling",
     "B7": "b7_tracked",
-    "B8": "b8_scale",
+    "B8": "b8_task_changes",
+    "B9": "b9_scale",
 }
 
 

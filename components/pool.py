@@ -23,6 +23,11 @@ class BatchPoolArgs:
     pool: PoolSpec
     backend: Backend
     wait_timeout_seconds: float = 900
+    #: Pool properties (``start_task``, ``metadata``...; ``*`` for all) stored as secrets, e.g. because
+    #: their stack config value is secret.
+    secret_properties: frozenset[str] = frozenset()
+    #: Take over an existing pool of the same id that is not this resource's (local backend; announced).
+    adopt: bool = False
 
 
 class BatchPool(pulumi.ComponentResource):
@@ -79,6 +84,8 @@ class BatchPool(pulumi.ComponentResource):
             batch_account_name=e.batch_account_name,
             batch_account_key=e.batch_account_key,
             wait_timeout_seconds=args.wait_timeout_seconds,
+            secret_properties=args.secret_properties,
+            adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.resource = pool
@@ -120,13 +127,25 @@ class BatchPool(pulumi.ComponentResource):
             )
             account_name = settings.batch_account.name
             endpoint = existing.account_endpoint
+        arm_args = args.pool.to_arm_pool_args()
+        # ARM takes the start task and metadata as they are; those holding a config secret stay secret.
+        secret = [
+            k
+            for k in ("start_task", "metadata")
+            if arm_args.get(k) is not None and ({k, "*"} & args.secret_properties)
+        ]
+        for key in secret:
+            arm_args[key] = pulumi.Output.secret(arm_args[key])
         pool = batch.Pool(
             name,
             account_name=account_name,
             resource_group_name=group,
-            **args.pool.to_arm_pool_args(),
+            **arm_args,
             opts=pulumi.ResourceOptions(
-                parent=self, replace_on_changes=AZURE_POOL_REPLACE_ON_CHANGES, delete_before_replace=True
+                parent=self,
+                replace_on_changes=AZURE_POOL_REPLACE_ON_CHANGES,
+                delete_before_replace=True,
+                additional_secret_outputs=secret,
             ),
         )
         self.resource = pool

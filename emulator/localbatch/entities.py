@@ -3,7 +3,7 @@
 Owns: `Pool`, `Node`, `Job` and `Task` (each a wire document plus the bookkeeping the service needs
 around it), their persisted form (`record` / `from_record`), a job's running task and slot counts
 (`Job.count` / `Job.uncount`, kept in step with every task change), a job's indexes (its tasks in
-creation order for paged lists, the completed tasks that satisfy dependents) and the small state
+id order for paged lists, the completed tasks that satisfy dependents) and the small state
 questions asked of one record (is a node leaving, does it wait for its start task, is a task requeued).
 No locking here: the service holds its one lock around every call.
 May import: `wire`. Not the service, runtime, store or HTTP.
@@ -31,9 +31,15 @@ class Node:
     root: Path
     seq: int
     slots: dict[tuple[str, str], int] = field(default_factory=dict)
+    # `Job.instance` of the jobs whose preparation task failed here (never a bare id: a job deleted
+    # and created again with the same id, as a Pulumi replace does, is another job and may run here).
     ineligible_jobs: set[str] = field(default_factory=set)
-    # A reboot, reimage or removal in progress: {"op": reboot|reimage|remove, "option", "since"}.
+    # A reboot, reimage, removal, or (realistic timing) allocation / boot in progress:
+    # {"op": reboot|reimage|remove|create|start, "option", "since"}.
     pending: Doc | None = None
+    # Node users by lower-cased name: name, isAdmin, expiryTime, sshPublicKey, hasPassword (never the
+    # password itself).
+    users: dict[str, Doc] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -57,6 +63,7 @@ class Node:
             "seq": self.seq,
             "ineligible": sorted(self.ineligible_jobs),
             "pending": self.pending,
+            "users": self.users,
         }
 
     @classmethod
@@ -69,6 +76,7 @@ class Node:
             {},
             set(rec["ineligible"]),
             rec.get("pending"),
+            rec.get("users") or {},
         )
 
 
@@ -174,10 +182,10 @@ class Job:
     # every task change so that `task_counts` and the scheduler never iterate over all tasks.
     counts: dict[str, int] = field(default_factory=_zero_counts)
     slot_counts: dict[str, int] = field(default_factory=_zero_counts)
-    # The tasks in creation (seq) order, for lists that page: a continuation resumes by bisecting
-    # this on seq, so a page costs O(log N + page), not O(N). Deleted tasks stay until compacted.
-    order: list[Task] = field(default_factory=list)
-    dead: int = 0
+    # The keys of the job's tasks in id order (the order Batch lists them in), for lists that page: a
+    # continuation resumes by bisecting this on the last id sent, so a page costs O(log N + page),
+    # not O(N).
+    order: list[str] = field(default_factory=list)
     # The completed tasks that satisfy their dependents (keys, and the numeric ones sorted for
     # `taskIdRanges`), so a dependency check never walks a range; the version changes with them.
     satisfied: set[str] = field(default_factory=set)
@@ -187,6 +195,12 @@ class Job:
     @property
     def key(self) -> str:
         return str(self.doc["id"]).lower()
+
+    @property
+    def instance(self) -> str:
+        """This job for its lifetime: its key and the sequence number it was created with (a job
+        re-created with the same id has a new one)."""
+        return f"{self.key}#{self.seq}"
 
     @property
     def state(self) -> str:
@@ -223,29 +237,33 @@ class Job:
         task.counted = None
 
     def add(self, task: Task) -> None:
-        """Insert a new task (its seq is higher than every task's before it)."""
-        self.tasks[task.key] = task
-        self.order.append(task)
+        """Insert a new task into the job and its id index."""
+        key = task.key
+        self.tasks[key] = task
+        if not self.order or key > self.order[-1]:
+            self.order.append(key)  # generated ids usually arrive in order: no search, no move
+        else:
+            bisect.insort(self.order, key)
 
     def remove(self, task: Task) -> None:
         """Take a task out of the job, its counts, its queue and its indexes."""
-        del self.tasks[task.key]
+        key = task.key
+        del self.tasks[key]
         self.uncount(task)
-        self.active.pop(task.key, None)
+        self.active.pop(key, None)
         self.mark_satisfied(task, False)
-        self.dead += 1
-        if self.dead > 1000 and self.dead * 2 > len(self.order):
-            self.order = [t for t in self.order if self.tasks.get(t.key) is t]
-            self.dead = 0
+        index = bisect.bisect_left(self.order, key)
+        if index < len(self.order) and self.order[index] == key:
+            del self.order[index]
 
-    def tasks_after(self, seq: int | None) -> Iterator[Task]:
-        """The job's tasks in creation order, from the first one created after `seq` (None: from the start)."""
+    def tasks_after(self, key: str | None) -> Iterator[Task]:
+        """The job's tasks in id order, from the first one whose key sorts after `key` (None: all)."""
         order = self.order
-        index = 0 if seq is None else bisect.bisect_right(order, seq, key=lambda t: t.seq)
+        index = 0 if key is None else bisect.bisect_right(order, key.lower())
         while index < len(order):
-            task = order[index]
+            task = self.tasks.get(order[index])
             index += 1
-            if self.tasks.get(task.key) is task:
+            if task is not None:
                 yield task
 
     def mark_satisfied(self, task: Task, satisfied: bool) -> None:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from azure.batch import models as batch_models
 from pydantic import BeforeValidator, Field, field_validator
 
-from .common import ID_PATTERN, SpecModel, choice, error
+from .common import ID_PATTERN, EnvironmentValue, SpecModel, choice, error
 from .tasks import ResourceFileSpec, UserIdentitySpec, env_to_sdk
 
 __all__ = [
@@ -73,7 +73,7 @@ class StartTaskSpec(SpecModel):
 
     command_line: str = Field(min_length=1, description="Run without a shell; use /bin/sh -c '...'.")
     resource_files: list[ResourceFileSpec] = Field(default_factory=list)
-    environment_settings: dict[str, str] = Field(default_factory=dict)
+    environment_settings: dict[str, EnvironmentValue] = Field(default_factory=dict)
     user_identity: UserIdentitySpec | None = None
     max_task_retry_count: int = Field(default=0, ge=-1)
     wait_for_success: bool = True
@@ -141,12 +141,12 @@ class PoolSpec(SpecModel):
     task_scheduling_policy: NodeFillType = Field(default="spread", description="spread | pack")
     start_task: StartTaskSpec | None = None
     identity: PoolIdentitySpec | None = Field(default=None, description="Azure only.")
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, EnvironmentValue] = Field(default_factory=dict)
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not ID_PATTERN.match(value):
+        if not ID_PATTERN.fullmatch(value):
             raise error(f"pool id {value!r} must be 1-64 letters, digits, '-' or '_'")
         return value
 

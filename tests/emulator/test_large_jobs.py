@@ -72,8 +72,11 @@ def test_deleting_tasks_between_pages_loses_or_repeats_nothing(client: BatchClie
 
 def test_dependency_ranges_larger_than_the_job(client: BatchClient, shared_pool: str) -> None:
     job_id = unique("ranges")
-    client.create_job(m.BatchJobCreateOptions(
-        id=job_id, pool_info=m.BatchPoolInfo(pool_id=shared_pool), uses_task_dependencies=True))  # fmt: skip
+    client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id, pool_info=m.BatchPoolInfo(pool_id=shared_pool), uses_task_dependencies=True
+        )
+    )
     ranged = m.BatchTaskDependencies(task_id_ranges=[m.BatchTaskIdRange(start=1, end=3)])
     huge = m.BatchTaskDependencies(task_id_ranges=[m.BatchTaskIdRange(start=1, end=5_000_000)])
     tasks = [
@@ -98,8 +101,9 @@ def test_dependency_ranges_larger_than_the_job(client: BatchClient, shared_pool:
 
 def test_a_file_larger_than_a_chunk_is_streamed_whole_and_by_range(client: BatchClient, job: str) -> None:
     size = 5 * 1024 * 1024 + 123  # more than the server's 1 MiB writes, not a multiple of them
-    client.create_task(job, m.BatchTaskCreateOptions(
-        id="big", command_line=f"/usr/bin/head -c {size} /dev/urandom"))  # fmt: skip
+    client.create_task(
+        job, m.BatchTaskCreateOptions(id="big", command_line=f"/usr/bin/head -c {size} /dev/urandom")
+    )
     wait_task(client, job, "big")
     whole = b"".join(client.download_task_file(job, "big", "stdout.txt"))
     assert len(whole) == size
@@ -132,8 +136,10 @@ def _table(document: str) -> tuple[list[str], list[str]]:
 
 def test_portal_task_table_pages_and_filters(client: BatchClient, job: str, endpoints: Any) -> None:
     ids = [f"t{i:03d}" for i in range(150)]
-    group = [m.BatchTaskCreateOptions(id=t, command_line="/bin/false" if i % 10 == 0 else "/bin/true")
-             for i, t in enumerate(ids)]  # fmt: skip
+    group = [
+        m.BatchTaskCreateOptions(id=t, command_line="/bin/false" if i % 10 == 0 else "/bin/true")
+        for i, t in enumerate(ids)
+    ]
     client.create_task_collection(job, m.BatchTaskGroup(task_values=group[:100]))
     client.create_task_collection(job, m.BatchTaskGroup(task_values=group[100:]))
     tasks = wait_tasks_completed(client, job, timeout=60)

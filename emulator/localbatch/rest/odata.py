@@ -245,8 +245,8 @@ def page_body(req: Request, fetch: Fetch, base_url: str, metadata: str) -> Doc:
     return body
 
 
-def list_body(req: Request, items: list[Doc], base_url: str, metadata: str, key: str = "id") -> Doc:
-    """`page_body` over a list already in memory (pools, jobs, nodes, files): the cursor's position is
+def in_memory(items: list[Doc], key: str = "id") -> Fetch:
+    """A `Fetch` over a list already in memory (pools, jobs, nodes, files): the cursor's position is
     an index, moved to just after the last key sent when that key is still in the list."""
 
     def fetch(
@@ -263,4 +263,4 @@ def list_body(req: Request, items: list[Doc], base_url: str, metadata: str, key:
         more = start + limit < len(chosen)
         return page, (start + limit, str(page[-1].get(key, ""))) if more else None
 
-    return page_body(req, fetch, base_url, metadata)
+    return fetch

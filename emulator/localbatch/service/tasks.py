@@ -20,12 +20,13 @@ from ..exceptions import (
     conflict,
 )
 from ..validation import (
+    constraints_with_defaults,
+    job_task_retries,
     task_body,
+    task_replace_constraints,
 )
 from ..wire import (
-    DEFAULT_RETENTION,
     DEFAULT_USER_IDENTITY,
-    UNLIMITED,
     Doc,
     iso,
     seconds,
@@ -34,6 +35,7 @@ from ..wire import (
     utcnow,
 )
 from .base import ServiceBase
+from .executions import launch_failure
 from .retention import remove_tree_later
 
 # Seconds the terminate-task call waits for a running process to be killed and the task completed.
@@ -50,18 +52,18 @@ class TasksPart(ServiceBase):
         job_id: str,
         *,
         where: Callable[[Doc], bool] | None = None,
-        after: int | None = None,
+        after: str | None = None,
         limit: int = 1000,
         fields: Collection[str] | None = None,
-    ) -> tuple[list[Doc], int | None]:
-        """One page of a job's tasks in creation order: copies of at most `limit` tasks matching
-        `where`, from the first task created after position `after`, and the position to continue
-        after (None when no task is left). `fields` copies only those top-level properties.
+    ) -> tuple[list[Doc], str | None]:
+        """One page of a job's tasks in id order (as Batch lists them): copies of at most `limit`
+        tasks matching `where`, from the first task whose id sorts after `after`, and the id to
+        continue after (None when no task is left). `fields` copies only those top-level properties.
 
-        The cost is O(page), not O(job): the page starts by bisecting the job's creation-order index,
-        only the page's tasks are copied, and the lock is held for at most `TASK_SCAN_LIMIT` tasks
-        examined. A filter that matches few tasks of a large job may thus answer a short (even empty)
-        page with a continuation, as Batch's list operations may.
+        The cost is O(page), not O(job): the page starts by bisecting the job's id index, only the
+        page's tasks are copied, and the lock is held for at most `TASK_SCAN_LIMIT` tasks examined.
+        A filter that matches few tasks of a large job may thus answer a short (even empty) page
+        with a continuation, as Batch's list operations may.
         """
 
         def copies(tasks: list[Task]) -> list[Doc]:
@@ -75,11 +77,11 @@ class TasksPart(ServiceBase):
             for examined, task in enumerate(job.tasks_after(after), start=1):
                 if where is None or where(task.doc):
                     if len(found) == limit:
-                        return copies(found), found[-1].seq  # another match follows this page
+                        return copies(found), found[-1].key  # another match follows this page
                     found.append(task)
                 if examined >= TASK_SCAN_LIMIT:
-                    more = next(job.tasks_after(task.seq), None) is not None
-                    return copies(found), task.seq if more else None
+                    more = next(job.tasks_after(task.key), None) is not None
+                    return copies(found), task.key if more else None
             return copies(found), None
 
     def iter_tasks(
@@ -88,9 +90,9 @@ class TasksPart(ServiceBase):
         where: Callable[[Doc], bool] | None = None,
         fields: Collection[str] | None = None,
     ) -> Iterator[Doc]:
-        """Every task of a job (matching `where`) in creation order, read page by page so the lock is
+        """Every task of a job (matching `where`) in id order, read page by page so the lock is
         released between pages: for readers of a whole job (the portal's timeline and summaries)."""
-        after: int | None = None
+        after: str | None = None
         while True:
             docs, after = self.list_tasks_page(job_id, where=where, after=after, fields=fields)
             yield from docs
@@ -98,13 +100,38 @@ class TasksPart(ServiceBase):
                 return
 
     def list_tasks(self, job_id: str) -> list[Doc]:
-        """The tasks of a job, in creation order."""
+        """The tasks of a job, in id order."""
         return list(self.iter_tasks(job_id))
 
     def get_task(self, job_id: str, task_id: str) -> Doc:
         """One task (404 `JobNotFound` / `TaskNotFound`)."""
         with self.lock:
             return copy.deepcopy(self._task(job_id, task_id)[1].doc)
+
+    def replace_task(
+        self,
+        job_id: str,
+        task_id: str,
+        body: Doc,
+        check: Callable[[Doc], None] | None = None,
+    ) -> Doc:
+        """PUT: replace the task's constraints (omitted ones reset to their defaults). A running attempt
+        keeps the wall clock it started with; a completed task's new retentionTime applies to its files."""
+        with self._op():
+            job, task = self._task(job_id, task_id)
+            if check:
+                check(task.doc)
+            task.doc["constraints"] = task_replace_constraints(body, job.doc)
+            touch(task.doc)
+            self._save_task(task)
+            self._retain_task(task)
+            return copy.deepcopy(task.doc)
+
+    def list_subtasks(self, job_id: str, task_id: str) -> list[Doc]:
+        """The subtasks of a multi-instance task: none, as the emulator runs no multi-instance tasks."""
+        with self.lock:
+            self._task(job_id, task_id)
+            return []
 
     def task_root(self, job_id: str, task_id: str) -> Path | None:
         """The task's AZ_BATCH_TASK_DIR on this machine, or None if it never reached a node."""
@@ -125,7 +152,6 @@ class TasksPart(ServiceBase):
         checked = task_body(job.doc, body)
         task_id, required = checked.id, checked.required_slots
         constraints = body.get("constraints") or {}
-        job_retries = int(job.doc.get("constraints", {}).get("maxTaskRetryCount", 0))
         doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
         doc.update(
             id=task_id,
@@ -134,11 +160,7 @@ class TasksPart(ServiceBase):
             state="active",
             stateTransitionTime=iso(now),
             requiredSlots=required,
-            constraints={
-                "maxWallClockTime": constraints.get("maxWallClockTime") or UNLIMITED,
-                "retentionTime": constraints.get("retentionTime") or DEFAULT_RETENTION,
-                "maxTaskRetryCount": constraints.get("maxTaskRetryCount", job_retries),
-            },
+            constraints=constraints_with_defaults(constraints, job_task_retries(job.doc)),
             userIdentity=body.get("userIdentity") or copy.deepcopy(DEFAULT_USER_IDENTITY),
             executionInfo={"retryCount": 0, "requeueCount": 0},
         )
@@ -287,6 +309,7 @@ class TasksPart(ServiceBase):
             resource_files=list(task.doc.get("resourceFiles") or []),
             output_files=list(task.doc.get("outputFiles") or []),
             max_wall_clock_seconds=seconds(task.doc["constraints"]["maxWallClockTime"], "maxWallClockTime"),
+            launch_failure=launch_failure(pool, task.doc["commandLine"]),
         )
         key = ("task", job.key, task.key)
         seq = task.seq

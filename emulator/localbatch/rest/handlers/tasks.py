@@ -1,4 +1,4 @@
-"""Handlers of the task operations (one task, a task collection, terminate, reactivate, delete).
+"""Handlers of the task operations (one task, a task collection, update, terminate, reactivate, delete).
 
 May import: the service's public API, `rest.types`, `rest.conditions`, `rest.odata`, `.base`, `exceptions`.
 """
@@ -10,8 +10,8 @@ from collections.abc import Callable
 from ...exceptions import BatchError, missing_property
 from ...wire import Doc
 from ..conditions import precondition
-from ..odata import Cursor, page_body
-from ..types import Request, Response, json_response
+from ..odata import Cursor
+from ..types import Request, Response, entity_headers, json_response
 from .base import HandlerBase
 
 MAX_COLLECTION_TASKS = 100
@@ -57,23 +57,31 @@ class TaskHandlers(HandlerBase):
         )
 
     def list_tasks(self, req: Request, job_id: str) -> Response:
-        # Only the requested page is read (O(page), not O(job)); the cursor's position is the seq
-        # of the last task examined.
+        # Only the requested page is read (O(page), not O(job)), in id order; the cursor carries the
+        # number of tasks passed so far and the id of the last one examined, which the next page
+        # resumes after.
         def fetch(
             where: Callable[[Doc], bool] | None, cursor: Cursor | None, limit: int
         ) -> tuple[list[Doc], Cursor | None]:
-            docs, following = self.service.list_tasks_page(
-                job_id, where=where, after=cursor[0] if cursor else None, limit=limit
-            )
-            return docs, None if following is None else (following, docs[-1]["id"] if docs else "")
+            passed, after = cursor if cursor else (0, None)
+            docs, following = self.service.list_tasks_page(job_id, where=where, after=after, limit=limit)
+            return docs, None if following is None else (passed + len(docs), following)
 
-        return json_response(200, page_body(req, fetch, self.base, self._metadata("tasks")))
+        return self._paged(req, fetch, "tasks")
 
     def get_task(self, req: Request, job_id: str, task_id: str) -> Response:
         doc = self.service.get_task(job_id, task_id)
         response = self._entity(req, doc, "tasks/@Element")
         response.headers["DataServiceId"] = doc["url"]
         return response
+
+    def replace_task(self, req: Request, job_id: str, task_id: str) -> Response:
+        doc = self.service.replace_task(job_id, task_id, req.json_object(), precondition(req, write=True))
+        return Response(200, {**entity_headers(doc), "DataServiceId": f"{self.base}{req.path}"})
+
+    def list_subtasks(self, req: Request, job_id: str, task_id: str) -> Response:
+        items = self.service.list_subtasks(job_id, task_id)
+        return json_response(200, {"odata.metadata": self._metadata("subtaskinfo"), "value": items})
 
     def terminate_task(self, req: Request, job_id: str, task_id: str) -> Response:
         self.service.terminate_task(job_id, task_id, precondition(req, write=True))

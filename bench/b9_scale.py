@@ -1,4 +1,4 @@
-"""B8 emulator at scale: what one request costs on a large job, streamed downloads, huge dependency ranges.
+"""B9 emulator at scale: what one request costs on a large job, streamed downloads, huge dependency ranges.
 
 - **List / get / counts / portal cost**: ``GET /jobs/{id}/tasks?maxresults=1``, ``GET .../tasks/{id}``
   and ``GET .../taskcounts`` on a job of N tasks (N = 10,000 quick, 100,000 full) versus the same calls
@@ -125,15 +125,34 @@ def _request_costs(ctx: Context, client: Any, large: int, result: BenchResult) -
             "counts": "task counts",
             "portal": "portal job page",
         }[name]
-        result.rows.append(Row("B8 scale", f"{what}, N={large:,} vs {150 if name == 'portal' else 10}",
-                               f"{big * 1000:.2f} ms vs {small * 1000:.2f} ms", "large/small",
-                               Ratio(paired[name], False, 2.0), "≤ 2"))  # fmt: skip
-    result.rows.append(Row("B8 scale", f"page through N={large:,}",
-                           f"{paged:,} tasks in {fmt_seconds(paging)} ({paged / paging:,.0f}/s, 1,000 per page); "
-                           f"added in {fmt_seconds(added)}; SQLite {db / MIB:,.1f} MiB with both jobs "
-                           f"({db / (large + 10):,.0f} B/task)"))  # fmt: skip
-    result.data["requests"] = {"best_s": best, "paired_ratios": paired, "paging_s": paging, "paged": paged, "added_s": added,
-                               "sqlite_bytes": db, "tasks": large + 10}  # fmt: skip
+        result.rows.append(
+            Row(
+                "B9 scale",
+                f"{what}, N={large:,} vs {150 if name == 'portal' else 10}",
+                f"{big * 1000:.2f} ms vs {small * 1000:.2f} ms",
+                "large/small",
+                Ratio(paired[name], False, 2.0),
+                "≤ 2",
+            )
+        )
+    result.rows.append(
+        Row(
+            "B9 scale",
+            f"page through N={large:,}",
+            f"{paged:,} tasks in {fmt_seconds(paging)} ({paged / paging:,.0f}/s, 1,000 per page); "
+            f"added in {fmt_seconds(added)}; SQLite {db / MIB:,.1f} MiB with both jobs "
+            f"({db / (large + 10):,.0f} B/task)",
+        )
+    )
+    result.data["requests"] = {
+        "best_s": best,
+        "paired_ratios": paired,
+        "paging_s": paging,
+        "paged": paged,
+        "added_s": added,
+        "sqlite_bytes": db,
+        "tasks": large + 10,
+    }
 
 
 def _dependency_ranges(client: Any, count: int, result: BenchResult) -> None:
@@ -145,16 +164,27 @@ def _dependency_ranges(client: Any, count: int, result: BenchResult) -> None:
             job_id = unique("b8-range" if blocked else "b8-plain")
             create_job(client, job_id, pool_id, uses_task_dependencies=True)
             if blocked:
-                client.create_task(job_id, m.BatchTaskCreateOptions(
-                    id="waits", command_line="/bin/true",
-                    depends_on=m.BatchTaskDependencies(task_id_ranges=[HUGE_RANGE])))  # fmt: skip
+                client.create_task(
+                    job_id,
+                    m.BatchTaskCreateOptions(
+                        id="waits",
+                        command_line="/bin/true",
+                        depends_on=m.BatchTaskDependencies(task_id_ranges=[HUGE_RANGE]),
+                    ),
+                )
             tasks = [m.BatchTaskCreateOptions(id=f"r{i:05d}", command_line="/bin/true") for i in range(count)]
             started = time.time()
             client.create_tasks(job_id, tasks, max_concurrency=4)
-            wait_until(lambda: client.get_job_task_counts(job_id).task_counts.completed >= count,
-                       timeout=600, interval=0.05)  # fmt: skip
-            ends = [t.execution_info.end_time for t in client.list_tasks(job_id, select=["id", "executionInfo"])
-                    if t.id != "waits"]  # fmt: skip
+            wait_until(
+                lambda: client.get_job_task_counts(job_id).task_counts.completed >= count,
+                timeout=600,
+                interval=0.05,
+            )
+            ends = [
+                t.execution_info.end_time
+                for t in client.list_tasks(job_id, select=["id", "executionInfo"])
+                if t.id != "waits"
+            ]
             delete_job_quietly(client, job_id)
             return max(ends).timestamp() - started
 
@@ -166,10 +196,17 @@ def _dependency_ranges(client: Any, count: int, result: BenchResult) -> None:
         client.begin_delete_pool(pool_id, polling_interval=1)
     pairs = [a / b for a, b in zip(runs["with range"], runs["without"], strict=True)]
     best = {k: min(v) for k, v in runs.items()}
-    result.rows.append(Row("B8 scale", "dependency range 1..5,000,000",
-                           f"{count} tasks on 2x4 slots: {fmt_seconds(best['with range'])} beside a task waiting on "
-                           f"the range, {fmt_seconds(best['without'])} without", "with/without",
-                           Ratio(min(pairs), False, 1.25), "≤ 1.25"))  # fmt: skip
+    result.rows.append(
+        Row(
+            "B9 scale",
+            "dependency range 1..5,000,000",
+            f"{count} tasks on 2x4 slots: {fmt_seconds(best['with range'])} beside a task waiting on "
+            f"the range, {fmt_seconds(best['without'])} without",
+            "with/without",
+            Ratio(min(pairs), False, 1.25),
+            "≤ 1.25",
+        )
+    )
     result.data["dependency_ranges"] = {"seconds": runs, "pair_ratios": pairs}
 
 
@@ -182,15 +219,17 @@ def _rss_mb(pid: int) -> float:
 
 def _streamed_downloads(ctx: Context, client: Any, size_mb: int, result: BenchResult) -> None:
     if ctx.emulators.batch is None:
-        raise RuntimeError("B8 needs the emulator's process to read its RSS")
+        raise RuntimeError("B9 needs the emulator's process to read its RSS")
     pid = ctx.emulators.batch.pid
     pool_id = unique("b8-files")
     create_pool(client, pool_id, nodes=1, slots=1)
     job_id = unique("b8-files")
     try:
         create_job(client, job_id, pool_id)
-        client.create_task(job_id, m.BatchTaskCreateOptions(
-            id="big", command_line=f"/usr/bin/head -c {size_mb * MIB} /dev/zero"))  # fmt: skip
+        client.create_task(
+            job_id,
+            m.BatchTaskCreateOptions(id="big", command_line=f"/usr/bin/head -c {size_mb * MIB} /dev/zero"),
+        )
         wait_until(lambda: client.get_task(job_id, "big").state == m.BatchTaskState.COMPLETED, timeout=300)
         before = _rss_mb(pid)
         peak = [before]
@@ -223,14 +262,25 @@ def _streamed_downloads(ctx: Context, client: Any, size_mb: int, result: BenchRe
         delete_job_quietly(client, job_id)
         client.begin_delete_pool(pool_id, polling_interval=1)
     if received != [size_mb * MIB] * 4:
-        raise RuntimeError(f"B8 downloads received {received}, expected 4 x {size_mb * MIB}")
+        raise RuntimeError(f"B9 downloads received {received}, expected 4 x {size_mb * MIB}")
     growth = peak[0] - before
-    result.rows.append(Row("B8 scale", f"4 concurrent downloads of {size_mb} MB",
-                           f"emulator RSS {before:,.0f} MB -> peak {peak[0]:,.0f} MB (growth {growth:,.1f} MB); "
-                           f"{4 * size_mb / elapsed:,.0f} MB/s in all", "RSS growth/64 MB (floor 1)",
-                           Ratio(max(1.0, growth / RSS_BUDGET_MB), False, 1.0), "≤ 1 (≤ 64 MB)"))  # fmt: skip
-    result.data["downloads"] = {"size_mb": size_mb, "rss_before_mb": before, "rss_peak_mb": peak[0],
-                                "seconds": elapsed}  # fmt: skip
+    result.rows.append(
+        Row(
+            "B9 scale",
+            f"4 concurrent downloads of {size_mb} MB",
+            f"emulator RSS {before:,.0f} MB -> peak {peak[0]:,.0f} MB (growth {growth:,.1f} MB); "
+            f"{4 * size_mb / elapsed:,.0f} MB/s in all",
+            "RSS growth/64 MB (floor 1)",
+            Ratio(max(1.0, growth / RSS_BUDGET_MB), False, 1.0),
+            "≤ 1 (≤ 64 MB)",
+        )
+    )
+    result.data["downloads"] = {
+        "size_mb": size_mb,
+        "rss_before_mb": before,
+        "rss_peak_mb": peak[0],
+        "seconds": elapsed,
+    }
 
 
 def _load_with_lists(ctx: Context, client: Any, large: int, result: BenchResult) -> None:
@@ -253,20 +303,28 @@ def _load_with_lists(ctx: Context, client: Any, large: int, result: BenchResult)
         client.begin_delete_pool(pool_id, polling_interval=1)
     lost = set(figures["added"]) - present
     lists = figures["per_operation"].get("list", {})
-    result.rows.append(Row("B8 scale", f"50 clients, lists in the mix, job of {large:,}",
-                           f"{figures['requests_per_second']:,.0f} req/s, p50 {figures['p50_ms']:.0f} ms, "
-                           f"p99 {figures['p99_ms']:.0f} ms (lists p99 {lists.get('p99_ms', float('nan')):.0f} ms); "
-                           f"{figures['error_count']} errors, {len(lost)} of {len(figures['added']):,} added tasks "
-                           f"lost", "p99/500 ms", Ratio(figures["p99_ms"] / 500, False, 1.0), "≤ 1, none lost"))  # fmt: skip
+    result.rows.append(
+        Row(
+            "B9 scale",
+            f"50 clients, lists in the mix, job of {large:,}",
+            f"{figures['requests_per_second']:,.0f} req/s, p50 {figures['p50_ms']:.0f} ms, "
+            f"p99 {figures['p99_ms']:.0f} ms (lists p99 {lists.get('p99_ms', float('nan')):.0f} ms); "
+            f"{figures['error_count']} errors, {len(lost)} of {len(figures['added']):,} added tasks "
+            f"lost",
+            "p99/500 ms",
+            Ratio(figures["p99_ms"] / 500, False, 1.0),
+            "≤ 1, none lost",
+        )
+    )
     figures["added"] = len(figures["added"])
     result.data["load"] = {**figures, "lost": len(lost)}
     if lost:
-        raise AssertionError(f"B8 load: {len(lost)} acknowledged tasks lost")
+        raise AssertionError(f"B9 load: {len(lost)} acknowledged tasks lost")
 
 
 def run(ctx: Context) -> BenchResult:
     large = 10_000 if ctx.quick else 100_000
-    result = BenchResult("B8")
+    result = BenchResult("B9")
     client = batch_client(ctx.endpoints)
     _request_costs(ctx, client, large, result)
     _dependency_ranges(client, 100 if ctx.quick else 1000, result)
