@@ -239,6 +239,7 @@ _PR_SET_CHILD_SUBREAPER = 36
 _subreaper_lock = threading.Lock()
 _subreaper: bool | None = None
 _unreaped: set[int] = set()  # escaped processes killed, to be waited for once they are zombies
+_leaders: set[int] = set()  # pids of launched task processes not reaped yet (known children)
 
 
 def _become_subreaper() -> bool:
@@ -304,6 +305,34 @@ def _task_processes(token: str, leader: int | None) -> list[int]:
         if pid not in found and orphans.token_of(pid) == token:
             found.extend(p for p in _subtree(pid) if p not in found)
     return found
+
+
+def _left_processes(token: str, leader: int) -> bool:
+    """Whether a task whose main process (`leader`, just reaped) left any process running: two
+    system calls in the common case of a task that left nothing, whatever else runs on the node.
+
+    A process the task started either stayed in its process group (the leader's pid, as
+    `start_new_session` made it; `killpg(pgid, 0)` finds a member) or left it (`setsid`); one that
+    left it and whose parents are all gone was re-parented to the emulator, its subreaper, which
+    hands orphans to its main thread: they are the main thread's children not launched as tasks,
+    told apart by the task token they inherited. A process that left the group while a parent of it
+    still runs has that parent in the group, or is found the same way through it. Anything found
+    (or a pid reused by a new group, which is harmless) sends the caller to the full scan.
+    """
+    try:
+        os.killpg(leader, 0)
+        return True
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        return True
+    main = os.getpid()  # the main thread's id is the process id
+    try:
+        with open(f"/proc/{main}/task/{main}/children", "rb") as fh:
+            children = [int(x) for x in fh.read().split()]
+    except (OSError, ValueError):
+        return True  # cannot tell: scan
+    return any(pid not in _leaders and orphans.token_of(pid) == token for pid in children)
 
 
 def _end_task_processes(token: str, leader: int | None) -> None:
@@ -480,6 +509,7 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
     finally:
         os.close(stdout)
         os.close(stderr)
+    _leaders.add(popen.pid)
     process = Process(run, popen, start, started_monotonic)
     process.token = token
     started = orphans.start_time(popen.pid)
@@ -654,10 +684,15 @@ class Reaper:
         self._timed.pop(process.pid, None)
         if process.registered:
             orphans.registry(process.run.node_root).remove(process.pid)
+        _leaders.discard(process.pid)
         if process.token:
             # A task ends with its main process: whatever it left running (`nohup x &`, a daemon)
             # is ended too, as on terminate, and the emulator waits for it (no zombie is left).
-            _end_task_processes(process.token, None)
+            # Most tasks leave nothing, which `_left_processes` tells without walking every child.
+            if _left_processes(process.token, process.pid):
+                _end_task_processes(process.token, None)
+            elif _unreaped:
+                _reap_escaped()  # killed earlier and not reaped then: collected now
         returncode = process.popen.returncode
         assert returncode is not None
         return ProcessResult(
