@@ -134,7 +134,7 @@ def prepare_node_root(node_root: Path) -> None:
 
 def task_directory(node_root: Path, job_id: str, task_id: str) -> Path:
     """AZ_BATCH_TASK_DIR of a task, prep or release task: `<root>/workitems/<job>/job-1/<taskId>`."""
-    return node_root / "workitems" / job_id / "job-1" / task_id
+    return Path(f"{node_root}/workitems/{job_id}/job-1/{task_id}")  # one parse, not four joins
 
 
 def user_identity_name(user_identity: Mapping[str, Any] | None) -> tuple[str, str]:

@@ -10,6 +10,7 @@ May import: the standard library and `exceptions` (a bad duration is a 400). Not
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import time
@@ -122,7 +123,10 @@ def utcnow() -> datetime:
 
 def iso(dt: datetime) -> str:
     """RFC 3339 UTC with microseconds and `Z`, the form Batch puts in bodies."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    # isoformat, not strftime: a task's start stamps several times, and strftime was most of it.
+    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_iso(value: str) -> datetime:
@@ -138,6 +142,17 @@ def parse_duration(value: Any, name: str) -> timedelta | None:
     """An ISO-8601 duration as sent by the SDK (`PT01H30M00S`, `P7D`, `PT0.5S`); None if unlimited."""
     if value is None:
         return None
+    if isinstance(value, str) and len(value) <= 64:
+        return _parse_duration_text(value, name)  # the same few values on every task: remembered
+    return _parse_duration(value, name)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_duration_text(value: str, name: str) -> timedelta | None:
+    return _parse_duration(value, name)
+
+
+def _parse_duration(value: Any, name: str) -> timedelta | None:
     match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if not match or value in ("P", "PT"):
         raise invalid_property(name, value, "The value is not a valid ISO-8601 duration.")
