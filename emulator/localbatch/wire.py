@@ -3,7 +3,7 @@
 Owns: the one clock (`utcnow`), the timestamp form Batch writes in bodies (`iso`, `parse_iso`), the
 duration parser (`parse_duration`, with the service's "unlimited") and writer (`iso_duration`), the
 pool defaults the service fills in (`fill_pool_defaults`), the ETag/lastModified stamp every
-change gets (`touch`), the state transition bookkeeping (`set_state`: previousState and the transition
+change gets (`touch`), `clone` (the copy of a record handed out), the state transition bookkeeping (`set_state`: previousState and the transition
 times), the state names as `StrEnum`s and the defaults the service fills in.
 May import: the standard library and `exceptions` (a bad duration is a 400). Nothing else of the emulator.
 """
@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import functools
 import itertools
+import pickle
 import re
 import time
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from .exceptions import invalid_property
 
@@ -114,6 +115,19 @@ def fill_pool_defaults(doc: Doc) -> None:
     start = doc.get("startTask")
     if isinstance(start, dict):
         start.setdefault("maxTaskRetryCount", 0)
+
+
+_T = TypeVar("_T")
+
+
+def clone(doc: _T) -> _T:
+    """A deep copy of a wire document (JSON-shaped data), as a reader gets it.
+
+    A pickle round trip, not `copy.deepcopy`: the same result for plain data in a quarter of the
+    time, and task lists copy their page under the service's lock.
+    """
+    copied: _T = pickle.loads(pickle.dumps(doc, pickle.HIGHEST_PROTOCOL))
+    return copied
 
 
 def utcnow() -> datetime:

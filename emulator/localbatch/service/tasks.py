@@ -28,6 +28,7 @@ from ..validation import (
 from ..wire import (
     DEFAULT_USER_IDENTITY,
     Doc,
+    clone,
     iso,
     seconds,
     set_state,
@@ -68,8 +69,8 @@ class TasksPart(ServiceBase):
 
         def copies(tasks: list[Task]) -> list[Doc]:
             if fields is None:
-                return [copy.deepcopy(t.doc) for t in tasks]
-            return [{k: copy.deepcopy(t.doc[k]) for k in fields if k in t.doc} for t in tasks]
+                return clone([t.doc for t in tasks])
+            return clone([{k: t.doc[k] for k in fields if k in t.doc} for t in tasks])
 
         with self.lock:
             job = self._job(job_id)
@@ -106,7 +107,7 @@ class TasksPart(ServiceBase):
     def get_task(self, job_id: str, task_id: str) -> Doc:
         """One task (404 `JobNotFound` / `TaskNotFound`)."""
         with self.lock:
-            return copy.deepcopy(self._task(job_id, task_id)[1].doc)
+            return clone(self._task(job_id, task_id)[1].doc)
 
     def replace_task(
         self,
