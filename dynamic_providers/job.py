@@ -48,7 +48,7 @@ from pulumi.dynamic import (
 )
 from pydantic import BaseModel
 
-from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, task_output_prefix
+from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, library_wheel, task_output_prefix
 from pulumi_azbatch.model.common import DESCEND, has_sas, plain_data, strip_query
 from pulumi_azbatch.model.job import JobSpec, make_job_id
 from pulumi_azbatch.model.outputs import is_job_kind
@@ -78,6 +78,7 @@ from .ownership import (
     with_mark,
     with_nonce,
 )
+from .runs import effective_spec, prepare_container
 from .submission import delete_tasks, submit_tasks
 
 # The engine's Cancel (first Ctrl-C) ends the completion gate's wait (see host.py).
@@ -92,8 +93,21 @@ SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k
 #: The container URL with the tasks' short write SAS (secret), handed to every task when the job has
 #: ``file_conventions``; without it the tasks get ``output_container_url``.
 TASKS_URL_KEY = "file_conventions_container_url"
+#: The library wheel's blob URL with a read SAS (secret), when ``file_conventions.install_library``.
+LIBRARY_URL_KEY = "file_conventions_library_url"
+#: Set by ``check`` when the library is installed: the wheel's blob name and the dependency mode. A
+#: change replaces the job (its preparation task changes); a re-signed URL alone is only recorded.
+LIBRARY_KEY = "file_conventions_library"
+#: The container URL with a list/read/write/delete SAS (secret) that keeps an earlier run's outputs
+#: apart (``previous_outputs``); without it the provider tries ``output_container_url``.
+MAINTENANCE_URL_KEY = "maintenance_container_url"
+#: Inputs holding a SAS that no message may print.
+SECRET_URL_KEYS = ("output_container_url", TASKS_URL_KEY, LIBRARY_URL_KEY, MAINTENANCE_URL_KEY)
 INPUT_KEYS: frozenset[str] = (
-    SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY, TASKS_URL_KEY} | set(OWNER_INPUTS)
+    SPEC_INPUT_KEYS
+    | frozenset(ACCOUNT_KEYS)
+    | {NAME_KEY, TASKS_URL_KEY, LIBRARY_URL_KEY, LIBRARY_KEY, MAINTENANCE_URL_KEY}
+    | set(OWNER_INPUTS)
 )
 
 #: The most tasks listed in the ``task_output_prefixes`` output (state size stays bounded).
@@ -227,6 +241,24 @@ class JobProvider(ProviderBase):
                     inputs,
                 ),
             )
+        inputs.pop(LIBRARY_KEY, None)
+        conventions = spec.file_conventions
+        if conventions is not None and conventions.install_library:
+            if not inputs.get(LIBRARY_URL_KEY):
+                return CheckResult(
+                    inputs,
+                    [
+                        CheckFailure(
+                            "file_conventions",
+                            "install_library needs the wheel's URL with a read SAS "
+                            f"({LIBRARY_URL_KEY}); BatchJob signs it when its output is an OutputStorage",
+                        )
+                    ],
+                )
+            inputs[LIBRARY_KEY] = {
+                "wheel": library_wheel().blob_name,
+                "dependencies": conventions.library_dependencies,
+            }
         if not olds:
             # A new resource: refuse a job of the same id that is not this resource's now, at preview,
             # rather than at create (a single cheap GET; any error leaves the decision to create).
@@ -300,7 +332,17 @@ class JobProvider(ProviderBase):
         account = self._account(props)
         client = account.client()
         job_id = spec.effective_id()
-        self._create_or_adopt(client, spec, job_id, mark_of_inputs(props), bool(props.get(ADOPT_INPUT)))
+        if get_job(client, job_id) is None:
+            # A new run of this job id (not an interrupted create to resume): the container is made
+            # ready before the job exists, so a failure here leaves nothing behind.
+            prepare_container(spec, props.get(MAINTENANCE_URL_KEY), props.get(LIBRARY_URL_KEY))
+        self._create_or_adopt(
+            client,
+            effective_spec(spec, props.get(LIBRARY_URL_KEY)),
+            job_id,
+            mark_of_inputs(props),
+            bool(props.get(ADOPT_INPUT)),
+        )
         # From here on the job exists: whatever fails, it stays in the state with what it has done
         # (the engine's partial-failure answer), so the next `up` resumes instead of starting over.
         try:
@@ -634,7 +676,7 @@ def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[Che
     masked = []
     for failure in failures:
         value = inputs.get(failure.property)
-        if failure.property in ("batch_account_key", "output_container_url", TASKS_URL_KEY) or has_sas(value):
+        if failure.property in ("batch_account_key", *SECRET_URL_KEYS) or has_sas(value):
             masked.append(CheckFailure("", f"{failure.property}: {failure.reason}"))
         else:
             masked.append(failure)
@@ -744,6 +786,8 @@ class Job(Resource, module="azbatch", name="Job"):
         opts: pulumi.ResourceOptions | None = None,
         secret_properties: Collection[str] = (),
         file_conventions_container_url: pulumi.Input[str] | None = None,
+        file_conventions_library_url: pulumi.Input[str] | None = None,
+        maintenance_container_url: pulumi.Input[str] | None = None,
         **overrides: Any,
     ) -> None:
         raw = spec.model_dump(mode="json", exclude_defaults=True) if isinstance(spec, JobSpec) else dict(spec)
@@ -774,9 +818,14 @@ class Job(Resource, module="azbatch", name="Job"):
                 if batch_account_key is not None
                 else None,
                 NAME_KEY: resource_name,
-                TASKS_URL_KEY: pulumi.Output.secret(file_conventions_container_url)
-                if file_conventions_container_url is not None
-                else None,
+                **{
+                    key: pulumi.Output.secret(url) if url is not None else None
+                    for key, url in (
+                        (TASKS_URL_KEY, file_conventions_container_url),
+                        (LIBRARY_URL_KEY, file_conventions_library_url),
+                        (MAINTENANCE_URL_KEY, maintenance_container_url),
+                    )
+                },
                 **owner_inputs("azbatch:Job", resource_name),
                 ADOPT_INPUT: adopt,
             }
@@ -784,7 +833,7 @@ class Job(Resource, module="azbatch", name="Job"):
         for key in COMPUTED_KEYS:
             props.setdefault(key, None)
         secret_opts = pulumi.ResourceOptions(
-            additional_secret_outputs=["batch_account_key", "output_container_url", TASKS_URL_KEY, *secret]
+            additional_secret_outputs=["batch_account_key", *SECRET_URL_KEYS, *secret]
         )
         super().__init__(JobProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))
         if adopt:

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -159,6 +160,25 @@ class Emulators:
                     proc.wait()
 
 
+def node_environment(state_dir: Path) -> dict[str, str]:
+    """The Batch emulator's environment, which its nodes' tasks inherit: ``python3`` is this interpreter.
+
+    A node image on Azure brings its own Python; the emulator's nodes are this machine, whose system
+    ``python3`` may lack pip and ``azure-storage-blob``. A ``python3`` wrapper of the interpreter
+    running the emulator (the project's virtualenv: pip and ``azure-storage-blob`` included) comes
+    first on PATH, like an image with them preinstalled; nothing else of the virtualenv is on PATH.
+    This is what ``file_conventions.library_dependencies: preinstalled`` relies on locally.
+    """
+    node_bin = state_dir / "node-bin"
+    node_bin.mkdir(parents=True, exist_ok=True)
+    wrapper = node_bin / "python3"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    wrapper.chmod(0o755)
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(node_bin), env.get("PATH") or os.defpath])
+    return env
+
+
 def start_emulators(
     state_dir: Path,
     *,
@@ -191,6 +211,7 @@ def start_emulators(
                 batch_emulator_command(
                     batch_port, state_dir / "batch", f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}"
                 ),
+                env=node_environment(state_dir),
                 stdout=open(log_dir / "localbatch.log", "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
