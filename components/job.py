@@ -167,7 +167,7 @@ class BatchJob(pulumi.ComponentResource):
                 )
         if raw.get("previous_outputs", "keep_apart") != "mix" and storage is not None:
             # Moving an earlier run's blobs aside (or deleting them) needs list, read, write and delete.
-            maintenance_url = storage.signed_url(f"{name}-maintenance-sas", "rwdl", timedelta(days=1))
+            maintenance_url = storage.signed_url(f"{name}-maintenance-sas", "rcwdl", timedelta(days=1))
         self.job = Job(
             name,
             raw,

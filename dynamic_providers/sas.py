@@ -131,7 +131,9 @@ class ContainerSasProvider(ProviderBase):
         permissions = inputs.get("permissions") or "cw"
         if not is_unknown(permissions):
             try:
-                inputs["permissions"] = canonical_permissions(permissions)
+                # A container SAS is for output files (create + write); a blob's SAS may only read.
+                require = "" if inputs.get("blob_name") else "cw"
+                inputs["permissions"] = canonical_permissions(permissions, require)
             except ValueError as exc:
                 failures.append(CheckFailure("permissions", str(exc)))
         lifetime = inputs.get("lifetime_seconds")

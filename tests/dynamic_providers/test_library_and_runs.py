@@ -82,7 +82,9 @@ def test_preparation_installs_the_library_and_new_runs_keep_old_outputs_apart(
         prep = job.job_preparation_task
         assert [r.file_path for r in prep.resource_files] == [wheel.filename]
         assert "pip install" in prep.command_line and "echo prepared" in prep.command_line
-        assert blob_service.get_blob_client(container, wheel.blob_name).download_blob().readall() == wheel.data
+        assert (
+            blob_service.get_blob_client(container, wheel.blob_name).download_blob().readall() == wheel.data
+        )
         task = batch_client.get_task(job_id, "streamer")
         assert task.execution_info.exit_code == 0, task.execution_info
         # The task streamed its stdout with the installed CLI, importing the installed copy.

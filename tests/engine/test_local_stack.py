@@ -87,10 +87,12 @@ def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emul
             assert lines[0] == f"{node.node_id} tasks:"
             seen_tasks += lines[1:]
         assert sorted(seen_tasks) == ["task001", "task002", "task003", "task004"]
-        blobs = {b.name: b.size for b in report.blobs}
+        # Outputs per task and kind, read with the File Conventions reader.
+        kinds = {(o.task_id, o.kind): o for o in report.outputs}
         for task in ("task001", "task002", "task003", "task004"):
-            assert blobs[f"{task}/$TaskOutput/output.txt"] > 0
-            assert f"{task}/$TaskLog/stdout.txt" in blobs
+            assert kinds[(task, "TaskOutput")].count == 1 and kinds[(task, "TaskOutput")].size > 0
+            assert kinds[(task, "TaskLog")].count == 2  # stdout.txt and stderr.txt
+            assert f"  {task}: $TaskLog 2 blob(s)" in text
         assert report.container == "job-jobprepreleasesamplejob"
         assert "preparation: exit code 0" in text and "Traceback" not in text
 
@@ -119,7 +121,7 @@ def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emul
         try:
             consumer_up = consumer.up(on_output=print)
             assert consumer_up.outputs["job_state"].value in ("active", "completed")
-            assert consumer_up.outputs["task_counts"].value["succeeded"] == 1
+            assert consumer_up.outputs["task_counts"].value["succeeded"] == 2
             # The consumer's job ran on the main stack's pool.
             task = batch_client.get_task("consumer-report-job", "summarize")
             assert task.node_info.pool_id == outputs["pool_id"]
@@ -141,6 +143,29 @@ def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emul
             assert listing.splitlines() == [
                 f"summarize\tTaskOutput\tsummary.txt\t{len('summary from ' + task.node_info.node_id) + 1} bytes"
             ], listing
+            # The `stream` task ran under the library its job's preparation task installed from the
+            # wheel in the job's container (built from this fresh, non-editable install).
+            stream = batch_client.get_task("consumer-report-job", "stream")
+            assert stream.execution_info.exit_code == 0
+            prep = batch_client.get_job("consumer-report-job").job_preparation_task
+            assert [r.file_path for r in prep.resource_files] == [
+                "batch_file_conventions-0.1.0-py3-none-any.whl"
+            ]
+            summary = subprocess.run(
+                [
+                    str(consumer_dir / ".venv" / "bin" / "python"),
+                    "fetch_outputs.py",
+                    "--endpoints-file",
+                    str(endpoints_file),
+                    "--summary",
+                ],
+                cwd=consumer_dir,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert "stream\tTaskLog\t2 file(s)" in summary, summary
+            assert "summarize\tTaskOutput\t1 file(s)" in summary, summary
         finally:
             assert consumer.destroy(on_output=print).summary.result == "succeeded"
 
