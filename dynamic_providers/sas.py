@@ -92,26 +92,20 @@ def sign(props: dict[str, Any]) -> str:
     )
 
     https = urlsplit(props["blob_url"]).scheme == "https"
-    if props.get("blob_name"):
-        return generate_blob_sas(
-            account_name=props["account_name"],
-            container_name=props["container_name"],
-            blob_name=props["blob_name"],
-            account_key=props["account_key"],
-            permission=BlobSasPermissions.from_string(props["permissions"]),
-            start=_parse(props["start"]),
-            expiry=_parse(props["expiry"]),
-            protocol="https" if https else None,
-        )
-    return generate_container_sas(
-        account_name=props["account_name"],
-        container_name=props["container_name"],
-        account_key=props["account_key"],
-        permission=ContainerSasPermissions.from_string(props["permissions"]),
-        start=_parse(props["start"]),
-        expiry=_parse(props["expiry"]),
+    window: dict[str, Any] = {
+        "account_name": props["account_name"],
+        "container_name": props["container_name"],
+        "account_key": props["account_key"],
+        "start": _parse(props["start"]),
+        "expiry": _parse(props["expiry"]),
         # Azure: https only. Azurite listens on http, which an https-only SAS would refuse.
-        protocol="https" if https else None,
+        "protocol": "https" if https else None,
+    }
+    if props.get("blob_name"):
+        permission = BlobSasPermissions.from_string(props["permissions"])
+        return generate_blob_sas(blob_name=props["blob_name"], permission=permission, **window)
+    return generate_container_sas(
+        permission=ContainerSasPermissions.from_string(props["permissions"]), **window
     )
 
 

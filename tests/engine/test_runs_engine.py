@@ -7,7 +7,6 @@ which run it is into its output, so the test can tell the runs apart in the cont
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,9 @@ import yaml
 from batch_file_conventions import OutputReader
 from pulumi import automation as auto
 
+from engine.engine_helpers import project_copy
 from pulumi_azbatch.conventions import LIBRARY_PREFIX, job_output_container_name
-from pulumi_azbatch.localdev import REPO_ROOT, Emulators, engine_env, workspace_options
+from pulumi_azbatch.localdev import Emulators, engine_env, workspace_options
 from pulumi_azbatch.report import build_report
 
 pytestmark = pytest.mark.engine
@@ -72,14 +72,7 @@ def test_library_on_the_nodes_and_replaced_runs_kept_apart_then_deleted(
 ) -> None:
     endpoints_file = tmp_path / "endpoints.json"
     emulators.endpoints.write(endpoints_file)
-    project = tmp_path / "azbatch"
-    (project / "stacks").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "__main__.py", project / "__main__.py")
-    (project / "Pulumi.yaml").write_text(
-        (REPO_ROOT / "Pulumi.yaml")
-        .read_text()
-        .replace("virtualenv: .venv", f"virtualenv: {REPO_ROOT / '.venv'}")
-    )
+    project = project_copy(tmp_path)
     suffix = uuid.uuid4().hex[:6]
     job_id = f"runs-job-{suffix}"
     reader = OutputReader(blob_service.get_container_client(job_output_container_name(job_id)))
