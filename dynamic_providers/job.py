@@ -50,7 +50,7 @@ from pydantic import BaseModel
 
 from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, library_wheel, task_output_prefix
 from pulumi_azbatch.model.common import DESCEND, has_sas, plain_data, strip_query
-from pulumi_azbatch.model.job import JobSpec, make_job_id
+from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec, make_job_id
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
@@ -208,6 +208,11 @@ class JobProvider(ProviderBase):
                 else make_job_id(str(prefix), secrets.token_hex(4)[:7])
             )
         inputs = with_nonce(olds, inputs)
+        # Before any early return: a preview with unknown inputs must not look like another library.
+        inputs.pop(LIBRARY_KEY, None)
+        library = _library(inputs.get("file_conventions"))
+        if library is not None:
+            inputs[LIBRARY_KEY] = library
         raw = spec_inputs(inputs)
         failures = [
             CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
@@ -241,24 +246,12 @@ class JobProvider(ProviderBase):
                     inputs,
                 ),
             )
-        inputs.pop(LIBRARY_KEY, None)
-        conventions = spec.file_conventions
-        if conventions is not None and conventions.install_library:
-            if not inputs.get(LIBRARY_URL_KEY):
-                return CheckResult(
-                    inputs,
-                    [
-                        CheckFailure(
-                            "file_conventions",
-                            "install_library needs the wheel's URL with a read SAS "
-                            f"({LIBRARY_URL_KEY}); BatchJob signs it when its output is an OutputStorage",
-                        )
-                    ],
-                )
-            inputs[LIBRARY_KEY] = {
-                "wheel": library_wheel().blob_name,
-                "dependencies": conventions.library_dependencies,
-            }
+        if inputs.get(LIBRARY_KEY) and not inputs.get(LIBRARY_URL_KEY):
+            reason = (
+                f"install_library needs the wheel's URL with a read SAS ({LIBRARY_URL_KEY}); BatchJob "
+                "signs it when its output is an OutputStorage"
+            )
+            return CheckResult(inputs, [CheckFailure("file_conventions", reason)])
         if not olds:
             # A new resource: refuse a job of the same id that is not this resource's now, at preview,
             # rather than at create (a single cheap GET; any error leaves the decision to create).
@@ -655,6 +648,19 @@ class JobProvider(ProviderBase):
         job_id = spec.effective_id()
         computed = self._computed(account, client, job_id, spec)
         return {**public_inputs(props), "job_id": job_id, **computed, "drift": []}
+
+
+def _library(conventions: Any) -> dict[str, str] | None:
+    """The library the preparation task installs (wheel blob, dependency mode), or None when none is."""
+    if not isinstance(conventions, Mapping) or contains_unknown(conventions):
+        return None
+    try:
+        spec = FileConventionsSpec.model_validate(conventions)
+    except ValueError:
+        return None  # reported by the validation
+    if not spec.install_library:
+        return None
+    return {"wheel": library_wheel().blob_name, "dependencies": spec.library_dependencies}
 
 
 def _tasks_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:

@@ -668,3 +668,7 @@ def test_plan_lines_name_tasks_count_the_rest_and_say_why_a_job_is_replaced(
     assert provider.diff("j1", installed, resigned).replaces == []
     deleting = checked(provider, {**library, "previous_outputs": "delete"}, installing)
     assert provider.diff("j1", installed, deleting).replaces == []
+    # A preview where the re-signed URL is not known yet: still the same library, no replacement.
+    previewed = provider.check(installing, {**library, "file_conventions_library_url": UNKNOWN}).inputs
+    assert previewed["file_conventions_library"] == installing["file_conventions_library"]
+    assert provider.diff("j1", installed, previewed).replaces == []
