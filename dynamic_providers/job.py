@@ -325,17 +325,30 @@ class JobProvider(ProviderBase):
         account = self._account(props)
         client = account.client()
         job_id = spec.effective_id()
-        if get_job(client, job_id) is None:
-            # A new run of this job id (not an interrupted create to resume): the container is made
-            # ready before the job exists, so a failure here leaves nothing behind.
-            prepare_container(spec, props.get(MAINTENANCE_URL_KEY), props.get(LIBRARY_URL_KEY))
-        self._create_or_adopt(
+        created = self._create_or_adopt(
             client,
             effective_spec(spec, props.get(LIBRARY_URL_KEY)),
             job_id,
             mark_of_inputs(props),
             bool(props.get(ADOPT_INPUT)),
         )
+        # Before the first task: the library wheel goes up and, for a new run of this job id (not an
+        # interrupted create being resumed), the earlier run's outputs go aside. A new job has no task
+        # yet, so if that fails it is deleted again and nothing is left behind.
+        try:
+            prepare_container(
+                spec, props.get(MAINTENANCE_URL_KEY), props.get(LIBRARY_URL_KEY), new_run=created
+            )
+        except Exception:
+            if created:
+                end_job(
+                    client,
+                    job_id,
+                    mode="delete",
+                    output_container_url=None,
+                    release_timeout=_release_timeout(spec),
+                )
+            raise
         # From here on the job exists: whatever fails, it stays in the state with what it has done
         # (the engine's partial-failure answer), so the next `up` resumes instead of starting over.
         try:
@@ -381,17 +394,18 @@ class JobProvider(ProviderBase):
 
     def _create_or_adopt(
         self, client: Any, spec: JobSpec, job_id: str, mark: Mark | None, adopt: bool
-    ) -> None:
+    ) -> bool:
         """Create the job (marked as this resource's); or adopt the existing one when it is this resource's.
 
         A job of the same id that carries another owner's mark (or none) is refused unless ``adopt``.
+        Returns True when the job was created, False when an existing one was adopted.
         """
         from azure.core.exceptions import ResourceExistsError
 
         try:
             call_with_retry(lambda: client.create_job(_marked(spec, mark).to_batch_job_create(job_id=job_id)))
             say(f"job {job_id}: created on pool {spec.pool_id}")
-            return
+            return True
         except ResourceExistsError as exc:
             if error_code(exc) not in (None, "JobExists"):
                 raise
@@ -433,6 +447,7 @@ class JobProvider(ProviderBase):
             call_with_retry(
                 lambda: client.update_job(job_id, _marked(spec, mark).to_batch_job_update(["metadata"]))
             )
+        return False
 
     def _add_tasks(
         self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec], props: Mapping[str, Any]

@@ -1,7 +1,9 @@
 """A job's output container when the job is created: earlier runs kept apart, the library wheel uploaded.
 
 A replaced job keeps its id, hence its File Conventions container (``job-<id>``); so does a job
-created again after a destroy that kept the container. When such a job is created, what the earlier
+created again after a destroy that kept the container. When such a job is created (just after the
+create call, before its first task is added; the provider deletes the new job again if this fails),
+what the earlier
 run left there (task outputs, ``$JobLog`` preparation/release logs, anything but the library and
 earlier archives) is handled per the job's ``previous_outputs``:
 
@@ -69,10 +71,13 @@ def _missing_permissions(url: str, needed: str) -> str:
     return "".join(c for c in needed if c not in granted[0])
 
 
-def prepare_container(spec: JobSpec, maintenance_url: str | None, library_url: str | None) -> None:
-    """Before a new run of ``spec``'s job is created: handle the earlier run's outputs, upload the library."""
+def prepare_container(
+    spec: JobSpec, maintenance_url: str | None, library_url: str | None, *, new_run: bool = True
+) -> None:
+    """Before the first task of ``spec``'s job: upload the library; on a ``new_run``, handle the earlier
+    run's outputs (an adopted job, left by an interrupted create, is the same run)."""
     url = maintenance_url or spec.output_container_url
-    if url and spec.previous_outputs != "mix":
+    if new_run and url and spec.previous_outputs != "mix":
         missing = _missing_permissions(url, "rwdl")
         if missing:
             say(

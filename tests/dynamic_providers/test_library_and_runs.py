@@ -7,6 +7,7 @@ import shlex
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from batch_file_conventions import OutputReader
 from provider_helpers import container_sas_url, unique
 from pulumi_azbatch.dynamic_providers.job import JobProvider
@@ -157,3 +158,27 @@ def test_a_write_only_output_url_leaves_earlier_outputs_in_place_with_a_warning(
         assert blob_service.get_blob_client(container, "old/$TaskOutput/result.txt").exists()
     finally:
         provider.delete(job_id, checked.inputs)
+
+
+def test_a_failure_before_the_first_task_deletes_the_new_job_again(
+    account: dict[str, str], pool_id: str, endpoints: Endpoints, blob_service: Any, batch_client: Any
+) -> None:
+    provider = JobProvider()
+    job_id = unique("stale-library")
+    container = job_output_container_name(job_id)
+    news = {
+        **account,
+        "job_id": job_id,
+        "pool_id": pool_id,
+        "tasks": [{"id": "t", "command_line": "/bin/true"}],
+        "output_container_url": container_sas_url(endpoints, blob_service, container, "rcwdl"),
+        # A URL signed for another wheel than this library (the library changed during the deployment).
+        "file_conventions_library_url": _blob_read_url(endpoints, container, "$Library/0000/other.whl"),
+        "file_conventions": {"install_library": True},
+        "on_destroy": "delete",
+    }
+    checked = provider.check({}, news)
+    assert not checked.failures, checked.failures
+    with pytest.raises(RuntimeError, match="library changed while deploying"):
+        provider.create(checked.inputs)
+    assert job_id not in {j.id for j in batch_client.list_jobs()}, "the job without tasks was deleted again"
