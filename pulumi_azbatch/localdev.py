@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -49,10 +50,32 @@ DEFAULT_BLOB_PORT = 10000
 DEFAULT_BATCH_PORT = 8090
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, chosen below the kernel's ephemeral range.
+
+    Port 0 would hand out an ephemeral port, and under load an outgoing connection of any process may take
+    that same port before the emulator binds it ("Address already in use"). Ports below the range are never
+    given to outgoing connections, so only another listener can race for them (`start_emulators` retries).
+    """
+    low, _ = _ephemeral_range()
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, low) if low > 20100 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free port found below the ephemeral range")
 
 
 def _require_free(port: int, what: str) -> None:
@@ -65,11 +88,15 @@ def _require_free(port: int, what: str) -> None:
             )
 
 
+class EmulatorExited(RuntimeError):
+    """An emulator process exited before it listened (for example, its port was taken meanwhile)."""
+
+
 def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with code {proc.returncode} before listening on {port}")
+            raise EmulatorExited(f"process exited with code {proc.returncode} before listening on {port}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
         time.sleep(0.05)
@@ -187,9 +214,26 @@ def start_emulators(
     batch: bool = True,
     log_dir: Path | None = None,
 ) -> Emulators:
-    """Start Azurite (blob) and, unless `batch=False`, the Batch emulator with data under `state_dir`."""
-    blob_port = blob_port or free_port()
-    batch_port = batch_port or free_port()
+    """Start Azurite (blob) and, unless `batch=False`, the Batch emulator with data under `state_dir`.
+
+    Ports left to this function are chosen free; if another listener takes one before an emulator binds
+    it, the emulator exits at once and the start is tried again on new ports (fixed ports fail at once).
+    """
+    attempts = 1 if (blob_port or batch_port) else 3
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_emulators_once(
+                state_dir, blob_port or free_port(), batch_port or free_port(), batch=batch, log_dir=log_dir
+            )
+        except EmulatorExited:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_emulators_once(
+    state_dir: Path, blob_port: int, batch_port: int, *, batch: bool, log_dir: Path | None
+) -> Emulators:
     _require_free(blob_port, "Azurite")
     if batch:
         _require_free(batch_port, "the Batch emulator")
