@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 import pulumi
 
-from pulumi_azbatch.model.pool import ARM_POOL_REPLACE_ON_CHANGES, PoolSpec
+from pulumi_azbatch.model.pool import (
+    ARM_POOL_REPLACE_ON_CHANGES,
+    PoolSpec,
+    container_task_refusal,
+)
 
 from .backend import AzureBackend, Backend, BatchAccountRef, LocalBackend, PoolRef
 
@@ -37,6 +41,9 @@ class BatchPool(pulumi.ComponentResource):
     its create waits until every node is idle, and ``node_ids`` lists them.
 
     Outputs: ``pool_id``, ``node_ids``, ``account_url``, ``account_name``, ``account_key`` (secret).
+    ``container_refusal`` says why container tasks cannot run on this pool (None when they can):
+    the pool has no ``container_configuration``, or the local emulator has no container runtime.
+    Pool parts that can hold passwords or keys are Pulumi secrets on both backends.
     """
 
     pool_id: pulumi.Output[str]
@@ -48,6 +55,7 @@ class BatchPool(pulumi.ComponentResource):
     def __init__(self, name: str, args: BatchPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("azbatch:components:BatchPool", name, None, opts)
         self.spec = args.pool
+        self.container_refusal: str | None = container_task_refusal(args.pool)
         if isinstance(args.backend, LocalBackend):
             self._local(name, args, args.backend)
         elif isinstance(args.backend, AzureBackend):
@@ -72,6 +80,11 @@ class BatchPool(pulumi.ComponentResource):
         from pulumi_azbatch.dynamic_providers.pool import Pool
 
         e = backend.endpoints
+        if self.container_refusal is None and not e.container_runtime:
+            self.container_refusal = (
+                f"the local Batch emulator at {e.batch_url} runs no container tasks (no container runtime "
+                "on this machine; see docs/containers.md); run this job on backend 'azure'"
+            )
         pool = Pool(
             name,
             spec=args.pool,
@@ -112,6 +125,7 @@ class BatchPool(pulumi.ComponentResource):
             self.account = account
             account_name = account.name
             endpoint = account.account_endpoint
+            account_id: pulumi.Input[str] = account.id
         else:
             existing = batch.get_batch_account_output(
                 account_name=settings.batch_account.name,
@@ -120,13 +134,28 @@ class BatchPool(pulumi.ComponentResource):
             )
             account_name = settings.batch_account.name
             endpoint = existing.account_endpoint
+            account_id = existing.id
+        pool_args = args.pool.to_arm_pool_args(account_id=pulumi.Output.from_input(account_id))
+        secret_outputs = []
+        # Registry passwords, storage keys, SAS and user passwords: secret in the state.
+        for key, arm_name in (
+            ("deployment_configuration", "deploymentConfiguration"),
+            ("mount_configuration", "mountConfiguration"),
+            ("user_accounts", "userAccounts"),
+        ):
+            if args.pool.has_secrets and pool_args.get(key) is not None:
+                pool_args[key] = pulumi.Output.secret(pool_args[key])
+                secret_outputs.append(arm_name)
         pool = batch.Pool(
             name,
             account_name=account_name,
             resource_group_name=group,
-            **args.pool.to_arm_pool_args(),
+            **pool_args,
             opts=pulumi.ResourceOptions(
-                parent=self, replace_on_changes=AZURE_POOL_REPLACE_ON_CHANGES, delete_before_replace=True
+                parent=self,
+                replace_on_changes=AZURE_POOL_REPLACE_ON_CHANGES,
+                delete_before_replace=True,
+                additional_secret_outputs=secret_outputs,
             ),
         )
         self.resource = pool

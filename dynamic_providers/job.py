@@ -48,6 +48,7 @@ from pulumi_azbatch.model.canonical import canonical_task
 from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
 from pulumi_azbatch.model.job import JOB_FIELDS_PATCHED, JobSpec, make_job_id
 from pulumi_azbatch.model.outputs import is_job_kind
+from pulumi_azbatch.model.pool import container_task_paths
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
@@ -60,6 +61,8 @@ from .submission import submit_tasks
 ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
 #: The resource name, used once to autoname the job id.
 NAME_KEY = "name_prefix"
+#: Why the job's pool cannot run container tasks (set by BatchJob from its pool; None when it can).
+CONTAINER_REFUSAL_KEY = "container_refusal"
 #: Spec properties under their input names (``id`` is ``job_id``).
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k in JobSpec.model_fields)
 INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY}
@@ -207,6 +210,10 @@ class JobProvider(ProviderBase):
         failures = [
             CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
         ]
+        refusal = inputs.get(CONTAINER_REFUSAL_KEY)
+        if refusal and not is_unknown(refusal):
+            # A container task on a pool (or backend) that cannot run it: refused at preview, not at up.
+            failures.extend(CheckFailure(path, str(refusal)) for path in container_task_paths(raw))
         for key in ("batch_account_url", "batch_account_name"):
             value = inputs.get(key)
             if not value and not (getattr(self, "_config", None) or {}).get(key):
@@ -550,7 +557,8 @@ class Job(Resource, module="azbatch", name="Job"):
     ``AZURE_BATCH_ACCOUNT``); the key is ``batch_account_key`` (stored as a secret), else
     ``AZURE_BATCH_ACCESS_KEY`` at call time, else Microsoft Entra ID (``DefaultAzureCredential``).
     ``output_container_url`` (the job's File Conventions container with a write SAS) is stored as a
-    secret; any task property holding a SAS is too.
+    secret; any task property holding a SAS is too. ``container_refusal`` (set by ``BatchJob`` from
+    its pool) makes preview refuse every task with ``container_settings``, naming it.
     """
 
     job_id: pulumi.Output[str]
@@ -580,6 +588,7 @@ class Job(Resource, module="azbatch", name="Job"):
         batch_account_url: pulumi.Input[str] | None = None,
         batch_account_name: pulumi.Input[str] | None = None,
         batch_account_key: pulumi.Input[str] | None = None,
+        container_refusal: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
         **overrides: Any,
     ) -> None:
@@ -605,6 +614,7 @@ class Job(Resource, module="azbatch", name="Job"):
                 if batch_account_key is not None
                 else None,
                 NAME_KEY: resource_name,
+                CONTAINER_REFUSAL_KEY: container_refusal,
             }
         )
         for key in COMPUTED_KEYS:

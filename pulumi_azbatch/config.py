@@ -9,7 +9,8 @@ key                    what
 ``azbatch:backend``    ``local`` (the Batch emulator + Azurite) or ``azure``
 ``azbatch:local``      local endpoints: ``endpoints_file`` (default ``.local/endpoints.json``)
 ``azbatch:azure``      subscription, resource group, location, Batch and storage accounts
-``azbatch:pool``       the pool: id, VM size, image, node agent, nodes, slots, start task, identity
+``azbatch:pool``       the pool: id, VM size, image, node agent, fixed or autoscaled dedicated and
+                       spot nodes, containers, mounts, network, users, disks, start task, identity
 ``azbatch:storage``    the output container and its write SAS (lifetime, rotation margin, permissions)
 ``azbatch:job``        the job: a :class:`~pulumi_azbatch.spec.JobSpec` without ``pool_id`` and
                        ``output_container_url`` (the stack fills both in)
@@ -49,7 +50,15 @@ from pulumi_azbatch.model.common import (
     suggest_name,
 )
 from pulumi_azbatch.model.job import JobSpec
-from pulumi_azbatch.model.pool import ImageReferenceSpec, PoolIdentitySpec, PoolSpec, StartTaskSpec
+from pulumi_azbatch.model.pool import (
+    ImageReferenceSpec,
+    PoolIdentitySpec,
+    PoolSpec,
+    StartTaskSpec,
+    container_task_paths,
+    container_task_refusal,
+    validate_pool,
+)
 from pulumi_azbatch.model.storage import StorageSpec, canonical_permissions
 from pulumi_azbatch.model.validation import validate_job
 
@@ -253,6 +262,13 @@ def _pydantic_failures(top: str, value: Any, exc: ValidationError) -> list[Confi
     return failures
 
 
+def _pool_key(prop: str) -> str:
+    """``azbatch:pool`` + a pool property path (``user_accounts[0].name``)."""
+    if not prop:
+        return _key("pool")
+    return f"{_key('pool')}{prop if prop.startswith('[') else '.' + prop}"
+
+
 def _secret_placeholder(value: Any) -> Any:
     """`{secure: ...}` values (Pulumi secrets in a stack file) become an opaque placeholder string."""
     if isinstance(value, Mapping) and set(value) == {"secure"}:
@@ -340,6 +356,12 @@ def load_stack_config(
             continue
         if name == "azure" and backend == "local":
             continue  # reported once below: the section does not apply
+        if name == "pool":
+            pool_spec, pool_failures = validate_pool(value)
+            failures.extend(ConfigFailure(_pool_key(f.property), f.reason) for f in pool_failures)
+            if pool_spec is not None:
+                parsed[name] = pool_spec
+            continue
         try:
             parsed[name] = model.model_validate(value)
         except ValidationError as exc:
@@ -353,6 +375,13 @@ def load_stack_config(
                 ConfigFailure(
                     _key("pool", ["identity"]),
                     "managed identities exist only on Azure; remove it for backend 'local'",
+                )
+            )
+        if pool.target_node_communication_mode is not None:
+            failures.append(
+                ConfigFailure(
+                    _key("pool", ["target_node_communication_mode"]),
+                    "is set through Azure Resource Manager only; remove it for backend 'local'",
                 )
             )
         if pool.node_os == "windows":
@@ -440,6 +469,11 @@ def _load_job(
         data.setdefault("node_os", pool.node_os)
     else:
         data.setdefault("pool_id", "pool")  # placeholder so the job's own problems are still reported
+    if pool is not None:
+        refusal = container_task_refusal(pool)
+        for path in container_task_paths(data) if refusal else []:
+            failures.append(ConfigFailure(f"{_key('job')}.{path}", refusal or ""))
+            ok = False
     job_id = data.get("id")
     if not job_id:
         failures.append(

@@ -30,6 +30,9 @@ class Endpoints:
     blob_url: str
     storage_account_name: str
     storage_account_key: str
+    #: The container runtime the local Batch emulator runs container tasks with; None (today's
+    #: emulator, see docs/containers.md): it refuses container tasks, and so does preview.
+    container_runtime: str | None = None
 
     @property
     def storage_connection_string(self) -> str:
