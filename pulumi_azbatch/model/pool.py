@@ -295,7 +295,7 @@ class PoolSpec(SpecModel):
             target_dedicated_nodes=dedicated,
             target_low_priority_nodes=low_priority or None,
             enable_auto_scale=True if self.enable_auto_scale else None,
-            auto_scale_formula=self.auto_scale_formula,
+            auto_scale_formula=str(self.auto_scale_formula),
             auto_scale_evaluation_interval=self.auto_scale_evaluation_interval,
             enable_inter_node_communication=self.enable_inter_node_communication or None,
             network_configuration=self.network_configuration.to_sdk() if self.network_configuration else None,
@@ -329,7 +329,7 @@ class PoolSpec(SpecModel):
         if self.enable_auto_scale:
             scale = batch.ScaleSettingsArgs(
                 auto_scale=batch.AutoScaleSettingsArgs(
-                    formula=self.auto_scale_formula,
+                    formula=str(self.auto_scale_formula),
                     evaluation_interval=iso_duration(self.auto_scale_evaluation_interval)
                     if self.auto_scale_evaluation_interval
                     else None,
@@ -481,7 +481,7 @@ def _pool_field_names() -> set[str]:
     from . import pool_parts
 
     names: set[str] = set()
-    models = [PoolSpec, ImageReferenceSpec, StartTaskSpec, PoolIdentitySpec]
+    models: list[type[SpecModel]] = [PoolSpec, ImageReferenceSpec, StartTaskSpec, PoolIdentitySpec]
     models += [m for _, m in inspect.getmembers(pool_parts, inspect.isclass) if issubclass(m, SpecModel)]
     for model in models:
         names.update(model.model_fields)

@@ -77,7 +77,7 @@ _ARM_SPELLING = {
 }
 
 
-def arm_enum(value: str | None, *, keep: tuple[str, ...] = ()) -> str | None:
+def arm_enum(value: str | None, *, keep: tuple[str, ...] = ()) -> Any:
     """``value`` in ARM's spelling (``readonly`` -> ``ReadOnly``); values in ``keep`` stay as they are."""
     if value is None or value in keep:
         return value
@@ -534,7 +534,7 @@ class NetworkConfigurationSpec(SpecModel):
 
         return batch.NetworkConfigurationArgs(
             subnet_id=self.subnet_id,
-            dynamic_vnet_assignment_scope=self.dynamic_vnet_assignment_scope,
+            dynamic_vnet_assignment_scope=arm_enum(self.dynamic_vnet_assignment_scope),
             endpoint_configuration=batch.PoolEndpointConfigurationArgs(
                 inbound_nat_pools=[p.to_arm() for p in self.inbound_nat_pools]
             )
@@ -856,7 +856,7 @@ class UpgradePolicySpec(SpecModel):
                 kwargs["pause_time_between_batches"] = iso_duration(kwargs["pause_time_between_batches"])
             rolling = batch.RollingUpgradePolicyArgs(**kwargs)
         return batch.UpgradePolicyArgs(
-            mode=self.mode,
+            mode=arm_enum(self.mode),
             automatic_os_upgrade_policy=batch.AutomaticOSUpgradePolicyArgs(**automatic)
             if automatic
             else None,
