@@ -47,7 +47,7 @@ def _validate(args: argparse.Namespace) -> int:
                 print(f"  {failure}")
             continue
         print(
-            f"{path}: ok (backend {config.backend}, pool {config.pool.id} x{config.pool.target_dedicated_nodes}, "
+            f"{path}: ok (backend {config.backend}, pool {config.pool.id} {config.pool.scale_summary}, "
             f"job {config.job.id}, {config.job.task_count()} task(s), container {config.container_name()})"
         )
     if bad:

@@ -264,6 +264,14 @@ class PoolSpec(SpecModel):
         return self.target_dedicated_nodes or 0, self.target_low_priority_nodes or 0
 
     @property
+    def scale_summary(self) -> str:
+        """How the pool is sized, for humans: ``autoscale``, ``x2`` or ``x1 + 3 spot``."""
+        if self.enable_auto_scale:
+            return "autoscale"
+        dedicated, low_priority = self.fixed_targets
+        return f"x{dedicated}" + (f" + {low_priority} spot" if low_priority else "")
+
+    @property
     def has_secrets(self) -> bool:
         """True when a property of :data:`POOL_SECRET_FIELDS` is set (it may hold a password or key)."""
         return any(getattr(self, name) for name in POOL_SECRET_FIELDS)

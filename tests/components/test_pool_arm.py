@@ -120,3 +120,30 @@ def test_a_fixed_spot_pool_maps_to_fixed_scale_with_low_priority_nodes(recorder:
         assert "userAccounts" not in pool and "mountConfiguration" not in pool
 
     return workload.job.job_id.apply(check)
+
+
+@pulumi.runtime.test
+def test_the_spot_stack_example_declares_an_autoscaled_spot_pool_with_containers(recorder: ArmMocks) -> None:
+    from pulumi_azbatch.components import AzureBackend, BatchWorkload
+    from pulumi_azbatch.config import load_stack_file
+
+    config = load_stack_file(REPO / "stacks" / "Pulumi.spot.yaml")
+    assert config.azure is not None
+    workload = BatchWorkload("w", config, backend=AzureBackend(config.azure))
+    assert workload.pool.container_refusal is None, (
+        "the pool runs containers, so its container tasks pass preview"
+    )
+
+    def check(_: Any) -> None:
+        pool = plain(recorder.resources["w-pool"].inputs)
+        assert "$TargetLowPriorityNodes" in pool["scaleSettings"]["autoScale"]["formula"]
+        assert "fixedScale" not in pool["scaleSettings"]
+        vm = pool["deploymentConfiguration"]["virtualMachineConfiguration"]
+        assert vm["containerConfiguration"]["containerRegistries"][0]["identityReference"][
+            "resourceId"
+        ].endswith("/id-azbatch-spot")
+        job = recorder.resources["w-job"].inputs
+        repeat = plain(job["task_factories"])[0]["repeat_task"]
+        assert repeat["container_settings"]["image_name"] == "crazbatchspot001.azurecr.io/render/worker:1.4.2"
+
+    return workload.job.job_id.apply(check)
