@@ -148,7 +148,9 @@ def start_emulators(
         if batch:
             (state_dir / "batch").mkdir(parents=True, exist_ok=True)
             batch_proc = subprocess.Popen(
-                batch_emulator_command(batch_port, state_dir / "batch", f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}"),
+                batch_emulator_command(
+                    batch_port, state_dir / "batch", f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}"
+                ),
                 stdout=open(log_dir / "localbatch.log", "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -275,9 +277,15 @@ def _alive(pid: int) -> bool:
 
 
 def _cmd_start(args: argparse.Namespace) -> int:
-    existing = [n for n in ("azurite", "localbatch") if _pid_file(n).exists() and _alive(int(_pid_file(n).read_text()))]
+    existing = [
+        n
+        for n in ("azurite", "localbatch")
+        if _pid_file(n).exists() and _alive(int(_pid_file(n).read_text()))
+    ]
     if existing:
-        print(f"emulators already running ({', '.join(existing)}); endpoints in {LOCAL_DIR / 'endpoints.json'}")
+        print(
+            f"emulators already running ({', '.join(existing)}); endpoints in {LOCAL_DIR / 'endpoints.json'}"
+        )
         return 0
     emulators = start_emulators(
         LOCAL_DIR, blob_port=args.blob_port, batch_port=args.batch_port, log_dir=LOCAL_DIR / "logs"
@@ -393,8 +401,10 @@ def main(argv: list[str] | None = None) -> int:
     start.set_defaults(func=_cmd_start)
     sub.add_parser("stop", help="stop the emulators started by `start`").set_defaults(func=_cmd_stop)
     sub.add_parser("env", help="print the engine environment as shell exports").set_defaults(func=_cmd_env)
-    for name, func, text in (("up", _cmd_up, "pulumi up of a stack, then the report"),
-                             ("down", _cmd_down, "pulumi destroy of a stack, with release exit codes")):
+    for name, func, text in (
+        ("up", _cmd_up, "pulumi up of a stack, then the report"),
+        ("down", _cmd_down, "pulumi destroy of a stack, with release exit codes"),
+    ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--stack", default="local")
         cmd.set_defaults(func=func)

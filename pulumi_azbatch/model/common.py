@@ -334,6 +334,12 @@ class IdentityReferenceSpec(SpecModel):
         """The SDK ``BatchNodeIdentityReference``."""
         return batch_models.BatchNodeIdentityReference(resource_id=self.resource_id)
 
+    def to_arm(self) -> Any:
+        """The azure-native ``batch.ComputeNodeIdentityReferenceArgs``."""
+        from pulumi_azure_native import batch
+
+        return batch.ComputeNodeIdentityReferenceArgs(resource_id=self.resource_id)
+
 
 # --------------------------------------------------------------------------------------------------
 # Secrets and container images

@@ -165,6 +165,22 @@ class BlobFileSystemMountSpec(SpecModel):
             )
         return self
 
+    def to_sdk(self) -> batch_models.AzureBlobFileSystemConfiguration:
+        """The SDK ``AzureBlobFileSystemConfiguration``."""
+        return batch_models.AzureBlobFileSystemConfiguration(
+            **self.model_dump(exclude={"identity_reference"}),
+            identity_reference=self.identity_reference.to_sdk() if self.identity_reference else None,
+        )
+
+    def to_arm(self) -> Any:
+        """The azure-native ``batch.AzureBlobFileSystemConfigurationArgs``."""
+        from pulumi_azure_native import batch
+
+        return batch.AzureBlobFileSystemConfigurationArgs(
+            **self.model_dump(exclude={"identity_reference"}),
+            identity_reference=self.identity_reference.to_arm() if self.identity_reference else None,
+        )
+
 
 class NfsMountSpec(SpecModel):
     """An NFS export (``source`` is ``host:/path``)."""
@@ -172,6 +188,16 @@ class NfsMountSpec(SpecModel):
     source: str = Field(min_length=1)
     relative_mount_path: RelativeMountPath
     mount_options: str | None = None
+
+    def to_sdk(self) -> batch_models.NfsMountConfiguration:
+        """The SDK ``NfsMountConfiguration``."""
+        return batch_models.NfsMountConfiguration(**self.model_dump())
+
+    def to_arm(self) -> Any:
+        """The azure-native ``batch.NFSMountConfigurationArgs``."""
+        from pulumi_azure_native import batch
+
+        return batch.NFSMountConfigurationArgs(**self.model_dump())
 
 
 class CifsMountSpec(SpecModel):
@@ -182,6 +208,18 @@ class CifsMountSpec(SpecModel):
     username: str = Field(min_length=1)
     password: Secret
     mount_options: str | None = None
+
+    def to_sdk(self) -> batch_models.CifsMountConfiguration:
+        """The SDK ``CifsMountConfiguration``."""
+        return batch_models.CifsMountConfiguration(**self.model_dump())
+
+    def to_arm(self) -> Any:
+        """The azure-native ``batch.CIFSMountConfigurationArgs`` (ARM calls the user ``user_name``)."""
+        from pulumi_azure_native import batch
+
+        data = self.model_dump()
+        data["user_name"] = data.pop("username")
+        return batch.CIFSMountConfigurationArgs(**data)
 
 
 class AzureFileShareMountSpec(SpecModel):
@@ -202,6 +240,25 @@ class AzureFileShareMountSpec(SpecModel):
             )
         return value
 
+    def to_sdk(self) -> batch_models.AzureFileShareConfiguration:
+        """The SDK ``AzureFileShareConfiguration``."""
+        return batch_models.AzureFileShareConfiguration(**self.model_dump())
+
+    def to_arm(self) -> Any:
+        """The azure-native ``batch.AzureFileShareConfigurationArgs``."""
+        from pulumi_azure_native import batch
+
+        return batch.AzureFileShareConfigurationArgs(**self.model_dump())
+
+
+#: A mount's kind -> its property in the SDK's and azure-native's mount configuration (the same names).
+_MOUNT_KEYS = {
+    "azure_blob_file_system": "azure_blob_file_system_configuration",
+    "nfs": "nfs_mount_configuration",
+    "cifs": "cifs_mount_configuration",
+    "azure_file_share": "azure_file_share_configuration",
+}
+
 
 class MountSpec(SpecModel):
     """One file system mounted on every node (``mountConfiguration`` item): exactly one kind."""
@@ -221,103 +278,28 @@ class MountSpec(SpecModel):
             )
         return self
 
+    def _kind(self) -> tuple[str, Any]:
+        for name in _MOUNT_KEYS:
+            if getattr(self, name) is not None:
+                return name, getattr(self, name)
+        raise AssertionError("validated: exactly one kind")
+
     @property
     def relative_mount_path(self) -> str:
         """Where the mount appears under ``$AZ_BATCH_NODE_MOUNTS_DIR``."""
-        part = self.azure_blob_file_system or self.nfs or self.cifs or self.azure_file_share
-        assert part is not None
-        return part.relative_mount_path
+        return str(self._kind()[1].relative_mount_path)
 
     def to_sdk(self) -> batch_models.MountConfiguration:
         """The SDK ``MountConfiguration``."""
-        m = batch_models
-        blob = self.azure_blob_file_system
-        return m.MountConfiguration(
-            azure_blob_file_system_configuration=m.AzureBlobFileSystemConfiguration(
-                account_name=blob.account_name,
-                container_name=blob.container_name,
-                account_key=blob.account_key,
-                sas_key=blob.sas_key,
-                blobfuse_options=blob.blobfuse_options,
-                relative_mount_path=blob.relative_mount_path,
-                identity_reference=blob.identity_reference.to_sdk() if blob.identity_reference else None,
-            )
-            if blob
-            else None,
-            nfs_mount_configuration=m.NfsMountConfiguration(
-                source=self.nfs.source,
-                relative_mount_path=self.nfs.relative_mount_path,
-                mount_options=self.nfs.mount_options,
-            )
-            if self.nfs
-            else None,
-            cifs_mount_configuration=m.CifsMountConfiguration(
-                username=self.cifs.username,
-                source=self.cifs.source,
-                relative_mount_path=self.cifs.relative_mount_path,
-                mount_options=self.cifs.mount_options,
-                password=self.cifs.password,
-            )
-            if self.cifs
-            else None,
-            azure_file_share_configuration=m.AzureFileShareConfiguration(
-                account_name=self.azure_file_share.account_name,
-                account_key=self.azure_file_share.account_key,
-                azure_file_url=self.azure_file_share.azure_file_url,
-                relative_mount_path=self.azure_file_share.relative_mount_path,
-                mount_options=self.azure_file_share.mount_options,
-            )
-            if self.azure_file_share
-            else None,
-        )
+        name, part = self._kind()
+        return batch_models.MountConfiguration(**{_MOUNT_KEYS[name]: part.to_sdk()})
 
     def to_arm(self) -> Any:
         """The azure-native ``batch.MountConfigurationArgs``."""
         from pulumi_azure_native import batch
 
-        blob, nfs, cifs, share = self.azure_blob_file_system, self.nfs, self.cifs, self.azure_file_share
-        return batch.MountConfigurationArgs(
-            azure_blob_file_system_configuration=batch.AzureBlobFileSystemConfigurationArgs(
-                account_name=blob.account_name,
-                container_name=blob.container_name,
-                relative_mount_path=blob.relative_mount_path,
-                account_key=blob.account_key,
-                sas_key=blob.sas_key,
-                blobfuse_options=blob.blobfuse_options,
-                identity_reference=batch.ComputeNodeIdentityReferenceArgs(
-                    resource_id=blob.identity_reference.resource_id
-                )
-                if blob.identity_reference
-                else None,
-            )
-            if blob
-            else None,
-            nfs_mount_configuration=batch.NFSMountConfigurationArgs(
-                source=nfs.source,
-                relative_mount_path=nfs.relative_mount_path,
-                mount_options=nfs.mount_options,
-            )
-            if nfs
-            else None,
-            cifs_mount_configuration=batch.CIFSMountConfigurationArgs(
-                source=cifs.source,
-                relative_mount_path=cifs.relative_mount_path,
-                user_name=cifs.username,
-                password=cifs.password,
-                mount_options=cifs.mount_options,
-            )
-            if cifs
-            else None,
-            azure_file_share_configuration=batch.AzureFileShareConfigurationArgs(
-                account_name=share.account_name,
-                account_key=share.account_key,
-                azure_file_url=share.azure_file_url,
-                relative_mount_path=share.relative_mount_path,
-                mount_options=share.mount_options,
-            )
-            if share
-            else None,
-        )
+        name, part = self._kind()
+        return batch.MountConfigurationArgs(**{_MOUNT_KEYS[name]: part.to_arm()})
 
 
 # --------------------------------------------------------------------------------------------------

@@ -121,11 +121,7 @@ class ResourceFileSpec(SpecModel):
             blob_prefix=self.blob_prefix,
             file_path=self.file_path,
             file_mode=self.file_mode,
-            identity_reference=batch.ComputeNodeIdentityReferenceArgs(
-                resource_id=self.identity_reference.resource_id
-            )
-            if self.identity_reference
-            else None,
+            identity_reference=self.identity_reference.to_arm() if self.identity_reference else None,
         )
 
 
@@ -257,11 +253,7 @@ class ContainerRegistrySpec(SpecModel):
             registry_server=self.registry_server,
             user_name=self.username,
             password=self.password,
-            identity_reference=batch.ComputeNodeIdentityReferenceArgs(
-                resource_id=self.identity_reference.resource_id
-            )
-            if self.identity_reference
-            else None,
+            identity_reference=self.identity_reference.to_arm() if self.identity_reference else None,
         )
 
 

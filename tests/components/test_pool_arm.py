@@ -125,6 +125,7 @@ def test_a_fixed_spot_pool_maps_to_fixed_scale_with_low_priority_nodes(recorder:
 @pulumi.runtime.test
 def test_the_spot_stack_example_declares_an_autoscaled_spot_pool_with_containers(recorder: ArmMocks) -> None:
     from pulumi_azbatch.components import AzureBackend, BatchWorkload
+
     from pulumi_azbatch.config import load_stack_file
 
     config = load_stack_file(REPO / "stacks" / "Pulumi.spot.yaml")

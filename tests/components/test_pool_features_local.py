@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from azure.core.exceptions import HttpResponseError
-
 from pulumi_azbatch.dynamic_providers.job import JobProvider
 from pulumi_azbatch.dynamic_providers.pool import PoolProvider
+
 from pulumi_azbatch.localdev import Endpoints
 
 

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 from azure.batch import models as m
-
-from pulumi_azbatch.config import StackConfigError, load_stack_config
 from pool_samples import BASE, FULL
 
+from pulumi_azbatch.config import StackConfigError, load_stack_config
 from pulumi_azbatch.model.pool import PoolSpec, validate_pool
 
 
