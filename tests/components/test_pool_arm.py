@@ -148,3 +148,34 @@ def test_the_spot_stack_example_declares_an_autoscaled_spot_pool_with_containers
         assert repeat["container_settings"]["image_name"] == "crazbatchspot001.azurecr.io/render/worker:1.4.2"
 
     return workload.job.job_id.apply(check)
+
+
+@pulumi.runtime.test
+def test_local_backend_refuses_container_tasks_through_the_job_resource(recorder: ArmMocks) -> None:
+    """The local emulator has no container runtime (docs/containers.md): BatchJob hands the Job resource
+    the pool's refusal, which its preview check reports at each container task."""
+    from pulumi_azbatch.components import BatchJob, BatchJobArgs, BatchPool, BatchPoolArgs, LocalBackend
+
+    from pulumi_azbatch.endpoints import Endpoints
+    from pulumi_azbatch.model.pool import PoolSpec
+
+    endpoints = Endpoints(
+        "http://127.0.0.1:1", "acct", "a2V5", "http://127.0.0.1:2/devstoreaccount1", "dev", "a2V5"
+    )
+    plain_pool = BatchPool("plain", BatchPoolArgs(PoolSpec.model_validate(BASE), LocalBackend(endpoints)))
+    assert "no container_configuration" in str(plain_pool.container_refusal)
+    boxed = {**BASE, "id": "boxed", "container_configuration": {"container_image_names": ["ubuntu:24.04"]}}
+    pool = BatchPool("boxed", BatchPoolArgs(PoolSpec.model_validate(boxed), LocalBackend(endpoints)))
+    assert "runs no container tasks" in str(pool.container_refusal)
+    job = BatchJob(
+        "job",
+        BatchJobArgs(
+            {"id": "j", "tasks": [CONTAINER_TASK]}, pool, "https://a.blob/c?sig=x", persist_task_logs=False
+        ),
+    )
+
+    def check(_: Any) -> None:
+        assert recorder.resources["job"].inputs["container_refusal"] == pool.container_refusal
+        assert is_secret(recorder.resources["boxed"].inputs["container_configuration"])
+
+    return job.job_id.apply(check)
