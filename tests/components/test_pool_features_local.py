@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
 from azure.core.exceptions import HttpResponseError
 from pulumi_azbatch.dynamic_providers.job import JobProvider
 from pulumi_azbatch.dynamic_providers.pool import PoolProvider
@@ -58,10 +57,13 @@ def test_a_spot_pool_is_created_and_resized_between_spot_and_dedicated(
         provider.delete(created.id, created.outs)
 
 
-def test_an_autoscale_pool_goes_to_the_service_as_an_autoscale_pool(endpoints: Endpoints) -> None:
-    """The provider sends enableAutoScale + formula; an emulator without autoscale refuses it by name."""
+def test_an_autoscale_pool_goes_to_the_service_as_an_autoscale_pool(
+    endpoints: Endpoints, batch_client: Any
+) -> None:
+    """The provider sends enableAutoScale + formula. An emulator that evaluates formulas creates the pool
+    and reports the evaluation; one that does not refuses it naming enableAutoScale, and no pool is left."""
     provider = PoolProvider()
-    formula = "$TargetLowPriorityNodes = max(1, $PendingTasks.GetSample(1)); $TargetDedicatedNodes = 0;"
+    formula = "$TargetLowPriorityNodes = 1; $TargetDedicatedNodes = 0;"
     props = _checked(
         provider,
         _props(
@@ -74,12 +76,14 @@ def test_an_autoscale_pool_goes_to_the_service_as_an_autoscale_pool(endpoints: E
     try:
         created = provider.create(props)
     except HttpResponseError as exc:
-        # The emulator of this branch's base does not evaluate formulas yet (issue 18, emulator side).
         assert "enableAutoScale" in str(exc)
-        pytest.skip("this emulator does not accept autoscale pools yet")
+        assert props["pool_id"] not in {p.id for p in batch_client.list_pools()}, "nothing left behind"
+        return
     try:
+        pool = batch_client.get_pool(created.id)
+        assert pool.enable_auto_scale and pool.auto_scale_formula == formula
         assert created.outs["auto_scale_run"] is not None
-        assert len(created.outs["node_ids"]) >= 1
+        assert created.outs["current_low_priority_nodes"] == 1
     finally:
         provider.delete(created.id, created.outs)
 
