@@ -82,6 +82,18 @@ def _spec_data(props: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _with_defaults(props: dict[str, Any]) -> dict[str, Any]:
+    """``props`` with every unset optional pool property at its default (in its JSON form)."""
+    from pydantic_core import to_jsonable_python
+
+    out = dict(props)
+    for name, field in PoolSpec.model_fields.items():
+        key = "pool_id" if name == "id" else name
+        if key in _SPEC_KEYS and out.get(key) is None and not field.is_required():
+            out[key] = to_jsonable_python(field.get_default(call_default_factory=True))
+    return out
+
+
 def _spec(props: dict[str, Any]) -> PoolSpec:
     """The pool's ``PoolSpec`` from the provider's inputs (the same model the stack config uses)."""
     return PoolSpec.model_validate(_spec_data(props))
@@ -213,7 +225,9 @@ class PoolProvider(ProviderBase):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         trace(self, "diff")
-        changed = sorted(changed_keys(olds, news, self.input_keys))
+        # A pool created before a property existed has no value stored for it: compare it as the
+        # property's default, so upgrading this library does not replace existing pools.
+        changed = sorted(changed_keys(_with_defaults(olds), _with_defaults(news), self.input_keys))
         replaces = [k for k in changed if k in self.replace_keys]
         # The pool id stays the same across a replacement, so the old pool must be gone first.
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)

@@ -127,3 +127,14 @@ def test_preview_refuses_container_tasks_the_pool_cannot_run(endpoints: Endpoint
     assert set(failures) == {"tasks[1].container_settings", "job_preparation_task.container_settings"}
     assert all(refusal in reason for reason in failures.values())
     assert not JobProvider().check({}, job).failures, "a pool that runs containers accepts them"
+
+
+def test_a_pool_stored_before_the_new_properties_existed_is_not_replaced(endpoints: Endpoints) -> None:
+    provider = PoolProvider()
+    news = _checked(provider, _props(endpoints, pool_id="old-pool", target_dedicated_nodes=2))
+    stored = {k: v for k, v in news.items() if v not in (None, [], {}, False)}  # an older version's state
+    assert not provider.diff("old-pool", stored, news).changes
+    spot = provider.diff("old-pool", stored, {**news, "target_low_priority_nodes": 2})
+    assert spot.changes and not spot.replaces
+    mounted = {**news, "mount_configuration": [{"nfs": {"source": "h:/x", "relative_mount_path": "n"}}]}
+    assert provider.diff("old-pool", stored, mounted).replaces == ["mount_configuration"]
