@@ -14,7 +14,7 @@ help:
 	@echo "make test             bootstrap, then run the whole test suite"
 	@echo "make emulators        start Azurite and the Batch emulator in the background"
 	@echo "make stop-emulators   stop them"
-	@echo "make lint             ruff and mypy"
+	@echo "make lint             ruff (lint and format check) and mypy"
 	@echo "make bench            run the benchmarks and print one table"
 	@echo "make validate-stacks  validate every stack config in stacks/ offline"
 
@@ -40,6 +40,7 @@ down: bootstrap
 
 lint: bootstrap
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy pulumi_azbatch components dynamic_providers emulator/localbatch file_conventions/batch_file_conventions
 
 bench: bootstrap

@@ -37,9 +37,12 @@ def run(ctx: Context) -> BenchResult:
     admin = ContainerClient.from_connection_string(endpoints.storage_connection_string, name)
     admin.create_container()
     sas = generate_container_sas(
-        endpoints.storage_account_name, name, account_key=endpoints.storage_account_key,
-        permission=ContainerSasPermissions.from_string("racwl"), expiry=datetime.now(UTC) + timedelta(hours=2),
-    )  # fmt: skip
+        endpoints.storage_account_name,
+        name,
+        account_key=endpoints.storage_account_key,
+        permission=ContainerSasPermissions.from_string("racwl"),
+        expiry=datetime.now(UTC) + timedelta(hours=2),
+    )
     storage = TaskOutputStorage.from_container_url(f"{endpoints.blob_url}/{name}?{sas}", "bench-task")
     work = ctx.scratch / "b7"
     work.mkdir(parents=True, exist_ok=True)
@@ -63,8 +66,12 @@ def _complete_file(ctx: Context, storage: TaskOutputStorage, work: Path, result:
 
     def sdk_append(i: int) -> None:
         with open(source, "rb") as data:
-            storage.container.upload_blob(f"{storage.task_id}/$TaskLog/complete-sdk-{i}.bin", data,
-                                          blob_type="AppendBlob", overwrite=True)  # fmt: skip
+            storage.container.upload_blob(
+                f"{storage.task_id}/$TaskLog/complete-sdk-{i}.bin",
+                data,
+                blob_type="AppendBlob",
+                overwrite=True,
+            )
 
     def plain(i: int) -> None:
         storage.save(KIND, source, f"complete-plain-{i}.bin")
@@ -129,5 +136,13 @@ def _record(
     measured = ", ".join(f"{name} {fmt_seconds(seconds)}" for name, seconds in best.items())
     for baseline, goal in goals.items():
         ratio = Ratio(best["tracked"] / best[baseline], False, goal)
-        result.rows.append(Row("B7 tracked save", case, measured, f"tracked/{baseline}", ratio,
-                               "" if goal is None else f"≤ {goal}"))  # fmt: skip
+        result.rows.append(
+            Row(
+                "B7 tracked save",
+                case,
+                measured,
+                f"tracked/{baseline}",
+                ratio,
+                "" if goal is None else f"≤ {goal}",
+            )
+        )

@@ -41,10 +41,17 @@ def synthetic_run(tasks: int, nodes: int = 50, slots: int = 2, seed: int = 7) ->
         end = start + rng.uniform(0.5, 6.0)
         lanes[lane] = end
         failed = rng.random() < 0.03
-        run.tasks.append(TaskRun(
-            task_id=f"task{i}", node_id=node, start=start, end=end, result=FAILED if failed else SUCCEEDED,
-            retry_count=1 if rng.random() < 0.02 else 0, exit_code=rng.choice((1, 2, 137)) if failed else 0,
-        ))  # fmt: skip
+        run.tasks.append(
+            TaskRun(
+                task_id=f"task{i}",
+                node_id=node,
+                start=start,
+                end=end,
+                result=FAILED if failed else SUCCEEDED,
+                retry_count=1 if rng.random() < 0.02 else 0,
+                exit_code=rng.choice((1, 2, 137)) if failed else 0,
+            )
+        )
         run.states["completed"] += 1
     for node, lanes in free.items():
         last = max(lanes)
@@ -59,11 +66,20 @@ def _iso(seconds: float) -> str:
 def as_documents(run: JobRun) -> list[dict[str, object]]:
     """The run's tasks as the service's `list_tasks` documents (what the page translates)."""
     return [
-        {"id": t.task_id, "state": "completed", "nodeInfo": {"nodeId": t.node_id},
-         "executionInfo": {"startTime": _iso(t.start), "endTime": _iso(t.end), "exitCode": t.exit_code,
-                           "result": "success" if t.result == SUCCEEDED else "failure", "retryCount": t.retry_count}}
+        {
+            "id": t.task_id,
+            "state": "completed",
+            "nodeInfo": {"nodeId": t.node_id},
+            "executionInfo": {
+                "startTime": _iso(t.start),
+                "endTime": _iso(t.end),
+                "exitCode": t.exit_code,
+                "result": "success" if t.result == SUCCEEDED else "failure",
+                "retryCount": t.retry_count,
+            },
+        }
         for t in run.tasks
-    ]  # fmt: skip
+    ]
 
 
 def _best_ms(fn: Callable[[], object], repeat: int) -> float:
@@ -84,10 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     pictures: dict[str, Callable[[JobRun], object]] = {
         "timeline": lambda run: timeline.render_timeline(run, job_id="bench"),
         "timeline, zoomed to 1%": lambda run: timeline.render_timeline(
-            run, job_id="bench", window=(0.0, timeline.full_window(run)[1] / 100)),
+            run, job_id="bench", window=(0.0, timeline.full_window(run)[1] / 100)
+        ),
         "histogram + exit codes": lambda run: charts.render_summaries(run),
         "documents -> JobRun": lambda run: job_run(documents[id(run)], None, run.now),
-    }  # fmt: skip
+    }
     runs = {n: synthetic_run(n) for n in SIZES}
     documents = {id(run): as_documents(run) for run in runs.values()}
     print(f"{'picture':<26}" + "".join(f"{n:>12,} tasks" for n in SIZES) + "   mode at the largest size")

@@ -17,7 +17,7 @@ from pulumi_azbatch.localdev import running_emulators
 from .common import BenchResult, Context
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-NAMES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
+NAMES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
 
 
 MODULES = {
@@ -28,6 +28,7 @@ MODULES = {
     "B5": "b5_destroy",
     "B6": "b6_polling",
     "B7": "b7_tracked",
+    "B8": "b8_task_changes",
 }
 
 

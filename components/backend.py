@@ -72,8 +72,14 @@ class PoolRef:
 
 
 def backend_from_config(config: StackConfig, project_dir: Path | None = None) -> Backend:
-    """The backend a validated stack config names (the local one reads its endpoints file now)."""
+    """The backend a validated stack config names.
+
+    The local one reads its endpoints file now and fails at once, naming the endpoint and
+    ``make emulators``, when an emulator is not running (preview included).
+    """
     if config.backend == "azure":
         assert config.azure is not None  # guaranteed by load_stack_config
         return AzureBackend(config.azure)
-    return LocalBackend.from_file(config.endpoints_path(project_dir))
+    backend = LocalBackend.from_file(config.endpoints_path(project_dir))
+    backend.endpoints.check_reachable()
+    return backend

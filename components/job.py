@@ -10,7 +10,7 @@ from typing import Any
 
 import pulumi
 
-from pulumi_azbatch.model.job import JobSpec
+from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec
 
 from .backend import PoolRef
 from .pool import BatchPool
@@ -33,19 +33,52 @@ class BatchJobArgs:
     ``output`` is an :class:`OutputStorage` or a container URL with a write SAS (secret).
     With ``persist_task_logs`` (default), every task also persists its stdout/stderr to
     ``{taskId}/$TaskLog`` on completion, unless it already declares an output for that file.
+    With ``file_conventions`` on the job, its tasks get the container URL with a SAS of their own
+    (lifetime and permissions from :class:`FileConventionsSpec`) in
+    ``AZ_BATCH_FILE_CONVENTIONS_CONTAINER_URL``, for the ``batch-file-conventions`` library.
+    ``secret_properties`` are job properties (``common_environment_settings``, ``tasks``...; ``*``
+    for all) stored as secrets, e.g. because their stack config value is secret.
     """
 
     job: JobSpec | Mapping[str, Any]
     pool: BatchPool | PoolRef
     output: OutputStorage | pulumi.Input[str]
     persist_task_logs: bool = True
+    #: Take over an existing job of the same id that is not this resource's (announced by preview).
+    adopt: bool = False
+    secret_properties: frozenset[str] = frozenset()
+
+
+def _segments_match(pattern: list[str], path: list[str]) -> bool:
+    """Match path segments as the Batch service matches file patterns relative to the working directory.
+
+    ``*`` and ``?`` stay inside one segment, a whole-segment ``**`` spans any number of directories,
+    and ``..`` (the parent of the working directory) is matched only by a literal ``..``: ``*.txt``
+    names files in the working directory, never ``../stdout.txt``.
+    """
+    if not pattern:
+        return not path
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_segments_match(rest, path[i:]) for i in range(len(path) + 1) if ".." not in path[:i])
+    if not path:
+        return False
+    if path[0] == ".." or head == "..":
+        return head == path[0] and _segments_match(rest, path[1:])
+    return fnmatchcase(path[0], head) and _segments_match(rest, path[1:])
 
 
 def _covers(outputs: list[Mapping[str, Any]], path: str) -> bool:
-    """True when one of the task's output files already matches ``path`` (so it is not added twice)."""
+    """True when one of the task's ``TaskLog`` outputs already uploads ``path`` (so it is not added twice).
+
+    Outputs of another kind or destination do not count: the log still belongs in ``$TaskLog``.
+    """
+    wanted = [p for p in path.split("/") if p not in ("", ".")]
     for output in outputs:
+        if output.get("kind") != "TaskLog":
+            continue
         pattern = str(output.get("file_pattern", "")).replace("\\", "/")
-        if pattern == path or fnmatchcase(path, pattern):
+        if _segments_match([p for p in pattern.split("/") if p not in ("", ".")], wanted):
             return True
     return False
 
@@ -76,7 +109,8 @@ def with_task_logs(job: Mapping[str, Any]) -> dict[str, Any]:
 class BatchJob(pulumi.ComponentResource):
     """A Batch job (the ``azbatch:Job`` dynamic resource) on a pool, writing to an output container.
 
-    Outputs: ``job_id``, ``url``, ``state``, ``task_counts``, ``nodes`` (per node: the preparation and
+    Outputs: ``job_id``, ``url``, ``state``, ``task_counts``, ``failed_tasks`` (each failed task's id,
+    exit code, failure info and node; also a warning), ``nodes`` (per node: the preparation and
     release task results), ``output_container`` (container URL without SAS). ``job`` is the
     underlying Job resource.
     """
@@ -85,6 +119,7 @@ class BatchJob(pulumi.ComponentResource):
     url: pulumi.Output[str]
     state: pulumi.Output[str]
     task_counts: pulumi.Output[dict[str, int]]
+    failed_tasks: pulumi.Output[list[dict[str, Any]]]
     nodes: pulumi.Output[list[dict[str, Any]]]
     output_container: pulumi.Output[str | None]
 
@@ -108,9 +143,18 @@ class BatchJob(pulumi.ComponentResource):
             depends.append(args.pool)
         if isinstance(args.output, OutputStorage):
             depends.append(args.output)
+        tasks_url: pulumi.Input[str] | None = None
+        if raw.get("file_conventions") is not None:
+            conventions = FileConventionsSpec.model_validate(raw["file_conventions"])
+            tasks_url = (
+                args.output.tasks_sas_url(name, conventions.sas_lifetime, conventions.sas_permissions)
+                if isinstance(args.output, OutputStorage)
+                else sas_url
+            )
         self.job = Job(
             name,
             raw,
+            file_conventions_container_url=tasks_url,
             batch_account_url=pool.account.url,
             batch_account_name=pool.account.name,
             batch_account_key=pool.account.key,
@@ -118,12 +162,16 @@ class BatchJob(pulumi.ComponentResource):
             output_container_url=pulumi.Output.secret(sas_url),
             # Container tasks on a pool (or local backend) that cannot run them fail at preview.
             container_refusal=args.pool.container_refusal if isinstance(args.pool, BatchPool) else None,
+            secret_properties=args.secret_properties,
+            adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
         )
         self.job_id = self.job.job_id
         self.url = self.job.url
         self.state = self.job.state
         self.task_counts = self.job.task_counts
+        self.failed_tasks = self.job.failed_tasks
+        self.failed_tasks.apply(lambda failed: _warn_failed(self, failed))
         self.nodes = self.job.nodes
         self.output_container = self.job.output_container
         self.register_outputs(
@@ -132,7 +180,19 @@ class BatchJob(pulumi.ComponentResource):
                 "url": self.url,
                 "state": self.state,
                 "task_counts": self.task_counts,
+                "failed_tasks": self.failed_tasks,
                 "nodes": self.nodes,
                 "output_container": self.output_container,
             }
         )
+
+
+def _warn_failed(resource: pulumi.Resource, failed: list[dict[str, Any]] | None) -> None:
+    """A warning listing the failed tasks (``fail_on_task_failure: false`` keeps the deployment going)."""
+    if not failed:
+        return
+    shown = ", ".join(f"{t.get('id')} (exit code {t.get('exit_code')})" for t in failed[:10])
+    more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+    pulumi.log.warn(
+        f"{len(failed)} failed task(s): {shown}{more}; see the failed_tasks output", resource=resource
+    )

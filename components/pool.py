@@ -27,6 +27,11 @@ class BatchPoolArgs:
     pool: PoolSpec
     backend: Backend
     wait_timeout_seconds: float = 900
+    #: Pool properties (``start_task``, ``metadata``...; ``*`` for all) stored as secrets, e.g. because
+    #: their stack config value is secret.
+    secret_properties: frozenset[str] = frozenset()
+    #: Take over an existing pool of the same id that is not this resource's (local backend; announced).
+    adopt: bool = False
 
 
 class BatchPool(pulumi.ComponentResource):
@@ -92,6 +97,8 @@ class BatchPool(pulumi.ComponentResource):
             batch_account_name=e.batch_account_name,
             batch_account_key=e.batch_account_key,
             wait_timeout_seconds=args.wait_timeout_seconds,
+            secret_properties=args.secret_properties,
+            adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.resource = pool
@@ -135,27 +142,30 @@ class BatchPool(pulumi.ComponentResource):
             account_name = settings.batch_account.name
             endpoint = existing.account_endpoint
             account_id = existing.id
-        pool_args = args.pool.to_arm_pool_args(account_id=pulumi.Output.from_input(account_id))
-        secret_outputs = []
-        # Registry passwords, storage keys, SAS and user passwords: secret in the state.
-        for key, arm_name in (
-            ("deployment_configuration", "deploymentConfiguration"),
-            ("mount_configuration", "mountConfiguration"),
-            ("user_accounts", "userAccounts"),
-        ):
-            if args.pool.has_secrets and pool_args.get(key) is not None:
-                pool_args[key] = pulumi.Output.secret(pool_args[key])
-                secret_outputs.append(arm_name)
+        arm_args = args.pool.to_arm_pool_args(account_id=pulumi.Output.from_input(account_id))
+        # Registry passwords, storage keys, SAS and user passwords are secret in the state; so are the
+        # start task and metadata when their stack config value is secret.
+        secret = [
+            key
+            for key in ("deployment_configuration", "mount_configuration", "user_accounts")
+            if args.pool.has_secrets and arm_args.get(key) is not None
+        ] + [
+            key
+            for key in ("start_task", "metadata")
+            if arm_args.get(key) is not None and ({key, "*"} & args.secret_properties)
+        ]
+        for key in secret:
+            arm_args[key] = pulumi.Output.secret(arm_args[key])
         pool = batch.Pool(
             name,
             account_name=account_name,
             resource_group_name=group,
-            **pool_args,
+            **arm_args,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 replace_on_changes=AZURE_POOL_REPLACE_ON_CHANGES,
                 delete_before_replace=True,
-                additional_secret_outputs=secret_outputs,
+                additional_secret_outputs=secret,
             ),
         )
         self.resource = pool

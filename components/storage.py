@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pulumi
 
@@ -24,6 +25,8 @@ class OutputStorageArgs:
     container_name: str
     backend: Backend
     storage: StorageSpec = field(default_factory=StorageSpec)
+    #: Take over an existing container of this name that is not this resource's (local backend; announced).
+    adopt: bool = False
 
     @classmethod
     def for_job(cls, job_id: str, backend: Backend, storage: StorageSpec | None = None) -> OutputStorageArgs:
@@ -65,6 +68,7 @@ class OutputStorage(pulumi.ComponentResource):
         from pulumi_azbatch.dynamic_providers.sas import ContainerSas
 
         spec = args.storage
+        self._signing = (blob_url, account_name, account_key, container)
         self.sas = ContainerSas(
             f"{name}-sas",
             blob_url=blob_url,
@@ -73,7 +77,7 @@ class OutputStorage(pulumi.ComponentResource):
             container_name=container,
             permissions=spec.sas_permissions,
             lifetime=spec.sas_lifetime,
-            rotation_margin=spec.sas_rotation_margin,
+            rotation_margin=spec.rotation_margin,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.container_name = pulumi.Output.from_input(container)
@@ -93,6 +97,27 @@ class OutputStorage(pulumi.ComponentResource):
             }
         )
 
+    def tasks_sas_url(self, name: str, lifetime: timedelta, permissions: str) -> pulumi.Output[str]:
+        """The container URL with a SAS of its own for the job's tasks (secret), e.g. shorter-lived.
+
+        A second :class:`~pulumi_azbatch.dynamic_providers.sas.ContainerSas` of this container,
+        re-signed by an ``up`` in the last quarter of its lifetime.
+        """
+        from pulumi_azbatch.dynamic_providers.sas import ContainerSas
+
+        blob_url, account_name, account_key, container = self._signing
+        sas = ContainerSas(
+            f"{name}-tasks-sas",
+            blob_url=blob_url,
+            account_name=account_name,
+            account_key=account_key,
+            container_name=container,
+            permissions=permissions,
+            lifetime=lifetime,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return pulumi.Output.secret(sas.sas_url)
+
     def _local(
         self, name: str, args: OutputStorageArgs, backend: LocalBackend
     ) -> tuple[pulumi.Input[str], pulumi.Input[str], pulumi.Input[str], pulumi.Input[str]]:
@@ -105,6 +130,7 @@ class OutputStorage(pulumi.ComponentResource):
             account_name=e.storage_account_name,
             account_key=e.storage_account_key,
             name=args.container_name,
+            adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.storage.retain_on_destroy),
         )
         self.container = container

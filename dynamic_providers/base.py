@@ -23,7 +23,7 @@ from typing import Any
 from pulumi.dynamic import DiffResult, ResourceProvider
 from pulumi.output import Unknown
 
-from pulumi_azbatch.model.common import UNKNOWN, contains_unknown, is_unknown
+from pulumi_azbatch.model.common import UNKNOWN, contains_unknown, has_sas, is_unknown, redact_sas
 
 # Environment variable naming a file to which providers append one JSON line per call: which
 # operation ran, in which process and with which Python (used to diagnose "which code ran my destroy").
@@ -33,12 +33,14 @@ __all__ = [
     "TRACE_ENV",
     "UNKNOWN",
     "ProviderBase",
+    "SasRedactedError",
     "changed_keys",
     "contains_unknown",
     "is_unknown",
     "normalize_unknowns",
     "public_inputs",
     "say",
+    "secret_if_sas",
     "trace",
 ]
 
@@ -90,18 +92,56 @@ def trace(provider: object, operation: str, **fields: Any) -> None:
 
 
 def say(message: str) -> None:
-    """Progress for the user: the engine shows a provider's stderr lines in the CLI output."""
-    print(message, file=sys.stderr, flush=True)
+    """Progress for the user: the engine shows a provider's stderr lines in the CLI output.
+
+    SAS signatures are redacted: diagnostics end up in CI logs.
+    """
+    print(redact_sas(message), file=sys.stderr, flush=True)
+
+
+def secret_if_sas(value: Any) -> Any:
+    """Mark a value secret when it holds a SAS (``sig=``), now or once an Output inside it resolves."""
+    import pulumi
+
+    if value is None:
+        return None
+    return pulumi.Output.from_input(value).apply(lambda v: pulumi.Output.secret(v) if has_sas(v) else v)
+
+
+class SasRedactedError(RuntimeError):
+    """A provider failure whose message held a SAS signature, re-raised with it redacted."""
+
+
+def _redacting_errors(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The engine prints a failed operation's message: a SAS in it (an SDK error quoting a URL) is redacted."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any) -> Any:
+        try:
+            return method(self, *args)
+        except Exception as exc:
+            text = str(exc)
+            if "sig=" not in text:
+                raise
+            raise SasRedactedError(redact_sas(text)) from None
+
+    return wrapper
 
 
 class ProviderBase(ResourceProvider):
-    """A dynamic provider with a diff that ignores `__provider` and classes each key as update or replace."""
+    """A dynamic provider with a diff that ignores `__provider` and classes each key as update or replace.
+
+    Failures of every operation reach the user with SAS signatures redacted.
+    """
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name in ("check", "diff"):
             if name in cls.__dict__:
                 setattr(cls, name, _with_known_form(cls.__dict__[name]))
+        for name in ("create", "read", "update", "delete"):
+            if name in cls.__dict__:
+                setattr(cls, name, _redacting_errors(cls.__dict__[name]))
 
     #: the resource's inputs (stored outputs also hold computed values, which are not compared)
     input_keys: frozenset[str] = frozenset()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -129,6 +130,49 @@ class RetriesExhaustedError(RuntimeError):
         )
 
 
+#: How long a request whose endpoint refuses connections or whose host does not resolve is retried:
+#: long enough to ride out a restarting emulator or a DNS blip, short of the whole backoff budget (a
+#: minute and more) that would only delay the answer when nothing listens there.
+UNREACHABLE_SECONDS = 20.0
+_UNREACHABLE_MARKERS = (
+    ("connection refused", "connection refused"),
+    ("name or service not known", "unknown host"),
+    ("nodename nor servname", "unknown host"),
+    ("temporary failure in name resolution", "DNS failure"),
+    ("no address associated", "unknown host"),
+    ("getaddrinfo failed", "unknown host"),
+    ("failed to resolve", "unknown host"),
+)
+_HOST_PORT = re.compile(r"host='([^']+)', port=(\d+)")
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why a request could not even connect (``connection refused``, ``unknown host``), else None."""
+    if not isinstance(exc, ServiceRequestError):
+        return None
+    text = str(exc).lower()
+    return next((reason for marker, reason in _UNREACHABLE_MARKERS if marker in text), None)
+
+
+class EndpointUnreachableError(ConnectionError):
+    """Nothing accepts connections at the endpoint: the message names it and what to check."""
+
+    def __init__(self, last: BaseException, what: str, reason: str, attempts: int, elapsed: float) -> None:
+        match = _HOST_PORT.search(str(last))
+        host = match.group(1) if match else None
+        endpoint = f"{host}:{match.group(2)}" if match else "the endpoint"
+        if host in ("localhost", "127.0.0.1", "::1"):
+            hint = "is the local Batch emulator running? Start it with `make emulators`"
+        else:
+            hint = (
+                "check the Batch account URL (batch_account_url, azbatch:batchAccountUrl or "
+                f"{URL_ENV}), DNS, and the network or firewall between this machine and Azure"
+            )
+        super().__init__(
+            f"{what}: cannot reach {endpoint} ({reason}; {attempts} attempts in {elapsed:.0f}s): {hint}"
+        )
+
+
 def call_with_retry(
     fn: Callable[[], T],
     *,
@@ -138,7 +182,9 @@ def call_with_retry(
 ) -> T:
     """Run ``fn``, retrying retryable failures per ``settings``.
 
-    A non-retryable failure is raised as is; when the retries are exhausted a
+    A non-retryable failure is raised as is; an endpoint that refuses connections or a host that
+    does not resolve ends after :data:`UNREACHABLE_SECONDS` with an
+    :class:`EndpointUnreachableError` naming it; when the retries are exhausted a
     :class:`RetriesExhaustedError` says what was tried, how often, for how long and the last answer.
     """
     started = time.monotonic()
@@ -148,6 +194,13 @@ def call_with_retry(
         except Exception as exc:
             if not is_retryable(exc):
                 raise
+            reason = unreachable_reason(exc)
+            elapsed = time.monotonic() - started
+            last = attempt + 1 >= settings.attempts
+            if reason is not None and (elapsed >= UNREACHABLE_SECONDS or last):
+                raise EndpointUnreachableError(
+                    exc, what, reason, attempt + 1, time.monotonic() - started
+                ) from exc
             if attempt + 1 >= settings.attempts:
                 raise RetriesExhaustedError(exc, what, settings.attempts, time.monotonic() - started) from exc
             delay = settings.delay(attempt, _retry_after(exc))

@@ -8,29 +8,34 @@ Lifecycle (see the README section ``docs/job-resource.md``):
 
 * ``check``: every rule of the model, each failure naming its property; unknowns tolerated; the id
   is autonamed ``<resource name>-<random>`` once and kept.
-* ``diff``: update in place (priority, max_parallel_tasks, allow_task_preemption, constraints,
-  metadata, on_all_tasks_complete noaction -> terminatejob, tasks added, provider knobs) or replace
-  (preparation/release task, common environment, a changed or removed task, the pool unless the job
-  is disabled, ...), the replacing properties named in ``replaces``; the job is deleted (and gone)
-  before its replacement is created with the same id.
+* ``diff``: the :class:`~pulumi_azbatch.dynamic_providers.job_plan.JobPlan` (see that module): update
+  in place (job properties Batch can PATCH, tasks added, changed, updated or removed one by one,
+  provider knobs) or replace (preparation/release task, common environment, the pool unless the job
+  is disabled, tasks that a completed or self-terminating job cannot take, ...), the replacing
+  properties named in ``replaces``; the plan's lines (task ids, old → new values, reasons) are
+  printed for the preview. A replaced job is deleted (and gone) before it is created with the same id.
 * ``create``: job with ``onAllTasksComplete: noaction``, tasks in ⌈N/100⌉ concurrent calls, then the
   requested ``onAllTasksComplete``, then the optional completion gate. A failure after the job exists
   ends and deletes it; if even that fails, the next ``pulumi up`` adopts the job when it matches.
 * ``read``: the real state, task counts, failed tasks, per-node preparation/release results and the
-  updatable properties as the service has them (drift); a missing job leaves the state.
-* ``update``: PATCH only what changed, add the new tasks, gate.
+  updatable properties as the service has them (drift, named in the ``drift`` output); a missing
+  job leaves the state.
+* ``update``: PATCH only what changed; delete removed and changed tasks, PUT the constraints of
+  tasks whose constraints alone changed, add new and changed tasks in ⌈n/100⌉ calls; gate.
 * ``delete``: per ``on_destroy``; terminate, wait for release on every node that ran preparation,
   print exit codes, copy preparation/release logs to ``$JobLog/``, delete, wait until gone.
 """
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Any
 
 import pulumi
+from azure.batch import models as batch_models
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
@@ -43,19 +48,41 @@ from pulumi.dynamic import (
 )
 from pydantic import BaseModel
 
-from pulumi_azbatch.conventions import job_output_prefix, task_output_prefix
-from pulumi_azbatch.model.canonical import canonical_task
-from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
-from pulumi_azbatch.model.job import JOB_FIELDS_PATCHED, JobSpec, make_job_id
+from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, task_output_prefix
+from pulumi_azbatch.model.common import DESCEND, has_sas, plain_data, strip_query
+from pulumi_azbatch.model.job import JobSpec, make_job_id
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.pool import container_task_paths
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
-from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, trace
+from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, secret_if_sas, trace
 from .batch_client import BatchAccount, call_with_retry, error_code, resolve_account
-from .lifecycle import end_job, enum_text, get_job, job_snapshot, wait_for_gate
-from .submission import submit_tasks
+from .host import fail_keeping_state, install_cancel_hook
+from .job_plan import PATCH_KEYS, REPLACE_KEYS, TASK_KEYS, TaskPlan, plan_job, plan_tasks
+from .lifecycle import JobGateError, end_job, enum_text, get_job, job_snapshot, task_counts, wait_for_gate
+from .ownership import (
+    ADOPT_INPUT,
+    MARK_KEYS,
+    OWNER_INPUTS,
+    Mark,
+    Verdict,
+    announce_adoption,
+    foreign_left_alone,
+    mark_of_inputs,
+    mark_of_object,
+    owner_inputs,
+    owner_text,
+    refusal,
+    user_metadata,
+    verdict,
+    with_mark,
+    with_nonce,
+)
+from .submission import delete_tasks, submit_tasks
+
+# The engine's Cancel (first Ctrl-C) ends the completion gate's wait (see host.py).
+install_cancel_hook()
 
 #: Inputs of the resource besides the job spec.
 ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
@@ -65,39 +92,13 @@ NAME_KEY = "name_prefix"
 CONTAINER_REFUSAL_KEY = "container_refusal"
 #: Spec properties under their input names (``id`` is ``job_id``).
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k in JobSpec.model_fields)
-INPUT_KEYS: frozenset[str] = SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY}
+#: The container URL with the tasks' short write SAS (secret), handed to every task when the job has
+#: ``file_conventions``; without it the tasks get ``output_container_url``.
+TASKS_URL_KEY = "file_conventions_container_url"
+INPUT_KEYS: frozenset[str] = (
+    SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY, TASKS_URL_KEY} | set(OWNER_INPUTS)
+)
 
-#: Changing any of these needs a new job (the service has no way to change them on an existing job).
-REPLACE_KEYS = frozenset(
-    {
-        "job_id",
-        "batch_account_url",
-        "batch_account_name",
-        "display_name",
-        "uses_task_dependencies",
-        "common_environment_settings",
-        "job_preparation_task",
-        "job_release_task",
-        "on_task_failure",
-    }
-)
-#: Changed with a PATCH of the job (the model's list; ``pool_id`` and ``on_all_tasks_complete`` are
-#: updatable too, but only after the checks in ``diff``/``update``).
-PATCH_KEYS = JOB_FIELDS_PATCHED
-#: Only the provider reads these (waits, deletion, validation, credentials): no call to the service.
-PROVIDER_KEYS = frozenset(
-    {
-        "on_destroy",
-        "wait_for",
-        "wait_timeout",
-        "fail_on_task_failure",
-        "node_os",
-        "batch_account_key",
-        "output_container_url",
-        NAME_KEY,
-    }
-)
-TASK_KEYS = frozenset({"tasks", "task_factories"})
 #: The most tasks listed in the ``task_output_prefixes`` output (state size stays bounded).
 MAX_PREFIX_TASKS = 1000
 #: Outputs computed by the provider (seeded with None by the resource class).
@@ -110,6 +111,8 @@ COMPUTED_KEYS = (
     "output_container",
     "task_output_prefixes",
     "task_count",
+    "gate_error",
+    "drift",
 )
 
 
@@ -135,19 +138,6 @@ def _to_inputs(spec: JobSpec, rest: Mapping[str, Any]) -> dict[str, Any]:
     dumped = spec.model_dump(mode="json", exclude_defaults=True)
     dumped["job_id"] = dumped.pop("id", spec.id)
     return {**{k: v for k, v in rest.items() if k not in SPEC_INPUT_KEYS}, **dumped}
-
-
-def _task_index(spec: JobSpec) -> dict[str, dict[str, Any]]:
-    return {t.id.lower(): canonical_task(t) for t in spec.expand_tasks()}
-
-
-def task_changes(old: JobSpec, new: JobSpec) -> tuple[list[str], list[str], list[str]]:
-    """(added, changed, removed) task ids between two specs (factories expanded, SAS ignored)."""
-    before, after = _task_index(old), _task_index(new)
-    added = [k for k in after if k not in before]
-    changed = [k for k in after if k in before and before[k] != after[k]]
-    removed = [k for k in before if k not in after]
-    return added, changed, removed
 
 
 def task_output_prefixes(spec: JobSpec) -> dict[str, list[str]]:
@@ -206,6 +196,7 @@ class JobProvider(ProviderBase):
                 if old_id and not is_unknown(prefix)
                 else make_job_id(str(prefix), secrets.token_hex(4)[:7])
             )
+        inputs = with_nonce(olds, inputs)
         raw = spec_inputs(inputs)
         failures = [
             CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
@@ -214,6 +205,9 @@ class JobProvider(ProviderBase):
         if refusal and not is_unknown(refusal):
             # A container task on a pool (or backend) that cannot run it: refused at preview, not at up.
             failures.extend(CheckFailure(path, str(refusal)) for path in container_task_paths(raw))
+        clash = sorted(k for k in (inputs.get("metadata") or {}) if str(k).lower() in MARK_KEYS)
+        if clash and not contains_unknown(inputs.get("metadata")):
+            failures.append(CheckFailure("metadata", f"{', '.join(clash)}: reserved for the ownership mark"))
         for key in ("batch_account_url", "batch_account_name"):
             value = inputs.get(key)
             if not value and not (getattr(self, "_config", None) or {}).get(key):
@@ -240,7 +234,32 @@ class JobProvider(ProviderBase):
                     inputs,
                 ),
             )
+        if not olds:
+            # A new resource: refuse a job of the same id that is not this resource's now, at preview,
+            # rather than at create (a single cheap GET; any error leaves the decision to create).
+            problem = self._foreign_job(inputs, spec.effective_id())
+            if problem:
+                return CheckResult(inputs, [CheckFailure("job_id", problem)])
         return CheckResult(_to_inputs(spec, inputs), [])
+
+    def _foreign_job(self, inputs: Mapping[str, Any], job_id: str) -> str | None:
+        """The refusal when job ``job_id`` exists and is neither this resource's nor to be adopted."""
+        mark = mark_of_inputs(inputs)
+        if mark is None:
+            return None
+        try:
+            job = get_job(self._account(inputs).client(), job_id)
+        except Exception:  # noqa: BLE001 - unreachable or unauthorized: create decides (and reports) later
+            return None
+        if job is None:
+            return None
+        found = mark_of_object(job)
+        if verdict(found, mark) is not Verdict.FOREIGN:
+            return None
+        if inputs.get(ADOPT_INPUT):
+            say(f"warning: job {job_id} exists and belongs to {owner_text(found)}; adopt: true takes it over")
+            return None
+        return refusal("job", job_id, found, mark)
 
     # -- diff ---------------------------------------------------------------------------------------
 
@@ -248,32 +267,37 @@ class JobProvider(ProviderBase):
         trace(self, "diff")
         changed = [k for k in INPUT_KEYS if contains_unknown(news.get(k)) or olds.get(k) != news.get(k)]
         if not changed:
-            return DiffResult(changes=False, replaces=[], delete_before_replace=True)
-        replaces = sorted(k for k in changed if k in REPLACE_KEYS)
-        state = olds.get("state")
-        if "pool_id" in changed and state != "disabled":
-            replaces.append("pool_id")  # the service changes the pool only while the job is disabled
-        old_mode, new_mode = (
-            olds.get("on_all_tasks_complete") or "noaction",
-            news.get("on_all_tasks_complete"),
-        )
-        if (
-            "on_all_tasks_complete" in changed
-            and (new_mode or "noaction") == "noaction"
-            and old_mode != "noaction"
-        ):
-            replaces.append("on_all_tasks_complete")  # the service rejects terminatejob -> noaction
-        task_keys = [k for k in changed if k in TASK_KEYS]
-        if task_keys and not contains_unknown({k: news.get(k) for k in TASK_KEYS}):
-            try:
-                added, modified, removed = task_changes(_lenient_spec(olds), _lenient_spec(news))
-            except Exception:  # noqa: BLE001 - an unreadable old spec: be safe, replace
-                added, modified, removed = [], ["?"], []
-            if modified or removed:
-                replaces.extend(task_keys)
-            elif added and state in ("completed", "terminating"):
-                replaces.extend(task_keys)  # a completed job takes no new tasks
-        return DiffResult(changes=True, replaces=sorted(set(replaces)), delete_before_replace=True)
+            live = self._live_drift(_id, olds)
+            if live is None:
+                return DiffResult(changes=False, replaces=[], delete_before_replace=True)
+            return DiffResult(changes=True, replaces=live, delete_before_replace=True)
+        plan = plan_job(olds, news, changed, _lenient_spec, unknown=contains_unknown)
+        # The engine's own property diff cannot say which tasks move or why a job is replaced: the
+        # plan's lines do (shown by `pulumi preview` and `up`, with or without --diff).
+        for line in plan.lines():
+            say(line)
+        return DiffResult(changes=True, replaces=sorted(plan.replaces), delete_before_replace=True)
+
+    def _live_drift(self, job_id: str, olds: Mapping[str, Any]) -> list[str] | None:
+        """What `up` must do about changes made outside Pulumi (None: nothing; else the replaced keys).
+
+        A job deleted outside Pulumi is created again (a replacement); an active job that lost some of
+        its declared tasks gets them back (an update). Two cheap calls; unreachable means "nothing".
+        """
+        try:
+            client = self._account(olds).client()
+            job = get_job(client, job_id)
+            if job is None:
+                say(f"job {job_id} no longer exists (deleted outside Pulumi); `pulumi up` creates it again")
+                return ["job_id"]
+            if enum_text(job.state) != "active" or not isinstance(olds.get("task_count"), int):
+                return None
+            counts = task_counts(client, job_id)
+        except Exception:  # noqa: BLE001 - the update itself reports an unreachable service
+            return None
+        if counts["active"] + counts["running"] + counts["completed"] < olds["task_count"]:
+            return []
+        return None
 
     # -- create -------------------------------------------------------------------------------------
 
@@ -283,66 +307,122 @@ class JobProvider(ProviderBase):
         account = self._account(props)
         client = account.client()
         job_id = spec.effective_id()
-        adopted = self._create_or_adopt(client, spec, job_id)
+        self._create_or_adopt(client, spec, job_id, mark_of_inputs(props), bool(props.get(ADOPT_INPUT)))
+        # From here on the job exists: whatever fails, it stays in the state with what it has done
+        # (the engine's partial-failure answer), so the next `up` resumes instead of starting over.
         try:
-            self._add_tasks(client, spec, job_id, spec.expand_tasks())
+            self._add_tasks(client, spec, job_id, spec.expand_tasks(), props)
             if spec.on_all_tasks_complete != "noaction":
                 call_with_retry(
                     lambda: client.update_job(job_id, spec.to_batch_job_update(["on_all_tasks_complete"]))
                 )
-            wait_for_gate(
-                client,
-                job_id,
-                wait_for=spec.wait_for,
-                timeout=spec.wait_timeout,
-                expected_tasks=spec.task_count(),
-                fail_on_task_failure=spec.fail_on_task_failure,
-            )
-        except BaseException as exc:
-            self._clean_up_failed_create(client, spec, job_id, adopted, exc)
-            raise
+            self._gate(client, spec, job_id)
+        except Exception as exc:  # noqa: BLE001 - reported as the deployment's error, the job kept
+            self._fail_keeping_job(account, client, spec, props, job_id, exc)
         return CreateResult(id_=job_id, outs=self._outputs(account, client, spec, props))
 
-    def _create_or_adopt(self, client: Any, spec: JobSpec, job_id: str) -> bool:
-        """Create the job; adopt an existing one with the same id when it is this job (True)."""
+    def _gate(self, client: Any, spec: JobSpec, job_id: str) -> None:
+        wait_for_gate(
+            client,
+            job_id,
+            wait_for=spec.wait_for,
+            timeout=spec.wait_timeout,
+            expected_tasks=spec.task_count(),
+            fail_on_task_failure=spec.fail_on_task_failure,
+            has_preparation=spec.job_preparation_task is not None,
+        )
+
+    def _fail_keeping_job(
+        self,
+        account: BatchAccount,
+        client: Any,
+        spec: JobSpec,
+        props: Mapping[str, Any],
+        job_id: str,
+        exc: Exception,
+    ) -> None:
+        """Fail the create/update with ``exc`` but keep the job, its tasks and their history in the state."""
+        message = str(exc) if isinstance(exc, JobGateError) else f"job {job_id}: {type(exc).__name__}: {exc}"
+        try:
+            outs = self._outputs(account, client, spec, props)
+        except Exception:  # noqa: BLE001 - the service is unreachable: keep what the inputs say
+            outs = {**public_inputs(props), "job_id": job_id, "state": "unknown"}
+        outs["gate_error"] = message
+        say(f"job {job_id}: kept in the stack with its finished tasks; `pulumi up` again resumes it")
+        fail_keeping_state(message, job_id, outs)
+
+    def _create_or_adopt(
+        self, client: Any, spec: JobSpec, job_id: str, mark: Mark | None, adopt: bool
+    ) -> None:
+        """Create the job (marked as this resource's); or adopt the existing one when it is this resource's.
+
+        A job of the same id that carries another owner's mark (or none) is refused unless ``adopt``.
+        """
         from azure.core.exceptions import ResourceExistsError
 
         try:
-            call_with_retry(lambda: client.create_job(spec.to_batch_job_create(job_id=job_id)))
+            call_with_retry(lambda: client.create_job(_marked(spec, mark).to_batch_job_create(job_id=job_id)))
             say(f"job {job_id}: created on pool {spec.pool_id}")
-            return False
+            return
         except ResourceExistsError as exc:
             if error_code(exc) not in (None, "JobExists"):
                 raise
         job = get_job(client, job_id)
-        problems = [] if job is not None else ["it disappeared"]
-        if job is not None:
-            state = enum_text(job.state)
-            if state != "active":
-                problems.append(f"it is {state}")
-            if (job.pool_info.pool_id if job.pool_info else None) != spec.pool_id:
-                problems.append("it runs on another pool")
-            for name, have, want in (
-                ("preparation", job.job_preparation_task, spec.job_preparation_task),
-                ("release", job.job_release_task, spec.job_release_task),
-            ):
-                if (have.command_line if have else None) != (want.command_line if want else None):
-                    problems.append(f"its job {name} task differs")
+        if job is None:
+            raise RuntimeError(
+                f"job {job_id} was reported to exist but has disappeared; run `pulumi up` again"
+            )
+        found = mark_of_object(job)
+        judged = verdict(found, mark) if mark is not None else Verdict.FOREIGN
+        if judged is Verdict.FOREIGN and not adopt:
+            raise RuntimeError(
+                refusal("job", job_id, found, mark) if mark else f"job {job_id} already exists"
+            )
+        problems = []
+        state = enum_text(job.state)
+        if state != "active":
+            problems.append(f"it is {state}")
+        if (job.pool_info.pool_id if job.pool_info else None) != spec.pool_id:
+            problems.append("it runs on another pool")
+        for name, have, want in (
+            ("preparation", job.job_preparation_task, spec.job_preparation_task),
+            ("release", job.job_release_task, spec.job_release_task),
+        ):
+            if (have.command_line if have else None) != (want.command_line if want else None):
+                problems.append(f"its job {name} task differs")
         if problems:
             raise RuntimeError(
                 f"job {job_id} already exists and cannot be adopted: {'; '.join(problems)}. Delete it "
                 "(or choose another job_id) and run `pulumi up` again"
             )
-        say(f"job {job_id}: already exists and matches (left by an interrupted deployment); adopting it")
-        return True
+        if judged is Verdict.FOREIGN:
+            say(
+                f"warning: job {job_id}: taking it over from {owner_text(found)} (adopt: true); it is now this stack's"
+            )
+        else:
+            say(f"job {job_id}: already exists and matches (left by an interrupted deployment); adopting it")
+        if judged is not Verdict.OURS:
+            call_with_retry(
+                lambda: client.update_job(job_id, _marked(spec, mark).to_batch_job_update(["metadata"]))
+            )
 
-    def _add_tasks(self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec]) -> None:
+    def _add_tasks(
+        self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec], props: Mapping[str, Any]
+    ) -> None:
         if not tasks:
             return
         creates = [
             t.to_batch_task_create(output_container_url=spec.output_container_url, job_id=job_id)
             for t in tasks
         ]
+        tasks_url = props.get(TASKS_URL_KEY) or spec.output_container_url
+        if spec.file_conventions is not None and tasks_url:
+            # Per task, not in the job's common environment: a re-signed SAS then reaches the tasks
+            # added after it without replacing the job.
+            for create in creates:
+                settings = [s for s in create.environment_settings or [] if s.name != CONTAINER_URL_ENV]
+                settings.append(batch_models.EnvironmentSetting(name=CONTAINER_URL_ENV, value=tasks_url))
+                create.environment_settings = settings
         say(f"job {job_id}: adding {len(creates)} task(s) in {-(-len(creates) // 100)} call(s)")
         report = submit_tasks(client, job_id, creates)
         if report.failures:
@@ -354,28 +434,6 @@ class JobProvider(ProviderBase):
         if report.existing:
             say(f"job {job_id}: {len(report.existing)} task(s) already existed with the same definition")
 
-    def _clean_up_failed_create(
-        self, client: Any, spec: JobSpec, job_id: str, adopted: bool, exc: BaseException
-    ) -> None:
-        """Never orphan a job: end and delete it; if that fails too, the next up adopts it."""
-        say(
-            f"job {job_id}: creation failed ({type(exc).__name__}); ending and deleting the job so that "
-            "nothing is left behind"
-        )
-        try:
-            end_job(
-                client,
-                job_id,
-                mode="terminate_then_delete",
-                output_container_url=spec.output_container_url,
-                release_timeout=_release_timeout(spec),
-            )
-        except Exception as cleanup_error:  # noqa: BLE001 - report the original failure
-            say(
-                f"job {job_id}: could not delete it ({cleanup_error}); the next `pulumi up` adopts it if it "
-                "still matches, or delete it by hand"
-            )
-
     # -- read ---------------------------------------------------------------------------------------
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -384,9 +442,36 @@ class JobProvider(ProviderBase):
         client = account.client()
         job = get_job(client, id_)
         if job is None or enum_text(job.state) == "deleting":
+            say(
+                f"warning: job {id_} no longer exists (deleted outside Pulumi); removed from the stack, the "
+                "next `pulumi up` creates it again"
+            )
             return ReadResult(id_="", outs={})
+        mark = mark_of_inputs(props)
+        found = mark_of_object(job)
+        if mark is not None and verdict(found, mark) is not Verdict.OURS:
+            say(
+                f"warning: job {id_} now belongs to {owner_text(found)}, not to this resource; removed from "
+                "the stack (nothing deleted)"
+            )
+            return ReadResult(id_="", outs={})
+        reason = job.execution_info.termination_reason if job.execution_info else None
+        if (
+            enum_text(job.state) == "completed"
+            and reason
+            and reason != "AllTasksComplete"
+            and props.get("state") not in ("completed", "terminating")
+        ):
+            say(
+                f"warning: job {id_} was terminated outside Pulumi ({reason}); its finished tasks are kept, "
+                "`pulumi up` changes nothing on it (a completed job takes no new tasks or settings); "
+                "`pulumi up --replace <urn>` runs it again"
+            )
         inputs = {**public_inputs(props), "job_id": props.get("job_id") or id_}
-        outs = {**inputs, **_drift(inputs, job)}
+        drift = _drift(inputs, job)
+        # `drift` names the properties whose stored value is now the service's, so the next preview
+        # can say that `up` reverts them.
+        outs = {**inputs, **drift, "drift": sorted(drift)}
         try:
             spec = _lenient_spec(outs)
         except Exception:  # noqa: BLE001 - state written by another version: show what we can
@@ -402,33 +487,91 @@ class JobProvider(ProviderBase):
         old_spec = _lenient_spec(olds)
         account = self._account(news)
         client = account.client()
+        job = get_job(client, id_)
+        state = enum_text(job.state) if job else "deleted"
         fields = [k for k in PATCH_KEYS if olds.get(k) != news.get(k)]
         if olds.get("pool_id") != news.get("pool_id"):
             fields.append("pool_id")  # only reached while the job is disabled (diff replaces otherwise)
+        if any(olds.get(k) != news.get(k) for k in OWNER_INPUTS) and "metadata" not in fields:
+            fields.append("metadata")  # the stack was renamed: the mark follows
+        if fields and state in ("completed", "terminating"):
+            # The service answers JobCompleted to every PATCH of a completed job: keep the new values in
+            # the state (nothing left to apply them to) instead of failing every `up`.
+            say(
+                f"warning: job {id_} is {state}; {', '.join(sorted(fields))} cannot change on it any more "
+                "and are recorded only"
+            )
+            fields = []
         if fields:
             say(f"job {id_}: updating {', '.join(sorted(fields))}")
-            call_with_retry(lambda: client.update_job(id_, spec.to_batch_job_update(fields)))
-        added, _, _ = task_changes(old_spec, spec)
-        if added:
-            wanted = set(added)
-            self._add_tasks(client, spec, id_, [t for t in spec.expand_tasks() if t.id.lower() in wanted])
-        if (
-            olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete")
-            and spec.on_all_tasks_complete != "noaction"
-        ):
-            call_with_retry(
-                lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"]))
-            )
-        if added:
-            wait_for_gate(
-                client,
-                id_,
-                wait_for=spec.wait_for,
-                timeout=spec.wait_timeout,
-                expected_tasks=spec.task_count(),
-                fail_on_task_failure=spec.fail_on_task_failure,
-            )
+            marked = _marked(spec, mark_of_inputs(news))
+            call_with_retry(lambda: client.update_job(id_, marked.to_batch_job_update(fields)))
+        try:
+            tasks = plan_tasks(old_spec, spec) if _tasks_changed(olds, news) else TaskPlan()
+            missing = self._missing_tasks(client, id_, spec) if state == "active" else set()
+            submitted = self._apply_task_plan(client, spec, id_, tasks, news, missing)
+            if (
+                olds.get("on_all_tasks_complete") != news.get("on_all_tasks_complete")
+                and spec.on_all_tasks_complete != "noaction"
+                and state == "active"
+            ):
+                call_with_retry(
+                    lambda: client.update_job(id_, spec.to_batch_job_update(["on_all_tasks_complete"]))
+                )
+            if submitted or olds.get("gate_error"):
+                self._gate(client, spec, id_)
+        except Exception as exc:  # noqa: BLE001 - reported as the deployment's error, the job kept
+            self._fail_keeping_job(account, client, spec, news, id_, exc)
         return UpdateResult(outs=self._outputs(account, client, spec, news))
+
+    def _missing_tasks(self, client: Any, job_id: str, spec: JobSpec) -> set[str]:
+        """Declared tasks the job no longer has (deleted outside Pulumi); one count call when none is missing."""
+        counts = task_counts(client, job_id)
+        if counts["active"] + counts["running"] + counts["completed"] >= spec.task_count():
+            return set()
+        have = {t.id.lower() for t in call_with_retry(lambda: list(client.list_tasks(job_id, select=["id"])))}
+        missing = {t.id.lower() for t in spec.expand_tasks()} - have
+        if missing:
+            say(
+                f"job {job_id}: {len(missing)} declared task(s) are missing (deleted outside Pulumi); adding them again"
+            )
+        return missing
+
+    def _apply_task_plan(
+        self,
+        client: Any,
+        spec: JobSpec,
+        job_id: str,
+        plan: TaskPlan,
+        props: Mapping[str, Any],
+        missing: set[str],
+    ) -> int:
+        """Touch only the tasks that changed: delete removed and changed ones, update constraints in
+        place, add new, changed and missing ones (with their ids) in ⌈n/100⌉ add-collection calls.
+        Returns how many tasks were submitted."""
+        by_id = {t.id.lower(): t for t in spec.expand_tasks()}
+        submit = [t.lower() for t in plan.submitted]
+        submit += sorted(t for t in missing if t in by_id and t not in set(submit))
+        if not plan and not submit:
+            return 0
+        if plan:
+            say(f"job {job_id}: tasks: {plan.describe()}")
+        gone = [*plan.removed, *plan.readded]
+        if gone:
+            # Deleting a running task stops it (Batch ends its process) and removes its files on the node.
+            failures = delete_tasks(client, job_id, gone)
+            if failures:
+                shown = "\n".join(f"  {f}" for f in failures[:20])
+                raise RuntimeError(f"job {job_id}: {len(failures)} task(s) could not be deleted:\n{shown}")
+        for task_id in plan.updated:
+            constraints = by_id[task_id.lower()].constraints
+            body = batch_models.BatchTask(
+                constraints=constraints.to_sdk() if constraints else batch_models.BatchTaskConstraints()
+            )
+            call_with_retry(functools.partial(client.replace_task, job_id, task_id, body))
+        if submit:
+            self._add_tasks(client, spec, job_id, [by_id[t] for t in submit], props)
+        return len(submit)
 
     # -- delete -------------------------------------------------------------------------------------
 
@@ -440,6 +583,13 @@ class JobProvider(ProviderBase):
             spec = None
         mode = spec.on_destroy if spec else "terminate_then_delete"
         client = self._account(props).client()
+        mark = mark_of_inputs(props)
+        job = get_job(client, id_) if mark is not None else None
+        if job is not None and mark is not None:
+            found = mark_of_object(job)
+            if verdict(found, mark) is not Verdict.OURS:
+                say(foreign_left_alone("job", id_, found, mark))
+                return
         end_job(
             client,
             id_,
@@ -468,7 +618,17 @@ class JobProvider(ProviderBase):
         self, account: BatchAccount, client: Any, spec: JobSpec, props: Mapping[str, Any]
     ) -> dict[str, Any]:
         job_id = spec.effective_id()
-        return {**public_inputs(props), "job_id": job_id, **self._computed(account, client, job_id, spec)}
+        computed = self._computed(account, client, job_id, spec)
+        return {**public_inputs(props), "job_id": job_id, **computed, "drift": []}
+
+
+def _tasks_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    return any(olds.get(k) != news.get(k) for k in TASK_KEYS)
+
+
+def _marked(spec: JobSpec, mark: Mark | None) -> JobSpec:
+    """The spec whose metadata carries this resource's ownership mark (sent to the service, never diffed)."""
+    return spec.model_copy(update={"metadata": with_mark(spec.metadata, mark)})
 
 
 def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[CheckFailure]:
@@ -481,7 +641,7 @@ def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[Che
     masked = []
     for failure in failures:
         value = inputs.get(failure.property)
-        if failure.property in ("batch_account_key", "output_container_url") or _has_sas(value):
+        if failure.property in ("batch_account_key", "output_container_url", TASKS_URL_KEY) or has_sas(value):
             masked.append(CheckFailure("", f"{failure.property}: {failure.reason}"))
         else:
             masked.append(failure)
@@ -496,7 +656,7 @@ def _drift(inputs: Mapping[str, Any], job: Any) -> dict[str, Any]:
         real = getattr(job, key)
         if real is not None and real != (inputs.get(key) if inputs.get(key) is not None else default):
             changes[key] = real
-    real_meta = {m.name: m.value for m in job.metadata or []}
+    real_meta = user_metadata({m.name: m.value for m in job.metadata or []})
     if real_meta != (inputs.get("metadata") or {}):
         changes["metadata"] = real_meta
     real_mode = enum_text(job.all_tasks_complete_mode) or "noaction"
@@ -530,21 +690,19 @@ def _engine_leaf(value: Any) -> Any:
     return DESCEND
 
 
-def _has_sas(value: Any) -> bool:
-    if isinstance(value, str):
-        return "sig=" in value
-    if isinstance(value, Mapping):
-        return any(_has_sas(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_sas(v) for v in value)
-    return False
+#: The job properties that may carry a SAS (a URL with ``sig=``): stored as secrets when one does.
+SAS_BEARING_KEYS = (
+    "tasks",
+    "task_factories",
+    "job_preparation_task",
+    "job_release_task",
+    "common_environment_settings",
+    "metadata",
+)
 
 
-def _secret_if_sas(value: Any) -> Any:
-    """Mark a value secret when it holds a SAS (``sig=``), now or once an Output inside it resolves."""
-    if value is None:
-        return None
-    return pulumi.Output.from_input(value).apply(lambda v: pulumi.Output.secret(v) if _has_sas(v) else v)
+def _input_name(spec_key: str) -> str:
+    return "job_id" if spec_key == "id" else spec_key
 
 
 class Job(Resource, module="azbatch", name="Job"):
@@ -563,6 +721,8 @@ class Job(Resource, module="azbatch", name="Job"):
 
     job_id: pulumi.Output[str]
     """The Batch job id (the resource's id too); autonamed ``<resource name>-<random>`` when not set."""
+    pool_id: pulumi.Output[str]
+    """The pool the job runs on."""
     url: pulumi.Output[str]
     """The job's REST URL."""
     state: pulumi.Output[str]
@@ -589,7 +749,10 @@ class Job(Resource, module="azbatch", name="Job"):
         batch_account_name: pulumi.Input[str] | None = None,
         batch_account_key: pulumi.Input[str] | None = None,
         container_refusal: pulumi.Input[str] | None = None,
+        adopt: bool = False,
         opts: pulumi.ResourceOptions | None = None,
+        secret_properties: Collection[str] = (),
+        file_conventions_container_url: pulumi.Input[str] | None = None,
         **overrides: Any,
     ) -> None:
         raw = spec.model_dump(mode="json", exclude_defaults=True) if isinstance(spec, JobSpec) else dict(spec)
@@ -600,9 +763,15 @@ class Job(Resource, module="azbatch", name="Job"):
         props: dict[str, Any] = {
             ("job_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
         }
-        for key in ("tasks", "task_factories", "job_preparation_task", "job_release_task"):
-            if props.get(key) is not None:
-                props[key] = _secret_if_sas(props[key])
+        # Secret because the stack config value is ("*": all of the job's own properties) ...
+        wanted = set(props) if "*" in secret_properties else {_input_name(k) for k in secret_properties}
+        secret = sorted(k for k in wanted if props.get(k) is not None)
+        for key in secret:
+            props[key] = pulumi.Output.secret(props[key])
+        # ... or because the value holds a SAS (a resource file URL, a metadata or environment value).
+        for key in SAS_BEARING_KEYS:
+            if props.get(key) is not None and key not in secret:
+                props[key] = secret_if_sas(props[key])
         if props.get("output_container_url") is not None:
             props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
         props.setdefault("job_id", None)
@@ -615,11 +784,18 @@ class Job(Resource, module="azbatch", name="Job"):
                 else None,
                 NAME_KEY: resource_name,
                 CONTAINER_REFUSAL_KEY: container_refusal,
+                TASKS_URL_KEY: pulumi.Output.secret(file_conventions_container_url)
+                if file_conventions_container_url is not None
+                else None,
+                **owner_inputs("azbatch:Job", resource_name),
+                ADOPT_INPUT: adopt,
             }
         )
         for key in COMPUTED_KEYS:
             props.setdefault(key, None)
         secret_opts = pulumi.ResourceOptions(
-            additional_secret_outputs=["batch_account_key", "output_container_url"]
+            additional_secret_outputs=["batch_account_key", "output_container_url", TASKS_URL_KEY, *secret]
         )
         super().__init__(JobProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))
+        if adopt:
+            announce_adoption(self, "job", resource_name)

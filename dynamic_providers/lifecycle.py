@@ -25,6 +25,7 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 
 from .base import say
 from .batch_client import call_with_retry, error_code, max_poll_interval, poll_interval
+from .host import CANCELLED, sleep_or_cancel
 
 #: Release tasks run at most 15 minutes; the delete waits that long plus this margin.
 RELEASE_MARGIN = timedelta(minutes=5)
@@ -165,14 +166,51 @@ def job_snapshot(client: Any, job_id: str, job: batch_models.BatchJob | None = N
     }
 
 
+def _tail(data: bytes, lines: int = STDERR_TAIL_LINES) -> str:
+    text = data[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace")
+    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+
+
 def stderr_tail(client: Any, job_id: str, task_id: str, *, lines: int = STDERR_TAIL_LINES) -> str:
     """The last lines of a task's stderr.txt ('' when it cannot be read)."""
     try:
         data = b"".join(client.download_task_file(job_id, task_id, "stderr.txt"))
     except Exception:  # noqa: BLE001 - best effort: the error message is what matters
         return ""
-    text = data[-STDERR_TAIL_BYTES:].decode("utf-8", errors="replace")
-    return "\n".join(text.rstrip("\n").splitlines()[-lines:])
+    return _tail(data, lines)
+
+
+def _indented_tail(tail: str) -> str:
+    return "\n    stderr (tail):\n" + "\n".join(f"      {line}" for line in tail.splitlines()) if tail else ""
+
+
+def preparation_failures(
+    client: Any, job_id: str, statuses: list[batch_models.BatchJobPreparationAndReleaseTaskStatus]
+) -> str | None:
+    """A report of the nodes whose job preparation task failed (exit code, failure, stderr tail), or None."""
+    lines = []
+    for s in statuses:
+        info = s.job_preparation_task_execution_info
+        if info is None or enum_text(info.result) != "failure":
+            continue
+        f = _failure(info.failure_info) or {}
+        line = f"  node {s.node_id}: exit code {info.exit_code}"
+        if f:
+            line += f", {f.get('category')} {f.get('code')}: {f.get('message')}"
+        tail = ""
+        if info.task_root_directory and s.pool_id and s.node_id:
+            path = f"{info.task_root_directory.rstrip('/')}/stderr.txt"
+            try:
+                tail = _tail(_download(client, s.pool_id, s.node_id, path))
+            except Exception:  # noqa: BLE001 - best effort: the exit code is what matters
+                tail = ""
+        lines.append(line + _indented_tail(tail))
+    if not lines:
+        return None
+    return (
+        f"job {job_id}: the job preparation task failed on {len(lines)} node(s); no task runs on such a "
+        "node:\n" + "\n".join(lines)
+    )
 
 
 def describe_failed_tasks(client: Any, job_id: str, failed: list[dict[str, Any]]) -> str:
@@ -183,10 +221,7 @@ def describe_failed_tasks(client: Any, job_id: str, failed: list[dict[str, Any]]
         head = f"  task {task['id']}: exit code {task['exit_code']}"
         if info:
             head += f", {info.get('category')} {info.get('code')}: {info.get('message')}"
-        tail = stderr_tail(client, job_id, task["id"])
-        if tail:
-            head += "\n    stderr (tail):\n" + "\n".join(f"      {line}" for line in tail.splitlines())
-        parts.append(head)
+        parts.append(head + _indented_tail(stderr_tail(client, job_id, task["id"])))
     return "\n".join(parts)
 
 
@@ -205,14 +240,22 @@ class _Poller:
         self.floor = min(FIRST_POLL, self.base)
         self.interval = self.floor
 
-    def sleep(self, deadline: float, eta: float | None = None) -> None:
-        """Sleep the current interval, or less when the wait is expected to end sooner (``eta`` seconds)."""
+    def sleep(self, deadline: float, eta: float | None = None, *, cancellable: bool = False) -> bool:
+        """Sleep the current interval, or less when the wait is expected to end sooner (``eta`` seconds).
+
+        A ``cancellable`` sleep ends early when the engine cancels (first Ctrl-C); returns True then.
+        Waits that end a job (destroy) are not cancellable: stopping them halfway helps nobody.
+        """
         wanted = self.interval if eta is None else min(self.interval, max(self.floor, eta))
-        time.sleep(max(0.0, min(wanted, deadline - time.monotonic())))
+        seconds = max(0.0, min(wanted, deadline - time.monotonic()))
         if self.interval < self.base:
             self.interval = min(self.base, self.interval * 2)
         else:
             self.interval = min(self.cap, self.interval * 1.5)
+        if cancellable:
+            return sleep_or_cancel(seconds)
+        time.sleep(seconds)
+        return False
 
 
 def wait_for_gate(
@@ -223,23 +266,33 @@ def wait_for_gate(
     timeout: timedelta,
     expected_tasks: int,
     fail_on_task_failure: bool = True,
+    has_preparation: bool = False,
 ) -> dict[str, int] | None:
     """Block until the gate ``wait_for`` (``none`` | ``preparation`` | ``tasks``) is reached.
 
     ``preparation``: the preparation task has completed on every node it started on (at least one),
     and failed on none. ``tasks``: every task is completed; with ``fail_on_task_failure`` a failed task
-    fails the gate. Raises :class:`JobGateError` with details (exit codes, failure info, stderr tail)
-    on failure or when ``timeout`` passes.
+    fails the gate, without it the failed tasks are reported as a warning. A preparation task that
+    failed on a node (``has_preparation``) fails either gate at once: no task runs on that node.
+    Raises :class:`JobGateError` with details (exit codes, failure info, stderr tail) on failure,
+    when ``timeout`` passes, and when the engine cancels (Ctrl-C), within a poll interval.
     """
     if wait_for == "none":
         return None
-    deadline = time.monotonic() + timeout.total_seconds()
+    started = time.monotonic()
+    deadline = started + timeout.total_seconds()
     poller = _Poller()
     last = ""
     first: tuple[float, int] | None = None  # (time, completed) at the first poll: the completion rate
     previous = 0
     eta: float | None = None
     while True:
+        if CANCELLED.is_set():
+            raise JobGateError(
+                f"job {job_id}: the wait for '{wait_for}' was cancelled (Ctrl-C) after "
+                f"{time.monotonic() - started:.1f} s; last status: {last or 'not polled yet'}. The job and "
+                "its tasks go on; the next `pulumi up` waits again without resubmitting anything"
+            )
         if wait_for == "preparation":
             statuses = prep_release_status(client, job_id)
             preps = [
@@ -248,25 +301,8 @@ def wait_for_gate(
                 if s.job_preparation_task_execution_info
             ]
             done = [p for p in preps if enum_text(p.state) == "completed"]
-            failed = [
-                s
-                for s in statuses
-                if s.job_preparation_task_execution_info
-                and enum_text(s.job_preparation_task_execution_info.result) == "failure"
-            ]
-            if failed:
-                lines = []
-                for s in failed:
-                    info = s.job_preparation_task_execution_info
-                    assert info is not None  # filtered above
-                    f = _failure(info.failure_info) or {}
-                    lines.append(
-                        f"  node {s.node_id}: exit code {info.exit_code}, {f.get('code')}: {f.get('message')}"
-                    )
-                raise JobGateError(
-                    f"job {job_id}: the job preparation task failed on {len(failed)} node(s):\n"
-                    + "\n".join(lines)
-                )
+            if failure := preparation_failures(client, job_id, statuses):
+                raise JobGateError(failure)
             line = f"job {job_id}: preparation completed on {len(done)}/{len(preps)} node(s)"
             if preps and len(done) == len(preps):
                 say(line)
@@ -282,13 +318,23 @@ def wait_for_gate(
             )
             if counts["active"] == 0 and counts["running"] == 0 and counts["completed"] >= expected_tasks:
                 say(line)
-                if counts["failed"] and fail_on_task_failure:
+                if counts["failed"]:
                     failed_list = failed_tasks(client, job_id)
-                    raise JobGateError(
+                    report = (
                         f"job {job_id}: {counts['failed']} of {counts['completed']} task(s) failed:\n"
                         + describe_failed_tasks(client, job_id, failed_list)
                     )
+                    if fail_on_task_failure:
+                        raise JobGateError(report)
+                    say(f"warning: {report}\n(fail_on_task_failure: false, so the deployment goes on)")
                 return counts
+            # Tasks wait while the preparation task fails on the nodes: say so now, not at the deadline.
+            if (
+                has_preparation
+                and counts["active"]
+                and (failure := preparation_failures(client, job_id, prep_release_status(client, job_id)))
+            ):
+                raise JobGateError(failure)
             # Expected time to the last completion at the rate seen so far, so the next poll lands
             # near the end instead of up to a whole (backed-off) interval after it. Only while tasks
             # keep completing: a stalled last task falls back to the backoff, never to fast polls.
@@ -305,9 +351,10 @@ def wait_for_gate(
             last = line
         if time.monotonic() >= deadline:
             raise JobGateError(
-                f"job {job_id}: wait_for '{wait_for}' did not finish within {timeout}; last status: {line}"
+                f"job {job_id}: wait_for '{wait_for}' did not finish within {timeout}; last status: {line}. "
+                "The job and its tasks go on; the next `pulumi up` waits again"
             )
-        poller.sleep(deadline, eta)
+        poller.sleep(deadline, eta, cancellable=True)
 
 
 # ---- the end of a job ------------------------------------------------------------------------------

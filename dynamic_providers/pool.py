@@ -21,6 +21,7 @@ pool, and works against any Batch endpoint that speaks the data-plane API.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 import pulumi
@@ -37,8 +38,23 @@ from pulumi.dynamic import (
 
 from pulumi_azbatch.model.pool import POOL_SECRET_FIELDS, PoolSpec, validate_pool
 
-from .base import ProviderBase, changed_keys, contains_unknown, public_inputs, say, trace
+from .base import ProviderBase, changed_keys, contains_unknown, public_inputs, say, secret_if_sas, trace
 from .batch_client import BatchAccount, call_with_retry, error_code
+from .ownership import (
+    ADOPT_INPUT,
+    OWNER_INPUTS,
+    Verdict,
+    announce_adoption,
+    foreign_left_alone,
+    mark_of_inputs,
+    mark_of_object,
+    owner_inputs,
+    owner_text,
+    refusal,
+    verdict,
+    with_mark,
+    with_nonce,
+)
 
 _ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
 #: The pool's properties as provider inputs: every ``PoolSpec`` field (``id`` as ``pool_id``) but the
@@ -47,7 +63,10 @@ _ARM_ONLY = frozenset({"identity", "target_node_communication_mode"})
 _SPEC_KEYS = tuple(
     "pool_id" if name == "id" else name for name in PoolSpec.model_fields if name not in _ARM_ONLY
 )
-_INPUTS = (*_ACCOUNT_KEYS, *_SPEC_KEYS, "wait_timeout_seconds")
+_INPUTS = (*_ACCOUNT_KEYS, *_SPEC_KEYS, *OWNER_INPUTS, ADOPT_INPUT, "wait_timeout_seconds")
+#: Output: the mark an adopted pool carried when it was taken over (pools cannot be re-marked: the
+#: data plane has no PATCH of a pool's metadata everywhere), so destroy still knows it is this stack's.
+ADOPTED_FROM = "adopted_from"
 #: Changed in place: resized (fixed targets), autoscale enabled/disabled/re-formulated, or stored only.
 _IN_PLACE = frozenset(
     {
@@ -204,24 +223,51 @@ def delete_and_wait(client: Any, pool_id: str, timeout: float) -> None:
 class PoolProvider(ProviderBase):
     """Creates, resizes, reads and deletes one Batch pool through the data plane."""
 
-    input_keys = frozenset(_INPUTS) - {"wait_timeout_seconds"}
+    input_keys = frozenset(_INPUTS) - {"wait_timeout_seconds", ADOPT_INPUT, *OWNER_INPUTS}
     replace_keys = _REPLACE
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         trace(self, "check")
+        news = with_nonce(olds, news)
         failures: list[CheckFailure] = []
         for key in ("batch_account_url", "batch_account_name", "pool_id"):
             if not news.get(key):
                 failures.append(CheckFailure(key, f"{key} is required"))
         if not failures and not contains_unknown({k: news.get(k) for k in _SPEC_KEYS}):
             data = _spec_data(news)
-            _pool, problems = validate_pool(data)
-            for problem in problems:
-                prop = problem.property
+            _pool, invalid = validate_pool(data)
+            for failure in invalid:
+                prop = failure.property
                 if prop == "id" or prop.startswith("id."):
                     prop = "pool_id" + prop[2:]
-                failures.append(CheckFailure(prop, problem.reason))
+                failures.append(CheckFailure(prop, failure.reason))
+        if not failures and not olds and not contains_unknown(news):
+            # A new resource: refuse another owner's pool at preview (one GET; errors: create decides).
+            try:
+                problem, _ = self._judge(_account(news).client(), news)
+            except Exception:  # noqa: BLE001
+                problem = None
+            if problem:
+                failures.append(CheckFailure("pool_id", problem))
         return CheckResult(news, failures)
+
+    def _judge(self, client: Any, props: dict[str, Any]) -> tuple[str | None, Any]:
+        """(refusal or None, the existing pool or None) for the pool id of ``props``."""
+        pool_id = props["pool_id"]
+        try:
+            pool = call_with_retry(lambda: client.get_pool(pool_id), what=f"get pool {pool_id}")
+        except ResourceNotFoundError:
+            return None, None
+        mark = mark_of_inputs(props)
+        found = mark_of_object(pool)
+        if mark is None or verdict(found, mark) is not Verdict.FOREIGN:
+            return None, pool
+        if props.get(ADOPT_INPUT):
+            say(
+                f"warning: pool {pool_id} exists and belongs to {owner_text(found)}; adopt: true takes it over"
+            )
+            return None, pool
+        return refusal("pool", pool_id, found, mark), pool
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         trace(self, "diff")
@@ -253,32 +299,57 @@ class PoolProvider(ProviderBase):
         client = _account(props).client()
         pool_id = props["pool_id"]
         options = _spec(props).to_batch_pool_create()
+        mark = mark_of_inputs(props)
+        options.metadata = _metadata_items(with_mark(_spec(props).metadata, mark)) or None
+        adopted_from: dict[str, str] | None = None
+        taken_over = False
         try:
             call_with_retry(lambda: client.create_pool(options), what=f"create pool {pool_id}")
+            if options.enable_auto_scale:
+                say(f"pool {pool_id}: created ({options.vm_size}, autoscale)")
+            else:
+                say(
+                    f"pool {pool_id}: created ({options.vm_size}, {options.target_dedicated_nodes or 0} "
+                    f"dedicated, {options.target_low_priority_nodes or 0} spot node(s))"
+                )
         except HttpResponseError as exc:
-            if error_code(exc) == "PoolExists":
+            if error_code(exc) != "PoolExists":
+                raise
+            # The answer to an earlier create was lost (or the run was killed): adopt the pool if it
+            # carries this resource's mark, or if `adopt: true` says so; refuse anyone else's.
+            problem, pool = self._judge(client, props)
+            if pool is None:
                 raise PoolError(
-                    f"pool {pool_id} already exists in account {props['batch_account_name']} but is not in this "
-                    "stack's state; delete it (or choose another azbatch:pool.id) and run pulumi up again"
+                    f"pool {pool_id} was reported to exist but is gone; run pulumi up again"
                 ) from None
-            raise
-        if options.enable_auto_scale:
-            say(f"pool {pool_id}: created ({options.vm_size}, autoscale)")
-        else:
-            say(
-                f"pool {pool_id}: created ({options.vm_size}, {options.target_dedicated_nodes or 0} dedicated, "
-                f"{options.target_low_priority_nodes or 0} spot node(s))"
-            )
+            if problem or mark is None:
+                raise PoolError(problem or f"pool {pool_id} already exists") from None
+            found = mark_of_object(pool)
+            judged = verdict(found, mark)
+            if judged is not Verdict.OURS:
+                # The mark stays as it is (see ADOPTED_FROM): remember it, so destroy knows the pool.
+                adopted_from = found.metadata() if found else {}
+            if judged is Verdict.FOREIGN:
+                taken_over = True
+                say(f"warning: pool {pool_id}: taken over from {owner_text(found)} (adopt: true)")
+            else:
+                say(
+                    f"pool {pool_id}: already exists, made by this resource in an interrupted deployment; adopting it"
+                )
         try:
             node_ids = wait_for_idle_nodes(client, pool_id, self._timeout(props))
             pool = call_with_retry(lambda: client.get_pool(pool_id), what=f"get pool {pool_id}")
         except Exception:
+            if taken_over:
+                raise  # someone else's pool, adopted on purpose: not ours to delete
             # The engine records nothing for a failed create (also when the service kept throttling
             # the waits): do not leave an orphan pool behind.
             say(f"pool {pool_id}: not usable; deleting it again")
             delete_and_wait(client, pool_id, self._timeout(props))
             raise
-        return CreateResult(id_=pool_id, outs=self._outs(props, node_ids, pool))
+        return CreateResult(
+            id_=pool_id, outs={**self._outs(props, node_ids, pool), ADOPTED_FROM: adopted_from}
+        )
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         trace(self, "read")
@@ -290,7 +361,7 @@ class PoolProvider(ProviderBase):
         node_ids = sorted(
             n.id for n in call_with_retry(lambda: list(client.list_nodes(id_)), what=f"list nodes of {id_}")
         )
-        outs = self._outs(public_inputs(props), node_ids, pool)
+        outs = {**self._outs(public_inputs(props), node_ids, pool), ADOPTED_FROM: props.get(ADOPTED_FROM)}
         outs.update(pool_id=pool.id, vm_size=pool.vm_size, task_slots_per_node=pool.task_slots_per_node)
         if not pool.enable_auto_scale:
             # Only what the stack set: an unset target stays unset (the model's default applies).
@@ -318,7 +389,7 @@ class PoolProvider(ProviderBase):
                 self._resize(client, id_, new_spec, self._timeout(news))
         node_ids = wait_for_idle_nodes(client, id_, self._timeout(news))
         pool = call_with_retry(lambda: client.get_pool(id_), what=f"get pool {id_}")
-        return UpdateResult(outs=self._outs(news, node_ids, pool))
+        return UpdateResult(outs={**self._outs(news, node_ids, pool), ADOPTED_FROM: olds.get(ADOPTED_FROM)})
 
     def _enable_auto_scale(self, client: Any, pool_id: str, spec: PoolSpec) -> None:
         """Enable autoscale, or change the formula/interval of an autoscaled pool (evaluated at once)."""
@@ -366,7 +437,28 @@ class PoolProvider(ProviderBase):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         trace(self, "delete")
-        delete_and_wait(_account(props).client(), id_, self._timeout(props))
+        client = _account(props).client()
+        mark = mark_of_inputs(props)
+        if mark is not None:
+            try:
+                pool = call_with_retry(lambda: client.get_pool(id_), what=f"get pool {id_}")
+            except ResourceNotFoundError:
+                return
+            found = mark_of_object(pool)
+            adopted = props.get(ADOPTED_FROM)
+            ours = verdict(found, mark) is Verdict.OURS or (
+                adopted is not None and (found.metadata() if found else {}) == adopted
+            )
+            if not ours:
+                say(foreign_left_alone("pool", id_, found, mark))
+                return
+        delete_and_wait(client, id_, self._timeout(props))
+
+
+def _metadata_items(metadata: dict[str, str]) -> list[Any]:
+    from azure.batch import models as m
+
+    return [m.BatchMetadataItem(name=k, value=v) for k, v in metadata.items()]
 
 
 class Pool(Resource, module="azbatch", name="Pool"):
@@ -389,18 +481,19 @@ class Pool(Resource, module="azbatch", name="Pool"):
         batch_account_name: pulumi.Input[str],
         batch_account_key: pulumi.Input[str],
         wait_timeout_seconds: float = 900,
+        secret_properties: Collection[str] = (),
+        adopt: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """``spec`` is a :class:`pulumi_azbatch.model.PoolSpec` (or its mapping); the key is kept secret."""
+        """``spec`` is a :class:`pulumi_azbatch.model.PoolSpec` (or its mapping); the key is kept secret.
+
+        ``adopt`` takes over an existing pool of the same id that is not this resource's (announced).
+        """
         pool = spec if isinstance(spec, PoolSpec) else PoolSpec.model_validate(spec)
         data = pool.model_dump(mode="json", exclude=set(_ARM_ONLY))
         data["pool_id"] = data.pop("id")
-        spec_props: dict[str, Any] = {k: data.get(k) for k in _SPEC_KEYS}
-        for key in POOL_SECRET_FIELDS:
-            if spec_props.get(key):
-                spec_props[key] = pulumi.Output.secret(spec_props[key])
         props = {
-            **spec_props,
+            **{k: data.get(k) for k in _SPEC_KEYS},
             "batch_account_url": batch_account_url,
             "batch_account_name": batch_account_name,
             "batch_account_key": pulumi.Output.secret(batch_account_key),
@@ -411,8 +504,25 @@ class Pool(Resource, module="azbatch", name="Pool"):
             "current_dedicated_nodes": None,
             "current_low_priority_nodes": None,
             "auto_scale_run": None,
+            ADOPTED_FROM: None,
+            **owner_inputs("azbatch:Pool", resource_name),
+            ADOPT_INPUT: adopt,
         }
-        opts = pulumi.ResourceOptions.merge(
-            opts, pulumi.ResourceOptions(additional_secret_outputs=list(POOL_SECRET_FIELDS))
+        names = {"pool_id" if k == "id" else k for k in secret_properties}
+        # Parts that can hold a password, key or SAS are always secret; others when their config is.
+        secret = sorted(
+            k
+            for k in _SPEC_KEYS
+            if ("*" in names or k in names or k in POOL_SECRET_FIELDS) and props.get(k) not in (None, [], {})
         )
-        super().__init__(PoolProvider(), resource_name, props, opts)
+        for key in secret:
+            props[key] = pulumi.Output.secret(props[key])
+        for key in ("start_task", "metadata"):  # a resource file URL or a value with a SAS
+            if props.get(key) is not None and key not in secret:
+                props[key] = secret_if_sas(props[key])
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["batch_account_key", *secret])
+        super().__init__(
+            PoolProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts)
+        )
+        if adopt:
+            announce_adoption(self, "pool", resource_name)

@@ -199,10 +199,15 @@ class ContainerSas(Resource, module="azbatch", name="ContainerSas"):
         container_name: pulumi.Input[str],
         permissions: str = "cw",
         lifetime: timedelta = timedelta(days=30),
-        rotation_margin: timedelta = timedelta(days=7),
+        rotation_margin: timedelta | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        """``blob_url`` is the account's blob endpoint (``https://<account>.blob.core.windows.net``)."""
+        """``blob_url`` is the account's blob endpoint (``https://<account>.blob.core.windows.net``).
+
+        ``rotation_margin`` defaults to a quarter of ``lifetime``, as in the stack config.
+        """
+        if rotation_margin is None:
+            rotation_margin = lifetime / 4
         props = {
             "blob_url": blob_url,
             "account_name": account_name,

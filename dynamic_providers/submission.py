@@ -6,6 +6,10 @@ existing task is a different one. Here a chunk answered 408/429/5xx or dropped i
 :func:`call_with_retry`; a chunk the service finds too large (``RequestBodyTooLarge``) is halved;
 per-task ``servererror`` results are resubmitted a bounded number of times; a ``TaskExists`` result
 counts as success only when the existing task matches the wanted one.
+
+:func:`delete_tasks` removes single tasks (a changed task is deleted, then added again with its id),
+one call per task (Batch has no bulk delete), concurrently with the same bound; a task already gone
+counts as deleted.
 """
 
 from __future__ import annotations
@@ -249,3 +253,21 @@ def _add_chunk(
             TaskAddFailure(t.id, "ServerError", "the service kept answering servererror") for t in pending
         ]
     )
+
+
+def delete_tasks(
+    client: Any, job_id: str, task_ids: Sequence[str], *, concurrency: int = DEFAULT_CONCURRENCY
+) -> list[TaskAddFailure]:
+    """Delete ``task_ids`` of a job (idempotent: ``TaskNotFound`` is success); the failures, if any."""
+
+    def delete(task_id: str) -> TaskAddFailure | None:
+        try:
+            call_with_retry(lambda: client.delete_task(job_id, task_id))
+        except HttpResponseError as exc:
+            if error_code(exc) == "TaskNotFound" or exc.status_code == 404 and error_code(exc) is None:
+                return None
+            return TaskAddFailure(task_id, error_code(exc) or str(exc.status_code), str(exc.message or exc))
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(task_ids)))) as pool:
+        return [f for f in pool.map(delete, task_ids) if f is not None]

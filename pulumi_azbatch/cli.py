@@ -46,10 +46,12 @@ def _validate(args: argparse.Namespace) -> int:
             for failure in exc.failures:
                 print(f"  {failure}")
             continue
-        print(
-            f"{path}: ok (backend {config.backend}, pool {config.pool.id} {config.pool.scale_summary}, "
-            f"job {config.job.id}, {config.job.task_count()} task(s), container {config.container_name()})"
+        pools = ", ".join(f"pool {p.id} {p.scale_summary}" for p in config.pools.values())
+        jobs = ", ".join(
+            f"job {j.id}, {j.task_count()} task(s), container {config.container_name(name)}"
+            for name, j in config.jobs.items()
         )
+        print(f"{path}: ok (backend {config.backend}, {pools or 'no pools of its own'}, {jobs})")
     if bad:
         print(f"{bad} of {len(files)} stack file(s) invalid", file=sys.stderr)
     return 1 if bad else 0

@@ -9,11 +9,17 @@ key                    what
 ``azbatch:backend``    ``local`` (the Batch emulator + Azurite) or ``azure``
 ``azbatch:local``      local endpoints: ``endpoints_file`` (default ``.local/endpoints.json``)
 ``azbatch:azure``      subscription, resource group, location, Batch and storage accounts
-``azbatch:pool``       the pool: id, VM size, image, node agent, fixed or autoscaled dedicated and
-                       spot nodes, containers, mounts, network, users, disks, start task, identity
-``azbatch:storage``    the output container and its write SAS (lifetime, rotation margin, permissions)
-``azbatch:job``        the job: a :class:`~pulumi_azbatch.spec.JobSpec` without ``pool_id`` and
-                       ``output_container_url`` (the stack fills both in)
+``azbatch:pools``      the pools by name: id (default: the name), VM size, image, node agent, fixed
+                       or autoscaled dedicated and spot nodes, containers, mounts, network, users,
+                       disks, start task, identity (docs/pools.md)
+``azbatch:storage``    the output containers' write SAS (lifetime, rotation margin, permissions);
+                       each job writes to its own File Conventions container ``job-<job id>``
+``azbatch:jobs``       the jobs by name: a :class:`~pulumi_azbatch.model.job.JobSpec` with id
+                       (default: the name) and ``pool``: a pool of ``azbatch:pools`` by name,
+                       ``{id: <pool id>}`` (an existing pool of the account) or ``{stack:
+                       <org/project/stack>, output: <output name>}`` (another stack's pool)
+``azbatch:pool``,      the single-workload form: one pool and one job (still accepted; the same
+``azbatch:job``        as one entry in each map, deployed under the resource names it always had)
 =====================  ==========================================================================
 
 :func:`load_stack_config` turns the raw values (from ``pulumi.Config`` or a YAML file) into a
@@ -29,6 +35,7 @@ path). May import: the models. Must not import SDK clients, Pulumi, components o
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,6 +50,7 @@ from pulumi_azbatch.model.common import (
     DESCEND,
     ID_PATTERN,
     choice,
+    did_you_mean,
     error_path,
     error_reason,
     format_duration,
@@ -63,6 +71,7 @@ from pulumi_azbatch.model.storage import StorageSpec, canonical_permissions
 from pulumi_azbatch.model.validation import validate_job
 
 __all__ = [
+    "PoolRef",
     "NAMESPACE",
     "STACK_KEYS",
     "AzureConfig",
@@ -86,10 +95,25 @@ __all__ = [
 #: The config namespace: the project's name in ``Pulumi.yaml``.
 NAMESPACE = "azbatch"
 #: The keys a stack may set in the namespace, in the order they are documented.
-STACK_KEYS: tuple[str, ...] = ("backend", "local", "azure", "pool", "storage", "job")
+STACK_KEYS: tuple[str, ...] = (
+    "backend",
+    "local",
+    "azure",
+    "pools",
+    "storage",
+    "jobs",
+    "pool",
+    "job",
+    "adopt",
+)
+#: What ``azbatch:adopt`` may list: the objects a stack takes over deliberately (see docs/recovery.md).
+ADOPTABLE: tuple[str, ...] = ("pool", "container", "job")
 #: Keys of the namespace read by the Job dynamic provider itself (its provider config), not by the stack.
 PROVIDER_KEYS: frozenset[str] = frozenset({"batchAccountUrl", "batchAccountName"})
 
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
+#: Names of pools and jobs in the maps: they become parts of Pulumi resource names.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 _ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
 _RESOURCE_GROUP = re.compile(r"^[-\w._()]{1,90}$")
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -123,7 +147,7 @@ class BatchAccountConfig(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _ACCOUNT.match(value):
+        if not _ACCOUNT.fullmatch(value):
             raise ValueError(f"Batch account name {value!r} must be 3-24 lower-case letters and digits")
         return value
 
@@ -139,7 +163,7 @@ class StorageAccountConfig(_Model):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if not _ACCOUNT.match(value):
+        if not _ACCOUNT.fullmatch(value):
             raise ValueError(f"storage account name {value!r} must be 3-24 lower-case letters and digits")
         return value
 
@@ -157,40 +181,94 @@ class AzureConfig(_Model):
     @field_validator("subscription_id")
     @classmethod
     def _subscription(cls, value: str | None) -> str | None:
-        if value is not None and not _GUID.match(value):
+        if value is not None and not _GUID.fullmatch(value):
             raise ValueError(f"subscription id {value!r} is not a GUID")
         return value
 
     @field_validator("resource_group")
     @classmethod
     def _group(cls, value: str) -> str:
-        if not _RESOURCE_GROUP.match(value) or value.endswith("."):
+        if not _RESOURCE_GROUP.fullmatch(value) or value.endswith("."):
             raise ValueError(f"resource group name {value!r} is invalid (1-90 letters, digits, '-_.()')")
         return value
 
 
-class StackConfig(_Model):
-    """A validated stack: backend, its settings, the pool, the output storage and the job.
+class PoolRef(_Model):
+    """A job's pool outside ``azbatch:pools``: an existing pool by ``id``, or another stack's output.
 
-    ``job`` has ``pool_id`` set to ``pool.id`` and no ``output_container_url`` (the output storage
-    provides it); :meth:`container_name` is the output container.
+    ``{id: shared-pool}`` runs the job on an existing pool of this stack's Batch account.
+    ``{stack: org/project/stack, output: pool_id}`` reads the pool id from that stack's output (a
+    StackReference); the job then runs in that stack's Batch account (its ``batch_account_url``,
+    ``batch_account_name`` and secret ``batch_account_key`` outputs), as ``examples/consumer`` does.
+    """
+
+    id: str | None = Field(default=None, description="An existing pool of this stack's Batch account.")
+    stack: str | None = Field(default=None, description="A StackReference name: org/project/stack.")
+    output: str = Field(default="pool_id", description="The referenced stack's output holding the pool id.")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str | None) -> str | None:
+        if value is not None and not ID_PATTERN.match(value):
+            raise ValueError(f"pool id {value!r} must be 1-64 letters, digits, '-' or '_'")
+        return value
+
+    @field_validator("stack")
+    @classmethod
+    def _stack(cls, value: str | None) -> str | None:
+        if value is not None and not _STACK_NAME.match(value):
+            raise ValueError(f"{value!r} is not a stack name (org/project/stack, or project/stack, or stack)")
+        return value
+
+
+class StackConfig(_Model):
+    """A validated stack: backend, its settings, pools and jobs by name, and the output storage settings.
+
+    Every job has ``pool_id`` set (its pool's id, or a placeholder for a pool of another stack) and
+    no ``output_container_url`` (its output storage provides it); :attr:`job_pools` says where each
+    job runs: the name of a pool in :attr:`pools` or a :class:`PoolRef`. :attr:`single` is true for
+    the single-workload form (``azbatch:pool`` + ``azbatch:job``), whose resources keep their names.
     """
 
     backend: Backend = "local"
     local: LocalConfig = Field(default_factory=LocalConfig)
     azure: AzureConfig | None = None
-    pool: PoolSpec
+    pools: dict[str, PoolSpec] = Field(default_factory=dict)
     storage: StorageSpec = Field(default_factory=StorageSpec)
-    job: JobSpec
+    jobs: dict[str, JobSpec] = Field(default_factory=dict)
+    job_pools: dict[str, str | PoolRef] = Field(default_factory=dict)
+    single: bool = False
+    adopt: frozenset[str] = Field(
+        default=frozenset(),
+        description="Take over existing objects of the same ids that are not this stack's: pool, container, job.",
+    )
 
-    def container_name(self) -> str:
-        """The output container: ``storage.container_name`` or the job's File Conventions container."""
-        return self.storage.container_name or job_output_container_name(self.job.effective_id())
+    @property
+    def pool(self) -> PoolSpec:
+        """The stack's only pool (the single-workload form); an error when it has none or several."""
+        return _only(self.pools, "pool")
+
+    @property
+    def job(self) -> JobSpec:
+        """The stack's only job (the single-workload form); an error when it has none or several."""
+        return _only(self.jobs, "job")
+
+    def container_name(self, job: str | None = None) -> str:
+        """A job's output container (default: the only job): ``storage.container_name`` or the job's
+        File Conventions container."""
+        spec = self.jobs[job] if job is not None else self.job
+        return self.storage.container_name or job_output_container_name(spec.effective_id())
 
     def endpoints_path(self, project_dir: Path | None = None) -> Path:
         """The local endpoints file, resolved against the project directory (default: cwd)."""
         path = Path(self.local.endpoints_file)
         return path if path.is_absolute() else (project_dir or Path.cwd()) / path
+
+
+def _only(items: Mapping[str, Any], noun: str) -> Any:
+    if len(items) != 1:
+        raise LookupError(f"the stack has {len(items)} {noun}s ({', '.join(items) or 'none'}), not one")
+    return next(iter(items.values()))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -253,6 +331,15 @@ def _hint(name: str, candidates: Sequence[str] | set[str]) -> str:
     return f"; did you mean {suggestion!r}?" + (" (key names are snake_case)" if snake else "")
 
 
+def _top_level_hint(name: str) -> str:
+    # Few, short top-level keys: a transposition (`jbo`) is as likely as a plural (`jobs`).
+    hint = _hint(name, STACK_KEYS)
+    if hint:
+        return hint
+    suggestion = did_you_mean(name, STACK_KEYS)
+    return f"; did you mean {suggestion!r}?" if suggestion else ""
+
+
 def _pydantic_failures(top: str, value: Any, exc: ValidationError) -> list[ConfigFailure]:
     failures = []
     for error in exc.errors():
@@ -262,11 +349,11 @@ def _pydantic_failures(top: str, value: Any, exc: ValidationError) -> list[Confi
     return failures
 
 
-def _pool_key(prop: str) -> str:
-    """``azbatch:pool`` + a pool property path (``user_accounts[0].name``)."""
+def _pool_key(section: str, prop: str) -> str:
+    """``azbatch:<section>`` + a pool property path: ``azbatch:pools.gpu.user_accounts[0].name``."""
     if not prop:
-        return _key("pool")
-    return f"{_key('pool')}{prop if prop.startswith('[') else '.' + prop}"
+        return _key(section)
+    return f"{_key(section)}{prop if prop.startswith('[') else '.' + prop}"
 
 
 def _secret_placeholder(value: Any) -> Any:
@@ -293,7 +380,7 @@ def _split_keys(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[ConfigF
             failures.append(
                 ConfigFailure(
                     f"{NAMESPACE}:{name}",
-                    f"unknown key{_hint(top, STACK_KEYS)} (known: {', '.join(_key(k) for k in STACK_KEYS)})",
+                    f"unknown key{_top_level_hint(top)} (known: {', '.join(_key(k) for k in STACK_KEYS)})",
                 )
             )
             continue
@@ -312,21 +399,16 @@ def _placeholder_sas_url(container: str, permissions: str, now: datetime) -> str
 def load_stack_config(
     values: Mapping[str, Any], *, source: str | None = None, now: datetime | None = None
 ) -> StackConfig:
-    """Validate a stack's config values (``{"azbatch:pool": {...}, ...}``) into a :class:`StackConfig`.
+    """Validate a stack's config values (``{"azbatch:pools": {...}, ...}``) into a :class:`StackConfig`.
 
     Keys may carry the ``azbatch:`` prefix or not; keys of other namespaces are ignored. Every
-    problem is collected and raised at once as :class:`StackConfigError`, each naming its YAML key.
-    ``source`` (a file name) is only used in the error message.
+    problem is collected and raised at once as :class:`StackConfigError`, each naming its YAML key
+    (``azbatch:jobs.nightly.tasks[3].command_line``). ``source`` (a file name) is only used in the
+    error message.
     """
     now = now or datetime.now(UTC)
     raw, failures = _split_keys(values)
     parsed: dict[str, Any] = {}
-    models: dict[str, Any] = {
-        "local": LocalConfig,
-        "azure": AzureConfig,
-        "pool": PoolSpec,
-        "storage": StorageSpec,
-    }
 
     backend = raw.get("backend", "local")
     if not isinstance(backend, str) or backend.lower() not in ("local", "azure"):
@@ -335,14 +417,10 @@ def load_stack_config(
     else:
         backend = backend.lower()
 
-    for name, model in models.items():
+    for name, model in (("local", LocalConfig), ("azure", AzureConfig), ("storage", StorageSpec)):
         value = raw.get(name)
-        if value is None or (value == {} and name != "pool"):
-            if name == "pool":
-                failures.append(
-                    ConfigFailure(_key("pool"), "required key is missing: the pool the job runs on")
-                )
-            elif name == "azure" and backend == "azure":
+        if value is None or value == {}:
+            if name == "azure" and backend == "azure":
                 failures.append(
                     ConfigFailure(
                         _key("azure"),
@@ -356,100 +434,308 @@ def load_stack_config(
             continue
         if name == "azure" and backend == "local":
             continue  # reported once below: the section does not apply
-        if name == "pool":
-            pool_spec, pool_failures = validate_pool(value)
-            failures.extend(ConfigFailure(_pool_key(f.property), f.reason) for f in pool_failures)
-            if pool_spec is not None:
-                parsed[name] = pool_spec
-            continue
         try:
             parsed[name] = model.model_validate(value)
         except ValidationError as exc:
             failures.extend(_pydantic_failures(name, value, exc))
 
-    pool: PoolSpec | None = parsed.get("pool")
     storage: StorageSpec = parsed.get("storage") or StorageSpec()
-    if backend == "local" and pool is not None:
-        if pool.identity is not None:
-            failures.append(
-                ConfigFailure(
-                    _key("pool", ["identity"]),
-                    "managed identities exist only on Azure; remove it for backend 'local'",
-                )
-            )
-        if pool.target_node_communication_mode is not None:
-            failures.append(
-                ConfigFailure(
-                    _key("pool", ["target_node_communication_mode"]),
-                    "is set through Azure Resource Manager only; remove it for backend 'local'",
-                )
-            )
-        if pool.node_os == "windows":
-            failures.append(
-                ConfigFailure(
-                    _key("pool", ["node_agent_sku_id"]),
-                    f"{pool.node_agent_sku_id!r} is a Windows node agent; the local "
-                    "emulator runs Linux nodes only",
-                )
-            )
+    single = _single_form(raw, failures)
+    pool_values, job_values = _named_sections(raw, single, failures)
+    pools = _load_pools(pool_values, single, backend, failures)
     if backend == "local" and raw.get("azure"):
         failures.append(
             ConfigFailure(
                 _key("azure"), "only used with backend 'azure'; remove it or set azbatch:backend: azure"
             )
         )
-    if storage.sas_rotation_margin >= storage.sas_lifetime and "storage" in parsed:
+    if storage.rotation_margin >= storage.sas_lifetime and "storage" in parsed:
         failures.append(
             ConfigFailure(
                 _key("storage", ["sas_rotation_margin"]),
-                f"{format_duration(storage.sas_rotation_margin)} must be shorter than "
+                f"{format_duration(storage.rotation_margin)} must be shorter than "
                 f"sas_lifetime ({format_duration(storage.sas_lifetime)}), or the SAS "
                 "would be re-signed on every pulumi up",
             )
         )
+    if storage.container_name is not None and len(job_values) > 1:
+        failures.append(
+            ConfigFailure(
+                _key("storage", ["container_name"]),
+                "only for a stack with one job: each job writes to its own File Conventions "
+                "container (job-<job id>); remove it",
+            )
+        )
 
-    job = _load_job(raw.get("job"), pool, storage, now, failures)
+    adopt = raw.get("adopt") or []
+    if not isinstance(adopt, list) or any(a not in ADOPTABLE for a in adopt):
+        failures.append(ConfigFailure(_key("adopt"), f"a list of {', '.join(ADOPTABLE)}, got {adopt!r}"))
+        adopt = []
+    jobs: dict[str, JobSpec] = {}
+    job_pools: dict[str, str | PoolRef] = {}
+    for name, value in job_values.items():
+        section = "job" if single else f"jobs.{name}"
+        where = _load_job_pool(value, section, pools, pool_values, single, backend, failures)
+        if where is None and not single:
+            continue
+        pool = pools.get(where) if isinstance(where, str) else None
+        spec = _load_job(value, section, where, pool, storage, now, failures)
+        if spec is not None and where is not None:
+            jobs[name], job_pools[name] = spec, where
+    _unique_ids(pools, jobs, single, failures)
     if failures:
         raise StackConfigError(failures, source=source)
-    assert pool is not None and job is not None and backend is not None
-    # Every part is validated already; model_construct keeps pydantic from re-running the job's
-    # after-validators on a spec whose output_container_url the output storage fills in later.
+    assert backend is not None
+    # Every part is validated already; model_construct keeps pydantic from re-running the jobs'
+    # after-validators on specs whose output_container_url the output storage fills in later.
     return StackConfig.model_construct(
         backend=backend,
         local=parsed.get("local") or LocalConfig(),
         azure=parsed.get("azure"),
-        pool=pool,
+        pools=pools,
         storage=storage,
-        job=job,
+        jobs=jobs,
+        job_pools=job_pools,
+        single=single,
+        adopt=frozenset(adopt),
     )
 
 
+def _single_form(raw: Mapping[str, Any], failures: list[ConfigFailure]) -> bool:
+    """True for the single-workload form (``azbatch:pool`` + ``azbatch:job``); mixing forms is an error."""
+    old = [k for k in ("pool", "job") if k in raw]
+    new = [k for k in ("pools", "jobs") if k in raw]
+    if old and new:
+        failures.append(
+            ConfigFailure(
+                _key(old[0]),
+                f"{', '.join(_key(k) for k in old)} is the single-workload form and cannot be mixed with "
+                f"{', '.join(_key(k) for k in new)}: move the pool under azbatch:pools.<name> and the job "
+                "under azbatch:jobs.<name> (with pool: <name>)",
+            )
+        )
+    return bool(old) and not new
+
+
+def _named_sections(
+    raw: Mapping[str, Any], single: bool, failures: list[ConfigFailure]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The pools and jobs as ``{name: raw mapping}``; the single form becomes one of each."""
+    if single:
+        pools = {"pool": raw["pool"]} if raw.get("pool") is not None else {}
+        jobs = {"job": raw.get("job")}
+        if not pools:
+            failures.append(ConfigFailure(_key("pool"), "required key is missing: the pool the job runs on"))
+        return pools, jobs
+    result: list[dict[str, Any]] = []
+    for key, noun in (("pools", "pool"), ("jobs", "job")):
+        value = raw.get(key)
+        if value is None:
+            result.append({})
+            if key == "jobs":
+                failures.append(
+                    ConfigFailure(_key("jobs"), "required key is missing: the jobs to run, by name")
+                )
+            continue
+        if not isinstance(value, Mapping):
+            failures.append(
+                ConfigFailure(
+                    _key(key), f"must be a mapping of {noun} names to {noun}s, got {type(value).__name__}"
+                )
+            )
+            result.append({})
+            continue
+        named = {}
+        for name, item in value.items():
+            if not isinstance(name, str) or not _NAME.match(name):
+                failures.append(
+                    ConfigFailure(
+                        _key(f"{key}.{name}"),
+                        f"{noun} name {name!r} must be 1-63 letters, digits, '-' or '_', starting with a "
+                        "letter or digit (it names Pulumi resources)",
+                    )
+                )
+                continue
+            named[name] = item
+        result.append(named)
+    return result[0], result[1]
+
+
+def _load_pools(
+    values: Mapping[str, Any], single: bool, backend: str | None, failures: list[ConfigFailure]
+) -> dict[str, PoolSpec]:
+    pools: dict[str, PoolSpec] = {}
+    for name, value in values.items():
+        section = "pool" if single else f"pools.{name}"
+        if not isinstance(value, Mapping):
+            failures.append(ConfigFailure(_key(section), f"must be a mapping, got {type(value).__name__}"))
+            continue
+        data = dict(value) if single else {"id": name, **value}
+        pool, problems = validate_pool(data)
+        failures.extend(ConfigFailure(_pool_key(section, f.property), f.reason) for f in problems)
+        if pool is None:
+            continue
+        pools[name] = pool
+        if backend == "local" and pool.identity is not None:
+            failures.append(
+                ConfigFailure(
+                    _key(section, ["identity"]),
+                    "managed identities exist only on Azure; remove it for backend 'local'",
+                )
+            )
+        if backend == "local" and pool.target_node_communication_mode is not None:
+            failures.append(
+                ConfigFailure(
+                    _key(section, ["target_node_communication_mode"]),
+                    "is set through Azure Resource Manager only; remove it for backend 'local'",
+                )
+            )
+        if backend == "local" and pool.node_os == "windows":
+            failures.append(
+                ConfigFailure(
+                    _key(section, ["node_agent_sku_id"]),
+                    f"{pool.node_agent_sku_id!r} is a Windows node agent; the local "
+                    "emulator runs Linux nodes only",
+                )
+            )
+    return pools
+
+
+def _load_job_pool(
+    value: Any,
+    section: str,
+    pools: Mapping[str, PoolSpec],
+    declared: Mapping[str, Any],
+    single: bool,
+    backend: str | None,
+    failures: list[ConfigFailure],
+) -> str | PoolRef | None:
+    """Where a job runs: a pool name of ``azbatch:pools`` or a :class:`PoolRef`; None when invalid."""
+    if single:
+        return "pool" if "pool" in pools else None
+    if not isinstance(value, Mapping):
+        return None  # reported by _load_job
+    given = value.get("pool")
+    if given is None:
+        if len(declared) == 1:
+            return next(iter(declared)) if next(iter(declared)) in pools else None
+        failures.append(
+            ConfigFailure(
+                _key(section, ["pool"]),
+                "required: the pool the job runs on, one of "
+                + (", ".join(repr(n) for n in declared) or "(no pools declared)")
+                + ", {id: <pool id>} or {stack: <org/project/stack>, output: <output name>}",
+            )
+        )
+        return None
+    if isinstance(given, str):
+        if given in declared:
+            return given if given in pools else None
+        failures.append(
+            ConfigFailure(
+                _key(section, ["pool"]),
+                f"{given!r} is not a pool of azbatch:pools{_hint(given, list(declared))} (declared: "
+                f"{', '.join(declared) or 'none'}); for an existing pool write pool: {{id: {given}}}",
+            )
+        )
+        return None
+    if not isinstance(given, Mapping):
+        failures.append(
+            ConfigFailure(
+                _key(section, ["pool"]), f"must be a pool name or a mapping, got {type(given).__name__}"
+            )
+        )
+        return None
+    try:
+        ref = PoolRef.model_validate(given)
+    except ValidationError as exc:
+        failures.extend(_pydantic_failures(f"{section}.pool", given, exc))
+        return None
+    if (ref.id is None) == (ref.stack is None):
+        failures.append(
+            ConfigFailure(
+                _key(section, ["pool"]),
+                "give exactly one of id (an existing pool of this account) and stack (another stack's pool)",
+            )
+        )
+        return None
+    if ref.id is not None and not pools and backend == "azure":
+        failures.append(
+            ConfigFailure(
+                _key(section, ["pool", "id"]),
+                "on Azure a job on a pool by id needs the Batch account of a pool of this stack: declare "
+                "one in azbatch:pools, or use {stack: ..., output: ...}",
+            )
+        )
+        return None
+    return ref
+
+
+def _unique_ids(
+    pools: Mapping[str, PoolSpec], jobs: Mapping[str, JobSpec], single: bool, failures: list[ConfigFailure]
+) -> None:
+    """Two pools (or two jobs) with one Batch id would be one object: name the second key."""
+    for kind, items in (("pool", pools), ("job", jobs)):
+        seen: dict[str, str] = {}
+        for name, item in items.items():
+            item_id = str(item.id).lower()
+            if item_id in seen:
+                section = kind if single else f"{kind}s.{name}"
+                failures.append(
+                    ConfigFailure(
+                        _key(section, ["id"]),
+                        f"{item.id!r} is already the id of {kind}s.{seen[item_id]} (Batch ids are "
+                        "case-insensitive)",
+                    )
+                )
+            seen.setdefault(item_id, name)
+
+
 def _load_job(
-    value: Any, pool: PoolSpec | None, storage: StorageSpec, now: datetime, failures: list[ConfigFailure]
+    value: Any,
+    section: str,
+    where: str | PoolRef | None,
+    pool: PoolSpec | None,
+    storage: StorageSpec,
+    now: datetime,
+    failures: list[ConfigFailure],
 ) -> JobSpec | None:
     if value is None:
-        failures.append(ConfigFailure(_key("job"), "required key is missing: the job to run"))
+        failures.append(ConfigFailure(_key(section), "required key is missing: the job to run"))
         return None
     if not isinstance(value, Mapping):
-        failures.append(ConfigFailure(_key("job"), f"must be a mapping, got {type(value).__name__}"))
+        failures.append(ConfigFailure(_key(section), f"must be a mapping, got {type(value).__name__}"))
         return None
+    single = section == "job"
     data = dict(value)
+    data.pop("pool", None)
+    if not single:
+        data.setdefault("id", section.split(".", 1)[1])
     ok = True
     if "output_container_url" in data:
         failures.append(
             ConfigFailure(
-                _key("job", ["output_container_url"]),
+                _key(section, ["output_container_url"]),
                 "is set by the stack from azbatch:storage (the container and its write SAS); remove it",
             )
         )
         ok = False
         data.pop("output_container_url")
+    if "pool_id" in data and not single:
+        failures.append(
+            ConfigFailure(
+                _key(section, ["pool_id"]),
+                "is set by the stack; name the pool with pool: <name of azbatch:pools>, "
+                "pool: {id: <pool id>} or pool: {stack: ..., output: ...}",
+            )
+        )
+        ok = False
     if pool is not None:
         given = data.get("pool_id")
-        if given is not None and given != pool.id:
+        if single and given is not None and given != pool.id:
             failures.append(
                 ConfigFailure(
-                    _key("job", ["pool_id"]),
+                    _key(section, ["pool_id"]),
                     f"{given!r} is not the stack's pool {pool.id!r} (azbatch:pool.id); "
                     "remove it, the stack fills it in",
                 )
@@ -460,32 +746,35 @@ def _load_job(
         if given_os is not None and isinstance(given_os, str) and given_os.lower() != pool.node_os:
             failures.append(
                 ConfigFailure(
-                    _key("job", ["node_os"]),
+                    _key(section, ["node_os"]),
                     f"{given_os!r} does not match the pool's node agent "
                     f"{pool.node_agent_sku_id!r} ({pool.node_os}); remove it",
                 )
             )
             ok = False
         data.setdefault("node_os", pool.node_os)
+    elif isinstance(where, PoolRef):
+        # Another stack's pool: its id is known at deployment; a placeholder lets the rules run now.
+        data["pool_id"] = where.id or "pool-of-another-stack"
     else:
-        data.setdefault("pool_id", "pool")  # placeholder so the job's own problems are still reported
+        data["pool_id"] = "pool"  # placeholder so the job's own problems are still reported
     if pool is not None:
         refusal = container_task_refusal(pool)
         for path in container_task_paths(data) if refusal else []:
-            failures.append(ConfigFailure(f"{_key('job')}.{path}", refusal or ""))
+            failures.append(ConfigFailure(f"{_key(section)}.{path}", refusal or ""))
             ok = False
     job_id = data.get("id")
     if not job_id:
         failures.append(
             ConfigFailure(
-                _key("job", ["id"]),
+                _key(section, ["id"]),
                 "required in a stack: the output container is named from it "
                 "(File Conventions job-<id>) before the job exists",
             )
         )
         return None
     container = storage.container_name
-    if container is None and isinstance(job_id, str) and ID_PATTERN.match(job_id):
+    if container is None and isinstance(job_id, str) and ID_PATTERN.fullmatch(job_id):
         container = job_output_container_name(job_id)
     if container is not None:
         data["output_container_url"] = _placeholder_sas_url(container, storage.sas_permissions, now)
@@ -501,21 +790,21 @@ def _load_job(
                 if failure.property and not failure.property.startswith("[")
                 else failure.property
             )
-            failures.append(ConfigFailure(f"{_key('job')}{path}", failure.reason))
+            failures.append(ConfigFailure(f"{_key(section)}{path}", failure.reason))
         ok = False
-    if not ok or pool is None:
+    if not ok or where is None:
         return None
     spec = JobSpec.model_validate(data)
     # Margin check: the SAS may be re-signed no sooner than `margin` before expiry, so a job started
     # just before that must finish within the margin.
     limit = spec.constraints.max_wall_clock_time
-    if limit is not None and storage.sas_rotation_margin < limit:
+    if limit is not None and storage.rotation_margin < limit:
         failures.append(
             ConfigFailure(
                 _key("storage", ["sas_rotation_margin"]),
-                f"{format_duration(storage.sas_rotation_margin)} is shorter than the job's "
-                f"constraints.max_wall_clock_time ({format_duration(limit)}): a job started "
-                "just before rotation could outlive its SAS",
+                f"{format_duration(storage.rotation_margin)} is shorter than "
+                f"{_key(section)}.constraints.max_wall_clock_time ({format_duration(limit)}): a job "
+                "started just before rotation could outlive its SAS",
             )
         )
         return None
@@ -558,8 +847,9 @@ def _strip_titles(node: Any) -> Any:
 def stack_file_schema() -> dict[str, Any]:
     """The JSON Schema of a ``Pulumi.<stack>.yaml`` with this project's keys, for editors.
 
-    The job is the :class:`~pulumi_azbatch.spec.JobSpec` schema with ``pool_id`` optional and
-    ``output_container_url`` removed (the stack fills both in).
+    A job is the :class:`~pulumi_azbatch.model.job.JobSpec` schema without ``output_container_url``
+    (the stack fills it in); in ``azbatch:jobs`` its ``id`` defaults to the entry's name and ``pool``
+    replaces ``pool_id``; in ``azbatch:pools`` a pool's ``id`` defaults to the entry's name.
     """
     defs: dict[str, Any] = {}
     properties: dict[str, Any] = {}
@@ -583,6 +873,48 @@ def stack_file_schema() -> dict[str, Any]:
         "from it); pool_id and output_container_url are filled in by the stack."
     )
     job["required"] = sorted({*job["required"], "id"})
+    pool_ref = PoolRef.model_json_schema(ref_template="#/$defs/{model}", mode="validation")
+    defs["PoolRef"] = pool_ref
+    # The maps: the same models, with id defaulting to the entry's name and the job's pool by name.
+    named_pool = copy.deepcopy(defs["PoolSpec"])
+    named_pool["required"] = [r for r in named_pool.get("required", []) if r != "id"]
+    named_pool["properties"]["id"]["description"] = "The pool id; default: the entry's name."
+    defs["NamedPool"] = named_pool
+    named_job = copy.deepcopy(job)
+    named_job["required"] = [r for r in named_job["required"] if r != "id"]
+    named_job["properties"].pop("pool_id", None)
+    named_job["properties"]["id"] = {
+        **named_job["properties"]["id"],
+        "description": "Default: the entry's name.",
+    }
+    named_job["properties"]["pool"] = {
+        "description": "The pool: a name of azbatch:pools, {id: <existing pool id>} or {stack: "
+        "<org/project/stack>, output: <output holding the pool id>}. Optional with exactly one pool.",
+        "anyOf": [{"type": "string"}, {"$ref": "#/$defs/PoolRef"}],
+    }
+    named_job["description"] = (
+        "A job (pulumi_azbatch.model.job.JobSpec) of azbatch:jobs: id defaults to the entry's name; the "
+        "stack fills in pool_id (from pool) and output_container_url (its File Conventions container)."
+    )
+    defs["NamedJob"] = named_job
+    name_pattern = {"pattern": _NAME.pattern}
+    properties[f"{NAMESPACE}:pools"] = {
+        "description": "The pools, by name.",
+        "type": "object",
+        "propertyNames": name_pattern,
+        "additionalProperties": {"$ref": "#/$defs/NamedPool"},
+    }
+    properties[f"{NAMESPACE}:jobs"] = {
+        "description": "The jobs, by name.",
+        "type": "object",
+        "propertyNames": name_pattern,
+        "additionalProperties": {"$ref": "#/$defs/NamedJob"},
+    }
+    properties[f"{NAMESPACE}:pool"]["description"] = "The single-workload form's pool (or use azbatch:pools)."
+    properties[f"{NAMESPACE}:job"] = {
+        "$ref": "#/$defs/JobSpec",
+        "description": "The single-workload form's job (or use azbatch:jobs).",
+    }
     properties[f"{NAMESPACE}:backend"] = {"enum": ["local", "azure"], "default": "local"}
     return _strip_titles(
         {
@@ -594,7 +926,11 @@ def stack_file_schema() -> dict[str, Any]:
                 "config": {
                     "type": "object",
                     "properties": properties,
-                    "required": [f"{NAMESPACE}:pool", f"{NAMESPACE}:job"],
+                    # One form or the other: azbatch:jobs (+ pools), or azbatch:pool + azbatch:job.
+                    "anyOf": [
+                        {"required": [f"{NAMESPACE}:jobs"]},
+                        {"required": [f"{NAMESPACE}:pool", f"{NAMESPACE}:job"]},
+                    ],
                     # Other namespaces (azure-native:location, ...) are the providers' business.
                     "additionalProperties": True,
                 },

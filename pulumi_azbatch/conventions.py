@@ -17,8 +17,10 @@ from batch_file_conventions.naming import (
     task_output_path,
     task_output_prefix,
 )
+from batch_file_conventions.storage import CONTAINER_URL_ENV
 
 __all__ = [
+    "CONTAINER_URL_ENV",
     "JobOutputKind",
     "TaskOutputKind",
     "job_output_container_name",

@@ -80,23 +80,63 @@ def azurite_command(port: int, data_dir: Path) -> list[str]:
     if not binary.exists():
         raise FileNotFoundError(f"{binary} is missing: run `make bootstrap` (npm ci) first")
     return [
-        str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port),
-        "--location", str(data_dir), "--skipApiVersionCheck", "--loose", "--silent", "--disableTelemetry",
-        "--debug", str(data_dir / "debug.log"),
-    ]  # fmt: skip
+        str(binary),
+        "--blobHost",
+        "127.0.0.1",
+        "--blobPort",
+        str(port),
+        "--location",
+        str(data_dir),
+        "--skipApiVersionCheck",
+        "--loose",
+        "--silent",
+        "--disableTelemetry",
+        # No `--debug`: Azurite's debug log records every request URL, SAS signatures included.
+        *(["--debug", str(data_dir / "debug.log")] if os.environ.get("AZBATCH_AZURITE_DEBUG") == "1" else []),
+    ]
 
 
 def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = None) -> list[str]:
-    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs."""
-    storage = [] if not blob_url else [
-        "--blob-url", blob_url,
-        "--storage-account-name", AZURITE_ACCOUNT_NAME, "--storage-account-key", AZURITE_ACCOUNT_KEY,
-    ]  # fmt: skip
+    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs.
+
+    Writes the account key to `<data_dir>/.account-key` (mode 0600) and names that file: a command
+    line is readable by every local process, tasks included, and tasks never inherit this file.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key_file = data_dir / ".account-key"
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(LOCALBATCH_ACCOUNT_KEY + "\n")
+    os.chmod(key_file, 0o600)
+    storage = (
+        []
+        if not blob_url
+        else [
+            "--blob-url",
+            blob_url,
+            "--storage-account-name",
+            AZURITE_ACCOUNT_NAME,
+            "--storage-account-key",
+            AZURITE_ACCOUNT_KEY,
+        ]
+    )
     return [
-        sys.executable, "-m", "localbatch", "serve", "--host", "127.0.0.1", "--port", str(port),
-        "--data-dir", str(data_dir),
-        "--account-name", LOCALBATCH_ACCOUNT_NAME, "--account-key", LOCALBATCH_ACCOUNT_KEY, *storage,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "localbatch",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--account-name",
+        LOCALBATCH_ACCOUNT_NAME,
+        "--account-key-file",
+        str(key_file),
+        *storage,
+    ]
 
 
 @dataclass
@@ -225,7 +265,6 @@ def engine_env(
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
             "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
-            "PULUMI_SKIP_CONFIRMATIONS": "true",
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         }
     )
@@ -262,6 +301,21 @@ def running_emulators(state_dir: Path, **kwargs: object) -> Iterator[Emulators]:
 
 
 # ---- `python -m pulumi_azbatch.localdev ...`: used by the Makefile --------------------------------
+
+
+def is_our_emulator(pid: int, name: str, state_dir: Path | None = None) -> bool:
+    """Whether `pid` runs the emulator `name` that `localdev up` started (its data folder in its
+    command line), so a pid recycled by an unrelated process since is never signalled."""
+    try:
+        argv = [a.decode(errors="replace") for a in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")]
+    except OSError:
+        return False
+    state = state_dir or LOCAL_DIR
+    if name == "azurite":
+        expected = str(state / "azurite")
+        return any("azurite" in a for a in argv) and expected in argv
+    expected = str(state / "batch")
+    return "localbatch" in argv and "serve" in argv and expected in argv
 
 
 def _pid_file(name: str) -> Path:
@@ -307,9 +361,11 @@ def _cmd_stop(_: argparse.Namespace) -> int:
         if not pid_file.exists():
             continue
         pid = int(pid_file.read_text())
-        if _alive(pid):
+        if _alive(pid) and is_our_emulator(pid, name):
             stop_process(pid, name)
             print(f"stopped {name} (pid {pid})")
+        elif _alive(pid):
+            print(f"not stopping pid {pid}: it is no longer {name} started by `localdev up` (stale pid file)")
         pid_file.unlink()
     return 0
 
@@ -317,9 +373,13 @@ def _cmd_stop(_: argparse.Namespace) -> int:
 def _pulumi(args: list[str], env: dict[str, str], *, tee: list[str] | None = None) -> int:
     """Run the pulumi CLI in the project directory; with `tee`, also keep its output lines."""
     proc = subprocess.Popen(
-        ["pulumi", *args], cwd=REPO_ROOT, env=env, text=True,
-        stdout=subprocess.PIPE if tee is not None else None, stderr=subprocess.STDOUT if tee is not None else None,
-    )  # fmt: skip
+        ["pulumi", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE if tee is not None else None,
+        stderr=subprocess.STDOUT if tee is not None else None,
+    )
     if tee is not None:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -332,8 +392,12 @@ def _pulumi(args: list[str], env: dict[str, str], *, tee: list[str] | None = Non
 def _stack_outputs(stack: str, env: dict[str, str]) -> dict[str, Any]:
     out = subprocess.run(
         ["pulumi", "stack", "output", "--json", "--show-secrets", "--stack", stack],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return dict(json.loads(out.stdout))
 
 
@@ -379,8 +443,10 @@ def _cmd_down(args: argparse.Namespace) -> int:
         kept = kept_blobs(outputs, Endpoints.read().storage_account_key)
         if kept is not None:
             logs = [b for b in kept if b.name.startswith("$JobLog/")]
-            print(f"\nKept container {outputs['output_container_name']}: {len(kept)} blob(s), "
-                  f"{len(logs)} of them preparation/release logs under $JobLog/")  # fmt: skip
+            print(
+                f"\nKept container {outputs['output_container_name']}: {len(kept)} blob(s), "
+                f"{len(logs)} of them preparation/release logs under $JobLog/"
+            )
     return 0
 
 

@@ -1,31 +1,46 @@
-"""The report `make up` prints after `pulumi up`: what the job did, per node, and what it persisted.
+"""The report `make up` prints after `pulumi up`, for any stack: its pools, its jobs and what they persisted.
 
-In the spirit of the JobPrepRelease sample's console output: for each node of the pool, the contents
-of the shared file the job preparation task wrote and the tasks appended to, with the preparation
-task's exit code; then the output blobs the Batch service persisted through the write SAS, with
-their names and sizes. The facts are read live from the Batch data plane and the blob container,
-using the stack's outputs to find them.
+Per pool: its id and nodes. Per job: state and task counts; failed tasks first, each with its exit
+code, failure and the tail of its stderr; per node, the job preparation and release task results
+(and, where a job preparation task wrote the JobPrepRelease sample's shared file, its contents);
+then the outputs in the job's container summarised per task and kind (``$TaskOutput``, ``$TaskLog``,
+``$JobLog``...), not blob by blob, so a job of hundreds of tasks gives a page, not a listing. Facts
+are read live from the Batch data plane and the blob containers, using the stack's outputs (the
+``pools``/``jobs`` maps, or the single-workload outputs of older stacks) to find them. A fact that
+cannot be read is one line saying so (the service's error code and message), never a traceback.
+
+May import: the Azure SDKs, :mod:`pulumi_azbatch.dynamic_providers.lifecycle` (the provider's own
+readers of task counts, failed tasks, stderr tails and node results).
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from azure.core.credentials import AzureNamedKeyCredential
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceNotFoundError
 
 SHARED_FILE = "shared/job_prep_and_release.txt"
 RELEASE_LINE = re.compile(
     r"job (?P<job>\S+): node (?P<node>\S+): preparation exit code (?P<prep>\S+), "
     r"(?:release exit code (?P<release>-?\d+)|no release task ran)"
 )
+#: Up to this many tasks with outputs, the report lists them one by one; beyond, it sums per kind.
+LISTED_TASKS = 10
+#: Failed tasks shown per job (with their stderr tails).
+LISTED_FAILURES = 10
+
+T = TypeVar("T")
 
 
 @dataclass
 class NodeReport:
-    """One compute node: its shared file and the job preparation task's result there."""
+    """One compute node that ran the job: its preparation and release results (and the sample's shared file)."""
 
     node_id: str
     shared_file: str | None
@@ -41,48 +56,144 @@ class BlobReport:
 
 
 @dataclass
-class JobReport:
-    """What `make up` shows: the pool's nodes, the job's state and counts, and the persisted outputs."""
+class FailedTask:
+    task_id: str
+    exit_code: int | None
+    failure: str
+    stderr_tail: str
 
+
+@dataclass
+class PoolReport:
+    name: str
     pool_id: str
+    node_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JobReport:
+    """One job: state, counts, failed tasks first, per-node preparation/release, outputs by task and kind."""
+
+    name: str
     job_id: str
-    job_state: str
-    task_counts: dict[str, int]
+    pool_id: str = ""
+    job_state: str = "unknown"
+    task_counts: dict[str, int] = field(default_factory=dict)
+    failed: list[FailedTask] = field(default_factory=list)
     nodes: list[NodeReport] = field(default_factory=list)
     container: str = ""
     blobs: list[BlobReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
     portal_url: str | None = None
 
-    def render(self) -> str:
-        lines = [
-            f"Pool {self.pool_id}: {len(self.nodes)} node(s)",
-            f"Job {self.job_id}: {self.job_state}; tasks: "
-            + ", ".join(f"{v} {k}" for k, v in self.task_counts.items()),
-            "",
-        ]
+    def render(self) -> list[str]:
+        counts = ", ".join(f"{v} {k}" for k, v in self.task_counts.items()) or "no counts"
+        lines = [f"Job {self.job_id} ({self.name}) on pool {self.pool_id}: {self.job_state}; tasks: {counts}"]
+        lines += [f"  ! {p}" for p in self.problems]
+        if self.failed:
+            lines.append(f"  Failed tasks ({self.task_counts.get('failed', len(self.failed))}):")
+            for task in self.failed:
+                lines.append(
+                    f"    {task.task_id}: exit code {task.exit_code}{f', {task.failure}' if task.failure else ''}"
+                )
+                lines += [f"      | {line}" for line in task.stderr_tail.splitlines()]
         for node in self.nodes:
-            lines.append(f"Contents of {SHARED_FILE} on {node.node_id}:")
-            if node.shared_file is None:
-                lines.append("  (no such file: the job preparation task did not run on this node)")
-            else:
-                lines.extend(f"  {line}" for line in node.shared_file.rstrip("\n").splitlines())
             prep = (
-                "did not run (the node ran no task of the job)"
+                "did not run"
                 if node.preparation_state is None
                 else (
-                    f"{node.preparation_exit_code}"
+                    f"exit code {node.preparation_exit_code}"
                     if node.preparation_state == "completed"
                     else node.preparation_state
                 )
             )
-            lines.append(f"  Prep task exit code:    {prep}")
-            lines.append("")
-        lines.append(f"Persisted outputs in container {self.container} ({len(self.blobs)} blob(s)):")
-        width = max((len(b.name) for b in self.blobs), default=0)
-        lines.extend(f"  {b.name:<{width}}  {b.size:>8} bytes" for b in self.blobs)
+            release = (
+                "" if node.release_exit_code is None else f"; release: exit code {node.release_exit_code}"
+            )
+            lines.append(f"  Node {node.node_id}: preparation: {prep}{release}")
+            if node.shared_file is not None:
+                lines.append(f"    {SHARED_FILE}:")
+                lines += [f"      {line}" for line in node.shared_file.rstrip("\n").splitlines()]
+        lines += [f"  {line}" for line in summarise_outputs(self.container, self.blobs)]
         if self.portal_url:
-            lines += ["", f"Portal: {self.portal_url}"]
+            lines.append(f"  Portal: {self.portal_url}")
+        return lines
+
+
+@dataclass
+class StackReport:
+    """What `make up` shows for a stack: its pools, then each job."""
+
+    pools: list[PoolReport] = field(default_factory=list)
+    jobs: list[JobReport] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = [f"Pool {p.pool_id} ({p.name}): {len(p.node_ids)} node(s)" for p in self.pools]
+        lines += [f"! {p}" for p in self.problems]
+        for job in self.jobs:
+            lines += ["", *job.render()]
         return "\n".join(lines)
+
+    # The single-workload view (one job), as the sample's tests and tooling read it.
+    @property
+    def nodes(self) -> list[NodeReport]:
+        return self.jobs[0].nodes if len(self.jobs) == 1 else []
+
+    @property
+    def blobs(self) -> list[BlobReport]:
+        return self.jobs[0].blobs if len(self.jobs) == 1 else []
+
+    @property
+    def container(self) -> str:
+        return self.jobs[0].container if len(self.jobs) == 1 else ""
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def summarise_outputs(container: str, blobs: list[BlobReport]) -> list[str]:
+    """Outputs per task and kind (``{taskId}/$TaskOutput/...``), job-level kinds (``$JobLog/...``) apart.
+
+    Up to :data:`LISTED_TASKS` tasks are listed one by one; more are summed per kind.
+    """
+    total = sum(b.size for b in blobs)
+    lines = [f"Outputs in container {container}: {len(blobs)} blob(s), {_size(total)}"]
+    per_task: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    job_level: dict[str, list[int]] = defaultdict(list)
+    for blob in blobs:
+        first, _, rest = blob.name.partition("/")
+        if first.startswith("$"):
+            job_level[first].append(blob.size)
+        else:
+            kind = rest.partition("/")[0] if rest.startswith("$") else "(other)"
+            per_task[first][kind].append(blob.size)
+
+    def kinds(groups: dict[str, list[int]]) -> str:
+        return ", ".join(f"{k} {len(v)} blob(s) {_size(sum(v))}" for k, v in sorted(groups.items()))
+
+    for kind, sizes in sorted(job_level.items()):
+        lines.append(f"  {kind}: {len(sizes)} blob(s), {_size(sum(sizes))}")
+    if len(per_task) <= LISTED_TASKS:
+        lines += [f"  {task}: {kinds(groups)}" for task, groups in sorted(per_task.items())]
+    else:
+        by_kind: dict[str, list[int]] = defaultdict(list)
+        tasks_of_kind: dict[str, int] = defaultdict(int)
+        for groups in per_task.values():
+            for kind, sizes in groups.items():
+                by_kind[kind] += sizes
+                tasks_of_kind[kind] += 1
+        lines.append(f"  {len(per_task)} tasks with outputs ({', '.join(sorted(per_task)[:3])}, ...):")
+        for kind, sizes in sorted(by_kind.items()):
+            lines.append(
+                f"    {kind}: {tasks_of_kind[kind]} task(s), {len(sizes)} blob(s), {_size(sum(sizes))}"
+            )
+    return lines
 
 
 def _text(value: Any) -> str:
@@ -90,8 +201,34 @@ def _text(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def build_report(outputs: dict[str, Any], storage_key: str) -> JobReport:
-    """Read the job's facts live; `outputs` are the stack outputs (with secrets shown)."""
+def _attempt(problems: list[str], what: str, call: Callable[[], T], default: T) -> T:
+    """``call()``, or ``default`` with one line in ``problems`` (the service's code and message)."""
+    try:
+        return call()
+    except AzureError as exc:
+        code = getattr(getattr(exc, "error", None), "code", None) or type(exc).__name__
+        message = str(getattr(exc, "message", "") or exc).splitlines()[0]
+        problems.append(f"could not read {what}: {code}: {message}")
+        return default
+
+
+def _declared(outputs: dict[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The stack's pools and jobs by name: the ``pools``/``jobs`` maps, or an older stack's single names."""
+    if isinstance(outputs.get("jobs"), dict):
+        return dict(outputs.get("pools") or {}), dict(outputs["jobs"])
+    pools = {"pool": {"pool_id": outputs["pool_id"]}} if outputs.get("pool_id") else {}
+    jobs = {}
+    if outputs.get("job_id"):
+        jobs["job"] = {
+            "job_id": outputs["job_id"],
+            "pool_id": outputs.get("pool_id"),
+            "output_container_name": outputs.get("output_container_name"),
+        }
+    return pools, jobs
+
+
+def build_report(outputs: dict[str, Any], storage_key: str) -> StackReport:
+    """Read every pool's and job's facts live; ``outputs`` are the stack outputs (with secrets shown)."""
     from azure.batch import BatchClient
     from azure.storage.blob import BlobServiceClient
 
@@ -99,58 +236,105 @@ def build_report(outputs: dict[str, Any], storage_key: str) -> JobReport:
         endpoint=outputs["batch_account_url"],
         credential=AzureNamedKeyCredential(outputs["batch_account_name"], outputs["batch_account_key"]),
     )
-    pool_id, job_id = outputs["pool_id"], outputs["job_id"]
-    prep = {s.node_id: s for s in batch.list_job_preparation_and_release_task_status(job_id)}
-    counts = batch.get_job_task_counts(job_id).task_counts
-    report = JobReport(
-        pool_id=pool_id,
-        job_id=job_id,
-        job_state=_text(batch.get_job(job_id).state),
-        task_counts={
-            "active": counts.active,
-            "running": counts.running,
-            "completed": counts.completed,
-            "succeeded": counts.succeeded,
-            "failed": counts.failed,
-        },
-        container=outputs["output_container_name"],
-    )
-    for node in batch.list_nodes(pool_id):
-        try:
-            content: str | None = b"".join(batch.download_node_file(pool_id, node.id, SHARED_FILE)).decode()
-        except ResourceNotFoundError:
-            content = None
-        info = prep.get(node.id)
-        prep_info = info.job_preparation_task_execution_info if info else None
-        report.nodes.append(
-            NodeReport(
-                node_id=node.id,
-                shared_file=content,
-                preparation_state=_text(prep_info.state) if prep_info else None,
-                preparation_exit_code=prep_info.exit_code if prep_info else None,
-            )
-        )
     blobs = BlobServiceClient(
         account_url=outputs["blob_url"],
         credential={"account_name": outputs["storage_account_name"], "account_key": storage_key},
-    ).get_container_client(report.container)
-    report.blobs = [BlobReport(b.name, int(b.size)) for b in blobs.list_blobs()]
-    if outputs.get("backend") == "local":
-        report.portal_url = f"{outputs['batch_account_url'].rstrip('/')}/portal/jobs/{job_id}"
+    )
+    report = StackReport()
+    pools, jobs = _declared(outputs)
+    for name, pool in pools.items():
+        pool_id = str(pool["pool_id"])
+        listing = functools.partial(_node_ids, batch, pool_id)
+        node_ids: list[str] = _attempt(report.problems, f"the nodes of pool {pool_id}", listing, [])
+        report.pools.append(PoolReport(name, pool_id, node_ids))
+    for name, job in jobs.items():
+        report.jobs.append(
+            _read_job(batch, blobs, name, job, outputs.get("backend"), outputs["batch_account_url"])
+        )
     return report
 
 
-def kept_blobs(outputs: dict[str, Any], storage_key: str) -> list[BlobReport] | None:
-    """The blobs left in the stack's output container (after a destroy that retains it), or None if gone."""
+def _read_job(
+    batch: Any, blobs: Any, name: str, job: dict[str, Any], backend: Any, batch_url: str
+) -> JobReport:
+    """One job's section; what cannot be read becomes a line in its ``problems``."""
+    from pulumi_azbatch.dynamic_providers.lifecycle import failed_tasks, stderr_tail, task_counts
+
+    job_id = job["job_id"]
+    section = JobReport(
+        name, job_id, pool_id=job.get("pool_id") or "", container=job.get("output_container_name") or ""
+    )
+    problems = section.problems
+    state: str | None = _attempt(problems, f"job {job_id}", lambda: _text(batch.get_job(job_id).state), None)
+    if state is None:
+        return section
+    section.job_state = state
+    section.task_counts = _attempt(problems, "task counts", lambda: task_counts(batch, job_id), {})
+    if section.task_counts.get("failed"):
+        failed_list: list[dict[str, Any]] = _attempt(
+            problems, "failed tasks", lambda: failed_tasks(batch, job_id, limit=LISTED_FAILURES), []
+        )
+        for failed in failed_list:
+            info = failed.get("failure_info") or {}
+            failure = f"{info.get('code')}: {info.get('message')}" if info else ""
+            tail = stderr_tail(batch, job_id, failed["id"])
+            section.failed.append(FailedTask(failed["id"], failed.get("exit_code"), failure, tail))
+    statuses: list[Any] = _attempt(
+        problems,
+        "preparation and release results",
+        lambda: list(batch.list_job_preparation_and_release_task_status(job_id)),
+        [],
+    )
+    for status in sorted(statuses, key=lambda s: s.node_id or ""):
+        prep, release = status.job_preparation_task_execution_info, status.job_release_task_execution_info
+        section.nodes.append(
+            NodeReport(
+                node_id=status.node_id,
+                shared_file=_shared_file(batch, status.pool_id or section.pool_id, status.node_id),
+                preparation_state=_text(prep.state) if prep else None,
+                preparation_exit_code=prep.exit_code if prep else None,
+                release_exit_code=release.exit_code if release else None,
+            )
+        )
+    if section.container:
+        client = blobs.get_container_client(section.container)
+        section.blobs = _attempt(
+            problems,
+            f"container {section.container}",
+            lambda: [BlobReport(b.name, int(b.size)) for b in client.list_blobs()],
+            [],
+        )
+    if backend == "local":
+        section.portal_url = f"{batch_url.rstrip('/')}/portal/jobs/{job_id}"
+    return section
+
+
+def _node_ids(batch: Any, pool_id: str) -> list[str]:
+    return [n.id for n in batch.list_nodes(pool_id)]
+
+
+def _shared_file(batch: Any, pool_id: str, node_id: str) -> str | None:
+    """The JobPrepRelease sample's shared file on a node, when the job wrote one (else None)."""
+    try:
+        return b"".join(batch.download_node_file(pool_id, node_id, SHARED_FILE)).decode()
+    except (ResourceNotFoundError, AzureError):
+        return None
+
+
+def kept_blobs(
+    outputs: dict[str, Any], storage_key: str, container: str | None = None
+) -> list[BlobReport] | None:
+    """The blobs left in an output container (default: the single job's) after a destroy that retains it,
+    or None if gone."""
     from azure.storage.blob import BlobServiceClient
 
-    container = BlobServiceClient(
+    client = BlobServiceClient(
         account_url=outputs["blob_url"],
         credential={"account_name": outputs["storage_account_name"], "account_key": storage_key},
-    ).get_container_client(outputs["output_container_name"])
-    if not container.exists():
+    ).get_container_client(container or outputs["output_container_name"])
+    if not client.exists():
         return None
-    return [BlobReport(b.name, int(b.size)) for b in container.list_blobs()]
+    return [BlobReport(b.name, int(b.size)) for b in client.list_blobs()]
 
 
 def release_exit_codes(destroy_output: str) -> dict[str, int | None]:

@@ -46,10 +46,14 @@ class ArmMocks(pulumi.runtime.Mocks):
         inputs = dict(args.inputs)
         outs = plain(inputs)
         if args.typ == "azure-native:batch:BatchAccount":
-            outs.update(accountEndpoint=f"{outs['accountName']}.westeurope.batch.azure.com", name=outs["accountName"])
+            outs.update(
+                accountEndpoint=f"{outs['accountName']}.westeurope.batch.azure.com", name=outs["accountName"]
+            )
         elif args.typ == "azure-native:storage:StorageAccount":
-            outs.update(primaryEndpoints={"blob": f"https://{outs['accountName']}.blob.core.windows.net/"},
-                        name=outs["accountName"])  # fmt: skip
+            outs.update(
+                primaryEndpoints={"blob": f"https://{outs['accountName']}.blob.core.windows.net/"},
+                name=outs["accountName"],
+            )
         elif args.typ == "azure-native:storage:BlobContainer":
             outs["name"] = outs["containerName"]
         elif args.typ == "azure-native:batch:Pool":
@@ -80,5 +84,7 @@ class ArmMocks(pulumi.runtime.Mocks):
                 "id": f"/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/{name}",
             }, []
         if args.token == "azure-native:storage:getStorageAccount":
-            return {"primaryEndpoints": {"blob": f"https://{args.args['accountName']}.blob.core.windows.net/"}}, []
+            return {
+                "primaryEndpoints": {"blob": f"https://{args.args['accountName']}.blob.core.windows.net/"}
+            }, []
         raise AssertionError(f"unexpected invoke {args.token}")

@@ -73,3 +73,23 @@ def test_output_dir(request: pytest.FixtureRequest) -> Path:
     path = root / request.node.name.replace("/", "_").replace("[", "_").replace("]", "")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def emulator_timing(endpoints: Endpoints) -> Iterator[Callable[..., Any]]:
+    """Switch the session's Batch emulator to another timing (`emulator_timing(mode="realistic",
+    scale=0.01, allocate=...)`, see localbatch.timing); it is fast again when the test ends."""
+    import json
+    import urllib.request
+
+    def set_timing(**body: Any) -> Any:
+        request = urllib.request.Request(
+            f"{endpoints.batch_url}/_localbatch/timing", data=json.dumps(body).encode(), method="PUT"
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())
+
+    try:
+        yield set_timing
+    finally:
+        set_timing(mode="fast")

@@ -1,4 +1,4 @@
-"""SharedKey verification, computed exactly the way `azure-batch` 15.1.0 signs its requests.
+"""SharedKey verification over the request as received, the way Microsoft's clients sign it.
 
 The string to sign is: method, eleven standard header values, the sorted `ocp-*` headers, then
 `/<account><raw path>` and the query parameters sorted by their original (case-preserved) names with
@@ -38,10 +38,10 @@ MAX_CLOCK_SKEW = timedelta(minutes=15)
 
 def string_to_sign(method: str, target: str, headers: Iterable[tuple[str, str]], account_name: str) -> str:
     """The canonical string for `method` on the raw request `target` (path and query) with `headers`."""
+    # The header values as received, empty when absent: azure-batch sends `Content-Length: 0` on a
+    # body-less DELETE/POST and signs "0"; @azure/batch sends no Content-Length and signs "".
     items = [(k, v) for k, v in headers if v]
     lowered = {k.lower(): v for k, v in items}
-    if method not in ("GET", "HEAD") and "content-length" not in lowered:
-        lowered["content-length"] = "0"
     s = method + "\n" + "\n".join(lowered.get(h, "") for h in SIGNED_HEADERS) + "\n"
     for name, value in sorted((k.lower(), v) for k, v in items if "ocp-" in k.lower()):
         s += f"{name}:{value}\n"
@@ -113,7 +113,9 @@ def verify(
         expected = sign(account_key, expected_text)
     except (binascii.Error, ValueError):
         raise _failed("The account key configured on the server is not valid base64.") from None
-    if not hmac.compare_digest(expected, signature):
+    # Bytes, not str: `compare_digest` raises TypeError for a non-ASCII str, and header values are
+    # whatever the client sent (decoded as Latin-1 by http.server).
+    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "surrogateescape")):
         raise _failed(
             f"The MAC signature found in the HTTP request '{signature}' is not the same as any computed "
             f"signature. Server used following string to sign: '{expected_text}'."

@@ -28,9 +28,15 @@ class Node:
     root: Path
     seq: int
     slots: dict[tuple[str, str], int] = field(default_factory=dict)
+    # `Job.instance` of the jobs whose preparation task failed here (never a bare id: a job deleted
+    # and created again with the same id, as a Pulumi replace does, is another job and may run here).
     ineligible_jobs: set[str] = field(default_factory=set)
-    # A reboot, reimage or removal in progress: {"op": reboot|reimage|remove, "option", "since"}.
+    # A reboot, reimage, removal, or (realistic timing) allocation / boot in progress:
+    # {"op": reboot|reimage|remove|create|start, "option", "since"}.
     pending: Doc | None = None
+    # Node users by lower-cased name: name, isAdmin, expiryTime, sshPublicKey, hasPassword (never the
+    # password itself).
+    users: dict[str, Doc] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -54,6 +60,7 @@ class Node:
             "seq": self.seq,
             "ineligible": sorted(self.ineligible_jobs),
             "pending": self.pending,
+            "users": self.users,
         }
 
     @classmethod
@@ -66,6 +73,7 @@ class Node:
             {},
             set(rec["ineligible"]),
             rec.get("pending"),
+            rec.get("users") or {},
         )
 
 
@@ -167,6 +175,12 @@ class Job:
     @property
     def key(self) -> str:
         return str(self.doc["id"]).lower()
+
+    @property
+    def instance(self) -> str:
+        """This job for its lifetime: its key and the sequence number it was created with (a job
+        re-created with the same id has a new one)."""
+        return f"{self.key}#{self.seq}"
 
     @property
     def state(self) -> str:

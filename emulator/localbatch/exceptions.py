@@ -8,8 +8,17 @@ sends (`{"odata.metadata", "code", "message": {"lang", "value"}, "values": [{"ke
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
+
+# A SAS signature in any URL-like text: `sig=<value>` up to the next `&`, quote, space or end.
+_SAS_SIGNATURE = re.compile(r"(?i)(\bsig=)[^&\s\"'<>]*")
+
+
+def redact_sas(text: str) -> str:
+    """`text` with every SAS signature replaced by `sig=REDACTED` (errors, pages and logs show no SAS)."""
+    return _SAS_SIGNATURE.sub(r"\1REDACTED", text)
 
 
 class BatchError(Exception):
@@ -62,7 +71,8 @@ def invalid_property(name: str, value: Any, reason: str) -> BatchError:
         400,
         "InvalidPropertyValue",
         "The value provided for one of the properties in the request body is invalid.",
-        [("PropertyName", name), ("PropertyValue", str(value)), ("Reason", reason)],
+        # The value is echoed back, like Batch does; a SAS in it (a refused resource file) is not.
+        [("PropertyName", name), ("PropertyValue", redact_sas(str(value))), ("Reason", reason)],
     )
 
 

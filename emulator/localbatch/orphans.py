@@ -2,8 +2,10 @@
 that a restarted emulator can end the ones a killed emulator left running.
 
 Owns: the per-node append-only log (`+<pid> <start time>` / `-<pid>`), its compaction, reading it
-back (including the older one-file-per-process form) and `reap_orphans`, which kills only the groups
-whose start time still matches (a recycled pid is never hit).
+back (including the older one-file-per-process form), the task token every task process inherits
+(`TASK_TOKEN_VAR`, found again with `token_of`) and `reap_orphans`, which kills only the groups whose
+start time still matches (a recycled pid is never hit) and every process that still carries one of
+the node's tokens (children that left their group with `setsid` or `nohup`).
 May import: the standard library only.
 """
 
@@ -13,7 +15,60 @@ import contextlib
 import os
 import signal
 import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
+
+# Every process a task starts carries this variable (inherited through fork, `setsid`, `nohup`,
+# double forks): `<random token> <node root>`. It is how a process that left the task's process
+# group and session is still found and ended with its task, and after a crash, by node.
+TASK_TOKEN_VAR = "LOCALBATCH_TASK_TOKEN"
+
+
+def token_of(pid: int) -> str | None:
+    """The task token in `pid`'s environment, or None (no token, a zombie, or not readable)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            environ = fh.read()
+    except OSError:
+        return None
+    key = TASK_TOKEN_VAR.encode() + b"="
+    for item in environ.split(b"\0"):
+        if item.startswith(key):
+            return item[len(key) :].decode("utf-8", "replace")
+    return None
+
+
+def kill_pids(pids: Iterable[int]) -> None:
+    """SIGKILL each pid that still exists."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def kill_node_processes(node_root: Path) -> list[int]:
+    """Kill every task process of `node_root` still running anywhere on the machine (crash recovery).
+
+    An emulator that died left its tasks' escaped children re-parented to init, outside any tree the
+    new emulator could walk; they are found by the token's node part in `/proc/*/environ`.
+    """
+    suffix = f" {node_root}"
+    killed: list[int] = []
+    for _ in range(20):
+        found = []
+        for name in os.listdir("/proc"):
+            if name.isdigit() and int(name) != os.getpid():
+                token = token_of(int(name))
+                if token is not None and token.endswith(suffix):
+                    found.append(int(name))
+        if not found:
+            break
+        kill_pids(found)
+        killed.extend(p for p in found if p not in killed)
+        time.sleep(0.01)  # a killed process stays visible (a zombie has no environ) until its parent reaps it
+    # Not waited for here: these are children of init (or of whoever started them), never of this
+    # new emulator, and waiting could take a status a `Popen` in this process expects.
+    return killed
 
 
 def _process_registry(node_root: Path) -> Path:
@@ -153,6 +208,7 @@ def reap_orphans(node_root: Path) -> list[int]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
                 killed.append(pid)
+    kill_node_processes(node_root)  # escaped children (`setsid`, `nohup`) left the recorded groups
     with contextlib.suppress(OSError):
         _registry_log(node_root).unlink()
     return killed

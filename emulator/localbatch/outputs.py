@@ -550,6 +550,17 @@ def _plan(
             "An output file pattern reaches outside the task directory",
             f"{pattern_text!r} resolves to {base}; relative patterns may use '..' only within the task directory",
         )
+    if not pattern.startswith("/"):
+        # `..` after a wildcard (`*/../../x`) or a link the task planted can still point a match
+        # out of the task directory: every match must resolve inside it, or nothing is uploaded.
+        root = task_dir.resolve()
+        for match in matches:
+            if not match.path.resolve().is_relative_to(root):
+                raise UploadFailure(
+                    "FileUploadMiscError",
+                    "An output file pattern reaches outside the task directory",
+                    f"{pattern_text!r} matched {match.relative!r}, which resolves outside the task directory",
+                )
     if not matches:
         log.out(f"Pattern {pattern_text!r} matched no files")
         return []

@@ -32,6 +32,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,6 +67,9 @@ class TaskRun:
     resource_files: list[dict[str, Any]] = field(default_factory=list)
     output_files: list[dict[str, Any]] = field(default_factory=list)
     max_wall_clock_seconds: float | None = None
+    # A failureInfo to report instead of launching (a Windows pool's command line: see
+    # `windows_launch_failure`).
+    launch_failure: dict[str, Any] | None = None
 
     @property
     def working_dir(self) -> Path:
@@ -94,6 +98,17 @@ def failure_info(category: str, code: str, message: str, **details: str) -> dict
     if details:
         body["details"] = [{"name": k, "value": v} for k, v in details.items()]
     return body
+
+
+def windows_launch_failure(command_line: str) -> dict[str, Any]:
+    """The failureInfo of a task on a Windows pool: the emulator runs Linux processes only."""
+    return failure_info(
+        "usererror",
+        "CommandLaunchFailed",
+        "The pool runs Windows nodes; the local Batch emulator runs tasks as Linux processes and cannot "
+        "run a Windows command line",
+        CommandLine=command_line,
+    )
 
 
 def exit_code_failure_info(exit_code: int | None) -> dict[str, Any]:
@@ -220,11 +235,119 @@ def task_environment(
 # --------------------------------------------------------------------------------------------------
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    # The task runs in its own session, so its pid is its process-group id; killing the group
-    # takes the children a `/bin/sh -c` started with it.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+_PR_SET_CHILD_SUBREAPER = 36
+_subreaper_lock = threading.Lock()
+_subreaper: bool | None = None
+_unreaped: set[int] = set()  # escaped processes killed, to be waited for once they are zombies
+
+
+def _become_subreaper() -> bool:
+    """Make this process the subreaper of its descendants (Linux `PR_SET_CHILD_SUBREAPER`).
+
+    A task's child whose parent exits (a `setsid`/`nohup`/double-fork daemon) is then re-parented to
+    the emulator rather than to init, so it stays in the emulator's process tree, where it is found
+    by walking `/proc/<pid>/task/*/children`, and its exit status is collected here (no zombies).
+    A cgroup would be the stronger fence, but cgroup v2 is often not writable for a user (nor on
+    this CI's cgroup v1 hosts); this works for any user on Linux.
+    """
+    global _subreaper
+    with _subreaper_lock:
+        if _subreaper is None:
+            try:
+                import ctypes
+
+                libc = ctypes.CDLL(None, use_errno=True)
+                _subreaper = libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+            except (OSError, AttributeError):
+                _subreaper = False
+        return _subreaper
+
+
+def _children(pid: int) -> list[int]:
+    """Direct children of `pid` (every thread's `children` list; empty when it is gone)."""
+    out: list[int] = []
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+            out.extend(int(x) for x in fh.read().split())
+    return out
+
+
+def _subtree(pid: int) -> list[int]:
+    """`pid` and all its descendants, parents before children."""
+    out, todo, seen = [], [pid], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        out.append(current)
+        todo.extend(_children(current))
+    return out
+
+
+def _task_processes(token: str, leader: int | None) -> list[int]:
+    """Live processes of the task with `token`: the leader's subtree (while it is unreaped), plus
+    every child of the emulator that carries the token, with its subtree.
+
+    With the emulator as subreaper, a process that left the leader's tree (its parent exited) is a
+    direct child of the emulator, so only those children need their environment read; a descendant
+    of one that cleared its environment is still found through the subtree.
+    """
+    found: list[int] = []
+    if leader is not None:
+        found.extend(_subtree(leader))
+    for pid in _children(os.getpid()):
+        if pid not in found and orphans.token_of(pid) == token:
+            found.extend(p for p in _subtree(pid) if p not in found)
+    return found
+
+
+def _end_task_processes(token: str, leader: int | None) -> None:
+    """SIGKILL every process of a task, repeating while a fork races the kill (children of a killed
+    process inherit the token, so the next pass finds them)."""
+    owned = leader  # a Popen's child: its status is the Popen's to collect, never reaped here
+    for _ in range(20):
+        pids = [p for p in _task_processes(token, leader) if p != owned]
+        if leader is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(leader, signal.SIGKILL)  # the leader is unreaped: its pgid is still its own
+            orphans.kill_pids([leader])
+            leader = None
+        if not pids:
+            break
+        orphans.kill_pids(pids)
+        with _subreaper_lock:
+            _unreaped.update(pids)
+    # SIGKILL is delivered asynchronously: give the killed processes a moment to become zombies so
+    # they are reaped now; any still pending is retried the next time a task ends.
+    deadline = time.monotonic() + 0.5
+    while _reap_escaped() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def _reap_escaped() -> bool:
+    """Collect the exit status of killed escaped processes re-parented to the emulator (no zombies);
+    whether some are still pending.
+
+    Only pids this module killed are waited for, never any other child: a `Popen` elsewhere in the
+    process must still find its own child's status.
+    """
+    with _subreaper_lock:
+        pending = list(_unreaped)
+    for pid in pending:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:  # not (or no longer) our child: its own parent reaps it
+            done = pid
+        if done:
+            with _subreaper_lock:
+                _unreaped.discard(pid)
+    with _subreaper_lock:
+        return bool(_unreaped)
 
 
 def _exit_code(returncode: int) -> int:
@@ -283,6 +406,7 @@ class Process:
         self.ended: dict[str, Any] | None = None  # failureInfo of a kill (terminate or wall clock)
         self.timed_out = False
         self.registered = False
+        self.token = ""  # the orphans.TASK_TOKEN_VAR value every process of this attempt inherits
 
     @property
     def pid(self) -> int:
@@ -318,6 +442,8 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
                 return ProcessResult(None, start, _utcnow(), download_failure)
         if cancel is not None and cancel.is_set():
             return ProcessResult(None, start, _utcnow(), _ended_by_user())
+        if run.launch_failure is not None:
+            return ProcessResult(None, start, _utcnow(), run.launch_failure)
         try:
             argv = shlex.split(run.command_line)
         except ValueError as exc:  # unbalanced quotes
@@ -328,9 +454,11 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
         if not argv:
             info = failure_info("usererror", "CommandLaunchFailed", "The command line is empty")
             return ProcessResult(None, start, _utcnow(), info)
-        env = run.environment
+        _become_subreaper()
+        token = f"{uuid.uuid4().hex} {run.node_root}"
+        env = {**run.environment, orphans.TASK_TOKEN_VAR: token}
         if "PATH" not in env:
-            env = {**env, "PATH": os.defpath}  # Popen looks the program up on the child's PATH
+            env["PATH"] = os.defpath  # Popen looks the program up on the child's PATH
         try:
             popen = subprocess.Popen(
                 argv,
@@ -344,10 +472,16 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
             )
         except OSError as exc:
             return ProcessResult(None, start, _utcnow(), _launch_failure(exc, argv[0]))
+        except (
+            ValueError
+        ) as exc:  # NUL in the command line or the environment: this task fails, not the scheduler
+            info = failure_info("usererror", "CommandLaunchFailed", f"The task could not be launched: {exc}")
+            return ProcessResult(None, start, _utcnow(), info)
     finally:
         os.close(stdout)
         os.close(stderr)
     process = Process(run, popen, start, started_monotonic)
+    process.token = token
     started = orphans.start_time(popen.pid)
     if started is not None:
         orphans.registry(run.node_root).add(popen.pid, started)
@@ -431,7 +565,7 @@ class Reaper:
             return
         process.ended = ended
         process.timed_out = timed_out
-        _kill_group(process.popen)
+        _end_task_processes(process.token, process.pid)
 
     def close(self) -> None:
         """Let the thread end once nothing is left to wait for (the caller kills what still runs)."""
@@ -485,12 +619,16 @@ class Reaper:
                     process = watch.process
                     if process.deadline is not None and now >= process.deadline and process.ended is None:
                         limit = process.run.max_wall_clock_seconds or 0.0
-                        self._kill(process, failure_info(
-                            "usererror",
-                            "TaskEnded",
-                            "The task exceeded its maximum wall clock time and was ended",
-                            Message=f"maxWallClockTime of {limit:g} seconds reached",
-                        ), timed_out=True)  # fmt: skip
+                        self._kill(
+                            process,
+                            failure_info(
+                                "usererror",
+                                "TaskEnded",
+                                "The task exceeded its maximum wall clock time and was ended",
+                                Message=f"maxWallClockTime of {limit:g} seconds reached",
+                            ),
+                            timed_out=True,
+                        )
                 for watch in candidates:
                     if watch.process.popen.poll() is None:
                         continue
@@ -516,6 +654,10 @@ class Reaper:
         self._timed.pop(process.pid, None)
         if process.registered:
             orphans.registry(process.run.node_root).remove(process.pid)
+        if process.token:
+            # A task ends with its main process: whatever it left running (`nohup x &`, a daemon)
+            # is ended too, as on terminate, and the emulator waits for it (no zombie is left).
+            _end_task_processes(process.token, None)
         returncode = process.popen.returncode
         assert returncode is not None
         return ProcessResult(

@@ -1,7 +1,8 @@
 """Wire formats of the Batch REST API: timestamps, ISO-8601 durations, ETags and state names.
 
 Owns: the one clock (`utcnow`), the timestamp form Batch writes in bodies (`iso`, `parse_iso`), the
-duration parser (`parse_duration`, with the service's "unlimited"), the ETag/lastModified stamp every
+duration parser (`parse_duration`, with the service's "unlimited") and writer (`iso_duration`), the
+pool defaults the service fills in (`fill_pool_defaults`), the ETag/lastModified stamp every
 change gets (`touch`), the state transition bookkeeping (`set_state`: previousState and the transition
 times), the state names as `StrEnum`s and the defaults the service fills in.
 May import: the standard library and `exceptions` (a bad duration is a 400). Nothing else of the emulator.
@@ -22,6 +23,7 @@ Doc = dict[str, Any]
 
 # .NET TimeSpan.MaxValue: what Batch returns for an unset ("unlimited") duration.
 UNLIMITED = "P10675199DT2H48M5.4775807S"
+_MAX_DURATION_SECONDS = 10675199 * 86400 + 2 * 3600 + 48 * 60 + 5.4775807
 DEFAULT_RETENTION = "P7D"
 RELEASE_DEFAULT_WALL_CLOCK = "PT15M"
 RELEASE_MAX_WALL_CLOCK = timedelta(minutes=15)
@@ -47,6 +49,9 @@ class NodeState(StrEnum):
     START_TASK_FAILED = "starttaskfailed"
     UNUSABLE = "unusable"
     OFFLINE = "offline"
+    PREEMPTED = "preempted"
+    DEALLOCATING = "deallocating"
+    DEALLOCATED = "deallocated"
     REBOOTING = "rebooting"
     REIMAGING = "reimaging"
     LEAVING_POOL = "leavingpool"
@@ -82,6 +87,34 @@ _DURATION = re.compile(
 )
 
 
+def fill_pool_defaults(doc: Doc) -> None:
+    """Fill in what the service returns for a pool created without it (examples/Pools_GetPool_Basic.json
+    of the 2025-06-01 spec, and the defaults its property descriptions state), so a client reading the
+    pool back sees the service's values and not a difference from what it sent."""
+    doc.setdefault("resizeTimeout", "PT15M")
+    doc.setdefault("enableInterNodeCommunication", False)
+    doc.setdefault("taskSlotsPerNode", 1)
+    doc.setdefault("targetNodeCommunicationMode", "default")
+    doc.setdefault("taskSchedulingPolicy", {}).setdefault("nodeFillType", "spread")
+    vmc = doc.get("virtualMachineConfiguration") or {}
+    image = vmc.get("imageReference") or {}
+    if image.get("publisher") and not image.get("virtualMachineImageId"):
+        image.setdefault("version", "latest")
+    for disk in vmc.get("dataDisks") or []:
+        disk.setdefault("caching", "readwrite")
+        if not disk.get("storageAccountType"):
+            disk.setdefault("managedDisk", {}).setdefault("storageAccountType", "standard_lrs")
+    for account in doc.get("userAccounts") or []:
+        account.setdefault("elevationLevel", "nonadmin")
+    network = doc.get("networkConfiguration")
+    if isinstance(network, dict):
+        network.setdefault("dynamicVNetAssignmentScope", "none")
+        network.setdefault("enableAcceleratedNetworking", False)
+    start = doc.get("startTask")
+    if isinstance(start, dict):
+        start.setdefault("maxTaskRetryCount", 0)
+
+
 def utcnow() -> datetime:
     """The current UTC time (a function so there is one clock)."""
     return datetime.now(UTC)
@@ -105,15 +138,31 @@ def parse_duration(value: Any, name: str) -> timedelta | None:
     """An ISO-8601 duration as sent by the SDK (`PT01H30M00S`, `P7D`, `PT0.5S`); None if unlimited."""
     if value is None:
         return None
-    match = _DURATION.match(str(value)) if isinstance(value, str) else None
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if not match or value in ("P", "PT"):
         raise invalid_property(name, value, "The value is not a valid ISO-8601 duration.")
     parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
-    delta = timedelta(
-        weeks=parts["w"], days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"]
-    )
+    total = parts["w"] * 604800 + parts["d"] * 86400 + parts["h"] * 3600 + parts["m"] * 60 + parts["s"]
+    if total > _MAX_DURATION_SECONDS:
+        # Batch reads durations as .NET TimeSpans; a longer one cannot be represented (and would
+        # overflow `timedelta`), so it is refused like any other malformed value.
+        raise invalid_property(
+            name, value[:64], f"The duration may be at most {UNLIMITED} (TimeSpan.MaxValue)."
+        )
+    delta = timedelta(seconds=total)
     # Anything of ten thousand days or more is the service's "unlimited".
     return None if delta >= timedelta(days=10000) else delta
+
+
+def iso_duration(delta: timedelta) -> str:
+    """An ISO-8601 duration as the service writes it (`PT1H2M3.5S`, `P2D`, `PT0S`)."""
+    days, rest = divmod(max(delta.total_seconds(), 0.0), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    clock = (f"{int(hours)}H" if hours else "") + (f"{int(minutes)}M" if minutes else "")
+    if secs or not (days or clock):
+        clock += f"{secs:.3f}".rstrip("0").rstrip(".") + "S"
+    return "P" + (f"{int(days)}D" if days else "") + (f"T{clock}" if clock else "")
 
 
 def seconds(value: Any, name: str) -> float | None:

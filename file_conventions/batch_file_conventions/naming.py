@@ -139,7 +139,7 @@ def job_output_container_name(job_id: str) -> str:
     lowered = job_id.lower()
     if (
         len(lowered) <= _MAX_FAST_PATH_ID_LENGTH
-        and _FAST_PATH_ID.match(lowered)
+        and _FAST_PATH_ID.fullmatch(lowered)
         and not lowered.endswith("-")
         and "--" not in lowered
     ):

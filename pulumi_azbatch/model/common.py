@@ -21,11 +21,12 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from azure.batch import models as batch_models
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 __all__ = [
     "DESCEND",
+    "EnvironmentValue",
     "ID_PATTERN",
     "MAX_ID_LENGTH",
     "UNKNOWN",
@@ -39,12 +40,17 @@ __all__ = [
     "error",
     "error_path",
     "error_reason",
+    "duration_hint",
     "format_duration",
+    "iso_duration",
     "format_path",
+    "has_sas",
     "invalid_id_characters",
     "is_unknown",
+    "parse_human_duration",
     "plain_data",
     "positive_duration",
+    "redact_sas",
     "snake_case",
     "strip_query",
     "suggest_name",
@@ -81,7 +87,7 @@ def contains_unknown(value: Any) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 #: Batch ids (jobs, tasks, pools, preparation/release tasks): 1-64 letters, digits, '-' and '_'.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # always fullmatch: `$` accepts a trailing newline
 MAX_ID_LENGTH = 64
 _NOT_ID_CHARACTER = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -175,6 +181,63 @@ def format_duration(value: timedelta) -> str:
     return " ".join(p for p in parts if p) or f"{total:g} s"
 
 
+_HUMAN_UNITS = {
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+    "h": 3600,
+    "hr": 3600,
+    "hrs": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "m": 60,
+    "min": 60,
+    "mins": 60,
+    "minute": 60,
+    "minutes": 60,
+    "s": 1,
+    "sec": 1,
+    "secs": 1,
+    "second": 1,
+    "seconds": 1,
+}
+_HUMAN_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]+)")
+
+
+def iso_duration(value: timedelta) -> str:
+    """A positive duration in ISO-8601: ``PT2H``, ``P1D``, ``P1DT2H30M``, ``PT0.5S``."""
+    total = value.total_seconds()
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    date = f"{int(days)}D" if days else ""
+    time = "".join(
+        f"{n:g}{unit}" for n, unit in ((int(hours), "H"), (int(minutes), "M"), (round(seconds, 3), "S")) if n
+    )
+    return "P" + date + (f"T{time}" if time else "") if (date or time) else "PT0S"
+
+
+def parse_human_duration(text: str) -> timedelta | None:
+    """``2h``, ``90 min``, ``1h30m``, ``2 days`` as a timedelta; None when ``text`` is not such a duration."""
+    compact = text.strip().lower()
+    parts = _HUMAN_PART.findall(compact)
+    if not parts or _HUMAN_PART.sub("", compact).strip(" ,") != "":
+        return None
+    seconds = 0.0
+    for number, unit in parts:
+        if unit not in _HUMAN_UNITS:
+            return None
+        seconds += float(number) * _HUMAN_UNITS[unit]
+    return timedelta(seconds=seconds)
+
+
+def duration_hint(value: Any) -> str:
+    """How to write ``value`` as a duration the models accept (``'2h'`` -> ``use 'PT2H'``), or ``""``."""
+    parsed = parse_human_duration(value) if isinstance(value, str) else None
+    example = f"use {iso_duration(parsed)!r} ({format_duration(parsed)})" if parsed else "e.g. 'PT2H', 'P1D'"
+    return f"a duration is ISO-8601 or seconds: {example}"
+
+
 def positive_duration(value: timedelta | None) -> timedelta | None:
     """A field validator: ``value`` must be a positive duration (None passes)."""
     if value is not None and value <= timedelta(0):
@@ -190,6 +253,25 @@ def positive_duration(value: timedelta | None) -> timedelta | None:
 def strip_query(url: str) -> str:
     """``url`` without its query (a SAS, for instance)."""
     return urlsplit(url)._replace(query="").geturl()
+
+
+def has_sas(value: Any) -> bool:
+    """True when a value (or anything nested in it) holds a SAS: a signature ``sig=``."""
+    if isinstance(value, str):
+        return "sig=" in value
+    if isinstance(value, Mapping):
+        return any(has_sas(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(has_sas(v) for v in value)
+    return False
+
+
+_SAS_SIGNATURE = re.compile(r"(?i)(\bsig=)[^&\s'\"]+")
+
+
+def redact_sas(text: str) -> str:
+    """``text`` with every SAS signature replaced by ``REDACTED`` (``...&sig=REDACTED``)."""
+    return _SAS_SIGNATURE.sub(r"\1REDACTED", text)
 
 
 class _Descend:
@@ -302,6 +384,8 @@ def error_reason(
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind in ("azbatch", "value_error"):
         return message
+    if kind.startswith("time_delta"):
+        return f"not a duration: {error.get('input')!r}; {duration_hint(error.get('input'))}"
     value = error.get("input")
     if isinstance(value, str | int | float | bool) and "got" not in message:
         message = f"{message}; got {value!r}"
@@ -311,6 +395,20 @@ def error_reason(
 # --------------------------------------------------------------------------------------------------
 # Models
 # --------------------------------------------------------------------------------------------------
+
+
+def _scalar_as_text(value: Any) -> Any:
+    # YAML and `pulumi config set --path` turn `THREADS: 4` into a number; Batch takes strings.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+#: A value of an environment variable or metadata item: a string; numbers and booleans are taken as
+#: their text (``4`` -> ``"4"``, ``true`` -> ``"true"``).
+EnvironmentValue = Annotated[str, BeforeValidator(_scalar_as_text)]
 
 
 class SpecModel(BaseModel):

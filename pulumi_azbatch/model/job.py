@@ -18,9 +18,10 @@ from typing import Annotated, Any, Literal
 from azure.batch import models as batch_models
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
-from .common import MAX_ID_LENGTH, SpecModel, choice, error, id_safe, positive_duration
+from .common import MAX_ID_LENGTH, EnvironmentValue, SpecModel, choice, error, id_safe, positive_duration
 from .factories import TaskFactory
 from .rules import DEFER_RULES, Unknowns, run_rules
+from .storage import check_sas_permissions
 from .tasks import (
     JobConstraintsSpec,
     JobPreparationTaskSpec,
@@ -32,6 +33,7 @@ from .tasks import (
 __all__ = [
     "JOB_FIELDS_PATCHED",
     "JOB_FIELDS_UPDATABLE_IN_PLACE",
+    "FileConventionsSpec",
     "JobSpec",
     "make_job_id",
     "split_job_inputs",
@@ -105,6 +107,25 @@ def make_job_id(name: str, suffix: str) -> str:
     return f"{clean_name[:room]}-{clean_suffix}"
 
 
+class FileConventionsSpec(SpecModel):
+    """What the job hands its tasks for the File Conventions library (``batch-file-conventions``).
+
+    Every task gets ``AZ_BATCH_FILE_CONVENTIONS_CONTAINER_URL``: the job's output container URL with
+    a write SAS of its own, signed for ``sas_permissions`` (default ``cw``; add ``r`` so a restarted
+    tracker resumes its log instead of re-uploading it) and valid ``sas_lifetime`` (default 1 day:
+    it must outlive the longest task, and it is kept short because every task can read it from its
+    environment). The variable is set when a task is added, so a re-signed SAS reaches the tasks
+    added after it. The URL is a secret in the state.
+    """
+
+    sas_lifetime: timedelta = Field(default=timedelta(days=1), description="ISO-8601 (P1D) or seconds.")
+    sas_permissions: str = Field(default="cw", description="Container SAS letters; must include c and w.")
+
+    _positive = field_validator("sas_lifetime")(positive_duration)
+
+    _permissions = field_validator("sas_permissions")(check_sas_permissions)
+
+
 class JobSpec(SpecModel):
     """A whole Batch job: its properties, preparation and release tasks, tasks, factories and provider knobs.
 
@@ -120,6 +141,9 @@ class JobSpec(SpecModel):
 
     Outputs: ``output_container_url`` is the job's File Conventions container with a write SAS (or
     without SAS plus ``identity_reference`` on the outputs); outputs declared by kind go there.
+
+    ``file_conventions`` (:class:`FileConventionsSpec`) hands the tasks that container with a short
+    write SAS through the environment, for the ``batch-file-conventions`` library.
 
     Provider knobs: ``on_destroy`` (``terminate_then_delete`` default | ``terminate`` | ``delete``),
     ``wait_for`` (``none`` default | ``preparation`` | ``tasks``) with ``wait_timeout`` (default 1 h)
@@ -138,8 +162,8 @@ class JobSpec(SpecModel):
     allow_task_preemption: bool = False
     uses_task_dependencies: bool = False
     constraints: JobConstraintsSpec = Field(default_factory=JobConstraintsSpec)
-    common_environment_settings: dict[str, str] = Field(default_factory=dict)
-    metadata: dict[str, str] = Field(default_factory=dict)
+    common_environment_settings: dict[str, EnvironmentValue] = Field(default_factory=dict)
+    metadata: dict[str, EnvironmentValue] = Field(default_factory=dict)
     on_all_tasks_complete: AllTasksCompleteMode = "noaction"
     on_task_failure: TaskFailureMode = "noaction"
     job_preparation_task: JobPreparationTaskSpec | None = None
@@ -148,6 +172,11 @@ class JobSpec(SpecModel):
     task_factories: list[TaskFactory] = Field(default_factory=list)
     output_container_url: str | None = Field(
         default=None, description="The job's File Conventions output container URL with a write SAS (secret)."
+    )
+    file_conventions: FileConventionsSpec | None = Field(
+        default=None,
+        description="Hand every task the output container URL with a short write SAS in "
+        "AZ_BATCH_FILE_CONVENTIONS_CONTAINER_URL (the batch-file-conventions library reads it).",
     )
     on_destroy: OnDestroy = "terminate_then_delete"
     wait_for: WaitFor = "none"

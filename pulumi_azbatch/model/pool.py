@@ -26,6 +26,7 @@ from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, fi
 
 from .common import (
     ID_PATTERN,
+    EnvironmentValue,
     SpecModel,
     ValidationFailure,
     choice,
@@ -34,6 +35,7 @@ from .common import (
     error_reason,
     format_duration,
     format_path,
+    iso_duration,
     plain_data,
 )
 from .pool_parts import (
@@ -47,7 +49,6 @@ from .pool_parts import (
     OsDiskSpec,
     UpgradePolicySpec,
     UserAccountSpec,
-    iso_duration,
 )
 from .rules import DEFER_RULES
 from .tasks import ResourceFileSpec, UserIdentitySpec, env_to_sdk
@@ -123,7 +124,7 @@ class StartTaskSpec(SpecModel):
 
     command_line: str = Field(min_length=1, description="Run without a shell; use /bin/sh -c '...'.")
     resource_files: list[ResourceFileSpec] = Field(default_factory=list)
-    environment_settings: dict[str, str] = Field(default_factory=dict)
+    environment_settings: dict[str, EnvironmentValue] = Field(default_factory=dict)
     user_identity: UserIdentitySpec | None = None
     max_task_retry_count: int = Field(default=0, ge=-1)
     wait_for_success: bool = True
@@ -233,12 +234,12 @@ class PoolSpec(SpecModel):
         default=None, description="Windows only: Windows_Server or Windows_Client."
     )
     identity: PoolIdentitySpec | None = Field(default=None, description="Azure only.")
-    metadata: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, EnvironmentValue] = Field(default_factory=dict)
 
     @field_validator("id")
     @classmethod
     def _id(cls, value: str) -> str:
-        if not ID_PATTERN.match(value):
+        if not ID_PATTERN.fullmatch(value):
             raise error(f"pool id {value!r} must be 1-64 letters, digits, '-' or '_'")
         return value
 

@@ -23,7 +23,15 @@ from typing import Annotated, Any, Literal
 from azure.batch import models as batch_models
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from .common import IdentityReferenceSpec, ImageName, Secret, SpecModel, choice, error, format_duration
+from .common import (
+    IdentityReferenceSpec,
+    ImageName,
+    Secret,
+    SpecModel,
+    choice,
+    error,
+    iso_duration,
+)
 from .tasks import ContainerRegistrySpec
 
 __all__ = [
@@ -42,7 +50,6 @@ __all__ = [
     "UpgradePolicySpec",
     "UserAccountSpec",
     "arm_enum",
-    "iso_duration",
 ]
 
 
@@ -844,16 +851,3 @@ class UpgradePolicySpec(SpecModel):
             else None,
             rolling_upgrade_policy=rolling,
         )
-
-
-def iso_duration(value: timedelta) -> str:
-    """``value`` as an ISO 8601 duration (``PT15M``), as ARM's duration properties take them."""
-    seconds = int(value.total_seconds())
-    if seconds <= 0:
-        raise ValueError(f"not a positive duration: {format_duration(value)}")
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    out = "P" + (f"{days}D" if days else "")
-    time = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "") + (f"{secs}S" if secs else "")
-    return out + ("T" + time if time else "")

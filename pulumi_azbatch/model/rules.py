@@ -177,7 +177,7 @@ def run_rules(spec: JobSpec, unknowns: Unknowns, now: datetime) -> list[Validati
         r.saw_convention_output
         and url is not None
         and spec.id is not None
-        and ID_PATTERN.match(spec.id)
+        and ID_PATTERN.fullmatch(spec.id)
         and not is_unknown(url)
     ):
         container = container_of(url)[1]
@@ -193,7 +193,7 @@ def run_rules(spec: JobSpec, unknowns: Unknowns, now: datetime) -> list[Validati
 
 
 def _check_id(r: _RuleRunner, value: str | None, path: Path, what: str, *, template: bool = False) -> None:
-    if value is None or ID_PATTERN.match(value):
+    if value is None or ID_PATTERN.fullmatch(value):
         return
     if not value:
         reason = f"{what} must not be empty"

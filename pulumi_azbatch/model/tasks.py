@@ -12,12 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from azure.batch import models as batch_models
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from .common import IdentityReferenceSpec, ImageName, Secret, SpecModel, choice, error, positive_duration
+from .common import (
+    EnvironmentValue,
+    IdentityReferenceSpec,
+    ImageName,
+    Secret,
+    SpecModel,
+    choice,
+    error,
+    positive_duration,
+)
 from .outputs import OutputFileSpec, output_to_sdk, resolve_output_file
 
 __all__ = [
@@ -313,18 +322,25 @@ class ExitCodeMappingSpec(SpecModel):
     exit_options: ExitOptionsSpec
 
 
-class ExitCodeRangeSpec(SpecModel):
-    """Exit options for an inclusive range of exit codes."""
+class InclusiveRangeSpec(SpecModel):
+    """An inclusive integer range ``start``..``end``; ``RANGE_OF`` names it in the error."""
 
+    RANGE_OF: ClassVar[str]
     start: int
     end: int
-    exit_options: ExitOptionsSpec
 
     @model_validator(mode="after")
-    def _ordered(self) -> ExitCodeRangeSpec:
+    def _ordered(self) -> Self:
         if self.start > self.end:
-            raise error(f"exit code range start {self.start} is greater than end {self.end}")
+            raise error(f"{self.RANGE_OF} range start {self.start} is greater than end {self.end}")
         return self
+
+
+class ExitCodeRangeSpec(InclusiveRangeSpec):
+    """Exit options for an inclusive range of exit codes."""
+
+    RANGE_OF: ClassVar[str] = "exit code"
+    exit_options: ExitOptionsSpec
 
 
 class ExitConditionsSpec(SpecModel):
@@ -368,17 +384,10 @@ class ExitConditionsSpec(SpecModel):
                 yield (name,), value
 
 
-class TaskIdRangeSpec(SpecModel):
+class TaskIdRangeSpec(InclusiveRangeSpec):
     """An inclusive range of integer task ids a task depends on."""
 
-    start: int
-    end: int
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TaskIdRangeSpec:
-        if self.start > self.end:
-            raise error(f"task id range start {self.start} is greater than end {self.end}")
-        return self
+    RANGE_OF: ClassVar[str] = "task id"
 
 
 class DependsOnSpec(SpecModel):
@@ -408,7 +417,7 @@ class TaskBase(SpecModel):
         min_length=1, description="Run without a shell; use /bin/sh -c '...' for shell features."
     )
     resource_files: list[ResourceFileSpec] = Field(default_factory=list)
-    environment_settings: dict[str, str] = Field(default_factory=dict)
+    environment_settings: dict[str, EnvironmentValue] = Field(default_factory=dict)
     user_identity: UserIdentitySpec | None = Field(
         default=None, description="Service default: the pool-scoped non-admin auto user."
     )

@@ -23,7 +23,9 @@ def test_a_ratio_more_than_25_percent_worse_fails_in_either_direction() -> None:
     assert slower.startswith("speedup: 14.000, committed 20.000")
     [costlier] = regressions(baseline, _ratios(speedup=(20.0, True), floor=(1.3, False)))
     assert costlier.startswith("floor: 1.300")
-    assert regressions(baseline, _ratios(speedup=(20.0, True))) == ["floor: measured 1.000 before, not measured now"]
+    assert regressions(baseline, _ratios(speedup=(20.0, True))) == [
+        "floor: measured 1.000 before, not measured now"
+    ]
 
 
 @pytest.mark.timeout(300)

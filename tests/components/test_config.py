@@ -18,7 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
-from pulumi_azbatch.config import StackConfigError, load_stack_config, load_stack_file, stack_file_schema
+from pulumi_azbatch.config import (
+    PoolRef,
+    StackConfigError,
+    load_stack_config,
+    load_stack_file,
+    stack_file_schema,
+)
 from pulumi_azbatch.conventions import job_output_container_name
 
 REPO = Path(__file__).resolve().parents[2]
@@ -106,7 +112,12 @@ def test_committed_schema_is_current() -> None:
 def test_schema_describes_the_keys_and_the_job() -> None:
     schema = stack_file_schema()
     props = schema["properties"]["config"]["properties"]
-    assert set(props) == {f"azbatch:{k}" for k in ("backend", "local", "azure", "pool", "storage", "job")}
+    assert set(props) == {
+        f"azbatch:{k}" for k in ("backend", "local", "azure", "pools", "jobs", "pool", "storage", "job")
+    }
+    named = schema["$defs"]["NamedJob"]
+    assert "pool" in named["properties"] and "pool_id" not in named["properties"]
+    assert "id" not in named["required"] and "id" not in schema["$defs"]["NamedPool"]["required"]
     job = schema["$defs"]["JobSpec"]
     assert "pool_id" not in job["required"] and "id" in job["required"]
     assert "output_container_url" not in job["properties"]
@@ -178,13 +189,23 @@ def _both(*mutations: Mutation) -> Mutation:
     return mutate
 
 
+_BLOCK = yaml.safe_load("id: |\n  prep-release\n")["id"]
+
 BAD_CONFIGS: list[tuple[str, Mutation, str]] = [
     ("unknown backend", lambda c: c.__setitem__("azbatch:backend", "aws"), "azbatch:backend"),
-    ("misspelt top-level key", lambda c: c.__setitem__("azbatch:pools", {}), "azbatch:pools"),
+    ("misspelt top-level key", lambda c: c.__setitem__("azbatch:jobz", {}), "azbatch:jobz"),
     ("pool missing", _delete("azbatch:pool"), "azbatch:pool"),
     ("job missing", _delete("azbatch:job"), "azbatch:job"),
     ("empty vm size", _set("azbatch:pool", "vm_size", value=""), "azbatch:pool.vm_size"),
     ("pool id with a space", _set("azbatch:pool", "id", value="my pool"), "azbatch:pool.id"),
+    # `id: |` (a YAML block scalar) keeps a trailing newline, which `$` alone would accept.
+    ("pool id from a block scalar", _set("azbatch:pool", "id", value=_BLOCK), "azbatch:pool.id"),
+    ("job id from a block scalar", _set("azbatch:job", "id", value=_BLOCK), "azbatch:job.id"),
+    (
+        "storage account name from a block scalar",
+        _both(_azure, _set("azbatch:azure", "storage_account", "name", value="stazbatchdev001\n")),
+        "azbatch:azure.storage_account.name",
+    ),
     ("image without offer", _delete("azbatch:pool", "image", "offer"), "azbatch:pool.image.offer"),
     (
         "camelCase key",
@@ -371,3 +392,154 @@ def test_permissions_are_canonicalised() -> None:
     config = _stack("local")
     config["azbatch:storage"]["sas_permissions"] = "wc"
     assert load_stack_config(config).storage.sas_permissions == "cw"
+
+
+def _failures(config: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_config(config)
+    return {f.key: f.reason for f in caught.value.failures}
+
+
+def test_a_human_duration_is_answered_with_its_iso_form() -> None:
+    config = _stack("local")
+    config["azbatch:job"]["wait_timeout"] = "2h"
+    config["azbatch:storage"]["sas_lifetime"] = "1h30m"
+    failures = _failures(config)
+    assert "use 'PT2H' (2 h)" in failures["azbatch:job.wait_timeout"]
+    assert "use 'PT1H30M' (1 h 30 min)" in failures["azbatch:storage.sas_lifetime"]
+    assert "pydantic" not in str(failures) and "identifier" not in str(failures)
+
+
+def test_numbers_and_booleans_in_environments_are_taken_as_strings() -> None:
+    config = _stack("local")
+    config["azbatch:job"]["common_environment_settings"] = {"THREADS": 4, "DEBUG": True, "RATIO": 0.5}
+    config["azbatch:pool"]["start_task"] = {"command_line": "/bin/true", "environment_settings": {"N": 2}}
+    loaded = load_stack_config(config)
+    assert loaded.job.common_environment_settings == {"THREADS": "4", "DEBUG": "true", "RATIO": "0.5"}
+    assert loaded.pool.start_task is not None and loaded.pool.start_task.environment_settings == {"N": "2"}
+
+
+def test_the_default_rotation_margin_is_a_quarter_of_the_lifetime() -> None:
+    config = _stack("local")
+    config["azbatch:storage"] = {"sas_lifetime": "P7D"}
+    config["azbatch:job"]["constraints"] = {}
+    storage = load_stack_config(config).storage
+    assert storage.rotation_margin == timedelta(days=1, hours=18)
+    config["azbatch:storage"] = {}
+    assert load_stack_config(config).storage.rotation_margin == timedelta(days=7, hours=12)
+
+
+def test_a_typo_in_a_top_level_key_is_named_with_the_key_meant() -> None:
+    config = _stack("local")
+    config["azbatch:jbo"] = config.pop("azbatch:job")
+    failures = _failures(config)
+    assert "did you mean 'job'?" in failures["azbatch:jbo"]
+
+
+# ---- many pools and jobs per stack (azbatch:pools / azbatch:jobs) ----------------------------------
+
+
+def _team() -> dict[str, Any]:
+    return copy.deepcopy(_stack("team"))
+
+
+def test_team_stack_declares_pools_and_jobs_by_name() -> None:
+    config = load_stack_config(_team())
+    assert set(config.pools) == {"cpu", "big"} and config.pools["cpu"].id == "cpu"  # id defaults to the name
+    assert {n: j.id for n, j in config.jobs.items()} == {
+        "nightly": "nightly-sweep",
+        "rerun": "rerun-failures",
+    }
+    assert config.job_pools == {"nightly": "cpu", "rerun": "big"}
+    assert config.jobs["rerun"].pool_id == "big" and config.jobs["nightly"].task_count() == 20
+    assert config.container_name("nightly") == "job-nightly-sweep"
+    assert not config.single
+    with pytest.raises(LookupError):
+        _ = config.job  # two jobs: there is no "the job"
+
+
+def test_single_workload_form_is_one_entry_of_each() -> None:
+    config = load_stack_config(_stack("local"))
+    assert config.single and list(config.pools) == ["pool"] and list(config.jobs) == ["job"]
+    assert config.job.pool_id == config.pool.id == "JobPrepReleaseSamplePool"
+
+
+def test_jobs_refer_to_pools_by_id_or_another_stack() -> None:
+    values = _team()
+    values["azbatch:jobs"]["shared"] = {
+        "pool": {"id": "shared-pool"},
+        "tasks": [{"id": "t", "command_line": "x"}],
+    }
+    values["azbatch:jobs"]["other"] = {
+        "pool": {"stack": "org/platform/prod", "output": "pool_id"},
+        "tasks": [{"id": "t", "command_line": "x"}],
+    }
+    config = load_stack_config(values)
+    assert config.jobs["shared"].pool_id == "shared-pool" and config.jobs["shared"].id == "shared"
+    ref = config.job_pools["other"]
+    assert isinstance(ref, PoolRef) and ref.stack == "org/platform/prod" and ref.output == "pool_id"
+
+
+TEAM_ERRORS: list[tuple[str, Mutation, str, str]] = [
+    (
+        "bad task deep in a job",
+        lambda c: c["azbatch:jobs"]["rerun"]["tasks"].extend(
+            [{"id": "a", "command_line": "x"}, {"id": "b", "command_line": ""}]
+        ),
+        "azbatch:jobs.rerun.tasks[3].command_line",
+        "",
+    ),
+    (
+        "unknown pool name",
+        lambda c: c["azbatch:jobs"]["rerun"].__setitem__("pool", "bigg"),
+        "azbatch:jobs.rerun.pool",
+        "did you mean 'big'",
+    ),
+    (
+        "pool_id in a named job",
+        lambda c: c["azbatch:jobs"]["rerun"].__setitem__("pool_id", "x"),
+        "azbatch:jobs.rerun.pool_id",
+        "pool: <name",
+    ),
+    (
+        "both pool forms",
+        lambda c: c.__setitem__("azbatch:pool", {"id": "p"}),
+        "azbatch:pool",
+        "cannot be mixed",
+    ),
+    (
+        "pool ref with id and stack",
+        lambda c: c["azbatch:jobs"]["rerun"].__setitem__("pool", {"id": "p", "stack": "s"}),
+        "azbatch:jobs.rerun.pool",
+        "exactly one",
+    ),
+    (
+        "duplicate job id",
+        lambda c: c["azbatch:jobs"]["rerun"].__setitem__("id", "NIGHTLY-sweep"),
+        "azbatch:jobs.rerun.id",
+        "already the id",
+    ),
+    (
+        "container name with two jobs",
+        lambda c: c.__setitem__("azbatch:storage", {"container_name": "out"}),
+        "azbatch:storage.container_name",
+        "own File Conventions",
+    ),
+    (
+        "bad pool field",
+        lambda c: c["azbatch:pools"]["cpu"].__setitem__("vm_size", ""),
+        "azbatch:pools.cpu.vm_size",
+        "",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "mutate", "key", "text"), TEAM_ERRORS, ids=[c[0] for c in TEAM_ERRORS])
+def test_team_stack_errors_name_the_yaml_key(case: str, mutate: Mutation, key: str, text: str) -> None:
+    config = _team()
+    mutate(config)
+    with pytest.raises(StackConfigError) as info:
+        load_stack_config(config)
+    reasons = [f.reason for f in info.value.failures if f.key == key]
+    assert reasons, f"{case}: expected {key}, got {info.value}"
+    assert any(text in reason for reason in reasons), reasons

@@ -1,6 +1,7 @@
 """The local backend's dynamic providers (Pool, ContainerSas) against the running emulators.
 
-Pool: create waits for idle nodes, a failing start task fails the create and leaves no pool, resize
+Pool: create waits for idle nodes (also under the emulator's realistic timing, with a job on the pool
+after it), a failing start task fails the create and leaves no pool, resize
 in place, immutable properties replace, delete waits until the pool is gone. ContainerSas: stable
 across check/diff runs, rotated inside the margin, re-signed when its inputs change, and write-only
 as Azurite enforces it.
@@ -9,6 +10,7 @@ as Azurite enforces it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -18,6 +20,7 @@ import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient
 from pulumi_azbatch.dynamic_providers import sas as sas_module
+from pulumi_azbatch.dynamic_providers.job import JobProvider
 from pulumi_azbatch.dynamic_providers.pool import PoolError, PoolProvider
 from pulumi_azbatch.dynamic_providers.sas import ContainerSasProvider
 
@@ -98,6 +101,44 @@ def test_pool_with_failing_start_task_fails_and_leaves_no_pool(
     assert "starttaskfailed" in message and "start task exit code 7" in message
     with pytest.raises(ResourceNotFoundError):
         batch_client.get_pool(pool_id)
+
+
+def test_pool_and_job_up_with_realistic_timing(
+    endpoints: Endpoints,
+    batch_client: Any,
+    emulator_timing: Callable[..., Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The providers' waits under the emulator's realistic timing (scale 0.01: each node spends about
+    0.6 s `creating` and 0.9 s `starting` before its start task runs): the pool create waits through
+    every state a real pool passes and returns with idle nodes; a job with preparation and release
+    tasks then runs its tasks on it."""
+    emulator_timing(mode="realistic", scale=0.01)
+    pools, jobs = PoolProvider(), JobProvider()
+    pool_id, job_id = _unique("slowpool"), _unique("slowjob")
+    pool = pools.create(_checked(pools, _pool_props(endpoints, pool_id)))
+    try:
+        progress = capsys.readouterr().err
+        assert "creating" in progress and "starting" in progress and "allocation resizing" in progress
+        assert f"pool {pool_id}: 2/2 nodes ready" in progress
+        assert {n.state.value for n in batch_client.list_nodes(pool_id)} == {"idle"}
+        job_inputs = {
+            "batch_account_url": endpoints.batch_url,
+            "batch_account_name": endpoints.batch_account_name,
+            "batch_account_key": endpoints.batch_account_key,
+            "job_id": job_id,
+            "pool_id": pool_id,
+            "job_preparation_task": {"command_line": "/bin/true"},
+            "job_release_task": {"command_line": "/bin/true"},
+            "tasks": [{"id": f"task{i}", "command_line": "/bin/sh -c 'echo hi'"} for i in range(3)],
+            "wait_for": "tasks",
+            "wait_timeout": 60,
+        }
+        outs = jobs.create(_checked(jobs, job_inputs)).outs
+        assert outs["task_counts"]["succeeded"] == 3
+        jobs.delete(job_id, {**outs, "on_destroy": "delete"})
+    finally:
+        pools.delete(pool_id, pool.outs)
 
 
 def test_pool_diff_replaces_immutable_properties_and_updates_node_count(endpoints: Endpoints) -> None:
@@ -182,6 +223,50 @@ def test_pool_existing_id_is_refused_clearly(endpoints: Endpoints) -> None:
             provider.create(props)
     finally:
         provider.delete(created.id, created.outs)
+
+
+def test_pool_lost_create_answer_is_adopted_by_its_mark_and_foreign_pools_are_refused(
+    endpoints: Endpoints, batch_client: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
+    provider = PoolProvider()
+    pool_id = _unique("lost")
+    owner = {"owner_stack": "organization/azbatch/a", "owner_resource": "azbatch:Pool::workload-pool"}
+    props = _checked(provider, _pool_props(endpoints, pool_id, target_dedicated_nodes=1, **owner))
+    created = provider.create(props)
+    # The answer to the create was lost: the next up (a new nonce, no state) finds this resource's pool.
+    again = _checked(provider, _pool_props(endpoints, pool_id, target_dedicated_nodes=1, **owner))
+    assert again["owner_nonce"] != props["owner_nonce"]
+    adopted = provider.create(again)
+    assert adopted.outs["node_ids"] == created.outs["node_ids"]
+    assert "made by this resource in an interrupted deployment; adopting it" in capfd.readouterr().err
+
+    # Another stack: refused at check (preview) and create, naming the owner; with adopt: taken over.
+    other = _pool_props(
+        endpoints,
+        pool_id,
+        target_dedicated_nodes=1,
+        owner_stack="organization/azbatch/b",
+        owner_resource="azbatch:Pool::workload-pool",
+    )
+    refused = provider.check({}, other)
+    assert (
+        refused.failures
+        and "belongs to stack organization/azbatch/a, resource azbatch:Pool::workload-pool"
+        in (refused.failures[0].reason)
+    )
+    with pytest.raises(PoolError, match="belongs to stack organization/azbatch/a"):
+        provider.create(_checked(provider, {**other, "pool_id": pool_id, "adopt": True}) | {"adopt": False})
+    taken = provider.create(_checked(provider, {**other, "adopt": True}))
+    assert taken.outs["adopted_from"]["pulumi_azbatch_stack"] == "organization/azbatch/a"
+    # The first stack's destroy now... still owns the mark (pools cannot be re-marked): it deletes; the
+    # taker's destroy finds the pool it adopted. A third, unrelated stack's state never deletes it.
+    stranger = {**taken.outs, "owner_stack": "organization/azbatch/c", "adopted_from": None}
+    provider.delete(pool_id, stranger)
+    assert batch_client.get_pool(pool_id).id == pool_id
+    assert "is not deleted: it now belongs to stack organization/azbatch/a" in capfd.readouterr().err
+    provider.delete(pool_id, taken.outs)
+    with pytest.raises(ResourceNotFoundError):
+        batch_client.get_pool(pool_id)
 
 
 def test_pool_check_names_the_bad_property(endpoints: Endpoints) -> None:

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from azure.batch import BatchClient
 from azure.batch import models as m
+from azure.core.credentials import AzureNamedKeyCredential
+
+from pulumi_azbatch.localdev import (
+    LOCALBATCH_ACCOUNT_KEY,
+    LOCALBATCH_ACCOUNT_NAME,
+    batch_emulator_command,
+    free_port,
+    wait_for_port,
+)
 
 IMAGE = m.BatchVmImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts")
 LINUX = m.VirtualMachineConfiguration(image_reference=IMAGE, node_agent_sku_id="batch.node.ubuntu 22.04")
@@ -71,3 +83,47 @@ def admin(base_url: str, method: str, path: str, body: Any = None) -> Any:
     )
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read() or b"null")
+
+
+class Emulator:
+    """One `python -m localbatch serve` process on a given data dir (started and stopped by the test)."""
+
+    def __init__(self, data_dir: Path, extra: list[str] | None = None) -> None:
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            batch_emulator_command(self.port, data_dir) + (extra or []),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        wait_for_port(self.port, proc=self.proc)
+        credential = AzureNamedKeyCredential(LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY)
+        self.client = BatchClient(
+            endpoint=f"http://127.0.0.1:{self.port}", credential=credential, retry_total=0
+        )
+
+    def kill(self) -> None:
+        """Die without any cleanup, as a crash would."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def write_container_url(endpoints: Any, blob_service: Any, container: str) -> str:
+    """Create ``container`` on Azurite; its URL with a create + write SAS valid for an hour."""
+    from datetime import UTC, datetime, timedelta
+
+    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+
+    blob_service.create_container(container)
+    sas = generate_container_sas(
+        endpoints.storage_account_name,
+        container,
+        account_key=endpoints.storage_account_key,
+        permission=ContainerSasPermissions(write=True, create=True),
+        expiry=datetime.now(UTC) + timedelta(hours=1),
+    )
+    return f"{endpoints.blob_url}/{container}?{sas}"

@@ -57,10 +57,10 @@ def test_validation_errors(client: BatchClient, shared_pool: str) -> None:
             pool_lifetime_option="job", pool=m.BatchPoolSpecification(vm_size="standard_d2s_v3")
         )
     )
-    with pytest.raises(HttpResponseError) as err:
+    with pytest.raises(HttpResponseError) as err:  # an auto pool's specification is a pool body
         client.create_job(m.BatchJobCreateOptions(id=unique("auto"), pool_info=auto))
-    assert err.value.status_code == 400 and err.value.error.code == "UnsupportedProperty"
-    assert any("Auto pools" in d.message for d in err.value.error.details)
+    assert err.value.status_code == 400 and err.value.error.code == "MissingRequiredProperty"
+    assert any(d.message == "virtualMachineConfiguration" for d in err.value.error.details)
 
 
 def test_patch_merges_and_put_replaces(client: BatchClient, job: str) -> None:

@@ -2,51 +2,12 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from azure.batch import BatchClient
 from azure.batch import models as m
-from azure.core.credentials import AzureNamedKeyCredential
-from emulator_helpers import pool_options, wait_for, wait_task
-
-from pulumi_azbatch.localdev import (
-    LOCALBATCH_ACCOUNT_KEY,
-    LOCALBATCH_ACCOUNT_NAME,
-    batch_emulator_command,
-    free_port,
-    wait_for_port,
-)
-
-
-class Emulator:
-    """One `python -m localbatch serve` process on a given data dir (started and stopped by the test)."""
-
-    def __init__(self, data_dir: Path, extra: list[str] | None = None) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            batch_emulator_command(self.port, data_dir) + (extra or []),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        wait_for_port(self.port, proc=self.proc)
-        credential = AzureNamedKeyCredential(LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY)
-        self.client = BatchClient(
-            endpoint=f"http://127.0.0.1:{self.port}", credential=credential, retry_total=0
-        )
-
-    def kill(self) -> None:
-        """Die without any cleanup, as a crash would."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+from emulator_helpers import Emulator, pool_options, wait_for, wait_task
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -31,6 +30,7 @@ from emulator_helpers import (
     wait_for,
     wait_task,
     wait_tasks_completed,
+    write_container_url,
 )
 
 SHARED_FILE = "job_prep_and_release.txt"
@@ -243,23 +243,13 @@ def test_job_prep_release_in_the_portal(
 def test_outputs_grouped_by_task_and_kind(
     client: BatchClient, shared_pool: str, blob_service: Any, endpoints: Any, page: Any, test_output_dir: Path
 ) -> None:
-    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
-
     from pulumi_azbatch.conventions import job_output_container_name
 
     # Upper case and `_` make the container name the hashed form.
     job_id = unique("Render_Job")
     container = job_output_container_name(job_id)
     assert len(container) > 50, "the hashed container name"
-    blob_service.create_container(container)
-    sas = generate_container_sas(
-        endpoints.storage_account_name,
-        container,
-        account_key=endpoints.storage_account_key,
-        permission=ContainerSasPermissions(write=True, create=True),
-        expiry=datetime.now(UTC) + timedelta(hours=1),
-    )
-    container_url = f"{endpoints.blob_url}/{container}?{sas}"
+    container_url = write_container_url(endpoints, blob_service, container)
 
     def persist(pattern: str, path: str) -> m.OutputFile:
         return m.OutputFile(
@@ -447,17 +437,23 @@ def test_job_run_drawn_as_timeline_heat_map_and_summaries(
     idle_fill = page.locator("g.hm-tile .hm-bg").first.evaluate("r => getComputedStyle(r).fill")
     assert page.get_attribute("body", "data-refresh-seconds") is None, "an idle pool's page does not reload"
 
-    client.create_job(m.BatchJobCreateOptions(
-        id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id),
-        job_preparation_task=m.BatchJobPreparationTask(command_line="/bin/sh -c 'sleep 0.6'"),
-        job_release_task=m.BatchJobReleaseTask(command_line="/bin/sh -c 'sleep 0.3'"),
-    ))  # fmt: skip
+    client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            pool_info=m.BatchPoolInfo(pool_id=pool_id),
+            job_preparation_task=m.BatchJobPreparationTask(command_line="/bin/sh -c 'sleep 0.6'"),
+            job_release_task=m.BatchJobReleaseTask(command_line="/bin/sh -c 'sleep 0.3'"),
+        )
+    )
     tasks = [m.BatchTaskCreateOptions(id=f"ok{i}", command_line="/bin/sh -c 'sleep 0.8'") for i in range(6)]
     tasks.append(m.BatchTaskCreateOptions(id="broken", command_line="/bin/sh -c 'sleep 0.3; exit 3'"))
-    tasks.append(m.BatchTaskCreateOptions(
-        id="flaky", command_line="/bin/sh -c 'sleep 0.2; exit 7'",
-        constraints=m.BatchTaskConstraints(max_task_retry_count=1),
-    ))  # fmt: skip
+    tasks.append(
+        m.BatchTaskCreateOptions(
+            id="flaky",
+            command_line="/bin/sh -c 'sleep 0.2; exit 7'",
+            constraints=m.BatchTaskConstraints(max_task_retry_count=1),
+        )
+    )
     client.create_task_collection(job_id, m.BatchTaskGroup(task_values=tasks))
     # The already-open pool page sees its nodes go busy through the heat map's JSON.
     expect(page.locator("g.hm-tile[data-state='running']").first).to_be_visible(timeout=10_000)
@@ -469,10 +465,16 @@ def test_job_run_drawn_as_timeline_heat_map_and_summaries(
 
     wait_tasks_completed(client, job_id, timeout=30)
     client.begin_terminate_job(job_id, options=terminate_options("done"), polling_interval=0.1).result()
-    wait_for(lambda: all(
-        (r.job_release_task_execution_info and r.job_release_task_execution_info.state == "completed")
-        for r in client.list_job_preparation_and_release_task_status(job_id)
-    ) or None, timeout=20)  # fmt: skip
+    wait_for(
+        lambda: (
+            all(
+                (r.job_release_task_execution_info and r.job_release_task_execution_info.state == "completed")
+                for r in client.list_job_preparation_and_release_task_status(job_id)
+            )
+            or None
+        ),
+        timeout=20,
+    )
     expect(page.locator("g.hm-tile[data-state='idle']")).to_have_count(2, timeout=10_000)
 
     # The timeline: one row per node; preparation first, tasks behind it, release after the last task.

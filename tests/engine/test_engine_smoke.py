@@ -46,7 +46,11 @@ def test_up_refresh_preview_destroy(tmp_path: Path, azurite: Emulators) -> None:
         assert up.summary.result == "succeeded"
         assert up.outputs["container_url"].value == f"{endpoints.blob_url}/{name}"
         props = blob_service.get_container_client(name).get_container_properties()
-        assert props.metadata == {"purpose": "engine-smoke"}
+        # The user's metadata, beside the ownership mark that ties the container to this resource.
+        marks = {k: v for k, v in props.metadata.items() if k.startswith("pulumi_azbatch_")}
+        assert {k: v for k, v in props.metadata.items() if k not in marks} == {"purpose": "engine-smoke"}
+        assert marks["pulumi_azbatch_resource"] == "azbatch:BlobContainer::smoke", marks
+        assert marks["pulumi_azbatch_stack"].endswith("/smoke") and marks["pulumi_azbatch_nonce"]
 
         # The state the engine wrote: one dynamic resource, its provider pickled by reference to the
         # installed module, the account key stored only as a secret.

@@ -65,7 +65,7 @@ def test_run_streams_stdout_and_stderr_live_and_returns_the_exit_code(
             "--",
             sys.executable,
             str(script),
-        ],  # fmt: skip
+        ],
         env=_task_env(job_container),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -108,7 +108,7 @@ def test_run_final_flush_catches_output_written_just_before_exit(
             sys.executable,
             "-c",
             "import time; time.sleep(0.5); print('last words')",
-        ],  # fmt: skip
+        ],
         env=_task_env(job_container, "quick"),
         capture_output=True,
         timeout=60,

@@ -81,6 +81,15 @@ CORPUS: list[tuple[str, Mutation, str, str]] = [
         "job id 'my job' may only contain letters, digits, '-' and '_' (found ' ')",
     ),
     ("job id too long", _set("id", "j" * 65), "id", "65 characters long; Batch allows at most 64"),
+    # A YAML block scalar (`id: |`) ends with a newline; `$` alone would let it through.
+    (
+        "job id ending in a newline",
+        _set("id", "job1\n"),
+        "id",
+        "may only contain letters, digits, '-' and '_' (found '\\n')",
+    ),
+    ("task id ending in a newline", _set("tasks.0.id", "task1\n"), "tasks[0].id", "may only contain"),
+    ("pool id ending in a newline", _set("pool_id", "pool1\n"), "pool_id", "may only contain"),
     ("pool id invalid", _set("pool_id", "pool.1"), "pool_id", "pool id 'pool.1' may only contain"),
     ("missing pool id", _delete("pool_id"), "pool_id", "required property is missing"),
     ("task id with a dot", _set("tasks.0.id", "task.1"), "tasks[0].id", "task id 'task.1' may only contain"),

@@ -65,8 +65,9 @@ def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval
 def admin(batch_url: str, method: str, path: str, body: Any = None) -> Any:
     """Call the emulator's unauthenticated admin API (faults, health)."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{batch_url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    request = urllib.request.Request(
+        f"{batch_url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
         return json.loads(response.read() or b"{}")
 
@@ -116,14 +117,23 @@ class LocalStack:
 
     def endpoints(self, blob_url: str | None = None) -> Endpoints:
         """The endpoints a stack uses; `blob_url` may point at a fault proxy in front of Azurite."""
-        return Endpoints(self.batch_url, LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY,
-                         blob_url or self.blob_url, AZURITE_ACCOUNT_NAME, AZURITE_ACCOUNT_KEY)  # fmt: skip
+        return Endpoints(
+            self.batch_url,
+            LOCALBATCH_ACCOUNT_NAME,
+            LOCALBATCH_ACCOUNT_KEY,
+            blob_url or self.blob_url,
+            AZURITE_ACCOUNT_NAME,
+            AZURITE_ACCOUNT_KEY,
+        )
 
     def start(self) -> LocalStack:
         (self.root / "azurite").mkdir(parents=True, exist_ok=True)
-        self.azurite = subprocess.Popen(azurite_command(self.blob_port, self.root / "azurite"),
-                                        stdout=open(self.root / "azurite.log", "ab"),  # noqa: SIM115
-                                        stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.azurite = subprocess.Popen(
+            azurite_command(self.blob_port, self.root / "azurite"),
+            stdout=open(self.root / "azurite.log", "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for_port(self.blob_port, proc=self.azurite)
         self.start_batch()
         return self
@@ -131,9 +141,12 @@ class LocalStack:
     def start_batch(self) -> None:
         """(Re)start the Batch emulator on the same port and data directory."""
         (self.root / "batch").mkdir(parents=True, exist_ok=True)
-        self.batch = subprocess.Popen(batch_emulator_command(self.batch_port, self.root / "batch", self.blob_url),
-                                      stdout=open(self.root / "localbatch.log", "ab"),  # noqa: SIM115
-                                      stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        self.batch = subprocess.Popen(
+            batch_emulator_command(self.batch_port, self.root / "batch", self.blob_url),
+            stdout=open(self.root / "localbatch.log", "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for_port(self.batch_port, proc=self.batch)
 
     def kill_batch(self) -> None:
@@ -149,9 +162,11 @@ class LocalStack:
     def client(self, **kwargs: Any) -> BatchClient:
         """An SDK client with retries off (checks must see the emulator as it is)."""
         kwargs.setdefault("retry_total", 0)
-        return BatchClient(endpoint=self.batch_url,
-                           credential=AzureNamedKeyCredential(LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY),
-                           **kwargs)  # fmt: skip
+        return BatchClient(
+            endpoint=self.batch_url,
+            credential=AzureNamedKeyCredential(LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY),
+            **kwargs,
+        )
 
     def blob_service(self) -> Any:
         from azure.storage.blob import BlobServiceClient
@@ -172,17 +187,25 @@ def job_config(job_id: str, tasks: int, *, command: str | None = None) -> dict[s
         "id": job_id,
         "job_preparation_task": {"command_line": f"/bin/sh -c 'echo prep $AZ_BATCH_NODE_ID >> {shared}'"},
         "job_release_task": {"command_line": "/bin/sh -c 'echo release'"},
-        "task_factories": [{
-            "type": "parametric_sweep",
-            "parameter_sets": [{"start": 1, "end": tasks}],
-            "repeat_task": {
-                "id": "task{0:3}",
-                "command_line": command or f"/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> {shared}; "
-                                           "echo $AZ_BATCH_TASK_ID > output.txt'",
-                "output_files": [{"file_pattern": "output.txt", "kind": "TaskOutput",
-                                  "upload_condition": "TaskSuccess"}],
-            },
-        }],  # fmt: skip
+        "task_factories": [
+            {
+                "type": "parametric_sweep",
+                "parameter_sets": [{"start": 1, "end": tasks}],
+                "repeat_task": {
+                    "id": "task{0:3}",
+                    "command_line": command
+                    or f"/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> {shared}; "
+                    "echo $AZ_BATCH_TASK_ID > output.txt'",
+                    "output_files": [
+                        {
+                            "file_pattern": "output.txt",
+                            "kind": "TaskOutput",
+                            "upload_condition": "TaskSuccess",
+                        }
+                    ],
+                },
+            }
+        ],
         "on_all_tasks_complete": "noaction",
         "wait_for": "tasks",
         "wait_timeout": "PT3M",
@@ -190,23 +213,37 @@ def job_config(job_id: str, tasks: int, *, command: str | None = None) -> dict[s
     }
 
 
-def stack_config(pool_id: str, job: dict[str, Any], *, nodes: int = 2, slots: int = 2,
-                 task_logs: bool = True) -> dict[str, Any]:  # fmt: skip
+def stack_config(
+    pool_id: str, job: dict[str, Any], *, nodes: int = 2, slots: int = 2, task_logs: bool = True
+) -> dict[str, Any]:
     """A whole local stack config (`stacks/Pulumi.<stack>.yaml` content)."""
-    return {"config": {
-        "azbatch:backend": "local",
-        "azbatch:local": {"endpoints_file": ".local/endpoints.json"},
-        "azbatch:pool": {
-            "id": pool_id, "vm_size": "standard_d2s_v3",
-            "image": {"publisher": "canonical", "offer": "ubuntu-24_04-lts", "sku": "server", "version": "latest"},
-            "node_agent_sku_id": "batch.node.ubuntu 24.04",
-            "target_dedicated_nodes": nodes, "task_slots_per_node": slots,
-        },
-        "azbatch:storage": {"sas_lifetime": "P1D", "sas_rotation_margin": "PT1H", "sas_permissions": "cw",
-                            "retain_on_destroy": False,
-                            "persist_task_logs": task_logs},
-        "azbatch:job": job,
-    }}  # fmt: skip
+    return {
+        "config": {
+            "azbatch:backend": "local",
+            "azbatch:local": {"endpoints_file": ".local/endpoints.json"},
+            "azbatch:pool": {
+                "id": pool_id,
+                "vm_size": "standard_d2s_v3",
+                "image": {
+                    "publisher": "canonical",
+                    "offer": "ubuntu-24_04-lts",
+                    "sku": "server",
+                    "version": "latest",
+                },
+                "node_agent_sku_id": "batch.node.ubuntu 24.04",
+                "target_dedicated_nodes": nodes,
+                "task_slots_per_node": slots,
+            },
+            "azbatch:storage": {
+                "sas_lifetime": "P1D",
+                "sas_rotation_margin": "PT1H",
+                "sas_permissions": "cw",
+                "retain_on_destroy": False,
+                "persist_task_logs": task_logs,
+            },
+            "azbatch:job": job,
+        }
+    }
 
 
 @dataclass
@@ -219,8 +256,16 @@ class Project:
     log: Path
 
     @classmethod
-    def create(cls, root: Path, endpoints: Endpoints, config: dict[str, Any], *, stack: str = "rel",
-               log: Path, extra_env: dict[str, str] | None = None) -> Project:  # fmt: skip
+    def create(
+        cls,
+        root: Path,
+        endpoints: Endpoints,
+        config: dict[str, Any],
+        *,
+        stack: str = "rel",
+        log: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> Project:
         root.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO_ROOT / "__main__.py", root / "__main__.py")
         pulumi_yaml = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
@@ -257,20 +302,32 @@ class Project:
         log = open(self.log, "a")  # noqa: SIM115 - closed by the OS when the child exits
         log.write(f"\n$ pulumi {' '.join(args)}\n")
         log.flush()
-        return subprocess.Popen(self._argv(args), cwd=self.root, env=self.env, text=True, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            self._argv(args),
+            cwd=self.root,
+            env=self.env,
+            text=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def run(self, *args: str, timeout: float = 180, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a pulumi command to completion; its output is appended to the log and returned."""
         started = time.monotonic()
-        out = subprocess.run(self._argv(args), cwd=self.root, env=self.env, text=True, capture_output=True,
-                             timeout=timeout)  # fmt: skip
+        out = subprocess.run(
+            self._argv(args), cwd=self.root, env=self.env, text=True, capture_output=True, timeout=timeout
+        )
         with open(self.log, "a") as log:
-            log.write(f"\n$ pulumi {' '.join(args)}   ({time.monotonic() - started:.1f}s, exit {out.returncode})\n")
+            log.write(
+                f"\n$ pulumi {' '.join(args)}   ({time.monotonic() - started:.1f}s, exit {out.returncode})\n"
+            )
             log.write(out.stdout + out.stderr)
         if check and out.returncode != 0:
-            raise AssertionError(f"pulumi {' '.join(args)} failed ({out.returncode}):\n{out.stdout[-4000:]}"
-                                 f"\n{out.stderr[-2000:]}")  # fmt: skip
+            raise AssertionError(
+                f"pulumi {' '.join(args)} failed ({out.returncode}):\n{out.stdout[-4000:]}"
+                f"\n{out.stderr[-2000:]}"
+            )
         return out
 
     def outputs(self, *, secrets: bool = False) -> dict[str, Any]:
@@ -357,7 +414,10 @@ def assert_exact_tasks(client: BatchClient, job_id: str, pool_id: str, expected:
     ids = sorted(t.id for t in tasks)
     assert ids == [f"task{i:03d}" for i in range(1, expected + 1)], ids
     assert all(t.state == "completed" and t.execution_info.exit_code == 0 for t in tasks), [
-        (t.id, t.state, t.execution_info and t.execution_info.exit_code) for t in tasks if t.state != "completed"]
+        (t.id, t.state, t.execution_info and t.execution_info.exit_code)
+        for t in tasks
+        if t.state != "completed"
+    ]
     runs = task_runs(client, pool_id)
     duplicated = sorted({r for r in runs if runs.count(r) > 1})
     assert not duplicated, f"tasks ran more than once: {duplicated}"
@@ -424,7 +484,7 @@ class BlobFaultProxy:
                     return
                 if fault is not None:
                     code = int(fault)
-                    text = f"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{'ServerBusy' if code == 503 else 'InternalError'}</Code><Message>injected by the test proxy</Message></Error>".encode()  # noqa: E501
+                    text = f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{"ServerBusy" if code == 503 else "InternalError"}</Code><Message>injected by the test proxy</Message></Error>'.encode()  # noqa: E501
                     self.send_response(code)
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(text)))
@@ -434,13 +494,20 @@ class BlobFaultProxy:
                 import http.client
 
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")
+                }
                 upstream.request(self.command, self.path, body=body or None, headers=headers)
                 response = upstream.getresponse()
                 data = response.read()
                 self.send_response(response.status, response.reason)
                 for name, value in response.getheaders():
-                    if name.lower() not in ("connection", "keep-alive", "transfer-encoding", "content-length"):
+                    if name.lower() not in (
+                        "connection",
+                        "keep-alive",
+                        "transfer-encoding",
+                        "content-length",
+                    ):
                         self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -453,7 +520,9 @@ class BlobFaultProxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+        )
 
     def _decide(self, method: str, path: str) -> str | None:
         with self._lock:
@@ -499,17 +568,35 @@ def prepare_load_target(local: LocalStack, fault_rate: float) -> str:
 
     client = local.client()
     pool_id, job_id = unique("load-pool"), unique("load-job")
-    client.create_pool(m.BatchPoolCreateOptions(
-        id=pool_id, vm_size="standard_d2s_v3", target_dedicated_nodes=1, task_slots_per_node=4,
-        virtual_machine_configuration=m.VirtualMachineConfiguration(
-            image_reference=m.BatchVmImageReference(publisher="canonical", offer="o", sku="s"),
-            node_agent_sku_id="batch.node.ubuntu 24.04")))  # fmt: skip
-    wait_until(lambda: [n for n in client.list_nodes(pool_id) if n.state == "idle"], 30, "the load pool's node")
+    client.create_pool(
+        m.BatchPoolCreateOptions(
+            id=pool_id,
+            vm_size="standard_d2s_v3",
+            target_dedicated_nodes=1,
+            task_slots_per_node=4,
+            virtual_machine_configuration=m.VirtualMachineConfiguration(
+                image_reference=m.BatchVmImageReference(publisher="canonical", offer="o", sku="s"),
+                node_agent_sku_id="batch.node.ubuntu 24.04",
+            ),
+        )
+    )
+    wait_until(
+        lambda: [n for n in client.list_nodes(pool_id) if n.state == "idle"], 30, "the load pool's node"
+    )
     client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
     if fault_rate:
         for status, probability in ((429, fault_rate / 2), (503, fault_rate / 2 / (1 - fault_rate / 2))):
-            admin(local.batch_url, "POST", "/_localbatch/faults",
-                  {"count": 10**9, "status": status, "probability": probability, "pathRegex": f"^/jobs/{job_id}"})  # fmt: skip
+            admin(
+                local.batch_url,
+                "POST",
+                "/_localbatch/faults",
+                {
+                    "count": 10**9,
+                    "status": status,
+                    "probability": probability,
+                    "pathRegex": f"^/jobs/{job_id}",
+                },
+            )
     return job_id
 
 

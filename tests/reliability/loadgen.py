@@ -42,11 +42,18 @@ def _client(batch_url: str, name: str, key: str) -> Any:
     from azure.batch import BatchClient
     from azure.core.credentials import AzureNamedKeyCredential
 
-    return BatchClient(endpoint=batch_url, credential=AzureNamedKeyCredential(name, key), retry_total=0,
-                       connection_timeout=10, read_timeout=30)  # fmt: skip
+    return BatchClient(
+        endpoint=batch_url,
+        credential=AzureNamedKeyCredential(name, key),
+        retry_total=0,
+        connection_timeout=10,
+        read_timeout=30,
+    )
 
 
-def _one_client(args: dict[str, Any], client_id: str, deadline: float, out: WorkerResult, lock: threading.Lock) -> None:
+def _one_client(
+    args: dict[str, Any], client_id: str, deadline: float, out: WorkerResult, lock: threading.Lock
+) -> None:
     from azure.batch import models as m
     from azure.core.exceptions import HttpResponseError
 
@@ -67,7 +74,9 @@ def _one_client(args: dict[str, Any], client_id: str, deadline: float, out: Work
                 if pending is None:
                     counter += 1
                 pending = task_id
-                client.create_task(args["job_id"], m.BatchTaskCreateOptions(id=task_id, command_line="/bin/true"))
+                client.create_task(
+                    args["job_id"], m.BatchTaskCreateOptions(id=task_id, command_line="/bin/true")
+                )
                 pending = None
                 mine.append(task_id)
             elif op == "get_task":
@@ -77,14 +86,18 @@ def _one_client(args: dict[str, Any], client_id: str, deadline: float, out: Work
             elif op == "get_job":
                 client.get_job(args["job_id"])
             else:
-                next(iter(client.list_tasks(args["job_id"], max_results=50, select=["id", "state"]).by_page()))
+                next(
+                    iter(client.list_tasks(args["job_id"], max_results=50, select=["id", "state"]).by_page())
+                )
         except HttpResponseError as exc:
             injected = "(injected fault)" in str(exc)
             with lock:
                 if injected:
                     out.injected += 1
                 else:
-                    out.errors.append(f"{op}: {exc.status_code} {getattr(exc.error, 'code', '')}: {str(exc)[:200]}")
+                    out.errors.append(
+                        f"{op}: {exc.status_code} {getattr(exc.error, 'code', '')}: {str(exc)[:200]}"
+                    )
             continue
         except Exception as exc:  # noqa: BLE001 - every other failure is an error of the run
             with lock:
@@ -104,8 +117,10 @@ def _process(args: dict[str, Any], index: int, clients: int, queue: Any) -> None
     while time.time() < args["start_at"]:  # every process starts at the same moment
         time.sleep(0.01)
     deadline = time.monotonic() + (deadline - time.time())
-    threads = [threading.Thread(target=_one_client, args=(args, f"c{index:02d}x{i:02d}", deadline, out, lock))
-               for i in range(clients)]  # fmt: skip
+    threads = [
+        threading.Thread(target=_one_client, args=(args, f"c{index:02d}x{i:02d}", deadline, out, lock))
+        for i in range(clients)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -113,13 +128,27 @@ def _process(args: dict[str, Any], index: int, clients: int, queue: Any) -> None
     queue.put(out.__dict__)
 
 
-def run_load(batch_url: str, account_name: str, account_key: str, job_id: str, *, clients: int = 50,
-             processes: int = 5, seconds: float = 20) -> dict[str, Any]:  # fmt: skip
+def run_load(
+    batch_url: str,
+    account_name: str,
+    account_key: str,
+    job_id: str,
+    *,
+    clients: int = 50,
+    processes: int = 5,
+    seconds: float = 20,
+) -> dict[str, Any]:
     """Run `clients` clients (spread over `processes`) for `seconds`; the merged measurements."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    args = {"batch_url": batch_url, "account_name": account_name, "account_key": account_key, "job_id": job_id,
-            "seconds": seconds, "start_at": time.time() + 3}  # fmt: skip
+    args = {
+        "batch_url": batch_url,
+        "account_name": account_name,
+        "account_key": account_key,
+        "job_id": job_id,
+        "seconds": seconds,
+        "start_at": time.time() + 3,
+    }
     shares = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
     workers = [context.Process(target=_process, args=(args, i, n, queue)) for i, n in enumerate(shares)]
     for worker in workers:
@@ -146,9 +175,14 @@ def summarize(result: WorkerResult, seconds: float, clients: int) -> dict[str, A
     """p50/p99 latency (ms) per operation and overall, requests per second, failures."""
     every = [v for values in result.latencies.values() for v in values]
     ok = len(every)
-    per_op = {op: {"count": len(v), "p50_ms": round(1000 * statistics.median(v), 1),
-                   "p99_ms": round(1000 * _percentile(v, 0.99), 1)}
-              for op, v in sorted(result.latencies.items())}  # fmt: skip
+    per_op = {
+        op: {
+            "count": len(v),
+            "p50_ms": round(1000 * statistics.median(v), 1),
+            "p99_ms": round(1000 * _percentile(v, 0.99), 1),
+        }
+        for op, v in sorted(result.latencies.items())
+    }
     return {
         "clients": clients,
         "seconds": seconds,
@@ -180,8 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp, local_stack(Path(tmp)) as local:
         job_id = prepare_load_target(local, options.fault_rate)
         e = local.endpoints()
-        figures = run_load(e.batch_url, e.batch_account_name, e.batch_account_key, job_id,
-                           clients=options.clients, seconds=options.seconds)  # fmt: skip
+        figures = run_load(
+            e.batch_url,
+            e.batch_account_name,
+            e.batch_account_key,
+            job_id,
+            clients=options.clients,
+            seconds=options.seconds,
+        )
         verify_load(local, job_id, figures)
     figures["added"] = len(figures["added"])
     print(json.dumps(figures, indent=2))

@@ -37,16 +37,20 @@ RAN = '"$AZ_BATCH_NODE_SHARED_DIR/ran.txt"'
 
 def _job(job_id: str, tasks: int, *, sleep: float = 0) -> dict[str, Any]:
     """Tasks without output files (fast); each records its run once its work is done."""
-    command = f"/bin/sh -c 'sleep {sleep}; echo $AZ_BATCH_TASK_ID >> {RAN}'" if sleep else \
-        f"/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> {RAN}'"  # fmt: skip
+    command = (
+        f"/bin/sh -c 'sleep {sleep}; echo $AZ_BATCH_TASK_ID >> {RAN}'"
+        if sleep
+        else f"/bin/sh -c 'echo $AZ_BATCH_TASK_ID >> {RAN}'"
+    )
     job = job_config(job_id, tasks, command=command)
     job["task_factories"][0]["repeat_task"]["output_files"] = []
     return job
 
 
 def _project(local: LocalStack, tmp_path: Path, log: Path, job: dict[str, Any], pool_id: str) -> Project:
-    return Project.create(tmp_path / "project", local.endpoints(), stack_config(pool_id, job, task_logs=False),
-                          log=log)  # fmt: skip
+    return Project.create(
+        tmp_path / "project", local.endpoints(), stack_config(pool_id, job, task_logs=False), log=log
+    )
 
 
 def _task_count(local: LocalStack, job_id: str) -> int:
@@ -77,8 +81,12 @@ def test_sigkill_during_task_submission_then_cancel_refresh_up(
     project = _project(local, tmp_path, test_output_dir / "pulumi.log", _job(job_id, tasks), pool_id)
     # Two add-collection calls (100 + 50 tasks) run at once; the second is throttled for 3 s, so the
     # deployment is killed with the first chunk added and the second still to come.
-    admin(local.batch_url, "POST", "/_localbatch/faults", {"count": 1, "status": 429, "retryAfter": 3,
-                                                            "method": "POST", "pathRegex": "addtaskcollection"})  # fmt: skip
+    admin(
+        local.batch_url,
+        "POST",
+        "/_localbatch/faults",
+        {"count": 1, "status": 429, "retryAfter": 3, "method": "POST", "pathRegex": "addtaskcollection"},
+    )
     up = project.start("up")
     wait_until(lambda: _task_count(local, job_id) >= 50, 90, "the first chunk of tasks")
     kill_session(up)
@@ -108,7 +116,9 @@ def test_sigkill_during_completion_wait_then_cancel_up(
     local: LocalStack, tmp_path: Path, test_output_dir: Path
 ) -> None:
     pool_id, job_id, tasks = unique("crash-pool"), unique("crash-wait"), 8
-    project = _project(local, tmp_path, test_output_dir / "pulumi.log", _job(job_id, tasks, sleep=1.5), pool_id)
+    project = _project(
+        local, tmp_path, test_output_dir / "pulumi.log", _job(job_id, tasks, sleep=1.5), pool_id
+    )
     up = project.start("up")
     wait_until(lambda: _running(local, job_id), 90, "tasks running")
     # `kill -9 <pid of pulumi>`: the engine's plugins run in process groups of their own and survive
@@ -136,7 +146,9 @@ def test_sigkill_during_completion_wait_then_cancel_up(
     _destroy_leaves_nothing(project, local, job_id, pool_id)
 
 
-def test_emulator_killed_mid_job_and_restarted(local: LocalStack, tmp_path: Path, test_output_dir: Path) -> None:
+def test_emulator_killed_mid_job_and_restarted(
+    local: LocalStack, tmp_path: Path, test_output_dir: Path
+) -> None:
     pool_id, job_id, tasks = unique("crash-pool"), unique("crash-emu"), 8
     project = _project(local, tmp_path, test_output_dir / "pulumi.log", _job(job_id, tasks, sleep=4), pool_id)
     up = project.start("up")

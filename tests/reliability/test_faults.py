@@ -57,12 +57,19 @@ def _certain_destroy_faults(pool_id: str, job_id: str) -> list[dict[str, object]
 
 
 def _random_faults_fired(batch_url: str) -> int:
-    return sum(10**9 - f["count"] for f in admin(batch_url, "GET", "/_localbatch/faults")["faults"]
-               if f["probability"] < 1)  # fmt: skip
+    return sum(
+        10**9 - f["count"]
+        for f in admin(batch_url, "GET", "/_localbatch/faults")["faults"]
+        if f["probability"] < 1
+    )
 
 
 def _pending_certain(batch_url: str) -> list[str]:
-    return [f["pathRegex"] for f in admin(batch_url, "GET", "/_localbatch/faults")["faults"] if f["probability"] == 1]
+    return [
+        f["pathRegex"]
+        for f in admin(batch_url, "GET", "/_localbatch/faults")["faults"]
+        if f["probability"] == 1
+    ]
 
 
 def test_up_and_destroy_converge_under_throttling_and_upload_faults(
@@ -71,8 +78,12 @@ def test_up_and_destroy_converge_under_throttling_and_upload_faults(
     local = no_faults
     pool_id, job_id = unique("flaky-pool"), unique("flaky-job")
     with BlobFaultProxy(local.blob_port, rate=0.3, budget=3) as proxy:
-        project = Project.create(tmp_path / "project", local.endpoints(proxy.blob_url()),
-                                 stack_config(pool_id, job_config(job_id, TASKS)), log=test_output_dir / "pulumi.log")  # fmt: skip
+        project = Project.create(
+            tmp_path / "project",
+            local.endpoints(proxy.blob_url()),
+            stack_config(pool_id, job_config(job_id, TASKS)),
+            log=test_output_dir / "pulumi.log",
+        )
         for fault in _certain_up_faults(pool_id, job_id):
             admin(local.batch_url, "POST", "/_localbatch/faults", {"count": 1, **fault})
         arm_throttling(local.batch_url, rate=0.2)
@@ -88,8 +99,11 @@ def test_up_and_destroy_converge_under_throttling_and_upload_faults(
         assert_exact_tasks(client, job_id, pool_id, TASKS)
         # Each task's output reached Azurite exactly once, under its File Conventions name.
         container = local.blob_service().get_container_client(f"job-{job_id}")
-        outputs = {b.name: container.download_blob(b.name).readall().decode().strip()
-                   for b in container.list_blobs(name_starts_with="task") if b.name.endswith("output.txt")}  # fmt: skip
+        outputs = {
+            b.name: container.download_blob(b.name).readall().decode().strip()
+            for b in container.list_blobs(name_starts_with="task")
+            if b.name.endswith("output.txt")
+        }
         assert outputs == {f"task{i:03d}/$TaskOutput/output.txt": f"task{i:03d}" for i in range(1, TASKS + 1)}
 
         for fault in _certain_destroy_faults(pool_id, job_id):
@@ -102,7 +116,8 @@ def test_up_and_destroy_converge_under_throttling_and_upload_faults(
 
     (test_output_dir / "faults.txt").write_text(
         f"random Batch faults fired: {fired}\ncertain Batch faults: 9\n"
-        f"upload faults: {proxy.injected}\nrequests through the blob proxy: {proxy.requests}\n")  # fmt: skip
+        f"upload faults: {proxy.injected}\nrequests through the blob proxy: {proxy.requests}\n"
+    )
     assert job_id not in job_ids(client) and pool_id not in pool_ids(client), "destroy left nothing behind"
     assert not local.blob_service().get_container_client(f"job-{job_id}").exists()
 
@@ -112,9 +127,15 @@ def test_permanent_503_fails_within_a_bounded_time_with_a_clear_error(
 ) -> None:
     local = no_faults
     pool_id, job_id = unique("down-pool"), unique("down-job")
-    project = Project.create(tmp_path / "project", local.endpoints(), stack_config(pool_id, job_config(job_id, 2)),
-                             log=test_output_dir / "pulumi.log")  # fmt: skip
-    admin(local.batch_url, "POST", "/_localbatch/faults", {"count": 10**9, "status": 503, "pathRegex": "^/jobs"})
+    project = Project.create(
+        tmp_path / "project",
+        local.endpoints(),
+        stack_config(pool_id, job_config(job_id, 2)),
+        log=test_output_dir / "pulumi.log",
+    )
+    admin(
+        local.batch_url, "POST", "/_localbatch/faults", {"count": 10**9, "status": 503, "pathRegex": "^/jobs"}
+    )
     started = time.monotonic()
     out = project.run("up", timeout=180, check=False)
     elapsed = time.monotonic() - started
@@ -124,7 +145,9 @@ def test_permanent_503_fails_within_a_bounded_time_with_a_clear_error(
     # One Batch call gives up after 6 attempts and at most ~15.5 s of backoff; engine start-up and the
     # pool come on top. The documented bound for a whole `up` against a dead service is one minute.
     assert elapsed < 60, elapsed
-    assert "Batch request POST /jobs: the Batch service answered 503 ServerBusy on all 6 attempts" in text, text
+    assert "Batch request POST /jobs: the Batch service answered 503 ServerBusy on all 6 attempts" in text, (
+        text
+    )
     assert "it is throttling or unavailable, run the command again later" in text
     assert job_id not in job_ids(local.client()), "nothing was created"
     project.run("destroy")

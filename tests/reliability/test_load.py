@@ -23,8 +23,9 @@ CLIENTS = 50
 def test_fifty_clients_lose_no_task_and_see_only_injected_errors(local: LocalStack) -> None:
     job_id = prepare_load_target(local, fault_rate=0.01)
     e = local.endpoints()
-    figures = run_load(e.batch_url, e.batch_account_name, e.batch_account_key, job_id, clients=CLIENTS,
-                       seconds=SECONDS)  # fmt: skip
+    figures = run_load(
+        e.batch_url, e.batch_account_name, e.batch_account_key, job_id, clients=CLIENTS, seconds=SECONDS
+    )
     checked = verify_load(local, job_id, figures)
     report = {**figures, "added": len(figures["added"]), **checked}
     out = REPO_ROOT / "test-output" / "reliability-load.json"

@@ -54,14 +54,20 @@ def deployed(local: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Ite
     log = REPO_ROOT / "test-output" / "reliability-secrets.log"
     log.parent.mkdir(exist_ok=True)
     log.write_text("")
-    project = Project.create(root / "project", local.endpoints(), stack_config(pool_id, job_config(job_id, 2)),
-                             log=log)  # fmt: skip
+    project = Project.create(
+        root / "project", local.endpoints(), stack_config(pool_id, job_config(job_id, 2)), log=log
+    )
     up = project.run("up")
     shown = json.loads(project.run("stack", "export", "--show-secrets").stdout)
     [sas] = [r for r in shown["deployment"]["resources"] if r["type"].endswith("azbatch:ContainerSas")]
     try:
-        yield {"project": project, "pool_id": pool_id, "job_id": job_id, "up_log": up.stdout + up.stderr,
-               "sas_url": json.loads(sas["outputs"]["sas_url"]["plaintext"])}  # fmt: skip
+        yield {
+            "project": project,
+            "pool_id": pool_id,
+            "job_id": job_id,
+            "up_log": up.stdout + up.stderr,
+            "sas_url": json.loads(sas["outputs"]["sas_url"]["plaintext"]),
+        }
     finally:
         project.run("destroy")
 
@@ -73,8 +79,15 @@ def _signature(sas_url: str) -> str:
 def _forbidden(sas_url: str) -> list[str]:
     """Every secret of the local stack, in the forms it could be written in."""
     sig = _signature(sas_url)
-    return [LOCALBATCH_ACCOUNT_KEY, AZURITE_ACCOUNT_KEY, DEV_PASSPHRASE, sig, quote(sig, safe=""),
-            json.dumps(sig)[1:-1], json.dumps(LOCALBATCH_ACCOUNT_KEY)[1:-1]]  # fmt: skip
+    return [
+        LOCALBATCH_ACCOUNT_KEY,
+        AZURITE_ACCOUNT_KEY,
+        DEV_PASSPHRASE,
+        sig,
+        quote(sig, safe=""),
+        json.dumps(sig)[1:-1],
+        json.dumps(LOCALBATCH_ACCOUNT_KEY)[1:-1],
+    ]
 
 
 def test_local_stack_export_outputs_config_and_log_hold_no_secret(deployed: dict[str, Any]) -> None:
@@ -83,8 +96,13 @@ def test_local_stack_export_outputs_config_and_log_hold_no_secret(deployed: dict
     outputs = project.run("stack", "output", "--json").stdout
     stack_file = (project.root / "stacks" / f"Pulumi.{project.stack}.yaml").read_text()
     state_files = "".join(p.read_text() for p in (project.root / "_state").rglob("*.json"))
-    for where, text in (("stack export", exported), ("stack output", outputs), ("stack file", stack_file),
-                        ("state files", state_files), ("pulumi up log", deployed["up_log"])):  # fmt: skip
+    for where, text in (
+        ("stack export", exported),
+        ("stack output", outputs),
+        ("stack file", stack_file),
+        ("state files", state_files),
+        ("pulumi up log", deployed["up_log"]),
+    ):
         for secret in _forbidden(deployed["sas_url"]):
             assert secret not in text, f"{where} holds a secret in plain text"
         assert "sig=" not in text, f"{where} holds a SAS"
@@ -122,9 +140,16 @@ def test_output_sas_is_write_only_and_expires(deployed: dict[str, Any]) -> None:
     assert refused == ["read", "list", "delete", "properties"]
 
 
-def _raw(local: LocalStack, method: str, target: str, *, key: str | None = LOCALBATCH_ACCOUNT_KEY,
-         account: str = LOCALBATCH_ACCOUNT_NAME, sign_target: str | None = None,
-         date: str | None = None) -> tuple[int, dict[str, Any] | str]:  # fmt: skip
+def _raw(
+    local: LocalStack,
+    method: str,
+    target: str,
+    *,
+    key: str | None = LOCALBATCH_ACCOUNT_KEY,
+    account: str = LOCALBATCH_ACCOUNT_NAME,
+    sign_target: str | None = None,
+    date: str | None = None,
+) -> tuple[int, dict[str, Any] | str]:
     """A request with the exact raw `target` (no client normalization), SharedKey-signed unless `key` is None."""
     from localbatch.auth import sign, string_to_sign
 
@@ -180,9 +205,13 @@ def _listening_addresses(port: int) -> set[str]:
 
 def test_emulator_binds_to_loopback_by_default(tmp_path: Path, local: LocalStack) -> None:
     port = free_port()
-    command = [c for c in batch_emulator_command(port, tmp_path / "batch") if c not in ("--host", "127.0.0.1")]
+    command = [
+        c for c in batch_emulator_command(port, tmp_path / "batch") if c not in ("--host", "127.0.0.1")
+    ]
     assert "--host" not in command
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         wait_for_port(port, proc=proc)
         assert _listening_addresses(port) == {"0100007F"}, "127.0.0.1 only"
@@ -194,25 +223,41 @@ def test_emulator_binds_to_loopback_by_default(tmp_path: Path, local: LocalStack
     assert _listening_addresses(local.batch_port) == {"0100007F"}
 
 
-def test_node_files_cannot_escape_the_node_root(deployed: dict[str, Any], local: LocalStack, tmp_path: Path) -> None:
+def test_node_files_cannot_escape_the_node_root(
+    deployed: dict[str, Any], local: LocalStack, tmp_path: Path
+) -> None:
     client = local.client()
     pool_id, job_id = deployed["pool_id"], deployed["job_id"]
     node = next(iter(client.list_nodes(pool_id))).id
     victim = tmp_path / "victim.txt"
     victim.write_text("outside the node root")
     # A task that plants a symlink to a file outside its sandbox, to read it back through the API.
-    client.create_task(job_id, m.BatchTaskCreateOptions(
-        id="plant-link", command_line=f"/bin/sh -c 'ln -s {victim} link.txt; ln -s / rootdir'"))  # fmt: skip
+    client.create_task(
+        job_id,
+        m.BatchTaskCreateOptions(
+            id="plant-link", command_line=f"/bin/sh -c 'ln -s {victim} link.txt; ln -s / rootdir'"
+        ),
+    )
     wait_until(lambda: client.get_task(job_id, "plant-link").state == "completed", 30, "the task")
     node_of_task = client.get_task(job_id, "plant-link").node_info.node_id
     up = "..%2F" * 12
     escapes = [
-        f"{up}etc%2Fpasswd", "..%2F..%2F..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd", f"{up.upper()}etc%2Fpasswd",
-        "%2E%2E%2F" * 12 + "etc%2Fpasswd", "%2e%2e/" * 12 + "etc/passwd", "%2Fetc%2Fpasswd",
-        "shared%2F" + up + "etc%2Fpasswd", "..%252F" * 12 + "etc%252Fpasswd", "../" * 12 + "etc/passwd",
-        "shared/../../../../../../../../../../../../etc/passwd", "%2E%2E", "..", "%2e%2e%2f",
-        quote(str(victim), safe=""), up + quote(str(victim).lstrip("/"), safe=""),
-    ]  # fmt: skip
+        f"{up}etc%2Fpasswd",
+        "..%2F..%2F..%2F..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        f"{up.upper()}etc%2Fpasswd",
+        "%2E%2E%2F" * 12 + "etc%2Fpasswd",
+        "%2e%2e/" * 12 + "etc/passwd",
+        "%2Fetc%2Fpasswd",
+        "shared%2F" + up + "etc%2Fpasswd",
+        "..%252F" * 12 + "etc%252Fpasswd",
+        "../" * 12 + "etc/passwd",
+        "shared/../../../../../../../../../../../../etc/passwd",
+        "%2E%2E",
+        "..",
+        "%2e%2e%2f",
+        quote(str(victim), safe=""),
+        up + quote(str(victim).lstrip("/"), safe=""),
+    ]
     routes = [f"/pools/{pool_id}/nodes/{node}/files/", f"/jobs/{job_id}/tasks/plant-link/files/"]
     for route in routes:
         for path in escapes:
@@ -225,12 +270,16 @@ def test_node_files_cannot_escape_the_node_root(deployed: dict[str, Any], local:
     # The planted links: resolving them leaves the root, so they are refused too.
     task_dir = f"workitems/{job_id}/job-1/plant-link/wd"
     for link in ("link.txt", "rootdir%2Fetc%2Fpasswd"):
-        for route, path in ((f"/pools/{pool_id}/nodes/{node_of_task}/files/", quote(f"{task_dir}/", safe="") + link),
-                            (f"/jobs/{job_id}/tasks/plant-link/files/", "wd%2F" + link)):  # fmt: skip
+        for route, path in (
+            (f"/pools/{pool_id}/nodes/{node_of_task}/files/", quote(f"{task_dir}/", safe="") + link),
+            (f"/jobs/{job_id}/tasks/plant-link/files/", "wd%2F" + link),
+        ):
             status, body = _raw(local, "GET", f"{route}{path}?api-version={API}")
             assert status in (400, 404), (route, path, status)
             assert "outside the node root" not in str(body) and "root:" not in str(body)
-        status, _ = _raw(local, "DELETE", f"/jobs/{job_id}/tasks/plant-link/files/wd%2F{link}?api-version={API}")
+        status, _ = _raw(
+            local, "DELETE", f"/jobs/{job_id}/tasks/plant-link/files/wd%2F{link}?api-version={API}"
+        )
         assert status in (400, 404)
     assert victim.read_text() == "outside the node root", "nothing outside the root was deleted"
     # A normal file still reads (the refusals above are not a broken route).
@@ -241,6 +290,7 @@ def test_node_files_cannot_escape_the_node_root(deployed: dict[str, Any], local:
 
 
 # ---- the mocked Azure stack ---------------------------------------------------------------------------
+
 
 def _as_stored(value: Any) -> Any:
     """A value as the engine writes it to the state: secrets replaced by their ciphertext."""
@@ -254,7 +304,9 @@ def _as_stored(value: Any) -> Any:
 
 
 @pytest.fixture
-def azure_mocks(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ArmMocks, dict[str, list[str]], dict[str, Any]]]:
+def azure_mocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[tuple[ArmMocks, dict[str, list[str]], dict[str, Any]]]:
     """Mocks for the dev stack, the additional secret outputs each resource asks the engine for, exports."""
     from pulumi.runtime import mocks as mocks_module
 
@@ -295,9 +347,17 @@ def test_mocked_azure_stack_state_holds_no_secret_and_the_sas_is_https_only(
         sas_url = ""
         for typ, name, inputs, outs in mocks.registered:
             secret_keys = {k for k, v in inputs.items() if is_secret(v)} | set(secret_outputs.get(name, []))
-            stored_outs = {k: (_as_stored({"4dabf18193072939515e22adb298388d": SECRET_SIG, "value": v})
-                               if k in secret_keys else v) for k, v in outs.items()}  # fmt: skip
-            resources.append({"type": typ, "name": name, "inputs": _as_stored(inputs), "outputs": stored_outs})
+            stored_outs = {
+                k: (
+                    _as_stored({"4dabf18193072939515e22adb298388d": SECRET_SIG, "value": v})
+                    if k in secret_keys
+                    else v
+                )
+                for k, v in outs.items()
+            }
+            resources.append(
+                {"type": typ, "name": name, "inputs": _as_stored(inputs), "outputs": stored_outs}
+            )
             if typ.endswith("azbatch:ContainerSas"):
                 sas_url = outs["sas_url"]
         stack_outputs = {}
@@ -310,8 +370,9 @@ def test_mocked_azure_stack_state_holds_no_secret_and_the_sas_is_https_only(
         # The SAS the job writes with: create + write, https only, short-lived (the dev stack's lifetime).
         query = parse_qs(urlsplit(sas_url).query)
         assert query["spr"] == ["https"] and query["sp"] == ["cw"]
-        lifetime = datetime.fromisoformat(query["se"][0].replace("Z", "+00:00")) - \
-            datetime.fromisoformat(query["st"][0].replace("Z", "+00:00"))  # fmt: skip
+        lifetime = datetime.fromisoformat(query["se"][0].replace("Z", "+00:00")) - datetime.fromisoformat(
+            query["st"][0].replace("Z", "+00:00")
+        )
         assert lifetime <= timedelta(days=30, minutes=15)
         for secret in (STORAGE_KEY, BATCH_KEY, query["sig"][0], quote(query["sig"][0], safe="")):
             assert secret not in exported, "a secret in the mocked Azure stack's state"

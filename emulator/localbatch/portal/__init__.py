@@ -132,13 +132,13 @@ def _node_file(service: BatchService, pool_id: str, node_id: str, rel: str) -> t
         root = service.node_root(pool_id, node_id)
     except BatchError as err:
         raise views.NotFound(f"Node {node_id} of pool {pool_id} not found.") from err
-    target = files.resolve(root, rel)
-    if target.is_dir():
-        return _html(200, views.directory_page(service, pool_id, node_id, rel.strip("/"), target, root))
-    if not target.is_file():
-        raise views.NotFound(f"No file {rel} on node {node_id}.")
-    data, full = files.read(target)
-    headers, body = files.file_response(data, target.name, full)
+    try:
+        if files.is_dir(root, rel):
+            return _html(200, views.directory_page(service, pool_id, node_id, rel.strip("/"), root))
+        data, full = files.read(root, rel)
+    except (FileNotFoundError, NotADirectoryError) as err:
+        raise views.NotFound(f"No file {rel} on node {node_id}.") from err
+    headers, body = files.file_response(data, rel.rstrip("/").rsplit("/", 1)[-1], full)
     return 200, headers, body
 
 

@@ -61,9 +61,11 @@ def duration_histogram(tasks: list[TaskRun], bins: int = BINS) -> str:
         f'<text class="tl-axis" x="{LEFT - 6}" y="{H - BOTTOM}" text-anchor="end">0</text>'
     )
     failed = sum(bad)
-    desc = (f"{len(done)} completed task(s), {failed} failed; durations from {span_text(ordered[0])} to "
-            f"{span_text(ordered[-1])}, median {span_text(_quantile(ordered, 0.5))}, "
-            f"95th percentile {span_text(_quantile(ordered, 0.95))}.")  # fmt: skip
+    desc = (
+        f"{len(done)} completed task(s), {failed} failed; durations from {span_text(ordered[0])} to "
+        f"{span_text(ordered[-1])}, median {span_text(_quantile(ordered, 0.5))}, "
+        f"95th percentile {span_text(_quantile(ordered, 0.95))}."
+    )
     svg = (
         f'<svg class="histogram" viewBox="0 0 {W:.0f} {H:.0f}" width="100%" role="img" '
         f'aria-labelledby="hist-title hist-desc"><title id="hist-title">Task durations</title>'
@@ -78,11 +80,15 @@ def duration_histogram(tasks: list[TaskRun], bins: int = BINS) -> str:
         '<dl class="props duration-stats">'
         + "".join(
             f"<dt>{label}</dt><dd>{e(span_text(value))}</dd>"
-            for label, value in (("Shortest", ordered[0]), ("Median", _quantile(ordered, 0.5)),
-                                 ("95th percentile", _quantile(ordered, 0.95)), ("Longest", ordered[-1]))
+            for label, value in (
+                ("Shortest", ordered[0]),
+                ("Median", _quantile(ordered, 0.5)),
+                ("95th percentile", _quantile(ordered, 0.95)),
+                ("Longest", ordered[-1]),
+            )
         )
         + "</dl>"
-    )  # fmt: skip
+    )
     return (
         f'<figure class="histogram-figure">{svg}<figcaption class="note">{e(desc)}</figcaption></figure>{stats}'
         '<details class="hist-table"><summary>Durations as a table</summary>'
@@ -118,6 +124,8 @@ def render_summaries(run: JobRun, task_href: Callable[[str], str] | None = None)
     return (
         f'<p class="task-states">Task states: {states}. Results: {results[SUCCEEDED]} succeeded, '
         f"{results[FAILED]} failed, {results[RUNNING]} running.</p>"
-        "<h3>Task durations</h3>" + duration_histogram(run.tasks)
-        + "<h3>Failures by exit code</h3>" + failures_by_exit_code(run.tasks, task_href)
-    )  # fmt: skip
+        "<h3>Task durations</h3>"
+        + duration_histogram(run.tasks)
+        + "<h3>Failures by exit code</h3>"
+        + failures_by_exit_code(run.tasks, task_href)
+    )

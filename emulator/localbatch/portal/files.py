@@ -1,34 +1,29 @@
 """Read-only access to a node's files for the portal: resolve a path safely, list a folder, read a file.
 
-Everything a task wrote is untrusted. Paths are resolved inside the node root and anything that
-escapes it (absolute paths, `..`, symlinks pointing outside) is refused. Files are never served as
+Everything a task wrote is untrusted. Paths are opened through `safefs`, component by component
+under the node root's descriptor, and anything that could leave it (absolute paths, `..`, any
+symlink on the way, even one swapped in while the request runs) is refused. Files are never served as
 HTML: text is sent as `text/plain`, anything else as an attachment, with a sandboxing CSP, so a task
 cannot plant a page that runs script on the portal's origin.
 """
 
 from __future__ import annotations
 
-import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from .. import safefs
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # larger files are cut, with a note; the Batch API serves ranges
 
 
-class PathRefused(ValueError):
-    """The requested path is not inside the node root."""
+PathRefused = safefs.PathRefused
 
 
-def resolve(root: Path, rel: str) -> Path:
-    """`rel` (with `/` separators) inside `root`, or `PathRefused` if it escapes the root."""
-    text = rel.replace("\\", "/")
-    if text.startswith("/") or "\x00" in text or any(part == ".." for part in text.split("/")):
-        raise PathRefused(rel)
-    base = root.resolve()
-    target = (base / text.strip("/")).resolve()
-    if target != base and not target.is_relative_to(base):
-        raise PathRefused(rel)  # a symlink that points out of the node
-    return target
+def is_dir(root: Path, rel: str) -> bool:
+    """Whether `rel` below `root` is a folder (FileNotFoundError when missing, PathRefused on a link)."""
+    return stat.S_ISDIR(safefs.lstat(root, rel).st_mode)
 
 
 @dataclass
@@ -41,16 +36,12 @@ class Entry:
     mtime: float
 
 
-def list_dir(path: Path) -> list[Entry]:
+def list_dir(root: Path, rel: str) -> list[Entry]:
     """Folders first, then files, each sorted by name; entries that vanish while listing are skipped."""
-    entries = []
-    with os.scandir(path) as it:
-        for item in it:
-            try:
-                st = item.stat(follow_symlinks=False)
-                entries.append(Entry(item.name, item.is_dir(follow_symlinks=False), st.st_size, st.st_mtime))
-            except OSError:
-                continue
+    entries = [
+        Entry(item.name, item.is_dir, item.stat.st_size, item.stat.st_mtime)
+        for item in safefs.list_dir(root, rel)
+    ]
     return sorted(entries, key=lambda x: (not x.is_dir, x.name))
 
 
@@ -88,9 +79,7 @@ def _decodes_after_trim(data: bytes) -> bool:
     return False
 
 
-def read(path: Path) -> tuple[bytes, int | None]:
+def read(root: Path, rel: str) -> tuple[bytes, int | None]:
     """The file's bytes (at most `MAX_FILE_BYTES`) and its full size when it was cut, else None."""
-    size = path.stat().st_size
-    with open(path, "rb") as fh:
-        data = fh.read(MAX_FILE_BYTES)
-    return data, (size if size > MAX_FILE_BYTES else None)
+    data, st = safefs.read(root, rel, 0, MAX_FILE_BYTES)
+    return data, (st.st_size if st.st_size > MAX_FILE_BYTES else None)

@@ -17,9 +17,24 @@ from .runs import NodeTile
 
 TILE, GAP, COLUMNS, MAX_PIPS = 44.0, 6.0, 16, 8
 # Azure Batch's node states, in the order the legend lists them.
-STATES = ("idle", "running", "creating", "starting", "waitingforstarttask", "rebooting", "reimaging",
-          "preempted", "leavingpool", "offline", "deallocating", "deallocated", "upgradingos",
-          "starttaskfailed", "unusable", "unknown")  # fmt: skip
+STATES = (
+    "idle",
+    "running",
+    "creating",
+    "starting",
+    "waitingforstarttask",
+    "rebooting",
+    "reimaging",
+    "preempted",
+    "leavingpool",
+    "offline",
+    "deallocating",
+    "deallocated",
+    "upgradingos",
+    "starttaskfailed",
+    "unusable",
+    "unknown",
+)
 
 
 def state_class(state: str) -> str:
@@ -49,11 +64,17 @@ def heatmap_document(pool_id: str, tiles: list[NodeTile]) -> dict[str, Any]:
         "poolId": pool_id,
         "summary": summary(tiles),
         "nodes": [
-            {"id": t.node_id, "state": t.state, "class": state_class(t.state), "slotsUsed": t.slots_used,
-             "slots": t.slots, "title": tile_title(t)}
+            {
+                "id": t.node_id,
+                "state": t.state,
+                "class": state_class(t.state),
+                "slotsUsed": t.slots_used,
+                "slots": t.slots,
+                "title": tile_title(t),
+            }
             for t in tiles
         ],
-    }  # fmt: skip
+    }
 
 
 def render_heatmap(

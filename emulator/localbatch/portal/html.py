@@ -10,18 +10,28 @@ return strings that are already safe HTML. The stylesheet and the script are ser
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from urllib.parse import quote
 
+from ..exceptions import redact_sas
 from ..wire import parse_iso
 
 PREFIX = "/portal"
 
 
+# A SAS signature in anything shown (job metadata, environment values, resource file URLs): the
+# portal shows that a SAS is there, never the signature, as the Azure portal hides secrets.
+_SAS_SIGNATURE = re.compile(r"(?i)(\bsig=)[^&\s'\"<>]+")
+
+
 def e(value: object) -> str:
-    """HTML-escape any value (quotes included, so it is safe in attributes too); None is empty."""
-    return "" if value is None else html.escape(str(value), quote=True)
+    """HTML-escape any value (quotes included, so it is safe in attributes too); None is empty.
+
+    SAS signatures are shown as ``sig=REDACTED``.
+    """
+    return "" if value is None else html.escape(_SAS_SIGNATURE.sub(r"\1REDACTED", str(value)), quote=True)
 
 
 def url(*segments: str) -> str:
@@ -42,7 +52,8 @@ def link(target: str, text: object, cls: str = "") -> str:
 
 
 def code(value: object) -> str:
-    return f"<code>{e(value)}</code>"
+    # Command lines and URLs shown as code may carry a SAS: the portal never shows its signature.
+    return f"<code>{e(redact_sas(str(value)) if isinstance(value, str) else value)}</code>"
 
 
 def pill(state: object) -> str:
@@ -171,6 +182,7 @@ body { margin:0; font:14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sa
 header.top { display:flex; gap:1.2em; align-items:baseline; padding:.6em 1.2em; background:#1f2937; color:#fff; }
 header.top .brand { font-weight:700; letter-spacing:.02em; }
 header.top .account { color:#cbd5e1; }
+span.tracked { font-size:11px; background:#dbeafe; color:#1e3a8a; border-radius:3px; padding:0 4px; }
 header.top .refresh { margin-left:auto; color:#cbd5e1; font-size:12px; }
 header.top label { color:#cbd5e1; font-size:12px; }
 nav.crumbs { padding:.5em 1.2em; background:#fff; border-bottom:1px solid var(--line); }

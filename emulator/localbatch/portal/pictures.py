@@ -37,10 +37,12 @@ def job_timeline(
     window = timeline.clamp_window(full, _number(query, "from"), _number(query, "to"))
     base = url("jobs", job_id, "timeline")
     return timeline.render_timeline(
-        run, job_id=job_id, window=window,
+        run,
+        job_id=job_id,
+        window=window,
         task_href=lambda task_id: url("jobs", job_id, "tasks", task_id),
         zoom_href=lambda a, b: f"{base}?from={a:.3f}&to={b:.3f}",
-    )  # fmt: skip
+    )
 
 
 def job_summaries(job_id: str, tasks: list[Doc]) -> str:
@@ -57,9 +59,11 @@ def pool_heatmap(pool: Doc, nodes: list[Doc]) -> str:
     """The heat map of a pool whose document and nodes the page already read."""
     pool_id = pool["id"]
     return heatmap.render_heatmap(
-        pool_id, _tiles(pool, nodes), json_href=url("pools", pool_id, "heatmap.json"),
+        pool_id,
+        _tiles(pool, nodes),
+        json_href=url("pools", pool_id, "heatmap.json"),
         node_href=lambda node_id: file_url(pool_id, node_id),
-    )  # fmt: skip
+    )
 
 
 def heatmap_json(service: BatchService, pool_id: str) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +32,12 @@ def job_output_container_name(job_id: str) -> str:
     container name (at most 59 characters, `[a-z0-9-]` starting alphanumeric, no trailing `-`, no
     `--`), else `job-<munged id, cut to 15>-<sha1 of the lower-cased id>`."""
     lowered = job_id.lower()
-    if len(lowered) <= 59 and _FAST_PATH.match(lowered) and not lowered.endswith("-") and "--" not in lowered:
+    if (
+        len(lowered) <= 59
+        and _FAST_PATH.fullmatch(lowered)
+        and not lowered.endswith("-")
+        and "--" not in lowered
+    ):
         return "job-" + lowered
     digest = hashlib.sha1(lowered.encode("utf-8")).hexdigest()
     text = _MUNGE.sub("-", lowered).strip("-")[:15].strip("-") or "job"
@@ -85,9 +91,13 @@ def _container_client(config: StorageConfig, container: str) -> Any:
     )
     # A page must not hang on a stopped Azurite: short timeouts, no retries.
     return ContainerClient(
-        config.blob_url.rstrip("/"), container, credential=credential,
-        connection_timeout=3, read_timeout=10, retry_total=0,
-    )  # fmt: skip
+        config.blob_url.rstrip("/"),
+        container,
+        credential=credential,
+        connection_timeout=3,
+        read_timeout=10,
+        retry_total=0,
+    )
 
 
 @dataclass
@@ -98,6 +108,8 @@ class BlobEntry:
     path: str
     size: int
     last_modified: str
+    #: An append blob: a log the File Conventions library tracks while it grows (``batch-outputs run``).
+    tracked: bool = False
 
 
 @dataclass
@@ -121,20 +133,23 @@ def _kind_order(kinds: list[str], standard: tuple[str, ...]) -> list[str]:
     return known + sorted(k for k in kinds if k not in standard)
 
 
-def group_blob_names(container: str, blobs: list[tuple[str, int, str]]) -> Outputs:
-    """Group (name, size, last-modified) triples by task and kind; pure, so it is easy to test."""
+def group_blob_names(
+    container: str, blobs: Sequence[tuple[str, int, str] | tuple[str, int, str, bool]]
+) -> Outputs:
+    """Group (name, size, last-modified[, tracked]) tuples by task and kind; pure, so it is easy to test."""
     out = Outputs(container)
-    for name, length, modified in blobs:
+    for name, length, modified, *flags in blobs:
+        tracked = bool(flags and flags[0])
         parts = name.split("/", 2)
         if len(parts) >= 2 and parts[0].startswith("$") and len(parts[0]) > 1:
             kind, rest = parts[0][1:], name.split("/", 1)[1]
-            out.job.setdefault(kind, []).append(BlobEntry(name, rest, length, modified))
+            out.job.setdefault(kind, []).append(BlobEntry(name, rest, length, modified, tracked))
         elif len(parts) == 3 and parts[1].startswith("$") and len(parts[1]) > 1 and parts[0]:
             out.tasks.setdefault(parts[0], {}).setdefault(parts[1][1:], []).append(
-                BlobEntry(name, parts[2], length, modified)
+                BlobEntry(name, parts[2], length, modified, tracked)
             )
         else:
-            out.other.append(BlobEntry(name, name, length, modified))
+            out.other.append(BlobEntry(name, name, length, modified, tracked))
     out.job = {k: out.job[k] for k in _kind_order(list(out.job), JOB_KINDS)}
     out.tasks = {
         t: {k: kinds[k] for k in _kind_order(list(kinds), TASK_KINDS)} for t, kinds in out.tasks.items()
@@ -148,7 +163,7 @@ def list_outputs(config: StorageConfig, job_id: str) -> Outputs:
 
     container = job_output_container_name(job_id)
     client = _container_client(config, container)
-    blobs: list[tuple[str, int, str]] = []
+    blobs: list[tuple[str, int, str, bool]] = []
     truncated = False
     try:
         for blob in client.list_blobs():
@@ -156,7 +171,8 @@ def list_outputs(config: StorageConfig, job_id: str) -> Outputs:
                 truncated = True
                 break
             modified = blob.last_modified.isoformat() if blob.last_modified else ""
-            blobs.append((blob.name, int(blob.size or 0), modified))
+            tracked = str(getattr(blob.blob_type, "value", blob.blob_type)) == "AppendBlob"
+            blobs.append((blob.name, int(blob.size or 0), modified, tracked))
     except ResourceNotFoundError:
         return Outputs(container, exists=False)
     finally:

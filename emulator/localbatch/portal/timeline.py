@@ -128,16 +128,20 @@ def _idle(busy: list[tuple[float, float]]) -> list[tuple[float, float]]:
 def _phase_title(name: str, node: str, p: Phase, t0: float) -> str:
     retries = f", retried {p.retry_count}×" if p.retry_count else ""
     code = f", exit code {p.exit_code}" if p.exit_code is not None else ""
-    return (f"{name} on {node}: {p.result}{code}{retries}; +{span_text(p.start - t0)}, "
-            f"took {span_text(p.end - p.start)}")  # fmt: skip
+    return (
+        f"{name} on {node}: {p.result}{code}{retries}; +{span_text(p.start - t0)}, "
+        f"took {span_text(p.end - p.start)}"
+    )
 
 
 def _task_title(t: TaskRun, t0: float) -> str:
     code = f", exit code {t.exit_code}" if t.exit_code is not None else ""
     retries = f", retried {t.retry_count}× (latest attempt shown)" if t.retry_count else ""
     failure = f", {t.failure}" if t.failure else ""
-    return (f"Task {t.task_id} on {t.node_id}: {t.result}{code}{failure}{retries}; "
-            f"+{span_text(t.start - t0)}, took {span_text(t.seconds)}")  # fmt: skip
+    return (
+        f"Task {t.task_id} on {t.node_id}: {t.result}{code}{failure}{retries}; "
+        f"+{span_text(t.start - t0)}, took {span_text(t.seconds)}"
+    )
 
 
 @dataclass
@@ -206,8 +210,10 @@ def render_timeline(
             lanes, count = _lanes(bars)
             height = count * LANE_H
             body = _bars(node, bars, lanes, y, x, t0, task_href)
-        row = [f'<g class="tl-node" data-node="{e(node)}">',
-               f'<rect class="tl-row" x="{PLOT_X}" y="{y:.1f}" width="{PLOT_W}" height="{height:.1f}"></rect>']  # fmt: skip
+        row = [
+            f'<g class="tl-node" data-node="{e(node)}">',
+            f'<rect class="tl-row" x="{PLOT_X}" y="{y:.1f}" width="{PLOT_W}" height="{height:.1f}"></rect>',
+        ]
         if not aggregated:
             for g0, g1 in gathered[node].idle:
                 x0, x1 = x(g0 - t0), x(g1 - t0)
@@ -217,8 +223,10 @@ def render_timeline(
                         f"<title>{e(node)} idle for {span_text(g1 - g0)}</title></rect>"
                     )
         row.append(body)
-        for name, cls, phase in (("Job preparation task", "tl-prep", run.prep.get(node)),
-                                 ("Job release task", "tl-release", run.release.get(node))):  # fmt: skip
+        for name, cls, phase in (
+            ("Job preparation task", "tl-prep", run.prep.get(node)),
+            ("Job release task", "tl-release", run.release.get(node)),
+        ):
             if phase is None or phase.end < lo or phase.start > hi:
                 continue
             x0, x1 = x(phase.start - t0), x(phase.end - t0)
@@ -245,8 +253,12 @@ def render_timeline(
         f'<svg class="timeline{" aggregated" if aggregated else ""}" viewBox="0 0 {WIDTH:.0f} {height:.1f}" '
         f'width="100%" role="group" aria-labelledby="tl-title tl-desc" data-mode="{"buckets" if aggregated else "bars"}">'
         f'<title id="tl-title">{e(title)}</title><desc id="tl-desc">{e(desc)}</desc>'
-        + "".join(ticks) + "".join(labels) + "".join(rows) + legend + "</svg>"
-    )  # fmt: skip
+        + "".join(ticks)
+        + "".join(labels)
+        + "".join(rows)
+        + legend
+        + "</svg>"
+    )
     started = datetime.fromtimestamp(t0, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     controls = zoom_links(full, (a, b), zoom_href) if zoom_href else ""
     return (
@@ -338,9 +350,11 @@ def _busy_strip(
             m += 1
         if levels[k]:
             share = sum(busy[k : m + 1]) / (width * concurrency * (m + 1 - k))
-            title = (f"{node}, +{span_text(lo - t0 + k * width)} to +{span_text(lo - t0 + (m + 1) * width)}: "
-                     f"{share:.0%} of {concurrency} concurrent task slot(s) busy, {sum(ended[k:m + 1])} tasks ended, "
-                     f"{sum(failed[k:m + 1])} failed")  # fmt: skip
+            title = (
+                f"{node}, +{span_text(lo - t0 + k * width)} to +{span_text(lo - t0 + (m + 1) * width)}: "
+                f"{share:.0%} of {concurrency} concurrent task slot(s) busy, {sum(ended[k : m + 1])} tasks ended, "
+                f"{sum(failed[k : m + 1])} failed"
+            )
             out.append(
                 f'<rect class="tl-busy l{levels[k]}" x="{PLOT_X + k * step:.2f}" y="{y:.1f}" '
                 f'width="{(m + 1 - k) * step:.2f}" height="{height - 4:.1f}"><title>{e(title)}</title></rect>'
@@ -356,16 +370,23 @@ def _busy_strip(
 
 
 def _legend(y: float, aggregated: bool) -> str:
-    items = [("tl-prep r-succeeded", "job preparation"), ("tl-task r-succeeded", "succeeded"),
-             ("tl-task r-failed", "failed"), ("tl-task r-running", "running"),
-             ("tl-release r-succeeded", "job release"), ("tl-idle", "idle")]  # fmt: skip
+    items = [
+        ("tl-prep r-succeeded", "job preparation"),
+        ("tl-task r-succeeded", "succeeded"),
+        ("tl-task r-failed", "failed"),
+        ("tl-task r-running", "running"),
+        ("tl-release r-succeeded", "job release"),
+        ("tl-idle", "idle"),
+    ]
     if aggregated:
         items[1:4] = [("tl-busy l5", "busy (darker: more slots in use)"), ("tl-failmark", "a task failed")]
     out = []
     px = PLOT_X
     for cls, label in items:
-        out.append(f'<rect class="{cls}" x="{px:.1f}" y="{y - 9:.1f}" width="12" height="10"></rect>'
-                   f'<text class="tl-axis" x="{px + 16:.1f}" y="{y:.1f}">{e(label)}</text>')  # fmt: skip
+        out.append(
+            f'<rect class="{cls}" x="{px:.1f}" y="{y - 9:.1f}" width="12" height="10"></rect>'
+            f'<text class="tl-axis" x="{px + 16:.1f}" y="{y:.1f}">{e(label)}</text>'
+        )
         px += 22 + 6.2 * len(label)
     return '<g class="tl-legend" aria-hidden="true">' + "".join(out) + "</g>"
 
@@ -378,19 +399,25 @@ def _description(
         for k, n in g.results.items():
             results[k] += n
     waiting = run.states.get("active", 0)
-    text = (f"{len(gathered)} node(s) over {span_text(full[1])}; {len(run.tasks)} task(s) ran "
-            f"({results[SUCCEEDED]} succeeded, {results[FAILED]} failed, {results[RUNNING]} running)")  # fmt: skip
+    text = (
+        f"{len(gathered)} node(s) over {span_text(full[1])}; {len(run.tasks)} task(s) ran "
+        f"({results[SUCCEEDED]} succeeded, {results[FAILED]} failed, {results[RUNNING]} running)"
+    )
     if waiting:
         text += f", {waiting} waiting"
     if run.prep:
         slowest = max(run.prep.items(), key=lambda kv: kv[1].end - kv[1].start)
-        text += (f"; the job preparation task ran on {len(run.prep)} node(s), longest "
-                 f"{span_text(slowest[1].end - slowest[1].start)} on {slowest[0]}")  # fmt: skip
+        text += (
+            f"; the job preparation task ran on {len(run.prep)} node(s), longest "
+            f"{span_text(slowest[1].end - slowest[1].start)} on {slowest[0]}"
+        )
     if run.release:
         text += f"; the job release task ran on {len(run.release)} node(s)"
     if aggregated:
-        text += (f". {visible} task bars in this window are more than {max_bars}: each node shows how busy "
-                 "it was instead; zoom in to see single tasks")  # fmt: skip
+        text += (
+            f". {visible} task bars in this window are more than {max_bars}: each node shows how busy "
+            "it was instead; zoom in to see single tasks"
+        )
     return text + "."
 
 
@@ -411,8 +438,20 @@ def _table(run: JobRun, gathered: dict[str, _Node], t0: float) -> str:
             f"<td>{e(span_text(g.task_time))}</td><td>{e(span_text(idle))}</td>"
             f"<td>{phase(run.release.get(node))}</td></tr>"
         )
-    head = "".join(f"<th>{h}</th>" for h in ("Node", "Preparation", "Tasks", "Succeeded", "Failed", "Running",
-                                               "Task time", "Idle", "Release"))  # fmt: skip
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "Node",
+            "Preparation",
+            "Tasks",
+            "Succeeded",
+            "Failed",
+            "Running",
+            "Task time",
+            "Idle",
+            "Release",
+        )
+    )
     return (
         '<details class="tl-table"><summary>The timeline as a table (per node)</summary>'
         f'<table class="timeline-nodes"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></details>'

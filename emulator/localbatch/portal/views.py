@@ -7,11 +7,11 @@ value is escaped in `html.py`'s helpers; see the rule there.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import safefs
 from ..exceptions import BatchError
 from ..service import BatchService
 from . import files, pictures
@@ -100,9 +100,14 @@ def _counts_block(counts: Doc) -> str:
     total = c["active"] + c["running"] + c["completed"]
     boxes = "".join(
         f'<div class="count" data-count="{name}"><span>{label}</span><b>{c[name]}</b></div>'
-        for name, label in (("active", "Active"), ("running", "Running"), ("completed", "Completed"),
-                            ("succeeded", "Succeeded"), ("failed", "Failed"))
-    )  # fmt: skip
+        for name, label in (
+            ("active", "Active"),
+            ("running", "Running"),
+            ("completed", "Completed"),
+            ("succeeded", "Succeeded"),
+            ("failed", "Failed"),
+        )
+    )
     bar = ""
     if total:
         parts = [
@@ -120,8 +125,11 @@ def _counts_block(counts: Doc) -> str:
                     f'<rect class="b-{name}" x="{x:.3f}" y="0" width="{width:.3f}" height="1"></rect>'
                 )
                 x += width
-        bar = ('<svg class="bar" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">'
-               + "".join(rects) + "</svg>")  # fmt: skip
+        bar = (
+            '<svg class="bar" viewBox="0 0 100 1" preserveAspectRatio="none" aria-hidden="true">'
+            + "".join(rects)
+            + "</svg>"
+        )
     return f'<div class="counts">{boxes}</div>{bar}'
 
 
@@ -146,10 +154,14 @@ def home(service: BatchService) -> tuple[str, bool]:
             or '<span class="note">no nodes</span>'
         )
         rows = [
-            [link(file_url(pool["id"], n["id"]), n["id"], "node-id"), pill(n.get("state")), e(n.get("runningTasksCount", 0)),
-             e(n.get("totalTasksRun", 0))]
+            [
+                link(file_url(pool["id"], n["id"]), n["id"], "node-id"),
+                pill(n.get("state")),
+                e(n.get("runningTasksCount", 0)),
+                e(n.get("totalTasksRun", 0)),
+            ]
             for n in nodes
-        ]  # fmt: skip
+        ]
         pool_blocks.append(
             f'<div class="group" data-pool="{e(pool["id"])}"><h3>{link(url("pools", pool["id"]), pool["id"])} '
             f'{pill(pool.get("state"))} <span class="note">{e(pool.get("vmSize"))} · '
@@ -172,18 +184,30 @@ def home(service: BatchService) -> tuple[str, bool]:
         except BatchError:
             continue
         pool_id = (job.get("poolInfo") or {}).get("poolId", "")
-        job_rows.append([
-            link(url("jobs", job["id"]), job["id"]), pill(job.get("state")),
-            link(url("pools", pool_id), pool_id) if pool_id else "",
-            e(counts["active"]), e(counts["running"]), e(counts["completed"]), e(counts["succeeded"]), e(counts["failed"]),
-            when(job.get("creationTime")),
-        ])  # fmt: skip
+        job_rows.append(
+            [
+                link(url("jobs", job["id"]), job["id"]),
+                pill(job.get("state")),
+                link(url("pools", pool_id), pool_id) if pool_id else "",
+                e(counts["active"]),
+                e(counts["running"]),
+                e(counts["completed"]),
+                e(counts["succeeded"]),
+                e(counts["failed"]),
+                when(job.get("creationTime")),
+            ]
+        )
     body = (
-        "<h2>Pools</h2>" + ("".join(pool_blocks) or '<p class="empty">No pools.</p>')
+        "<h2>Pools</h2>"
+        + ("".join(pool_blocks) or '<p class="empty">No pools.</p>')
         + "<h2>Jobs</h2>"
-        + table(["Job", "State", "Pool", "Active", "Running", "Completed", "Succeeded", "Failed", "Created"],
-                job_rows, cls="jobs", empty="No jobs.")
-    )  # fmt: skip
+        + table(
+            ["Job", "State", "Pool", "Active", "Running", "Completed", "Succeeded", "Failed", "Created"],
+            job_rows,
+            cls="jobs",
+            empty="No jobs.",
+        )
+    )
     return page("Pools and jobs", body, refresh=busy, account=service.account_name), busy
 
 
@@ -198,13 +222,20 @@ def pool_page(service: BatchService, pool_id: str) -> str:
     except BatchError as err:
         raise NotFound(f"Pool {pool_id} not found.") from err
     start = pool.get("startTask") or {}
-    info = props([
-        ("State", pill(pool.get("state"))), ("Allocation state", pill(pool.get("allocationState"))),
-        ("VM size", e(pool.get("vmSize"))), ("Task slots per node", e(pool.get("taskSlotsPerNode", 1))),
-        ("Dedicated nodes", e(f'{pool.get("currentDedicatedNodes", 0)} of {pool.get("targetDedicatedNodes", 0)}')),
-        ("Start task", code(start.get("commandLine")) if start else ""),
-        ("Created", when(pool.get("creationTime"))),
-    ])  # fmt: skip
+    info = props(
+        [
+            ("State", pill(pool.get("state"))),
+            ("Allocation state", pill(pool.get("allocationState"))),
+            ("VM size", e(pool.get("vmSize"))),
+            ("Task slots per node", e(pool.get("taskSlotsPerNode", 1))),
+            (
+                "Dedicated nodes",
+                e(f"{pool.get('currentDedicatedNodes', 0)} of {pool.get('targetDedicatedNodes', 0)}"),
+            ),
+            ("Start task", code(start.get("commandLine")) if start else ""),
+            ("Created", when(pool.get("creationTime"))),
+        ]
+    )
     rows = []
     for n in nodes:
         recent = ", ".join(
@@ -213,21 +244,54 @@ def pool_page(service: BatchService, pool_id: str) -> str:
             if isinstance(r, dict) and r.get("jobId") and r.get("taskId")
         )
         start_info = n.get("startTaskInfo") or {}
-        rows.append([
-            link(file_url(pool["id"], n["id"]), n["id"], "node-id"), pill(n.get("state")), pill(n.get("schedulingState")),
-            e(n.get("ipAddress")), e(n.get("runningTasksCount", 0)), e(n.get("totalTasksRun", 0)),
-            e(n.get("totalTasksSucceeded", 0)),
-            (pill(start_info.get("state")) + (f' exit {e(start_info.get("exitCode"))}' if "exitCode" in start_info else ""))
-            if start_info else "",
-            recent,
-        ])  # fmt: skip
+        rows.append(
+            [
+                link(file_url(pool["id"], n["id"]), n["id"], "node-id"),
+                pill(n.get("state")),
+                pill(n.get("schedulingState")),
+                e(n.get("ipAddress")),
+                e(n.get("runningTasksCount", 0)),
+                e(n.get("totalTasksRun", 0)),
+                e(n.get("totalTasksSucceeded", 0)),
+                (
+                    pill(start_info.get("state"))
+                    + (f" exit {e(start_info.get('exitCode'))}" if "exitCode" in start_info else "")
+                )
+                if start_info
+                else "",
+                recent,
+            ]
+        )
     busy = any(n.get("state") in BUSY_NODE_STATES for n in nodes) or pool.get("state") != "active"
-    body = info + "<h2>Heat map</h2>" + pictures.pool_heatmap(pool, nodes) + "<h2>Nodes</h2>" + table(
-        ["Node", "State", "Scheduling", "IP address", "Running tasks", "Tasks run", "Succeeded", "Start task", "Recent tasks"],
-        rows, cls="nodes", empty="This pool has no nodes.",
-    )  # fmt: skip
-    return page(f"Pool {pool['id']}", body, crumbs=[(url("pools", pool["id"]), pool["id"])], refresh=busy,
-                account=service.account_name)  # fmt: skip
+    body = (
+        info
+        + "<h2>Heat map</h2>"
+        + pictures.pool_heatmap(pool, nodes)
+        + "<h2>Nodes</h2>"
+        + table(
+            [
+                "Node",
+                "State",
+                "Scheduling",
+                "IP address",
+                "Running tasks",
+                "Tasks run",
+                "Succeeded",
+                "Start task",
+                "Recent tasks",
+            ],
+            rows,
+            cls="nodes",
+            empty="This pool has no nodes.",
+        )
+    )
+    return page(
+        f"Pool {pool['id']}",
+        body,
+        crumbs=[(url("pools", pool["id"]), pool["id"])],
+        refresh=busy,
+        account=service.account_name,
+    )
 
 
 # ---- a job --------------------------------------------------------------------------------------
@@ -264,8 +328,13 @@ def job_page(service: BatchService, job_id: str, view: str, query: dict[str, str
         content = _outputs_view(service, job)
     body = f'<div class="layout">{nav}<div class="content" data-view="{e(view or "tasks")}">{content}</div></div>'
     title = f"Job {jid}" + ("" if view == "" else f" · {current}")
-    return page(title, body, crumbs=[(url("jobs", jid), jid)], refresh=job_busy(service, job),
-                account=service.account_name)  # fmt: skip
+    return page(
+        title,
+        body,
+        crumbs=[(url("jobs", jid), jid)],
+        refresh=job_busy(service, job),
+        account=service.account_name,
+    )
 
 
 def _job_overview(service: BatchService, job: Doc, counts: Doc) -> str:
@@ -273,19 +342,28 @@ def _job_overview(service: BatchService, job: Doc, counts: Doc) -> str:
     execution = job.get("executionInfo") or {}
     prep = job.get("jobPreparationTask") or {}
     release = job.get("jobReleaseTask") or {}
-    metadata = "".join(f"<div>{code(m.get('name'))} = {code(m.get('value'))}</div>"
-                       for m in job.get("metadata") or [] if isinstance(m, dict))  # fmt: skip
-    info = props([
-        ("State", pill(job.get("state"))), ("Display name", e(job.get("displayName"))),
-        ("Pool", link(url("pools", pool_id), pool_id) if pool_id else ""),
-        ("Priority", e(job.get("priority", 0))),
-        ("Created", when(job.get("creationTime"))), ("Started", when(execution.get("startTime"))),
-        ("Ended", when(execution.get("endTime"))), ("Termination reason", e(execution.get("terminateReason"))),
-        ("When all tasks complete", e(job.get("onAllTasksComplete"))), ("When a task fails", e(job.get("onTaskFailure"))),
-        ("Job preparation task", code(prep.get("commandLine")) if prep else ""),
-        ("Job release task", code(release.get("commandLine")) if release else ""),
-        ("Metadata", metadata),
-    ])  # fmt: skip
+    metadata = "".join(
+        f"<div>{code(m.get('name'))} = {code(m.get('value'))}</div>"
+        for m in job.get("metadata") or []
+        if isinstance(m, dict)
+    )
+    info = props(
+        [
+            ("State", pill(job.get("state"))),
+            ("Display name", e(job.get("displayName"))),
+            ("Pool", link(url("pools", pool_id), pool_id) if pool_id else ""),
+            ("Priority", e(job.get("priority", 0))),
+            ("Created", when(job.get("creationTime"))),
+            ("Started", when(execution.get("startTime"))),
+            ("Ended", when(execution.get("endTime"))),
+            ("Termination reason", e(execution.get("terminateReason"))),
+            ("When all tasks complete", e(job.get("onAllTasksComplete"))),
+            ("When a task fails", e(job.get("onTaskFailure"))),
+            ("Job preparation task", code(prep.get("commandLine")) if prep else ""),
+            ("Job release task", code(release.get("commandLine")) if release else ""),
+            ("Metadata", metadata),
+        ]
+    )
     tasks = service.list_tasks(job["id"])
     rows = [_task_row(job["id"], t) for t in tasks[:MAX_TASK_ROWS]]
     more = (
@@ -294,12 +372,31 @@ def _job_overview(service: BatchService, job: Doc, counts: Doc) -> str:
         else ""
     )
     return (
-        info + "<h2>Approximate task count</h2>" + _counts_block(counts)
-        + "<h2>Summary</h2>" + pictures.job_summaries(job["id"], tasks) + "<h2>Tasks</h2>"
-        + table(["Task", "State", "Exit code", "Retries", "Node", "Started", "Ended", "Duration", "Failure", "Files"],
-                rows, cls="tasks", empty="No tasks yet.")
+        info
+        + "<h2>Approximate task count</h2>"
+        + _counts_block(counts)
+        + "<h2>Summary</h2>"
+        + pictures.job_summaries(job["id"], tasks)
+        + "<h2>Tasks</h2>"
+        + table(
+            [
+                "Task",
+                "State",
+                "Exit code",
+                "Retries",
+                "Node",
+                "Started",
+                "Ended",
+                "Duration",
+                "Failure",
+                "Files",
+            ],
+            rows,
+            cls="tasks",
+            empty="No tasks yet.",
+        )
         + more
-    )  # fmt: skip
+    )
 
 
 def _task_row(job_id: str, task: Doc) -> list[str]:
@@ -313,11 +410,17 @@ def _task_row(job_id: str, task: Doc) -> list[str]:
     if execution.get("requeueCount"):
         retries += f' <span class="note">({e(execution["requeueCount"])} requeued)</span>'
     return [
-        link(url("jobs", job_id, "tasks", task["id"]), task["id"]), pill(task.get("state")),
-        e(execution.get("exitCode")), retries, node_cell,
-        when(execution.get("startTime")), when(execution.get("endTime")),
-        duration(execution.get("startTime"), execution.get("endTime")), failure(execution.get("failureInfo")), files_cell,
-    ]  # fmt: skip
+        link(url("jobs", job_id, "tasks", task["id"]), task["id"]),
+        pill(task.get("state")),
+        e(execution.get("exitCode")),
+        retries,
+        node_cell,
+        when(execution.get("startTime")),
+        when(execution.get("endTime")),
+        duration(execution.get("startTime"), execution.get("endTime")),
+        failure(execution.get("failureInfo")),
+        files_cell,
+    ]
 
 
 def _prep_release_view(service: BatchService, job: Doc, view: str) -> str:
@@ -337,12 +440,17 @@ def _prep_release_view(service: BatchService, job: Doc, view: str) -> str:
             rows.append([node, pill("not run yet")] + [""] * (8 if view == "release" else 9))
             continue
         row = [
-            node, pill(info.get("state")), e(info.get("exitCode")), pill(info["result"]) if info.get("result") else "",
+            node,
+            pill(info.get("state")),
+            e(info.get("exitCode")),
+            pill(info["result"]) if info.get("result") else "",
             e(info.get("retryCount", 0)),
-            when(info.get("startTime")), when(info.get("endTime")), duration(info.get("startTime"), info.get("endTime")),
+            when(info.get("startTime")),
+            when(info.get("endTime")),
+            duration(info.get("startTime"), info.get("endTime")),
             failure(info.get("failureInfo")),
             _std_links(rec["poolId"], rec["nodeId"], info.get("taskRootDirectory", "")),
-        ]  # fmt: skip
+        ]
         if view == "release":
             del row[4]  # a release task is never retried
         rows.append(row)
@@ -367,9 +475,10 @@ def _prep_release_view(service: BatchService, job: Doc, view: str) -> str:
         del headers[4]
     info_block = props([("Task id", code(spec.get("id"))), ("Command line", code(spec.get("commandLine")))])
     return (
-        info_block + f'<p class="note">{e(explain)}</p>'
+        info_block
+        + f'<p class="note">{e(explain)}</p>'
         + table(headers, rows, cls=f"prep-release {view}", empty=f"The {name} has not run on any node yet.")
-    )  # fmt: skip
+    )
 
 
 def _outputs_view(service: BatchService, job: Doc) -> str:
@@ -400,7 +509,13 @@ def _outputs_view(service: BatchService, job: Doc) -> str:
 def _blob_rows(job_id: str, entries: Iterable[Any]) -> list[list[str]]:
     return [
         [
-            link(url("jobs", job_id, "blobs") + "/" + _quote_path(b.name), b.path),
+            link(url("jobs", job_id, "blobs") + "/" + _quote_path(b.name), b.path)
+            + (
+                ' <span class="tracked" title="an append blob: a log saved while it grows; this page '
+                'refreshes while the job runs">tracked</span>'
+                if getattr(b, "tracked", False)
+                else ""
+            ),
             size(b.size),
             when(b.last_modified),
         ]
@@ -423,8 +538,11 @@ def _render_outputs(job_id: str, outputs: Outputs, task_order: list[str]) -> str
     parts.append("<h2>Job outputs</h2>")
     if outputs.job:
         for kind, entries in outputs.job.items():
-            parts.append(f'<div class="group" data-kind="${e(kind)}"><h3>{code("$" + kind)}</h3>'
-                         + table(["Path", "Size", "Last modified"], _blob_rows(job_id, entries), cls="blobs") + "</div>")  # fmt: skip
+            parts.append(
+                f'<div class="group" data-kind="${e(kind)}"><h3>{code("$" + kind)}</h3>'
+                + table(["Path", "Size", "Last modified"], _blob_rows(job_id, entries), cls="blobs")
+                + "</div>"
+            )
     else:
         parts.append('<p class="empty">No job outputs.</p>')
     parts.append("<h2>Task outputs</h2>")
@@ -445,11 +563,15 @@ def _render_outputs(job_id: str, outputs: Outputs, task_order: list[str]) -> str
             + "</div>"
             for kind, entries in outputs.tasks[task_id].items()
         )
-        parts.append(f'<div class="group task-outputs" id="outputs-{e(task_id)}" data-task="{e(task_id)}">'
-                     f"<h3>Task {title}</h3>{kinds}</div>")  # fmt: skip
+        parts.append(
+            f'<div class="group task-outputs" id="outputs-{e(task_id)}" data-task="{e(task_id)}">'
+            f"<h3>Task {title}</h3>{kinds}</div>"
+        )
     if outputs.other:
-        parts.append("<h2>Other blobs</h2><p class=\"note\">Not laid out by File Conventions.</p>"
-                     + table(["Name", "Size", "Last modified"], _blob_rows(job_id, outputs.other), cls="blobs"))  # fmt: skip
+        parts.append(
+            '<h2>Other blobs</h2><p class="note">Not laid out by File Conventions.</p>'
+            + table(["Name", "Size", "Last modified"], _blob_rows(job_id, outputs.other), cls="blobs")
+        )
     return "".join(parts)
 
 
@@ -466,67 +588,89 @@ def task_page(service: BatchService, job_id: str, task_id: str) -> str:
     execution = task.get("executionInfo") or {}
     node = task.get("nodeInfo") or {}
     constraints = task.get("constraints") or {}
-    info = props([
-        ("State", pill(task.get("state"))), ("Display name", e(task.get("displayName"))),
-        ("Command line", code(task.get("commandLine"))),
-        ("Exit code", e(execution.get("exitCode"))), ("Result", pill(execution["result"]) if execution.get("result") else ""),
-        ("Retry count", e(f'{execution.get("retryCount", 0)} of {constraints.get("maxTaskRetryCount", 0)}')),
-        ("Requeue count", e(execution.get("requeueCount", 0))),
-        ("Node", _node_cell(node["poolId"], node["nodeId"], show_pool=True) if node.get("nodeId") else ""),
-        ("Created", when(task.get("creationTime"))), ("Started", when(execution.get("startTime"))),
-        ("Ended", when(execution.get("endTime"))), ("Duration", duration(execution.get("startTime"), execution.get("endTime"))),
-        ("Failure", failure(execution.get("failureInfo"))),
-        ("Persisted outputs", link(url("jobs", job["id"], "outputs") + f"#outputs-{task['id']}", "in the job's container")),
-    ])  # fmt: skip
+    info = props(
+        [
+            ("State", pill(task.get("state"))),
+            ("Display name", e(task.get("displayName"))),
+            ("Command line", code(task.get("commandLine"))),
+            ("Exit code", e(execution.get("exitCode"))),
+            ("Result", pill(execution["result"]) if execution.get("result") else ""),
+            (
+                "Retry count",
+                e(f"{execution.get('retryCount', 0)} of {constraints.get('maxTaskRetryCount', 0)}"),
+            ),
+            ("Requeue count", e(execution.get("requeueCount", 0))),
+            (
+                "Node",
+                _node_cell(node["poolId"], node["nodeId"], show_pool=True) if node.get("nodeId") else "",
+            ),
+            ("Created", when(task.get("creationTime"))),
+            ("Started", when(execution.get("startTime"))),
+            ("Ended", when(execution.get("endTime"))),
+            ("Duration", duration(execution.get("startTime"), execution.get("endTime"))),
+            ("Failure", failure(execution.get("failureInfo"))),
+            (
+                "Persisted outputs",
+                link(url("jobs", job["id"], "outputs") + f"#outputs-{task['id']}", "in the job's container"),
+            ),
+        ]
+    )
+    # Names only: values often hold keys or SAS tokens, and the portal has no authentication.
     env_rows = [
-        [code(s.get("name")), code(s.get("value"))]
+        [code(s.get("name")), '<span class="muted">(hidden)</span>' if s.get("value") else ""]
         for s in task.get("environmentSettings") or []
         if isinstance(s, dict)
     ]
     out_rows = []
     for spec in task.get("outputFiles") or []:
         dest = ((spec.get("destination") or {}).get("container") or {}) if isinstance(spec, dict) else {}
-        out_rows.append([code(spec.get("filePattern")), code(dest.get("path")),
-                         e((spec.get("uploadOptions") or {}).get("uploadCondition"))])  # fmt: skip
+        out_rows.append(
+            [
+                code(spec.get("filePattern")),
+                code(dest.get("path")),
+                e((spec.get("uploadOptions") or {}).get("uploadCondition")),
+            ]
+        )
     body = info
     if env_rows:
-        body += "<h2>Environment settings</h2>" + table(["Name", "Value"], env_rows)
+        body += "<h2>Environment settings</h2>" + table(["Name", "Value (not shown)"], env_rows)
     if out_rows:
         body += "<h2>Output files</h2>" + table(
             ["File pattern", "Destination path", "Upload condition"], out_rows
         )
     body += "<h2>Files on the node</h2>" + _task_files(service, node)
     busy = task.get("state") in BUSY_TASK_STATES
-    return page(f"Task {task['id']}", body, crumbs=[(url("jobs", job["id"]), job["id"]),
-                (url("jobs", job["id"], "tasks", task["id"]), task["id"])], refresh=busy,
-                account=service.account_name)  # fmt: skip
+    return page(
+        f"Task {task['id']}",
+        body,
+        crumbs=[
+            (url("jobs", job["id"]), job["id"]),
+            (url("jobs", job["id"], "tasks", task["id"]), task["id"]),
+        ],
+        refresh=busy,
+        account=service.account_name,
+    )
 
 
 def _task_files(service: BatchService, node: Doc) -> str:
     if not node.get("nodeId"):
         return '<p class="empty">The task has not run on a node yet.</p>'
+    task_rel = node.get("taskRootDirectory", "")
     try:
         root = service.node_root(node["poolId"], node["nodeId"])
-        task_dir = files.resolve(root, node.get("taskRootDirectory", ""))
-    except (BatchError, files.PathRefused):
-        return '<p class="empty">The node is gone.</p>'
+        entries = safefs.list_dir(root, task_rel, recursive=True)
+    except (BatchError, files.PathRefused, OSError):
+        entries = []
     rows = []
-    if task_dir.is_dir():
-        for dirpath, dirnames, filenames in os.walk(task_dir):
-            dirnames.sort()
-            for name in sorted(filenames):
-                path = Path(dirpath) / name
-                rel = path.relative_to(root.resolve()).as_posix()
-                shown = path.relative_to(task_dir).as_posix()
-                try:
-                    length = path.lstat().st_size
-                except OSError:
-                    continue
-                rows.append([link(file_url(node["poolId"], node["nodeId"], rel), shown), size(length)])
-                if len(rows) >= MAX_FILE_ROWS:
-                    break
-            if len(rows) >= MAX_FILE_ROWS:
-                break
+    for entry in entries:
+        if entry.is_dir:
+            continue
+        rel = f"{task_rel.strip('/')}/{entry.name}"
+        rows.append(
+            [link(file_url(node["poolId"], node["nodeId"], rel), entry.name), size(entry.stat.st_size)]
+        )
+        if len(rows) >= MAX_FILE_ROWS:
+            break
     return table(
         ["File", "Size"], rows, cls="task-files", empty="No files (the node may have cleaned them up)."
     )
@@ -535,17 +679,17 @@ def _task_files(service: BatchService, node: Doc) -> str:
 # ---- node files ---------------------------------------------------------------------------------
 
 
-def directory_page(
-    service: BatchService, pool_id: str, node_id: str, rel: str, path: Path, root: Path
-) -> str:
+def directory_page(service: BatchService, pool_id: str, node_id: str, rel: str, root: Path) -> str:
     """A folder on a node, with links to its subfolders and files."""
     rows = []
-    for entry in files.list_dir(path)[:MAX_FILE_ROWS]:
+    for entry in files.list_dir(root, rel)[:MAX_FILE_ROWS]:
         target = f"{rel}/{entry.name}" if rel else entry.name
-        rows.append([
-            link(file_url(pool_id, node_id, target), entry.name + ("/" if entry.is_dir else "")),
-            "" if entry.is_dir else size(entry.size),
-        ])  # fmt: skip
+        rows.append(
+            [
+                link(file_url(pool_id, node_id, target), entry.name + ("/" if entry.is_dir else "")),
+                "" if entry.is_dir else size(entry.size),
+            ]
+        )
     crumbs = [(url("pools", pool_id), pool_id), (file_url(pool_id, node_id), node_id)]
     walked = ""
     for part in [p for p in rel.split("/") if p]:

@@ -1,45 +1,37 @@
 """Node and task file serving: list, get (with `ocp-range`), HEAD properties and delete of the files
 under a node's or task's sandbox directory.
 
-Owns: resolving a requested path inside its root (400 for anything that escapes it), the
+Owns: the requested path kept inside its root (every access by descriptor through `safefs`, so a
+racing task cannot point it elsewhere; 400 for anything that escapes it), the
 `BatchNodeFile` entries of a listing, the file property headers and byte ranges.
-May import: `types`, `conditions`, `wire`, `exceptions`. The roots come from the service's public API.
+May import: `types`, `conditions`, `wire`, `exceptions`, `safefs`. The roots come from the service's public API.
 """
 
 from __future__ import annotations
 
+import errno
 import mimetypes
 import os
 import re
-import shutil
 import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+from .. import safefs
 from ..exceptions import BatchError, not_found
 from ..wire import Doc, iso
 from .conditions import file_not_modified
 from .types import Request, Response, http_date
 
 
-def _resolve(root: Path, file_path: str) -> Path:
-    """`file_path` inside `root`; 400 for anything that escapes it (absolute, `..`, symlinks out)."""
-    rel = file_path.replace("\\", "/").strip("/")
-    if file_path.startswith("/") or any(part == ".." for part in rel.split("/")):
-        raise BatchError(
-            400,
-            "InvalidFilePath",
-            "The file path must be relative to the root directory and may not contain '..'.",
-            [("FilePath", file_path)],
-        )
-    root = root.resolve()
-    target = (root / rel).resolve()
-    if target != root and not target.is_relative_to(root):
-        raise BatchError(
-            400, "InvalidFilePath", "The file path escapes the root directory.", [("FilePath", file_path)]
-        )
-    return target
+def _refused(file_path: str, exc: safefs.PathRefused) -> BatchError:
+    return BatchError(
+        400,
+        "InvalidFilePath",
+        f"{exc} The file path must stay inside the root directory.",
+        [("FilePath", file_path)],
+    )
 
 
 def _content_type(path: Path) -> str:
@@ -49,8 +41,7 @@ def _content_type(path: Path) -> str:
     return guessed or "application/octet-stream"
 
 
-def _file_entry(path: Path, name: str, url_base: str) -> Doc:
-    st = path.lstat()
+def _file_entry(st: os.stat_result, name: str, url_base: str) -> Doc:
     is_dir = stat.S_ISDIR(st.st_mode)
     entry: Doc = {"name": name, "url": f"{url_base}/{name}", "isDirectory": is_dir}
     if not is_dir:
@@ -58,7 +49,7 @@ def _file_entry(path: Path, name: str, url_base: str) -> Doc:
             "creationTime": _iso(st.st_ctime),
             "lastModified": _iso(st.st_mtime),
             "contentLength": str(st.st_size),
-            "contentType": _content_type(path),
+            "contentType": _content_type(Path(name)),
             "fileMode": format(st.st_mode, "o"),
         }
     return entry
@@ -70,52 +61,47 @@ def _iso(ts: float) -> str:
 
 def list_files(root: Path, url_base: str, recursive: bool) -> list[Doc]:
     """Node or task files as `BatchNodeFile` dicts, names relative to `root` with `/`."""
-    if not root.is_dir():
+    try:
+        entries = safefs.list_dir(root, "", recursive)
+    except (OSError, safefs.PathRefused):
         return []
-    out: list[Doc] = []
-    if recursive:
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            base = Path(dirpath)
-            for name in dirnames + sorted(filenames):
-                path = base / name
-                try:
-                    out.append(_file_entry(path, path.relative_to(root).as_posix(), url_base))
-                except OSError:
-                    continue  # removed while listing
-        out.sort(key=lambda e: e["name"])
-    else:
-        for path in sorted(root.iterdir()):
-            try:
-                out.append(_file_entry(path, path.name, url_base))
-            except OSError:
-                continue
-    return out
+    return [_file_entry(entry.stat, entry.name, url_base) for entry in entries]
 
 
 def file_operation(req: Request, root: Path, url_base: str, file_path: str) -> Response:
-    target = _resolve(root, file_path)
-    if not target.exists():
-        raise not_found("FileNotFound", "file")
+    try:
+        return _file_operation_under(req, root, url_base, file_path)
+    except safefs.PathRefused as exc:
+        raise _refused(file_path, exc) from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise not_found("FileNotFound", "file") from None
+
+
+def _file_operation_under(req: Request, root: Path, url_base: str, file_path: str) -> Response:
+    # Every access goes through `safefs`, by descriptor and without following links: a task that
+    # swaps a folder for a symlink while this runs cannot point it outside the root.
+    rel = "/".join(safefs.parts(file_path))
     if req.method == "DELETE":
-        if target.is_dir():
-            if any(target.iterdir()) and not req.flag("recursive"):
+        try:
+            safefs.delete(root, rel, req.flag("recursive"))
+        except OSError as exc:
+            if exc.errno == errno.ENOTEMPTY:
                 raise BatchError(
                     409, "DirectoryNotEmpty", "The directory is not empty; use recursive=true to delete it."
-                )
-            shutil.rmtree(target)
-        else:
-            target.unlink()
+                ) from None
+            raise
         return Response(200)
-    st = target.stat()
-    is_dir = target.is_dir()
+    st = safefs.lstat(root, rel)
+    is_dir = stat.S_ISDIR(st.st_mode)
     modified = datetime.fromtimestamp(int(st.st_mtime), UTC)
     headers = {
-        "Content-Type": "application/octet-stream" if is_dir else _content_type(target),
+        "Content-Type": "application/octet-stream" if is_dir else _content_type(Path(rel or ".")),
+        # The file's version: changes whenever its content (size or modification time) does.
+        "ETag": f"0x{st.st_mtime_ns:X}{st.st_size:X}",
         "Last-Modified": http_date(modified),
         "ocp-creation-time": http_date(datetime.fromtimestamp(int(st.st_ctime), UTC)),
         "ocp-batch-file-isdirectory": "True" if is_dir else "False",
-        "ocp-batch-file-url": quote(f"{url_base}/{target.relative_to(root.resolve()).as_posix()}", safe=""),
+        "ocp-batch-file-url": quote(f"{url_base}/{rel}", safe=""),
         "ocp-batch-file-mode": format(st.st_mode, "o"),
     }
     if file_not_modified(req, modified):
@@ -150,9 +136,7 @@ def file_operation(req: Request, root: Path, url_base: str, file_path: str) -> R
                 "The range specified is invalid for the current size of the resource.",
                 headers={"Content-Range": f"bytes */{size}"},
             )
-    with open(target, "rb") as fh:
-        fh.seek(start)
-        data = fh.read(max(0, end - start + 1))
+    data, _ = safefs.read(root, rel, start, max(0, end - start + 1))
     if ranged:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     return Response(200, headers, data)

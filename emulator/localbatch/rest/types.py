@@ -1,7 +1,8 @@
 """Request and response types of the HTTP layer and the response shapes every handler shares.
 
 Owns: `Request` (raw path, decoded query, lower-cased headers, body; JSON and boolean-flag parsing),
-`Response`, the JSON content type, `http_date` (RFC 1123) and the entity headers (ETag, Last-Modified).
+`Response`, the JSON content type and JSON answers (never with a write-only secret: `WRITE_ONLY`),
+`http_date` (RFC 1123) and the entity headers (ETag, Last-Modified).
 May import: `wire`, `exceptions`. Not the service internals.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from ..exceptions import invalid_body, invalid_query
 from ..wire import Doc, parse_iso
+from .literals import convert_literals
 
 JSON_TYPE = "application/json;odata=minimalmetadata"
 
@@ -36,7 +38,7 @@ class Request:
                 raise invalid_body("The request body is empty.")
             return None
         try:
-            return json.loads(self.body)
+            return convert_literals(json.loads(self.body))
         except ValueError as exc:
             raise invalid_body(f"The request body is not valid JSON: {exc}") from None
 
@@ -64,6 +66,8 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     head_length: int | None = None
+    # False for list answers: a list has no one entity whose ETag / Last-Modified it could carry.
+    versioned: bool = True
 
 
 def http_date(dt: datetime) -> str:
@@ -71,8 +75,29 @@ def http_date(dt: datetime) -> str:
     return format_datetime(dt.astimezone(UTC), usegmt=True)
 
 
+# Write-only properties: accepted in requests, never sent back (user and mount passwords and keys).
+WRITE_ONLY = frozenset({"password", "sshPrivateKey", "accountKey", "sasKey"})
+
+
+def without_secrets(value: Any) -> Any:
+    """`value` with every write-only property removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items() if k not in WRITE_ONLY}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
+
+_SECRET_KEYS = tuple(f'"{name}":' for name in WRITE_ONLY)
+
+
 def json_response(status: int, body: Doc, headers: dict[str, str] | None = None) -> Response:
-    return Response(status, {"Content-Type": JSON_TYPE, **(headers or {})}, json.dumps(body).encode())
+    """A JSON answer; every JSON body leaves through here, so no write-only secret ever does."""
+    text = json.dumps(body)
+    # Most answers hold no secret property at all: a substring scan is much cheaper than the walk.
+    if any(key in text for key in _SECRET_KEYS):
+        text = json.dumps(without_secrets(body))
+    return Response(status, {"Content-Type": JSON_TYPE, **(headers or {})}, text.encode())
 
 
 def entity_headers(doc: Doc) -> dict[str, str]:

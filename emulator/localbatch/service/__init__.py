@@ -4,14 +4,21 @@ group or loop, all behind one lock (the pattern of moto's EC2 backend).
 | part | owns |
 |---|---|
 | `base` | state, the lock (`_op`), persistence through `Store`, start-up, lookups, URLs |
-| `pools` | pool create/delete/resize/stop-resize/remove-nodes, the resize step |
+| `pools` | pool create/update/delete/resize/stop-resize/remove-nodes, the resize step |
+| `scaling` | autoscale: enable/disable/evaluate, the sampler, the periodic evaluation |
+| `autopools` | the pools of autoPoolSpecifications and their removal |
 | `nodes` | node reads, reboot/reimage, boot, start task |
+| `node_admin` | scheduling on/off, deallocate/start, node users, remote login, extensions, service logs, preemption |
+| `mounts` | mountConfiguration directories on nodes |
+| `applications` | applications and application packages from a directory |
+| `account` | node counts, supported images, pool usage metrics |
 | `jobs` | job create/update/terminate/delete/disable/enable |
 | `tasks` | task add/terminate/reactivate/delete, attempt outcomes |
 | `scheduler` | the tick: job transitions, task assignment |
 | `prep_release` | job preparation and release tasks |
 | `executions` | launching attempts, the reaper's exits |
 | `retention` | deleting task directories when their retentionTime runs out |
+| `statistics` | pool and job statistics (`$expand=stats`) |
 
 Every public method takes and returns wire-shape dicts (camelCase, as in the REST bodies), so the HTTP
 layer and the read-only portal read the same documents; they use only these public methods. Every
@@ -22,18 +29,39 @@ May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, `store`. 
 
 from __future__ import annotations
 
+from .account import AccountPart
+from .applications import ApplicationsPart
+from .autopools import AutoPoolsPart
 from .executions import ExecutionsPart
 from .jobs import JobsPart
+from .mounts import MountsPart
+from .node_admin import NodeAdminPart
 from .nodes import NodesPart
 from .pools import PoolsPart
 from .prep_release import PrepReleasePart
 from .retention import RetentionPart
+from .scaling import ScalingPart
 from .scheduler import SchedulerPart
+from .statistics import StatisticsPart
 from .tasks import TasksPart
 
 
 class BatchService(
-    PoolsPart, NodesPart, JobsPart, TasksPart, SchedulerPart, PrepReleasePart, ExecutionsPart, RetentionPart
+    PoolsPart,
+    ScalingPart,
+    AutoPoolsPart,
+    NodesPart,
+    NodeAdminPart,
+    MountsPart,
+    ApplicationsPart,
+    AccountPart,
+    JobsPart,
+    TasksPart,
+    SchedulerPart,
+    PrepReleasePart,
+    ExecutionsPart,
+    RetentionPart,
+    StatisticsPart,
 ):
     """The emulated Batch account: all pools, nodes, jobs and tasks, persisted in `data_dir`.
 

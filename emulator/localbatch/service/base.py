@@ -6,26 +6,29 @@ launch what was queued), start-up (`_load`: read everything back; work that was 
 as after a node reboot), the scheduler thread's loop, URLs, and the id lookups that answer 404s.
 The parts in this package (`pools`, `nodes`, `jobs`, `tasks`, `scheduler`, `prep_release`,
 `executions`, `retention`) are mixins over this class; `BatchService` composes them.
-May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, `store`. Not HTTP or the portal.
+May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, `store`, `timing`. Not HTTP or the portal.
 """
 
 from __future__ import annotations
 
 import collections
 import itertools
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import orphans, runtime
+from .. import autoscale, orphans, runtime
 from ..entities import Job, Node, Pool, Task
 from ..exceptions import (
     not_found,
 )
 from ..store import Store
+from ..timing import Timing
 from ..wire import (
     LIVE_JOB_STATES,
     Doc,
@@ -41,7 +44,19 @@ class ServiceBase:
     if TYPE_CHECKING:
         # What the parts offer each other: declared here so each part type-checks on its own; each is
         # defined once, in the part that owns it (see the module docstrings).
+        def _advance_autoscale(self, now: datetime) -> None: ...
         def _advance_pools(self, now: datetime) -> None: ...
+        def _app_package_environment(self, pool: Pool, node: Node, spec: Doc) -> dict[str, str]: ...
+        def _check_not_deleting(self, pool: Pool) -> None: ...
+        def _check_package_references(self, refs: list[Doc]) -> None: ...
+        def _begin_pool_delete(self, pool: Pool) -> None: ...
+        def _create_auto_pool(self, spec: Doc) -> str: ...
+        def _job_auto_pool_ended(self, job: Job) -> None: ...
+        def _new_pool(self, spec: PoolBody) -> Pool: ...
+        def _handle_node_work(self, node: Node, option: str, now: datetime) -> None: ...
+        def _prepare_mounts(self, pool: Pool, node: Node) -> None: ...
+        def _release_auto_pool(self, pool_id: str, spec: Doc) -> None: ...
+        def _run_autoscale(self, pool: Pool, now: datetime, *, apply: bool) -> None: ...
         def _begin_node_op(self, node: Node, op: str, option: str, now: datetime) -> None: ...
         def _boot(self, pool: Pool, node: Node, now: datetime) -> None: ...
         def _cancel(self, key: tuple[str, ...]) -> None: ...
@@ -99,8 +114,12 @@ class ServiceBase:
         account_name: str,
         base_url: str = "http://127.0.0.1",
         max_nodes: int | None = None,
+        applications_dir: Path | None = None,
+        timing: Timing | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        # Fast by default; realistic node allocation, boot, reboot and reimage times on request.
+        self.timing = timing or Timing()
         self.account_name = account_name
         self.base_url = base_url.rstrip("/")
         self.max_nodes = max_nodes
@@ -124,6 +143,15 @@ class ServiceBase:
         # Directories to delete once their retentionTime runs out: (due epoch seconds, kind, job
         # key, task key or node id, endTime it was scheduled for); checked again when it comes due.
         self._retention: list[tuple[float, str, str, str, str]] = []
+        # Autoscale (see `scaling`): per pool, the metric samples, when the last one was taken and
+        # when autoscale was last enabled. In memory only: a restart starts the histories again.
+        self._samples: dict[str, autoscale.InMemorySampleSource] = {}
+        self._sampled_at: dict[str, datetime] = {}
+        self._autoscale_enabled_at: dict[str, datetime] = {}
+        self.applications_dir = Path(applications_dir) if applications_dir else self.data_dir / "applications"
+        # Records whose error the scheduler already printed (it isolates them and keeps running).
+        self._reported: set[tuple[object, ...]] = set()
+        self._last_tick_error = ""
         self.store = Store(self.data_dir / "localbatch.sqlite3")
         self._load()
 
@@ -132,7 +160,7 @@ class ServiceBase:
         with self._op():
             for pool in self.pools.values():
                 for node in pool.nodes.values():
-                    if node.doc["state"] in ("starting", "waitingforstarttask"):
+                    if node.doc["state"] in ("starting", "waitingforstarttask") and node.pending is None:
                         self._launch_start_task(pool, node)
         self._thread = threading.Thread(target=self._loop, name="localbatch-scheduler", daemon=True)
         self._thread.start()
@@ -220,6 +248,8 @@ class ServiceBase:
             doc.update(runningTasksCount=0, runningTaskSlotsCount=0, lastBootTime=iso(now))
             if node.pending is not None:
                 pass  # a reboot, reimage or removal in progress: the scheduler finishes it
+            elif doc["state"] in ("preempted", "deallocated"):
+                pass  # stays so until restored or started
             elif doc.get("startTask") and doc["state"] != "starttaskfailed":
                 set_state(doc, "waitingforstarttask" if node.waits_for_start else "idle", now)
             elif doc["state"] not in ("starttaskfailed",):
@@ -231,21 +261,14 @@ class ServiceBase:
             self.jobs[job.key] = job
             max_seq = max(max_seq, job.seq)
         tasks = [rec for _, rec in self.store.load("task")]
-        for rec in sorted(tasks, key=lambda r: r["seq"]):
-            parent = self.jobs.get(rec["job"])
-            if parent is None:
-                continue
-            task = Task.from_record(rec)
-            parent.tasks[task.key] = task
-            self._retain_task(task)
-            parent.count(task)
-            max_seq = max(max_seq, task.seq)
-            if task.doc["state"] in ("running", "preparing"):
-                # The node "rebooted": the task goes back to the queue, counted as a requeue.
-                task.requeued(now)
-                self._save_task(task)
-            if task.doc["state"] == "active":
-                parent.active[task.key] = None
+        for rec in sorted(tasks, key=lambda r: int(r.get("seq", 0)) if isinstance(r, dict) else 0):
+            try:
+                max_seq = max(max_seq, self._load_task(rec, now))
+            except Exception:  # noqa: BLE001 - one unreadable record must not keep the emulator down
+                print(
+                    f"localbatch: task record {str(rec)[:200]} could not be loaded; skipped", file=sys.stderr
+                )
+                traceback.print_exc(file=sys.stderr)
         for key, rec in self.store.load("prep"):
             job_key, node_id = key.split("/", 1)
             owner_job = self.jobs.get(job_key)
@@ -271,15 +294,43 @@ class ServiceBase:
         self._seq = itertools.count(max_seq + 1)
         self._flush()
 
+    def _load_task(self, rec: Doc, now: datetime) -> int:
+        """Read one task record back (its job already loaded); returns its seq."""
+        parent = self.jobs.get(rec["job"])
+        if parent is None:
+            return 0
+        task = Task.from_record(rec)
+        parent.tasks[task.key] = task
+        self._retain_task(task)
+        parent.count(task)
+        if task.doc["state"] in ("running", "preparing"):
+            # The node "rebooted": the task goes back to the queue, counted as a requeue.
+            task.requeued(now)
+            self._save_task(task)
+        if task.doc["state"] == "active":
+            # Even one whose body an older emulator stored unchecked: the scheduler isolates it.
+            parent.active[task.key] = None
+        return task.seq
+
     def _loop(self) -> None:
         while not self._stopped.is_set():
             with self._wake:
                 seen = self._changes
                 try:
                     self._tick()
+                except Exception:  # noqa: BLE001 - the loop must outlive any error (each part isolates its own)
+                    text = traceback.format_exc()
+                    if text != self._last_tick_error:  # five ticks a second: print each new error once
+                        self._last_tick_error = text
+                        print(
+                            f"localbatch: scheduler tick failed; the loop continues\n{text}", file=sys.stderr
+                        )
                 finally:
                     self._flush()
-            self._launch_pending()
+            try:
+                self._launch_pending()
+            except Exception:  # noqa: BLE001 - as above
+                traceback.print_exc(file=sys.stderr)
             with self._wake:
                 if self._changes == seen and not self._stopped.is_set():
                     self._wake.wait(timeout=0.2)
@@ -332,4 +383,5 @@ class ServiceBase:
 
 
 if TYPE_CHECKING:
+    from ..validation import PoolBody
     from .executions import Execution

@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import runtime
 from ..entities import Job, Node, Pool
+from ..validation import is_windows_pool
 from ..wire import (
     Doc,
     iso,
@@ -55,6 +56,11 @@ def record_outcome(info: Doc, result: runtime.ProcessResult) -> bool:
     return failed
 
 
+def launch_failure(pool: Pool, command_line: str) -> Doc | None:
+    """What an attempt on `pool` fails with before it runs (a Windows pool), or None."""
+    return runtime.windows_launch_failure(command_line) if is_windows_pool(pool.doc) else None
+
+
 class ExecutionsPart(ServiceBase):
     """Launching and reaping attempts (`BatchService` mixin)."""
 
@@ -62,7 +68,7 @@ class ExecutionsPart(ServiceBase):
         self, job: Job, pool: Pool, node: Node, task_dir: Path, task_id: str, spec: Doc
     ) -> dict[str, str]:
         prep = job.doc.get("jobPreparationTask")
-        return runtime.task_environment(
+        env = runtime.task_environment(
             account_name=self.account_name,
             account_url=self.base_url,
             pool_id=pool.doc["id"],
@@ -77,6 +83,8 @@ class ExecutionsPart(ServiceBase):
             common_environment_settings=job.doc.get("commonEnvironmentSettings"),
             environment_settings=spec.get("environmentSettings"),
         )
+        env.update(self._app_package_environment(pool, node, spec))
+        return env
 
     def _spawn(
         self,

@@ -14,6 +14,7 @@ from ..entities import Job
 from ..exceptions import (
     conflict,
     invalid_property,
+    unsupported_property,
 )
 from ..validation import (
     disable_tasks_option,
@@ -59,6 +60,18 @@ class JobsPart(ServiceBase):
             if job_id.lower() in self.jobs:
                 raise conflict("JobExists", "The specified job already exists.")
             now = utcnow()
+            auto = settings["poolInfo"].get("autoPoolSpecification")
+            if auto is not None:
+                if auto["poolLifetimeOption"] != "job":
+                    raise invalid_property(
+                        "poolInfo.autoPoolSpecification.poolLifetimeOption",
+                        auto["poolLifetimeOption"],
+                        "A job that is not created by a job schedule takes poolLifetimeOption job.",
+                    )
+                self._check_package_references(auto["pool"].get("applicationPackageReferences") or [])
+                pool_id = self._create_auto_pool(auto)
+            else:
+                pool_id = settings["poolInfo"]["poolId"]
             doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
             doc.update(settings)
             doc.update(
@@ -69,7 +82,7 @@ class JobsPart(ServiceBase):
                 stateTransitionTime=iso(now),
                 onTaskFailure=spec.on_task_failure,
                 usesTaskDependencies=bool(body.get("usesTaskDependencies", False)),
-                executionInfo={"startTime": iso(now), "poolId": settings["poolInfo"]["poolId"]},
+                executionInfo={"startTime": iso(now), "poolId": pool_id},
             )
             if not doc.get("metadata"):
                 doc.pop("metadata", None)
@@ -103,6 +116,15 @@ class JobsPart(ServiceBase):
             self._check_job_mutable(job)
             settings = job_settings(body, job.doc, replace=replace)
             new_pool = settings.get("poolInfo")
+            if (
+                new_pool
+                and new_pool != job.doc["poolInfo"]
+                and ("autoPoolSpecification" in new_pool or "autoPoolSpecification" in job.doc["poolInfo"])
+            ):
+                raise unsupported_property(
+                    "poolInfo",
+                    "Moving a job to or from an auto pool is not emulated; create a new job.",
+                )
             if new_pool and new_pool["poolId"].lower() != job.doc["poolInfo"]["poolId"].lower():
                 if job.state != "disabled":
                     raise invalid_property(
@@ -220,5 +242,9 @@ class JobsPart(ServiceBase):
         for pool in self.pools.values():
             for node in pool.nodes.values():
                 job_dirs.add(node.root / "workitems" / job.doc["id"])
+                if job.instance in node.ineligible_jobs:
+                    # The mark lives as long as the job: nothing can ever match it again.
+                    node.ineligible_jobs.discard(job.instance)
+                    self._save_node(node)
         for path in job_dirs:
             remove_tree_later(path)

@@ -28,14 +28,27 @@ from ..wire import (
     utcnow,
 )
 from .base import ServiceBase
-from .executions import record_outcome
+from .executions import launch_failure, record_outcome
 from .retention import remove_tree_later
 
 # Node states a reboot or reimage is accepted in (the docs say idle or running; a node whose start
 # task failed or that is unusable is exactly the one users reboot, so those are accepted too).
-REBOOTABLE_NODE_STATES = ("idle", "running", "starttaskfailed", "unusable", "waitingforstarttask", "offline")
-# Minimum seconds a node stays `rebooting` / `reimaging`, so pollers and users can see the state.
-REBOOT_SECONDS = 0.3
+REBOOTABLE_NODE_STATES = (
+    "idle",
+    "running",
+    "starttaskfailed",
+    "unusable",
+    "waitingforstarttask",
+    "offline",
+)
+# The state a node shows while a node operation is in progress.
+NODE_OP_STATES = {
+    "reboot": "rebooting",
+    "reimage": "reimaging",
+    "remove": "leavingpool",
+    "deallocate": "deallocating",
+    "start": "starting",
+}
 
 
 class NodesPart(ServiceBase):
@@ -80,10 +93,18 @@ class NodesPart(ServiceBase):
             self._begin_node_op(node, "reimage" if reimage else "reboot", option, utcnow())
 
     def _begin_node_op(self, node: Node, op: str, option: str, now: datetime) -> None:
-        """Start a reboot / reimage / removal: new state now, the node's work handled per `option`."""
+        """Start a reboot / reimage / removal / deallocation: new state now, its work handled per `option`."""
         node.pending = {"op": op, "option": option, "since": iso(now)}
-        set_state(node.doc, {"reboot": "rebooting", "reimage": "reimaging", "remove": "leavingpool"}[op], now)
+        set_state(node.doc, NODE_OP_STATES[op], now)
         self._save_node(node)
+        self._handle_node_work(node, option, now)
+        for key, execution in list(self._executions.items()):
+            if key == ("start", node.id):
+                self._stop_execution(execution)  # it runs again on the next boot
+
+    def _handle_node_work(self, node: Node, option: str, now: datetime) -> None:
+        """What happens to a node's running tasks and job preparation/release tasks when it stops taking
+        work: `requeue` them, `terminate` them, or let them finish (`taskcompletion`, `retaineddata`)."""
         drain = option in ("taskcompletion", "retaineddata")
         for job_key, task_key in list(node.slots):
             job = self.jobs.get(job_key)
@@ -97,9 +118,7 @@ class NodesPart(ServiceBase):
                 self._cancel(("task", job.key, task.key))
             # taskcompletion / retaineddata: running tasks finish; nothing new is scheduled here.
         for key, execution in list(self._executions.items()):
-            if key == ("start", node.id):
-                self._stop_execution(execution)  # it runs again on the next boot
-            elif key[0] in ("prep", "release") and key[2] == node.id and not drain:
+            if key[0] in ("prep", "release") and key[2] == node.id and not drain:
                 job = self.jobs.get(key[1])
                 if job is not None and node.id in job.prep:
                     job.prep[node.id]["_interrupted" if key[0] == "prep" else "_interrupted_release"] = True
@@ -157,6 +176,12 @@ class NodesPart(ServiceBase):
         doc = node.doc
         doc["lastBootTime"] = iso(now)
         doc.update(runningTasksCount=0, runningTaskSlotsCount=0)
+        # A pool update's start task reaches nodes when they boot again.
+        if pool.doc.get("startTask"):
+            doc["startTask"] = copy.deepcopy(pool.doc["startTask"])
+        else:
+            doc.pop("startTask", None)
+            doc.pop("startTaskInfo", None)
         if doc.get("startTask"):
             doc["startTaskInfo"] = {"retryCount": 0}
             set_state(doc, "waitingforstarttask" if node.waits_for_start else "idle", now)
@@ -183,6 +208,7 @@ class NodesPart(ServiceBase):
             user_identity=spec.get("userIdentity"),
             environment_settings=spec.get("environmentSettings"),
         )
+        env.update(self._app_package_environment(pool, node, spec))
         run = runtime.TaskRun(
             node_root=node.root,
             task_dir=node.root / "startup",
@@ -190,6 +216,7 @@ class NodesPart(ServiceBase):
             environment=env,
             resource_files=list(spec.get("resourceFiles") or []),
             max_wall_clock_seconds=None,
+            launch_failure=launch_failure(pool, spec["commandLine"]),
         )
         key = ("start", node.id)
         self._spawn(key, run, lambda result: self._start_task_done(pool.key, node.id, run, result))

@@ -21,7 +21,7 @@ from ..wire import (
     utcnow,
 )
 from .base import ServiceBase
-from .executions import record_outcome
+from .executions import launch_failure, record_outcome
 
 
 class PrepReleasePart(ServiceBase):
@@ -74,6 +74,7 @@ class PrepReleasePart(ServiceBase):
             environment=self._environment(job, pool, node, task_dir, spec["id"], spec),
             resource_files=list(spec.get("resourceFiles") or []),
             max_wall_clock_seconds=seconds(spec["constraints"]["maxWallClockTime"], "maxWallClockTime"),
+            launch_failure=launch_failure(pool, spec["commandLine"]),
         )
         key = ("prep", job.key, node.id)
         job_seq = job.seq
@@ -116,7 +117,7 @@ class PrepReleasePart(ServiceBase):
         ]
         if failed and spec.get("waitForSuccess", True):
             # The node is ineligible for this job until reimaged; its waiting tasks go back to active.
-            node.ineligible_jobs.add(job.key)
+            node.ineligible_jobs.add(job.instance)
             self._save_node(node)
             for task in waiting:
                 node.slots.pop((job.key, task.key), None)
@@ -172,6 +173,7 @@ class PrepReleasePart(ServiceBase):
             environment=self._environment(job, pool, node, task_dir, spec["id"], spec),
             resource_files=list(spec.get("resourceFiles") or []),
             max_wall_clock_seconds=seconds(spec.get("maxWallClockTime"), "maxWallClockTime"),
+            launch_failure=launch_failure(pool, spec["commandLine"]),
         )
         job_seq = job.seq
         self._spawn(

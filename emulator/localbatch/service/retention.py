@@ -78,6 +78,11 @@ class RetentionPart(ServiceBase):
                     continue
                 if task.doc["executionInfo"].get("endTime") != end_time:
                     continue
+                keep = parse_duration(
+                    task.doc.get("constraints", {}).get("retentionTime") or DEFAULT_RETENTION, "retentionTime"
+                )
+                if keep is None or (parse_iso(end_time) + keep).timestamp() > stamp:
+                    continue  # its retentionTime was lengthened since (task replace): rescheduled then
                 path = self._task_dir_of(task)
                 task.files_cleaned = True
                 self._save_task(task)

@@ -7,8 +7,11 @@ May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.bas
 
 from __future__ import annotations
 
+import sys
+import traceback
 from datetime import datetime
 
+from .. import runtime
 from ..entities import Job, Node, Pool, Task
 from ..wire import (
     SCHEDULABLE_NODE_STATES,
@@ -27,8 +30,12 @@ class SchedulerPart(ServiceBase):
     def _tick(self) -> None:
         now = utcnow()
         for job in list(self.jobs.values()):
-            self._advance_job(job, now)
+            try:
+                self._advance_job(job, now)
+            except Exception:  # noqa: BLE001 - one job's record must not stop every other job
+                self._report_once(("job", job.key, job.seq), f"job {job.doc.get('id')!r} could not advance")
         self._finish_pool_deletes()
+        self._advance_autoscale(now)
         self._advance_pools(now)
         self._sweep_retention(now)
         self._schedule(now)
@@ -66,7 +73,9 @@ class SchedulerPart(ServiceBase):
                 job.doc["executionInfo"]["terminateReason"] = job.pending_reason or "UserTerminate"
                 set_state(job.doc, "completed", now)
                 self._save_job(job)
+                self._job_auto_pool_ended(job)
             else:
+                self._job_auto_pool_ended(job)
                 self._remove_job(job)
 
     def _schedule(self, now: datetime) -> None:
@@ -74,7 +83,7 @@ class SchedulerPart(ServiceBase):
         jobs.sort(key=lambda j: (-int(j.doc.get("priority", 0)), j.seq))
         full: set[str] = set()
         for job in jobs:
-            pool_key = str(job.doc["poolInfo"]["poolId"]).lower()
+            pool_key = str(job.doc["executionInfo"].get("poolId", "")).lower()
             pool = self.pools.get(pool_key)
             if pool is None or pool.doc["state"] != "active" or pool_key in full:
                 continue
@@ -84,16 +93,51 @@ class SchedulerPart(ServiceBase):
                 if limit != -1 and busy >= limit:
                     break
                 task = job.tasks[task_key]
-                if not self._dependencies_met(job, task):
+                try:
+                    if not self._dependencies_met(job, task):
+                        continue
+                    node = self._pick_node(pool, job, task)
+                    if node is None:
+                        if not any(self._free_slots(pool, n) > 0 for n in pool.nodes.values()):
+                            full.add(pool_key)
+                            break
+                        continue
+                    self._assign(job, task, pool, node, now)
+                except Exception as exc:  # noqa: BLE001 - one bad task fails alone; the loop goes on
+                    self._fail_unschedulable(job, task, exc, now)
                     continue
-                node = self._pick_node(pool, job, task)
-                if node is None:
-                    if not any(self._free_slots(pool, n) > 0 for n in pool.nodes.values()):
-                        full.add(pool_key)
-                        break
-                    continue
-                self._assign(job, task, pool, node, now)
                 busy += 1
+
+    def _fail_unschedulable(self, job: Job, task: Task, exc: Exception, now: datetime) -> None:
+        """Complete a task the scheduler cannot handle (a record stored before its body was checked,
+        or an emulator bug) with a failureInfo that says so; every other task keeps being scheduled."""
+        self._report_once(
+            ("task", job.key, task.seq), f"task {task.doc.get('id')!r} of job {job.doc.get('id')!r}"
+        )
+        failure = runtime.failure_info(
+            "servererror",
+            "TaskSchedulingFailed",
+            f"The emulator could not schedule this task: {type(exc).__name__}: {str(exc)[:300]}",
+        )
+        try:
+            node = self._node_by_ref(task.node)
+            if node is not None:
+                node.slots.pop((job.key, task.key), None)
+            task.doc.setdefault("executionInfo", {"retryCount": 0, "requeueCount": 0})
+            self._complete_task(job, task, now, exit_code=None, failure=failure, started=False)
+        except Exception:  # noqa: BLE001 - not even completable: at least never pick it again
+            self._report_once(
+                ("task-complete", job.key, task.seq), f"task {task.doc.get('id')!r} could not fail"
+            )
+            job.active.pop(task.key, None)
+
+    def _report_once(self, what: tuple[object, ...], label: str) -> None:
+        """Print the traceback being handled to stderr, once per record (the loop runs 5 times a second)."""
+        if what in self._reported:
+            return
+        self._reported.add(what)
+        print(f"localbatch: scheduler: {label}: isolated after an error", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
 
     def _free_slots(self, pool: Pool, node: Node) -> int:
         if node.doc["state"] not in SCHEDULABLE_NODE_STATES or node.doc.get("schedulingState") != "enabled":
@@ -103,7 +147,9 @@ class SchedulerPart(ServiceBase):
     def _pick_node(self, pool: Pool, job: Job, task: Task) -> Node | None:
         need = int(task.doc.get("requiredSlots", 1))
         candidates = [
-            (self._free_slots(pool, n), n) for n in pool.nodes.values() if job.key not in n.ineligible_jobs
+            (self._free_slots(pool, n), n)
+            for n in pool.nodes.values()
+            if job.instance not in n.ineligible_jobs
         ]
         candidates = [(free, n) for free, n in candidates if free >= need]
         if not candidates:
@@ -122,7 +168,12 @@ class SchedulerPart(ServiceBase):
             return True
         ids = [str(i).lower() for i in depends.get("taskIds") or []]
         for rng in depends.get("taskIdRanges") or []:
-            ids.extend(str(i) for i in range(int(rng["start"]), int(rng["end"]) + 1))
+            start, end = rng["start"], rng["end"]
+            if not (isinstance(start, int) and isinstance(end, int)):
+                raise TypeError(f"dependsOn.taskIdRanges holds a non-integer bound: {rng!r}")
+            if end - start + 1 > len(job.tasks):
+                return False  # more tasks than the job has: not all of them exist yet
+            ids.extend(str(i) for i in range(start, end + 1))
         for dep_id in ids:
             dep = job.tasks.get(dep_id)
             if dep is None or dep.doc["state"] != "completed":

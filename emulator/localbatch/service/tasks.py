@@ -20,12 +20,13 @@ from ..exceptions import (
     conflict,
 )
 from ..validation import (
+    constraints_with_defaults,
+    job_task_retries,
     task_body,
+    task_replace_constraints,
 )
 from ..wire import (
-    DEFAULT_RETENTION,
     DEFAULT_USER_IDENTITY,
-    UNLIMITED,
     Doc,
     iso,
     seconds,
@@ -34,6 +35,7 @@ from ..wire import (
     utcnow,
 )
 from .base import ServiceBase
+from .executions import launch_failure
 from .retention import remove_tree_later
 
 # Seconds the terminate-task call waits for a running process to be killed and the task completed.
@@ -52,6 +54,31 @@ class TasksPart(ServiceBase):
         """One task (404 `JobNotFound` / `TaskNotFound`)."""
         with self.lock:
             return copy.deepcopy(self._task(job_id, task_id)[1].doc)
+
+    def replace_task(
+        self,
+        job_id: str,
+        task_id: str,
+        body: Doc,
+        check: Callable[[Doc], None] | None = None,
+    ) -> Doc:
+        """PUT: replace the task's constraints (omitted ones reset to their defaults). A running attempt
+        keeps the wall clock it started with; a completed task's new retentionTime applies to its files."""
+        with self._op():
+            job, task = self._task(job_id, task_id)
+            if check:
+                check(task.doc)
+            task.doc["constraints"] = task_replace_constraints(body, job.doc)
+            touch(task.doc)
+            self._save_task(task)
+            self._retain_task(task)
+            return copy.deepcopy(task.doc)
+
+    def list_subtasks(self, job_id: str, task_id: str) -> list[Doc]:
+        """The subtasks of a multi-instance task: none, as the emulator runs no multi-instance tasks."""
+        with self.lock:
+            self._task(job_id, task_id)
+            return []
 
     def task_root(self, job_id: str, task_id: str) -> Path | None:
         """The task's AZ_BATCH_TASK_DIR on this machine, or None if it never reached a node."""
@@ -72,7 +99,6 @@ class TasksPart(ServiceBase):
         checked = task_body(job.doc, body)
         task_id, required = checked.id, checked.required_slots
         constraints = body.get("constraints") or {}
-        job_retries = int(job.doc.get("constraints", {}).get("maxTaskRetryCount", 0))
         doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
         doc.update(
             id=task_id,
@@ -81,11 +107,7 @@ class TasksPart(ServiceBase):
             state="active",
             stateTransitionTime=iso(now),
             requiredSlots=required,
-            constraints={
-                "maxWallClockTime": constraints.get("maxWallClockTime") or UNLIMITED,
-                "retentionTime": constraints.get("retentionTime") or DEFAULT_RETENTION,
-                "maxTaskRetryCount": constraints.get("maxTaskRetryCount", job_retries),
-            },
+            constraints=constraints_with_defaults(constraints, job_task_retries(job.doc)),
             userIdentity=body.get("userIdentity") or copy.deepcopy(DEFAULT_USER_IDENTITY),
             executionInfo={"retryCount": 0, "requeueCount": 0},
         )
@@ -236,6 +258,7 @@ class TasksPart(ServiceBase):
             resource_files=list(task.doc.get("resourceFiles") or []),
             output_files=list(task.doc.get("outputFiles") or []),
             max_wall_clock_seconds=seconds(task.doc["constraints"]["maxWallClockTime"], "maxWallClockTime"),
+            launch_failure=launch_failure(pool, task.doc["commandLine"]),
         )
         key = ("task", job.key, task.key)
         seq = task.seq

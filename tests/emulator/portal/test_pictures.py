@@ -105,8 +105,11 @@ def test_every_picture_has_a_text_alternative() -> None:
 def test_preparation_first_tasks_in_lanes_idle_gap_and_release_last() -> None:
     run = JobRun(now=T0 + 100)
     run.prep["n0"] = Phase(start=T0, end=T0 + 3, result=SUCCEEDED)
-    run.tasks = [TaskRun("a", "n0", T0 + 3, T0 + 8, SUCCEEDED), TaskRun("b", "n0", T0 + 4, T0 + 6, FAILED, exit_code=2),
-                 TaskRun("c", "n0", T0 + 12, T0 + 13, SUCCEEDED, retry_count=2, last_retry=T0 + 11)]  # fmt: skip
+    run.tasks = [
+        TaskRun("a", "n0", T0 + 3, T0 + 8, SUCCEEDED),
+        TaskRun("b", "n0", T0 + 4, T0 + 6, FAILED, exit_code=2),
+        TaskRun("c", "n0", T0 + 12, T0 + 13, SUCCEEDED, retry_count=2, last_retry=T0 + 11),
+    ]
     run.release["n0"] = Phase(start=T0 + 14, end=T0 + 15, result=SUCCEEDED)
     svg = _svg(timeline.render_timeline(run, job_id="j"), "timeline")
     rects = {r.get("data-task") or r.get("class"): r for r in svg.iter(f"{SVG}rect")}
@@ -136,15 +139,23 @@ def test_failures_grouped_by_exit_code_most_frequent_first() -> None:
 
 
 def test_heat_map_one_tile_per_node_coloured_by_state() -> None:
-    tiles = [NodeTile("n<b>", "idle", 0, 4), NodeTile("n2", "running", 3, 4), NodeTile("n3", "preempted", 0, 4),
-             NodeTile("n4", "no-such-state", 0, 4)]  # fmt: skip
+    tiles = [
+        NodeTile("n<b>", "idle", 0, 4),
+        NodeTile("n2", "running", 3, 4),
+        NodeTile("n3", "preempted", 0, 4),
+        NodeTile("n4", "no-such-state", 0, 4),
+    ]
     html = heatmap.render_heatmap(
         "p", tiles, json_href="/portal/pools/p/heatmap.json", node_href=lambda n: f"/f/{n}"
     )
     svg = _svg(html, "heatmap")
     drawn = {g.get("data-node"): g.get("class") for g in svg.iter(f"{SVG}g")}
-    assert drawn == {"n<b>": "hm-tile st-idle", "n2": "hm-tile st-running", "n3": "hm-tile st-preempted",
-                     "n4": "hm-tile st-unknown"}  # fmt: skip
+    assert drawn == {
+        "n<b>": "hm-tile st-idle",
+        "n2": "hm-tile st-running",
+        "n3": "hm-tile st-preempted",
+        "n4": "hm-tile st-unknown",
+    }
     assert "<b>" not in html and 'data-src="/portal/pools/p/heatmap.json"' in html
     used = [r for r in svg.iter(f"{SVG}rect") if r.get("class") == "hm-pip used"]
     assert len(used) == 3
@@ -159,16 +170,52 @@ def test_job_run_from_service_documents() -> None:
         return datetime.fromtimestamp(T0 + seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
     tasks = [
-        {"id": "done", "state": "completed", "nodeInfo": {"nodeId": "n0"},
-         "executionInfo": {"startTime": at(1), "endTime": at(3), "result": "success", "exitCode": 0, "retryCount": 0}},
-        {"id": "bad", "state": "completed", "nodeInfo": {"nodeId": "n0"},
-         "executionInfo": {"startTime": at(1), "endTime": at(2), "result": "failure", "exitCode": 9,
-                           "retryCount": 1, "lastRetryTime": at(0.5), "failureInfo": {"category": "usererror", "code": "FailureExitCode"}}},
-        {"id": "busy", "state": "running", "nodeInfo": {"nodeId": "n1"}, "executionInfo": {"startTime": at(2)}},
+        {
+            "id": "done",
+            "state": "completed",
+            "nodeInfo": {"nodeId": "n0"},
+            "executionInfo": {
+                "startTime": at(1),
+                "endTime": at(3),
+                "result": "success",
+                "exitCode": 0,
+                "retryCount": 0,
+            },
+        },
+        {
+            "id": "bad",
+            "state": "completed",
+            "nodeInfo": {"nodeId": "n0"},
+            "executionInfo": {
+                "startTime": at(1),
+                "endTime": at(2),
+                "result": "failure",
+                "exitCode": 9,
+                "retryCount": 1,
+                "lastRetryTime": at(0.5),
+                "failureInfo": {"category": "usererror", "code": "FailureExitCode"},
+            },
+        },
+        {
+            "id": "busy",
+            "state": "running",
+            "nodeInfo": {"nodeId": "n1"},
+            "executionInfo": {"startTime": at(2)},
+        },
         {"id": "queued", "state": "active", "executionInfo": {"retryCount": 0}},
-    ]  # fmt: skip
-    records = [{"nodeId": "n0", "jobPreparationTaskExecutionInfo": {"state": "completed", "result": "success",
-                "startTime": at(0), "endTime": at(1)}, "jobReleaseTaskExecutionInfo": {"state": "running", "startTime": at(4)}}]  # fmt: skip
+    ]
+    records = [
+        {
+            "nodeId": "n0",
+            "jobPreparationTaskExecutionInfo": {
+                "state": "completed",
+                "result": "success",
+                "startTime": at(0),
+                "endTime": at(1),
+            },
+            "jobReleaseTaskExecutionInfo": {"state": "running", "startTime": at(4)},
+        }
+    ]
     run = job_run(tasks, records, now=T0 + 5)
     by_id = {t.task_id: t for t in run.tasks}
     assert sorted(by_id) == ["bad", "busy", "done"] and run.states == Counter(

@@ -8,13 +8,15 @@ May import: the service's public API and the `rest` modules. Not entities, store
 
 from __future__ import annotations
 
+from .account import AccountHandlers
 from .files import FileHandlers
 from .jobs import JobHandlers
+from .nodes import NodeHandlers
 from .pools import PoolHandlers
 from .tasks import TaskHandlers
 
 
-class Handlers(PoolHandlers, JobHandlers, TaskHandlers, FileHandlers):
+class Handlers(PoolHandlers, NodeHandlers, AccountHandlers, JobHandlers, TaskHandlers, FileHandlers):
     """One method per Batch operation."""
 
 

@@ -1,4 +1,4 @@
-"""Handlers of the task operations (one task, a task collection, terminate, reactivate, delete).
+"""Handlers of the task operations (one task, a task collection, update, terminate, reactivate, delete).
 
 May import: the service's public API, `rest.types`, `rest.conditions`, `.base`, `exceptions`.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ...exceptions import BatchError, missing_property
 from ..conditions import precondition
-from ..types import Request, Response, json_response
+from ..types import Request, Response, entity_headers, json_response
 from .base import HandlerBase
 
 MAX_COLLECTION_TASKS = 100
@@ -60,6 +60,14 @@ class TaskHandlers(HandlerBase):
         response = self._entity(req, doc, "tasks/@Element")
         response.headers["DataServiceId"] = doc["url"]
         return response
+
+    def replace_task(self, req: Request, job_id: str, task_id: str) -> Response:
+        doc = self.service.replace_task(job_id, task_id, req.json_object(), precondition(req, write=True))
+        return Response(200, {**entity_headers(doc), "DataServiceId": f"{self.base}{req.path}"})
+
+    def list_subtasks(self, req: Request, job_id: str, task_id: str) -> Response:
+        items = self.service.list_subtasks(job_id, task_id)
+        return json_response(200, {"odata.metadata": self._metadata("subtaskinfo"), "value": items})
 
     def terminate_task(self, req: Request, job_id: str, task_id: str) -> Response:
         self.service.terminate_task(job_id, task_id, precondition(req, write=True))

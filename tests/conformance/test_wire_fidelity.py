@@ -1,0 +1,248 @@
+"""The emulator's answers on the wire, as Azure Batch documents or answers them (issue 14).
+
+Each test names its source. These began as the known deviations of the emulator (failing by design);
+they now pin the fixed behaviour: SharedKey over the headers as received (the JavaScript SDK's DELETE),
+the OData reader's string-to-number/boolean conversion, one `Date`, published api-versions only,
+write-only secrets never returned, lists in id order, ETag/Last-Modified on every answer about one
+entity, the service's defaults filled in, nodes shaped as the service shapes them, and `$expand=stats`.
+Requests go through Microsoft's clients (azure-batch for Python signs the raw requests of
+`spec_probe.call`; the JavaScript SDK's scenario run for the DELETE case).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import spec_examples as examples
+from clients import scenario_step
+from spec_probe import call, unique, wait_for
+
+
+def _linux_pool(pool_id: str, **extra: Any) -> dict[str, Any]:
+    return {**examples.pool(pool_id), "targetDedicatedNodes": 0, **extra}
+
+
+def test_js_sdk_delete_is_accepted(js_scenario: dict[str, Any]) -> None:
+    """@azure/batch 10.2.0 deletes the job and the pool it created (202 each).
+
+    Source: the SDK signs DELETE with an empty Content-Length line and sends no Content-Length header;
+    "Authorize with Shared Key" (learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key,
+    which Batch's SharedKey follows) puts the header's value as received, empty when absent, in the
+    string to sign. Spec: Jobs_DeleteJob and Pools_DeletePool answer 202.
+    """
+    scenario_step(js_scenario, "deleteJob")
+    scenario_step(js_scenario, "deletePool")
+
+
+def test_numbers_sent_as_json_strings_are_converted(raw_client: Any) -> None:
+    """`"targetDedicatedNodes": "2"` creates a pool with 2 target nodes, as the service's OData JSON reader
+    converts string literals to the declared Int32 (what `az batch pool create --target-dedicated-nodes 2`
+    sends; issue 14, measured with the Azure CLI). Booleans likewise. Spec: Pools_CreatePool 201.
+    """
+    pool_id = unique("strnum")
+    body = {**_linux_pool(pool_id), "targetDedicatedNodes": "2", "enableInterNodeCommunication": "false"}
+    created = call(raw_client, "POST", "/pools", body)
+    assert created.status == 201, created.body
+    pool = call(raw_client, "GET", f"/pools/{pool_id}").body
+    assert (pool["targetDedicatedNodes"], pool["enableInterNodeCommunication"]) == (2, False)
+    # A string that is not a number is still refused, as the reader's conversion fails.
+    bad = call(raw_client, "POST", "/pools", {**_linux_pool(unique("strnum")), "targetDedicatedNodes": "two"})
+    assert bad.status == 400, bad.body
+
+
+def test_one_date_header(endpoints: Any) -> None:
+    """Exactly one `Date` header per response. RFC 9110 section 6.6.1 defines Date as a single value; Node's
+    HTTP client joins repeated ones into one unparsable value (issue 14); Python's HTTP server adds its
+    own next to the emulator's unless told not to. Counted on the raw socket answer of an unauthenticated request.
+    """
+    url = urlsplit(endpoints.batch_url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    conn.request("GET", "/pools?api-version=2025-06-01")
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    assert len(response.msg.get_all("Date") or []) == 1
+
+
+def test_unknown_api_version_is_refused(raw_client: Any) -> None:
+    """api-version=1999-01-01.0.0 is refused with 400; only versions Batch has published are served.
+    Source: spec parameter Azure.Core.Foundations.ApiVersionParameter (the service validates it) and the
+    Azure REST API guidelines (an unsupported api-version is a 400). Versions Batch published (the
+    folders of specification/batch/data-plane in Azure/azure-rest-api-specs) are served, including the
+    older ones Microsoft's clients still send (@azure/batch 10.x: 2022-10-01.16.0; azure-batch 14.x:
+    2024-07-01.20.0).
+    """
+    answer = call(raw_client, "GET", "/pools", api_version="1999-01-01.0.0")
+    assert (answer.status, answer.error_code) == (400, "InvalidQueryParameterValue"), answer.body
+    for version in ("2022-10-01.16.0", "2024-07-01.20.0", "2025-06-01"):
+        assert call(raw_client, "GET", "/pools", api_version=version).status == 200, version
+
+
+def test_pool_user_passwords_are_never_returned(raw_client: Any) -> None:
+    """GET pool returns `userAccounts` without `password`: Azure never returns a write-only secret
+    (issue 14, from recorded service traffic; the spec's Pools_GetPool examples carry no password),
+    neither in the pool nor in the list of pools.
+    """
+    pool_id = unique("users")
+    body = _linux_pool(pool_id, userAccounts=[{"name": "worker", "password": "S3cret!pass"}])
+    assert call(raw_client, "POST", "/pools", body).status == 201
+    accounts = call(raw_client, "GET", f"/pools/{pool_id}").body["userAccounts"]
+    assert [a["name"] for a in accounts] == ["worker"]
+    assert all("password" not in a for a in accounts), accounts
+    listed = call(raw_client, "GET", "/pools", query={"$filter": f"id eq '{pool_id}'"}).body["value"]
+    assert "S3cret!pass" not in json.dumps(listed)
+
+
+def test_pools_are_listed_in_id_order(raw_client: Any) -> None:
+    """List pools answers in id order, not creation order (issue 14, from recorded service traffic;
+    this decides which pools land on which page).
+    """
+    prefix = unique("order")
+    for suffix in ("c", "a", "b"):
+        assert call(raw_client, "POST", "/pools", _linux_pool(f"{prefix}-{suffix}")).status == 201
+    listed = call(raw_client, "GET", "/pools", query={"$filter": f"startswith(id,'{prefix}')"}).body["value"]
+    assert [p["id"] for p in listed] == [f"{prefix}-a", f"{prefix}-b", f"{prefix}-c"]
+
+
+def test_action_responses_carry_etag_and_last_modified(raw_client: Any) -> None:
+    """A pool resize (202) carries ETag and Last-Modified of the changed pool. Spec: Pools_ResizePool
+    declares DataServiceId, ETag, Last-Modified, client-request-id and request-id on its 202 (likewise
+    Jobs_TerminateJob, Nodes_RebootNode and the other actions).
+    """
+    pool_id = unique("resize")
+    created = call(raw_client, "POST", "/pools", _linux_pool(pool_id))
+    assert created.status == 201 and created.header("ETag")
+    answer = call(raw_client, "POST", f"/pools/{pool_id}/resize", examples.resize())
+    assert answer.status == 202
+    assert answer.header("ETag") and answer.header("Last-Modified"), answer.headers
+    # The changed pool's version, not the one the create answered (the resize changed the pool).
+    assert answer.header("ETag") != created.header("ETag")
+
+
+def test_server_defaults_are_filled_in(raw_client: Any) -> None:
+    """A pool created without optional properties is returned with the service's defaults, as in the spec's
+    example response examples/Pools_GetPool_Basic.json (2025-06-01): imageReference.version "latest",
+    taskSchedulingPolicy.nodeFillType "spread", resizeTimeout "PT15M", enableInterNodeCommunication false,
+    targetNodeCommunicationMode "default" (issue 14: otherwise a refresh sees false drift).
+    """
+    pool_id = unique("defaults")
+    body = {
+        "id": pool_id,
+        "vmSize": "standard_d2s_v3",
+        "virtualMachineConfiguration": {
+            "imageReference": {
+                "publisher": "canonical",
+                "offer": "0001-com-ubuntu-server-jammy",
+                "sku": "22_04-lts",
+            },
+            "nodeAgentSKUId": "batch.node.ubuntu 22.04",
+        },
+    }
+    assert call(raw_client, "POST", "/pools", body).status == 201
+    pool = call(raw_client, "GET", f"/pools/{pool_id}").body
+    got = {
+        "version": pool["virtualMachineConfiguration"]["imageReference"].get("version"),
+        "nodeFillType": (pool.get("taskSchedulingPolicy") or {}).get("nodeFillType"),
+        "resizeTimeout": pool.get("resizeTimeout"),
+        "enableInterNodeCommunication": pool.get("enableInterNodeCommunication"),
+        "targetNodeCommunicationMode": pool.get("targetNodeCommunicationMode"),
+    }
+    assert got == {
+        "version": "latest",
+        "nodeFillType": "spread",
+        "resizeTimeout": "PT15M",
+        "enableInterNodeCommunication": False,
+        "targetNodeCommunicationMode": "default",
+    }, json.dumps(pool)
+
+
+def test_nested_server_defaults_are_filled_in(raw_client: Any) -> None:
+    """Defaults the spec's property descriptions state (azure-batch 15.1.0 models, 2025-06-01): a data disk's
+    caching "readwrite" and managed disk storage type "standard_lrs", a user account's elevationLevel
+    "nonadmin", a start task's maxTaskRetryCount 0; what was sent is kept as sent.
+    """
+    pool_id = unique("nested")
+    body = _linux_pool(
+        pool_id,
+        userAccounts=[{"name": "worker", "password": "S3cret!pass"}],
+        startTask={"commandLine": "/bin/true"},
+    )
+    body["virtualMachineConfiguration"]["dataDisks"] = [
+        {"lun": 0, "diskSizeGB": 16},
+        {"lun": 1, "diskSizeGB": 8, "caching": "none"},
+    ]
+    assert call(raw_client, "POST", "/pools", body).status == 201
+    pool = call(raw_client, "GET", f"/pools/{pool_id}").body
+    disks = pool["virtualMachineConfiguration"]["dataDisks"]
+    assert [(d["caching"], d["managedDisk"]["storageAccountType"]) for d in disks] == [
+        ("readwrite", "standard_lrs"),
+        ("none", "standard_lrs"),
+    ]
+    assert pool["userAccounts"][0]["elevationLevel"] == "nonadmin"
+    assert pool["startTask"]["maxTaskRetryCount"] == 0
+
+
+def test_nodes_are_shaped_as_the_service_shapes_them(raw_client: Any) -> None:
+    """A node carries `endpointConfiguration` (its inbound SSH rule, as recorded service traffic shows) and
+    no `eTag` / `lastModified` in its body: BatchNode has neither property (spec 2025-06-01,
+    examples/Nodes_GetNode.json); its version travels in the ETag / Last-Modified headers that
+    Nodes_GetNode declares.
+    """
+    pool_id = unique("nodes")
+    assert call(raw_client, "POST", "/pools", _linux_pool(pool_id, targetDedicatedNodes=1)).status == 201
+    listed = call(raw_client, "GET", f"/pools/{pool_id}/nodes").body["value"]
+    assert len(listed) == 1
+    answer = call(raw_client, "GET", f"/pools/{pool_id}/nodes/{listed[0]['id']}")
+    for node in (listed[0], answer.body):
+        assert "eTag" not in node and "lastModified" not in node, node
+        (endpoint,) = node["endpointConfiguration"]["inboundEndpoints"]
+        assert (endpoint["protocol"], endpoint["backendPort"]) == ("tcp", 22)
+    assert answer.header("ETag") and answer.header("Last-Modified")
+
+
+def test_expand_stats_answers_pool_and_job_statistics(raw_client: Any) -> None:
+    """`$expand=stats` adds `stats` in the BatchPoolStatistics / BatchJobStatistics shape (spec 2025-06-01:
+    Pools_GetPool and Jobs_GetJob take `$expand`; examples/Jobs_GetJobLifetimeStatistics of earlier
+    versions show the job shape); without it there is no `stats`. A job's finished tasks are counted.
+    """
+    pool_id, job_id = unique("stats"), unique("stats")
+    assert call(raw_client, "POST", "/pools", _linux_pool(pool_id, targetDedicatedNodes=1)).status == 201
+    assert call(raw_client, "POST", "/jobs", examples.job(job_id, pool_id)).status == 201
+    for task_id, line in (("ok", "/bin/true"), ("bad", "/bin/false")):
+        assert (
+            call(raw_client, "POST", f"/jobs/{job_id}/tasks", {"id": task_id, "commandLine": line}).status
+            == 201
+        )
+    wait_for(
+        lambda: call(raw_client, "GET", f"/jobs/{job_id}/taskcounts").body["taskCounts"]["completed"] == 2
+    )
+    plain = call(raw_client, "GET", f"/jobs/{job_id}").body
+    assert "stats" not in plain
+    job_stats = call(raw_client, "GET", f"/jobs/{job_id}", query={"$expand": "stats"}).body["stats"]
+    assert (job_stats["numSucceededTasks"], job_stats["numFailedTasks"], job_stats["numTaskRetries"]) == (
+        1,
+        1,
+        0,
+    )
+    assert {
+        "url",
+        "startTime",
+        "lastUpdateTime",
+        "userCPUTime",
+        "kernelCPUTime",
+        "wallClockTime",
+        "readIOps",
+        "writeIOps",
+        "readIOGiB",
+        "writeIOGiB",
+        "waitTime",
+    } <= set(job_stats)
+    pools = call(raw_client, "GET", "/pools", query={"$expand": "stats", "$filter": f"id eq '{pool_id}'"})
+    pool_stats = pools.body["value"][0]["stats"]
+    assert pool_stats["usageStats"]["dedicatedCoreTime"].startswith("PT")
+    assert {"avgCPUPercentage", "peakMemoryGiB", "networkReadGiB"} <= set(pool_stats["resourceStats"])
+    refused = call(raw_client, "GET", f"/jobs/{job_id}", query={"$expand": "nonsense"})
+    assert (refused.status, refused.error_code) == (400, "InvalidQueryParameterValue")
