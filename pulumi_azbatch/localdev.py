@@ -96,8 +96,11 @@ def azurite_command(port: int, data_dir: Path) -> list[str]:
     ]
 
 
-def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = None) -> list[str]:
-    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs.
+def batch_emulator_command(
+    port: int, data_dir: Path, blob_url: str | None = None, container_runtime: str | None = None
+) -> list[str]:
+    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs;
+    `container_runtime` is its `--container-runtime` (default: the emulator's own, `auto`).
 
     Writes the account key to `<data_dir>/.account-key` (mode 0600) and names that file: a command
     line is readable by every local process, tasks included, and tasks never inherit this file.
@@ -136,7 +139,16 @@ def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = Non
         "--account-key-file",
         str(key_file),
         *storage,
+        *(["--container-runtime", container_runtime] if container_runtime else []),
     ]
+
+
+def emulator_container_runtime(batch_url: str) -> str | None:
+    """What the running Batch emulator runs container tasks with (its health route), or None."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{batch_url}/_localbatch/health", timeout=10) as answer:  # noqa: S310
+        return json.loads(answer.read()).get("containerRuntime")
 
 
 @dataclass
@@ -166,8 +178,10 @@ def start_emulators(
     batch_port: int | None = None,
     batch: bool = True,
     log_dir: Path | None = None,
+    container_runtime: str | None = None,
 ) -> Emulators:
-    """Start Azurite (blob) and, unless `batch=False`, the Batch emulator with data under `state_dir`."""
+    """Start Azurite (blob) and, unless `batch=False`, the Batch emulator with data under `state_dir`
+    (`container_runtime`: its `--container-runtime`; the endpoints say what it found)."""
     blob_port = blob_port or free_port()
     batch_port = batch_port or free_port()
     _require_free(blob_port, "Azurite")
@@ -189,7 +203,10 @@ def start_emulators(
             (state_dir / "batch").mkdir(parents=True, exist_ok=True)
             batch_proc = subprocess.Popen(
                 batch_emulator_command(
-                    batch_port, state_dir / "batch", f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}"
+                    batch_port,
+                    state_dir / "batch",
+                    f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}",
+                    container_runtime,
                 ),
                 stdout=open(log_dir / "localbatch.log", "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
@@ -206,6 +223,7 @@ def start_emulators(
         blob_url=f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}",
         storage_account_name=AZURITE_ACCOUNT_NAME,
         storage_account_key=AZURITE_ACCOUNT_KEY,
+        container_runtime=emulator_container_runtime(f"http://127.0.0.1:{batch_port}") if batch else None,
     )
     return Emulators(endpoints, azurite, batch_proc)
 
