@@ -476,6 +476,51 @@ def _cmd_env(_: argparse.Namespace) -> int:
     return 0
 
 
+#: The local image container tasks use offline (stacks/Pulumi.containers.yaml, the container tests):
+#: a static busybox (Debian's busybox-static) and nothing else, imported into the engine's store.
+LOCAL_IMAGE = "localhost/azbatch-busybox:local"
+_BUSYBOX_COMMANDS = ("sh", "echo", "cat", "ls", "env", "pwd", "hostname", "sleep", "test", "[", "grep", "wc")
+
+
+def local_container_image(engine: str = "podman", busybox: str = "/bin/busybox") -> str | None:
+    """Import :data:`LOCAL_IMAGE` into ``engine``'s image store unless it is there; its name, or None
+    when the engine or a static ``busybox`` is missing (no registry is needed: nothing is pulled)."""
+    import tarfile
+    import tempfile
+
+    found = shutil.which(engine)
+    if found is None:
+        return None
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "timeout": 60}
+    if subprocess.run([found, "image", "inspect", LOCAL_IMAGE], check=False, **quiet).returncode == 0:  # type: ignore[call-overload]
+        return LOCAL_IMAGE
+    binary = Path(busybox)
+    if not binary.is_file() or b"ld-linux" in binary.read_bytes()[:4096]:
+        return None  # not there, or not static: it would not run alone in the image
+    with tempfile.TemporaryDirectory() as tmp:
+        tar_path = Path(tmp) / "rootfs.tar"
+        with tarfile.open(tar_path, "w") as tar:
+            for folder in ("bin", "tmp", "etc"):
+                info = tarfile.TarInfo(folder)
+                info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
+                tar.addfile(info)
+            tar.add(binary, "bin/busybox")
+            for name in _BUSYBOX_COMMANDS:
+                link = tarfile.TarInfo(f"bin/{name}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+        done = subprocess.run([found, "import", str(tar_path), LOCAL_IMAGE], check=False, **quiet)  # type: ignore[call-overload]
+    return LOCAL_IMAGE if done.returncode == 0 else None
+
+
+def _cmd_image(_: argparse.Namespace) -> int:
+    image = local_container_image()
+    print(
+        image or "no local image: needs podman and a static busybox (apt-get install podman busybox-static)"
+    )
+    return 0 if image else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pulumi_azbatch.localdev")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -485,6 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     start.set_defaults(func=_cmd_start)
     sub.add_parser("stop", help="stop the emulators started by `start`").set_defaults(func=_cmd_stop)
     sub.add_parser("env", help="print the engine environment as shell exports").set_defaults(func=_cmd_env)
+    sub.add_parser("image", help=f"import {LOCAL_IMAGE} for container tasks").set_defaults(func=_cmd_image)
     for name, func, text in (
         ("up", _cmd_up, "pulumi up of a stack, then the report"),
         ("down", _cmd_down, "pulumi destroy of a stack, with release exit codes"),
