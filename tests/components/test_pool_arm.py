@@ -3,6 +3,7 @@ offline): every pool feature reaches azure-native ``batch.Pool`` in ARM's spelli
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +153,9 @@ def test_the_spot_stack_example_declares_an_autoscaled_spot_pool_with_containers
 
 @pulumi.runtime.test
 def test_local_backend_refuses_container_tasks_through_the_job_resource(recorder: ArmMocks) -> None:
-    """The local emulator has no container runtime (docs/containers.md): BatchJob hands the Job resource
-    the pool's refusal, which its preview check reports at each container task."""
+    """An emulator without a container runtime (docs/containers.md): BatchJob hands the Job resource
+    the pool's refusal, which its preview check reports at each container task. With a runtime in the
+    endpoints file, a container pool has no refusal."""
     from pulumi_azbatch.components import BatchJob, BatchJobArgs, BatchPool, BatchPoolArgs, LocalBackend
 
     from pulumi_azbatch.endpoints import Endpoints
@@ -167,6 +169,11 @@ def test_local_backend_refuses_container_tasks_through_the_job_resource(recorder
     boxed = {**BASE, "id": "boxed", "container_configuration": {"container_image_names": ["ubuntu:24.04"]}}
     pool = BatchPool("boxed", BatchPoolArgs(PoolSpec.model_validate(boxed), LocalBackend(endpoints)))
     assert "runs no container tasks" in str(pool.container_refusal)
+    with_runtime = dataclasses.replace(endpoints, container_runtime="podman 4.3.1 (runc)")
+    runs = BatchPool(
+        "runs", BatchPoolArgs(PoolSpec.model_validate({**boxed, "id": "runs"}), LocalBackend(with_runtime))
+    )
+    assert runs.container_refusal is None
     job = BatchJob(
         "job",
         BatchJobArgs(
