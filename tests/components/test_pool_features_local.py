@@ -5,9 +5,9 @@ preview (the Job provider's check) with the task's property named."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
-from azure.core.exceptions import HttpResponseError
 from pulumi_azbatch.dynamic_providers.job import JobProvider
 from pulumi_azbatch.dynamic_providers.pool import PoolProvider
 
@@ -60,8 +60,8 @@ def test_a_spot_pool_is_created_and_resized_between_spot_and_dedicated(
 def test_an_autoscale_pool_goes_to_the_service_as_an_autoscale_pool(
     endpoints: Endpoints, batch_client: Any
 ) -> None:
-    """The provider sends enableAutoScale + formula. An emulator that evaluates formulas creates the pool
-    and reports the evaluation; one that does not refuses it naming enableAutoScale, and no pool is left."""
+    """The provider sends enableAutoScale + formula; the emulator evaluates it at once and the pool's
+    ``auto_scale_run`` output carries the evaluation."""
     provider = PoolProvider()
     formula = "$TargetLowPriorityNodes = 1; $TargetDedicatedNodes = 0;"
     props = _checked(
@@ -73,17 +73,63 @@ def test_an_autoscale_pool_goes_to_the_service_as_an_autoscale_pool(
             auto_scale_evaluation_interval="PT5M",
         ),
     )
-    try:
-        created = provider.create(props)
-    except HttpResponseError as exc:
-        assert "enableAutoScale" in str(exc)
-        assert props["pool_id"] not in {p.id for p in batch_client.list_pools()}, "nothing left behind"
-        return
+    created = provider.create(props)
     try:
         pool = batch_client.get_pool(created.id)
         assert pool.enable_auto_scale and pool.auto_scale_formula == formula
-        assert created.outs["auto_scale_run"] is not None
+        run = created.outs["auto_scale_run"]
+        assert run["error"] is None and "$TargetLowPriorityNodes=1" in run["results"]
         assert created.outs["current_low_priority_nodes"] == 1
+        assert all(not n.is_dedicated for n in batch_client.list_nodes(created.id))
+    finally:
+        provider.delete(created.id, created.outs)
+
+
+def test_mounts_users_network_and_disks_reach_the_emulator_from_the_model(
+    endpoints: Endpoints, batch_client: Any, tmp_path: Path
+) -> None:
+    """The pool's parts go through the model's SDK mapping to the emulator: an NFS mount of a local
+    folder is readable by the start task at ``$AZ_BATCH_NODE_MOUNTS_DIR/<path>``, users are listed
+    without their passwords, the network configuration is echoed."""
+    shared = tmp_path / "export"
+    shared.mkdir()
+    (shared / "input.txt").write_text("from the mount\n")
+    provider = PoolProvider()
+    props = _checked(
+        provider,
+        _props(
+            endpoints,
+            mount_configuration=[{"nfs": {"source": str(shared), "relative_mount_path": "data"}}],
+            user_accounts=[
+                {"name": "runner", "password": "user-pw", "elevation_level": "admin"},
+                {"name": "reader", "password": "reader-pw"},
+            ],
+            network_configuration={"public_ip_address_configuration": {"provision": "NoPublicIPAddresses"}},
+            data_disks=[{"lun": 0, "disk_size_gb": 64}],
+            node_placement={"policy": "regional"},
+            start_task={
+                "command_line": "/bin/sh -c 'cp $AZ_BATCH_NODE_MOUNTS_DIR/data/input.txt $AZ_BATCH_NODE_SHARED_DIR/'",
+                "wait_for_success": True,
+            },
+        ),
+    )
+    created = provider.create(props)
+    try:
+        pool = batch_client.get_pool(created.id)
+        assert [(u.name, u.elevation_level) for u in pool.user_accounts] == [
+            ("runner", "admin"),
+            ("reader", "nonadmin"),
+        ]
+        assert all(u.password is None for u in pool.user_accounts), "passwords are never answered"
+        assert pool.network_configuration.public_ip_address_configuration.ip_address_provisioning_type == (
+            "nopublicipaddresses"
+        )
+        assert [
+            (d.logical_unit_number, d.disk_size_gb) for d in pool.virtual_machine_configuration.data_disks
+        ] == [(0, 64)]
+        node = created.outs["node_ids"][0]
+        copied = b"".join(batch_client.download_node_file(created.id, node, "shared/input.txt")).decode()
+        assert copied == "from the mount\n"
     finally:
         provider.delete(created.id, created.outs)
 
