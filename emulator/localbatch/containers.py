@@ -35,6 +35,9 @@ __all__ = ["CHOICES", "ContainerRuntime", "TaskContainer", "detect", "task_conta
 #: ``docker`` (that engine or fail), ``none`` (container pools and tasks are refused).
 CHOICES = ("auto", "podman", "docker", "none")
 _PROBE_SECONDS = 20.0
+#: The label naming the emulator (its data directory) that started a container, so a restarted
+#: emulator removes what it left running, and never another emulator's containers.
+OWNER_LABEL = "localbatch.data-dir"
 # ``containerHostBatchBindMounts`` sources -> the node directory each maps (reference: Batch REST
 # ContainerHostDataPath; all Linux paths are below the node root).
 _BIND_SOURCES = {
@@ -68,6 +71,24 @@ class ContainerRuntime:
         if self.oci_runtime and Path(self.engine).name == "podman":
             return [self.engine, "--runtime", self.oci_runtime]
         return [self.engine]
+
+    def remove_owned(self, owner: str) -> int:
+        """Remove every container labelled as started by the emulator with data directory ``owner``
+        (left running when that emulator was killed); how many there were."""
+        try:
+            listed = subprocess.run(
+                [*self.base_command(), "ps", "--all", "--quiet", "--filter", f"label={OWNER_LABEL}={owner}"],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=_PROBE_SECONDS,
+                check=False,
+            ).stdout.split()
+        except (OSError, subprocess.TimeoutExpired):
+            return 0
+        for container in listed:
+            self.remove(container)
+        return len(listed)
 
     def remove(self, name: str) -> None:
         """Remove container ``name`` at once (killing it); a container that is gone already is fine."""
@@ -119,11 +140,14 @@ class TaskContainer:
     #: Host directories mapped into the container at the same path, and whether read-only.
     mounts: tuple[tuple[str, bool], ...]
     name: str
+    #: The data directory of the emulator that runs it (the :data:`OWNER_LABEL` value).
+    owner: str = ""
 
     def command(self, argv: list[str], env_names: Iterable[str], working_dir: Path) -> list[str]:
         """``<engine> run`` for ``argv``; each variable of ``env_names`` is passed by name only, so its
         value comes from the engine's environment and never appears on a command line."""
         cmd = [*self.runtime.base_command(), "run", "--rm", "--name", self.name, "--pull", "missing"]
+        cmd += ["--label", f"{OWNER_LABEL}={self.owner}"]
         cmd += _limits()
         for path, read_only in self.mounts:
             cmd += ["--volume", f"{path}:{path}" + (":ro" if read_only else "")]
@@ -142,6 +166,7 @@ def task_container(
     task_dir: Path,
     job_prep_dir: Path | None,
     name: str,
+    owner: str = "",
 ) -> TaskContainer:
     """The container of a task with wire ``containerSettings`` on a node rooted at ``node_root``.
 
@@ -177,6 +202,7 @@ def task_container(
         image_working_directory=workdir == "containerimagedefault",
         mounts=tuple(mounts),
         name=name,
+        owner=owner,
     )
 
 

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -252,3 +253,47 @@ def test_a_container_task_on_a_pool_without_container_configuration_fails(
         assert "no containerConfiguration" in info.failure_info.message
     finally:
         client.begin_delete_job(job_id, polling_interval=0.1).result()
+
+
+def test_a_restarted_emulator_removes_the_containers_it_left_running(
+    tmp_path: Path, endpoints: Any, container_pool: str
+) -> None:
+    """A killed emulator leaves its task containers running (the engine keeps them); the next start
+    with the same data directory removes them, and leaves another emulator's alone."""
+    from localbatch.containers import OWNER_LABEL, detect
+    from localbatch.service import BatchService
+
+    runtime = detect()
+    assert runtime is not None
+    data_dir = tmp_path / "batch"
+    data_dir.mkdir()
+
+    def started(owner: Path) -> str:
+        return subprocess.run(
+            [*runtime.base_command(), "run", "--detach", "--label", f"{OWNER_LABEL}={owner.resolve()}"]
+            + ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", LOCAL_IMAGE, "sleep", "120"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout.strip()
+
+    def running() -> set[str]:
+        out = subprocess.run(
+            [*runtime.base_command(), "ps", "--quiet", "--no-trunc"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return set(out.stdout.split())
+
+    ours, theirs = started(data_dir), started(tmp_path / "another-emulator")
+    try:
+        assert {ours, theirs} <= running()
+        service = BatchService(data_dir, account_name=ACCOUNT, container_runtime=runtime)
+        service.start()
+        service.stop()
+        left = running()
+        assert ours not in left and theirs in left
+    finally:
+        runtime.remove(theirs)

@@ -167,6 +167,9 @@ class ServiceBase:
 
     def start(self) -> None:
         """Start the scheduler thread (and re-run start tasks of nodes that "rebooted")."""
+        if self.container_runtime is not None:
+            # Containers a killed run of this emulator left behind (their tasks are requeued).
+            self.container_runtime.remove_owned(str(self.data_dir))
         with self._op():
             for pool in self.pools.values():
                 for node in pool.nodes.values():

@@ -106,6 +106,7 @@ class ExecutionsPart(ServiceBase):
                 task_dir=run.task_dir,
                 job_prep_dir=job_prep_dir_of(run.environment),
                 name=f"localbatch-{uuid.uuid4().hex[:16]}",
+                owner=str(self.data_dir),
             )
         except ValueError as exc:
             run.launch_failure = runtime.failure_info(
