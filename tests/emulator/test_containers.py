@@ -148,6 +148,13 @@ def container_pool(client: BatchClient, endpoints: Any) -> Iterator[str]:
             target_dedicated_nodes=1,
             task_slots_per_node=2,
             virtual_machine_configuration=_container_vm([LOCAL_IMAGE]),
+            # The start task runs in the image too: it marks the node's shared directory.
+            start_task=m.BatchStartTask(
+                command_line="sh -c 'test -e /etc/os-release && echo host > $AZ_BATCH_NODE_SHARED_DIR/start.txt"
+                " || echo image > $AZ_BATCH_NODE_SHARED_DIR/start.txt'",
+                container_settings=m.BatchTaskContainerSettings(image_name=LOCAL_IMAGE),
+                wait_for_success=True,
+            ),
         )
     )
     yield pool_id
@@ -186,6 +193,36 @@ def test_a_container_task_runs_in_its_image_with_the_task_directory_and_variable
     assert lines[0].endswith("/wd"), "taskWorkingDirectory: the task's working directory, at its node path"
     assert lines[1:] == ["image-os", "no-python"], "the command ran in the image, not on this machine"
     assert _read(client, container_job, "boxed", "wd/from-container.txt") == "boxed hello\n"
+
+
+def test_start_preparation_and_release_tasks_run_in_their_images(
+    client: BatchClient, container_pool: str
+) -> None:
+    node = wait_for(lambda: [n for n in client.list_nodes(container_pool) if n.state == "idle"], timeout=60)[
+        0
+    ]
+    start = b"".join(client.download_node_file(container_pool, node.id, "shared/start.txt")).decode()
+    assert start == "image\n"
+    job_id = unique("ctrjob")
+    in_image = m.BatchTaskContainerSettings(image_name=LOCAL_IMAGE)
+    client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            pool_info=m.BatchPoolInfo(pool_id=container_pool),
+            job_preparation_task=m.BatchJobPreparationTask(
+                command_line="sh -c 'echo prepared > $AZ_BATCH_NODE_SHARED_DIR/prep.txt'",
+                container_settings=in_image,
+            ),
+            job_release_task=m.BatchJobReleaseTask(command_line="true", container_settings=in_image),
+        )
+    )
+    try:
+        client.create_task(job_id, _boxed("reads", "sh -c 'cat $AZ_BATCH_NODE_SHARED_DIR/prep.txt'"))
+        task = wait_task(client, job_id, "reads", timeout=60)
+        assert task.execution_info.exit_code == 0, _read(client, job_id, "reads", "stderr.txt")
+        assert _read(client, job_id, "reads", "stdout.txt") == "prepared\n"
+    finally:
+        client.begin_delete_job(job_id, polling_interval=0.1).result()
 
 
 def test_container_image_default_working_directory(client: BatchClient, container_job: str) -> None:
