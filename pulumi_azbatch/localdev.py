@@ -369,6 +369,8 @@ def _cmd_start(args: argparse.Namespace) -> int:
     print(f"Azurite blob service   {emulators.endpoints.blob_url}  (pid {emulators.azurite.pid})")
     print(f"Batch emulator         {emulators.endpoints.batch_url}  (pid {emulators.batch.pid})")
     print(f"Batch emulator portal  {emulators.endpoints.batch_url}/portal/")
+    runtime = emulators.endpoints.container_runtime
+    print(f"container tasks        {'run with ' + runtime if runtime else 'refused: no container runtime'}")
     print(f"endpoints written to   {LOCAL_DIR / 'endpoints.json'}")
     return 0
 
