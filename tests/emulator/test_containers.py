@@ -22,7 +22,7 @@ from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError
-from emulator_helpers import LINUX, pool_options, unique, wait_for, wait_task
+from emulator_helpers import LINUX, admin, pool_options, unique, wait_for, wait_task
 
 from pulumi_azbatch.localdev import LOCAL_IMAGE, LOCALBATCH_ACCOUNT_KEY, local_container_image
 
@@ -258,15 +258,42 @@ def test_the_wall_clock_kill_removes_the_container(client: BatchClient, containe
     info = task.execution_info
     assert (info.failure_info.code, info.exit_code) == ("TaskEnded", 137)
     assert "maxWallClockTime" in info.failure_info.details[0].value
+    wait_for(lambda: not any(c.startswith(short_id) for c in _running_containers()), timeout=30, interval=0.5)
+
+
+def _running_containers() -> set[str]:
     engine = shutil.which("podman") or shutil.which("docker") or "podman"
+    out = subprocess.run([engine, "ps", "--quiet", "--no-trunc"], capture_output=True, text=True, timeout=30)
+    return set(out.stdout.split())
 
-    def gone() -> bool:
-        running = subprocess.run(
-            [engine, "ps", "--quiet", "--no-trunc"], capture_output=True, text=True, check=False, timeout=30
-        ).stdout.split()
-        return not any(c.startswith(short_id) for c in running)
 
-    wait_for(gone, timeout=30, interval=0.5)
+def test_a_preempted_spot_node_requeues_its_container_task_and_removes_the_container(
+    client: BatchClient, endpoints: Any, container_pool: str
+) -> None:
+    pool_id, job_id = unique("ctrspot"), unique("ctrjob")
+    client.create_pool(
+        m.BatchPoolCreateOptions(
+            id=pool_id,
+            vm_size="standard_d2s_v3",
+            target_low_priority_nodes=1,
+            virtual_machine_configuration=_container_vm([LOCAL_IMAGE]),
+        )
+    )
+    try:
+        node = wait_for(lambda: (ns := list(client.list_nodes(pool_id))) and ns[0].state == "idle" and ns[0])
+        client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
+        client.create_task(job_id, _boxed("long", "sh -c 'hostname > id.txt; sleep 120'"))
+        short_id = wait_for(lambda: _try_read(client, job_id, "long", "wd/id.txt"), timeout=60).strip()
+        assert any(c.startswith(short_id) for c in _running_containers())
+        admin(endpoints.batch_url, "POST", f"/_localbatch/pools/{pool_id}/nodes/{node.id}/preempt")
+        task = wait_task(client, job_id, "long", "active")
+        assert task.execution_info.requeue_count == 1 and task.execution_info.retry_count == 0
+        wait_for(
+            lambda: not any(c.startswith(short_id) for c in _running_containers()), timeout=30, interval=0.5
+        )
+    finally:
+        client.begin_delete_job(job_id, polling_interval=0.1).result()
+        client.begin_delete_pool(pool_id, polling_interval=0.1).result()
 
 
 def _try_read(client: BatchClient, job_id: str, task_id: str, path: str) -> str | None:
@@ -315,22 +342,13 @@ def test_a_restarted_emulator_removes_the_containers_it_left_running(
             timeout=60,
         ).stdout.strip()
 
-    def running() -> set[str]:
-        out = subprocess.run(
-            [*runtime.base_command(), "ps", "--quiet", "--no-trunc"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        return set(out.stdout.split())
-
     ours, theirs = started(data_dir), started(tmp_path / "another-emulator")
     try:
-        assert {ours, theirs} <= running()
+        assert {ours, theirs} <= _running_containers()
         service = BatchService(data_dir, account_name=ACCOUNT, container_runtime=runtime)
         service.start()
         service.stop()
-        left = running()
+        left = _running_containers()
         assert ours not in left and theirs in left
     finally:
         runtime.remove(theirs)
