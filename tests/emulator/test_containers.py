@@ -232,6 +232,28 @@ def test_container_image_default_working_directory(client: BatchClient, containe
     assert _read(client, container_job, "imagewd", "stdout.txt") == "/\n"
 
 
+def test_bind_mounts_map_only_the_listed_node_directories(client: BatchClient, container_job: str) -> None:
+    script = (
+        "cat $AZ_BATCH_NODE_SHARED_DIR/start.txt; "
+        "test -d $AZ_BATCH_NODE_STARTUP_DIR && echo startup-mapped || echo startup-not-mapped; "
+        "(echo x > $AZ_BATCH_NODE_SHARED_DIR/w.txt) 2>/dev/null && echo shared-writable || echo shared-read-only"
+    )
+    client.create_task(
+        container_job,
+        _boxed(
+            "binds",
+            f"sh -c '{script}'",
+            container_host_batch_bind_mounts=[
+                m.ContainerHostBatchBindMountEntry(source="Shared", is_read_only=True)
+            ],
+        ),
+    )
+    task = wait_task(client, container_job, "binds", timeout=60)
+    assert task.execution_info.exit_code == 0, _read(client, container_job, "binds", "stderr.txt")
+    out = _read(client, container_job, "binds", "stdout.txt").split()
+    assert out == ["image", "startup-not-mapped", "shared-read-only"]
+
+
 def test_a_task_without_container_settings_fails_on_a_container_pool(
     client: BatchClient, container_job: str
 ) -> None:
