@@ -63,8 +63,7 @@ from pulumi_azbatch.model.pool import (
     PoolIdentitySpec,
     PoolSpec,
     StartTaskSpec,
-    container_task_paths,
-    container_task_refusal,
+    container_task_problems,
     validate_pool,
 )
 from pulumi_azbatch.model.storage import StorageSpec, canonical_permissions
@@ -758,11 +757,9 @@ def _load_job(
         data["pool_id"] = where.id or "pool-of-another-stack"
     else:
         data["pool_id"] = "pool"  # placeholder so the job's own problems are still reported
-    if pool is not None:
-        refusal = container_task_refusal(pool)
-        for path in container_task_paths(data) if refusal else []:
-            failures.append(ConfigFailure(f"{_key(section)}.{path}", refusal or ""))
-            ok = False
+    for path, reason in container_task_problems(pool, data) if pool is not None else []:
+        failures.append(ConfigFailure(f"{_key(section)}.{path}", reason))
+        ok = False
     job_id = data.get("id")
     if not job_id:
         failures.append(

@@ -4,7 +4,8 @@ Owns: :class:`PoolSpec`, :class:`ImageReferenceSpec`, :class:`StartTaskSpec`,
 :class:`PoolIdentitySpec`; the rules spanning pool properties (:func:`pool_rule_failures`:
 autoscale vs fixed targets, unique user names, mount paths and LUNs), :func:`validate_pool`
 (structure then rules, each failure naming its property), :func:`container_task_paths` and
-:func:`container_task_refusal` (a container task needs a pool with ``container_configuration``);
+:func:`container_task_refusal` (a container task needs a pool with ``container_configuration``),
+:func:`container_task_problems` (that rule and its converse, for a job on a known pool);
 ``to_batch_pool_create`` (``azure.batch.models``, what the local Pool provider sends) and
 ``to_arm_pool_args`` (azure-native ``batch.Pool`` arguments, what the ``BatchPool`` component
 declares on Azure), which pool properties cannot change in place and which can hold secrets.
@@ -63,6 +64,7 @@ __all__ = [
     "PoolSpec",
     "StartTaskSpec",
     "container_task_paths",
+    "container_task_problems",
     "container_task_refusal",
     "pool_rule_failures",
     "validate_pool",
@@ -502,22 +504,44 @@ def _pool_field_names() -> set[str]:
 # --------------------------------------------------------------------------------------------------
 
 
-def container_task_paths(job: Mapping[str, Any]) -> list[str]:
-    """The property paths of every ``container_settings`` in a job mapping (tasks, factories, prep/release)."""
-    out: list[str] = []
-
-    def visit(task: Any, path: tuple[str | int, ...]) -> None:
-        if isinstance(task, Mapping) and task.get("container_settings") is not None:
-            out.append(format_path((*path, "container_settings")))
-
+def _job_tasks(job: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...], Any, bool]]:
+    """(path, task mapping, regular?) of every task-like part of a job mapping."""
     for name in ("job_preparation_task", "job_release_task"):
-        visit(job.get(name), (name,))
+        if job.get(name) is not None:
+            yield (name,), job.get(name), False
     for index, task in enumerate(job.get("tasks") or []):
-        visit(task, ("tasks", index))
+        yield ("tasks", index), task, True
     for index, factory in enumerate(job.get("task_factories") or []):
         if isinstance(factory, Mapping):
-            visit(factory.get("repeat_task"), ("task_factories", index, "repeat_task"))
-    return out
+            yield ("task_factories", index, "repeat_task"), factory.get("repeat_task"), True
+
+
+def container_task_paths(job: Mapping[str, Any]) -> list[str]:
+    """The property paths of every ``container_settings`` in a job mapping (tasks, factories, prep/release)."""
+    return [
+        format_path((*path, "container_settings"))
+        for path, task, _regular in _job_tasks(job)
+        if isinstance(task, Mapping) and task.get("container_settings") is not None
+    ]
+
+
+def container_task_problems(pool: PoolSpec, job: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(property path, reason) for each task of ``job`` that ``pool`` cannot run as declared: a task with
+    ``container_settings`` on a pool without ``container_configuration``, and a regular task (or a
+    factory's ``repeat_task``) without it on a pool with it (Batch runs a container pool's regular tasks
+    only in containers; preparation and release tasks may run either way)."""
+    refusal = container_task_refusal(pool)
+    if refusal is not None:
+        return [(path, refusal) for path in container_task_paths(job)]
+    return [
+        (
+            format_path(path),
+            f"pool {pool.id!r} has a container_configuration: Batch runs its tasks only in containers; "
+            "give this task container_settings (image_name)",
+        )
+        for path, task, regular in _job_tasks(job)
+        if regular and isinstance(task, Mapping) and task.get("container_settings") is None
+    ]
 
 
 def container_task_refusal(pool: PoolSpec) -> str | None:

@@ -172,6 +172,23 @@ def test_a_container_task_needs_a_pool_with_container_configuration() -> None:
     assert load_stack_config(_stack(pool, job)).pool.container_configuration is not None
 
 
+def test_a_container_pool_runs_regular_tasks_only_in_containers() -> None:
+    pool = {**BASE, "container_configuration": {"container_image_names": ["ubuntu:24.04"]}}
+    job = {
+        "id": "j",
+        "job_preparation_task": {"command_line": "true"},  # may run outside a container
+        "tasks": [
+            {"id": "boxed", "command_line": "true", "container_settings": {"image_name": "ubuntu:24.04"}},
+            {"id": "bare", "command_line": "true"},
+        ],
+    }
+    with pytest.raises(StackConfigError) as caught:
+        load_stack_config(_stack(pool, job))
+    failures = {f.key: f.reason for f in caught.value.failures}
+    assert list(failures) == ["azbatch:job.tasks[1]"]
+    assert "give this task container_settings" in failures["azbatch:job.tasks[1]"]
+
+
 def test_target_node_communication_mode_is_azure_only() -> None:
     with pytest.raises(StackConfigError) as caught:
         load_stack_config(_stack({**BASE, "target_node_communication_mode": "simplified"}, {"id": "j"}))
