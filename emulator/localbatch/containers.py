@@ -1,7 +1,8 @@
 """Container tasks: this machine's container runtime, and the command that runs one task in it.
 
 Owns: :func:`detect` (which engine the emulator uses: Podman, or Docker with a running daemon; and,
-for Podman, which OCI runtime), :class:`ContainerRuntime` (the engine and how it is invoked),
+for Podman, which OCI runtime), :class:`ContainerRuntime` (the engine, how it is invoked, removing containers,
+those an emulator left running included),
 :class:`TaskContainer` (one task attempt's container: image, run options, working directory, the
 node directories mapped into it, and the ``<engine> run`` command line), :func:`task_container`
 (wire ``containerSettings`` -> :class:`TaskContainer`).
@@ -29,7 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHOICES", "ContainerRuntime", "TaskContainer", "detect", "task_container"]
+__all__ = [
+    "CHOICES",
+    "OWNER_LABEL",
+    "ContainerRuntime",
+    "TaskContainer",
+    "detect",
+    "environment_names",
+    "job_prep_dir_of",
+    "task_container",
+]
 
 #: ``--container-runtime`` values: ``auto`` (Podman, else Docker with a daemon, else none), ``podman``,
 #: ``docker`` (that engine or fail), ``none`` (container pools and tasks are refused).
