@@ -179,6 +179,8 @@ class BatchJob(pulumi.ComponentResource):
             batch_account_key=pool.account.key,
             pool_id=pool.pool_id,
             output_container_url=pulumi.Output.secret(sas_url),
+            # Container tasks on a pool (or local backend) that cannot run them fail at preview.
+            container_refusal=args.pool.container_refusal if isinstance(args.pool, BatchPool) else None,
             secret_properties=args.secret_properties,
             adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),

@@ -52,6 +52,7 @@ from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, lib
 from pulumi_azbatch.model.common import DESCEND, has_sas, plain_data, strip_query
 from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec, make_job_id
 from pulumi_azbatch.model.outputs import is_job_kind
+from pulumi_azbatch.model.pool import container_task_paths
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
@@ -88,6 +89,8 @@ install_cancel_hook()
 ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
 #: The resource name, used once to autoname the job id.
 NAME_KEY = "name_prefix"
+#: Why the job's pool cannot run container tasks (set by BatchJob from its pool; None when it can).
+CONTAINER_REFUSAL_KEY = "container_refusal"
 #: Spec properties under their input names (``id`` is ``job_id``).
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k in JobSpec.model_fields)
 #: The container URL with the tasks' short write SAS (secret), handed to every task when the job has
@@ -217,6 +220,10 @@ class JobProvider(ProviderBase):
         failures = [
             CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
         ]
+        refusal = inputs.get(CONTAINER_REFUSAL_KEY)
+        if refusal and not is_unknown(refusal):
+            # A container task on a pool (or backend) that cannot run it: refused at preview, not at up.
+            failures.extend(CheckFailure(path, str(refusal)) for path in container_task_paths(raw))
         clash = sorted(k for k in (inputs.get("metadata") or {}) if str(k).lower() in MARK_KEYS)
         if clash and not contains_unknown(inputs.get("metadata")):
             failures.append(CheckFailure("metadata", f"{', '.join(clash)}: reserved for the ownership mark"))
@@ -771,7 +778,8 @@ class Job(Resource, module="azbatch", name="Job"):
     ``AZURE_BATCH_ACCOUNT``); the key is ``batch_account_key`` (stored as a secret), else
     ``AZURE_BATCH_ACCESS_KEY`` at call time, else Microsoft Entra ID (``DefaultAzureCredential``).
     ``output_container_url`` (the job's File Conventions container with a write SAS) is stored as a
-    secret; any task property holding a SAS is too.
+    secret; any task property holding a SAS is too. ``container_refusal`` (set by ``BatchJob`` from
+    its pool) makes preview refuse every task with ``container_settings``, naming it.
     """
 
     job_id: pulumi.Output[str]
@@ -803,6 +811,7 @@ class Job(Resource, module="azbatch", name="Job"):
         batch_account_url: pulumi.Input[str] | None = None,
         batch_account_name: pulumi.Input[str] | None = None,
         batch_account_key: pulumi.Input[str] | None = None,
+        container_refusal: pulumi.Input[str] | None = None,
         adopt: bool = False,
         opts: pulumi.ResourceOptions | None = None,
         secret_properties: Collection[str] = (),
@@ -839,6 +848,7 @@ class Job(Resource, module="azbatch", name="Job"):
                 if batch_account_key is not None
                 else None,
                 NAME_KEY: resource_name,
+                CONTAINER_REFUSAL_KEY: container_refusal,
                 **{
                     key: pulumi.Output.secret(url) if url is not None else None
                     for key, url in (

@@ -124,8 +124,11 @@ def azurite_command(port: int, data_dir: Path) -> list[str]:
     ]
 
 
-def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = None) -> list[str]:
-    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs.
+def batch_emulator_command(
+    port: int, data_dir: Path, blob_url: str | None = None, container_runtime: str | None = None
+) -> list[str]:
+    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs;
+    `container_runtime` is its `--container-runtime` (default: the emulator's own, `auto`).
 
     Writes the account key to `<data_dir>/.account-key` (mode 0600) and names that file: a command
     line is readable by every local process, tasks included, and tasks never inherit this file.
@@ -164,7 +167,16 @@ def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = Non
         "--account-key-file",
         str(key_file),
         *storage,
+        *(["--container-runtime", container_runtime] if container_runtime else []),
     ]
+
+
+def emulator_container_runtime(batch_url: str) -> str | None:
+    """What the running Batch emulator runs container tasks with (its health route), or None."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{batch_url}/_localbatch/health", timeout=10) as answer:  # noqa: S310
+        return json.loads(answer.read()).get("containerRuntime")
 
 
 @dataclass
@@ -213,8 +225,10 @@ def start_emulators(
     batch_port: int | None = None,
     batch: bool = True,
     log_dir: Path | None = None,
+    container_runtime: str | None = None,
 ) -> Emulators:
-    """Start Azurite (blob) and, unless `batch=False`, the Batch emulator with data under `state_dir`.
+    """Start Azurite (blob) and, unless `batch=False`, the Batch emulator with data under `state_dir`
+    (`container_runtime`: its `--container-runtime`; the endpoints say what it found).
 
     Ports left to this function are chosen free; if another listener takes one before an emulator binds
     it, the emulator exits at once and the start is tried again on new ports (fixed ports fail at once).
@@ -223,7 +237,12 @@ def start_emulators(
     for attempt in range(1, attempts + 1):
         try:
             return _start_emulators_once(
-                state_dir, blob_port or free_port(), batch_port or free_port(), batch=batch, log_dir=log_dir
+                state_dir,
+                blob_port or free_port(),
+                batch_port or free_port(),
+                batch=batch,
+                log_dir=log_dir,
+                container_runtime=container_runtime,
             )
         except EmulatorExited:
             if attempt == attempts:
@@ -232,7 +251,13 @@ def start_emulators(
 
 
 def _start_emulators_once(
-    state_dir: Path, blob_port: int, batch_port: int, *, batch: bool, log_dir: Path | None
+    state_dir: Path,
+    blob_port: int,
+    batch_port: int,
+    *,
+    batch: bool,
+    log_dir: Path | None,
+    container_runtime: str | None,
 ) -> Emulators:
     _require_free(blob_port, "Azurite")
     if batch:
@@ -253,7 +278,10 @@ def _start_emulators_once(
             (state_dir / "batch").mkdir(parents=True, exist_ok=True)
             batch_proc = subprocess.Popen(
                 batch_emulator_command(
-                    batch_port, state_dir / "batch", f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}"
+                    batch_port,
+                    state_dir / "batch",
+                    f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}",
+                    container_runtime,
                 ),
                 env=node_environment(state_dir),
                 stdout=open(log_dir / "localbatch.log", "ab"),  # noqa: SIM115
@@ -271,6 +299,7 @@ def _start_emulators_once(
         blob_url=f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}",
         storage_account_name=AZURITE_ACCOUNT_NAME,
         storage_account_key=AZURITE_ACCOUNT_KEY,
+        container_runtime=emulator_container_runtime(f"http://127.0.0.1:{batch_port}") if batch else None,
     )
     return Emulators(endpoints, azurite, batch_proc)
 
@@ -416,6 +445,8 @@ def _cmd_start(args: argparse.Namespace) -> int:
     print(f"Azurite blob service   {emulators.endpoints.blob_url}  (pid {emulators.azurite.pid})")
     print(f"Batch emulator         {emulators.endpoints.batch_url}  (pid {emulators.batch.pid})")
     print(f"Batch emulator portal  {emulators.endpoints.batch_url}/portal/")
+    runtime = emulators.endpoints.container_runtime
+    print(f"container tasks        {'run with ' + runtime if runtime else 'refused: no container runtime'}")
     print(f"endpoints written to   {LOCAL_DIR / 'endpoints.json'}")
     return 0
 
@@ -523,6 +554,51 @@ def _cmd_env(_: argparse.Namespace) -> int:
     return 0
 
 
+#: The local image container tasks use offline (stacks/Pulumi.containers.yaml, the container tests):
+#: a static busybox (Debian's busybox-static) and nothing else, imported into the engine's store.
+LOCAL_IMAGE = "localhost/azbatch-busybox:local"
+_BUSYBOX_COMMANDS = ("sh", "echo", "cat", "ls", "env", "pwd", "hostname", "sleep", "test", "[", "grep", "wc")
+
+
+def local_container_image(engine: str = "podman", busybox: str = "/bin/busybox") -> str | None:
+    """Import :data:`LOCAL_IMAGE` into ``engine``'s image store unless it is there; its name, or None
+    when the engine or a static ``busybox`` is missing (no registry is needed: nothing is pulled)."""
+    import tarfile
+    import tempfile
+
+    found = shutil.which(engine)
+    if found is None:
+        return None
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "timeout": 60}
+    if subprocess.run([found, "image", "inspect", LOCAL_IMAGE], check=False, **quiet).returncode == 0:  # type: ignore[call-overload]
+        return LOCAL_IMAGE
+    binary = Path(busybox)
+    if not binary.is_file() or b"ld-linux" in binary.read_bytes()[:4096]:
+        return None  # not there, or not static: it would not run alone in the image
+    with tempfile.TemporaryDirectory() as tmp:
+        tar_path = Path(tmp) / "rootfs.tar"
+        with tarfile.open(tar_path, "w") as tar:
+            for folder in ("bin", "tmp", "etc"):
+                info = tarfile.TarInfo(folder)
+                info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
+                tar.addfile(info)
+            tar.add(binary, "bin/busybox")
+            for name in _BUSYBOX_COMMANDS:
+                link = tarfile.TarInfo(f"bin/{name}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+        done = subprocess.run([found, "import", str(tar_path), LOCAL_IMAGE], check=False, **quiet)  # type: ignore[call-overload]
+    return LOCAL_IMAGE if done.returncode == 0 else None
+
+
+def _cmd_image(_: argparse.Namespace) -> int:
+    image = local_container_image()
+    print(
+        image or "no local image: needs podman and a static busybox (apt-get install podman busybox-static)"
+    )
+    return 0 if image else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pulumi_azbatch.localdev")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -532,6 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     start.set_defaults(func=_cmd_start)
     sub.add_parser("stop", help="stop the emulators started by `start`").set_defaults(func=_cmd_stop)
     sub.add_parser("env", help="print the engine environment as shell exports").set_defaults(func=_cmd_env)
+    sub.add_parser("image", help=f"import {LOCAL_IMAGE} for container tasks").set_defaults(func=_cmd_image)
     for name, func, text in (
         ("up", _cmd_up, "pulumi up of a stack, then the report"),
         ("down", _cmd_down, "pulumi destroy of a stack, with release exit codes"),

@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from .containers import CHOICES as CONTAINER_CHOICES
+from .containers import detect as detect_containers
 from .server import make_server
 from .service import BatchService
 from .timing import MODES, make_timing
@@ -75,6 +77,13 @@ def _parser() -> argparse.ArgumentParser:
         default=float(os.environ.get("LOCALBATCH_TIMING_SCALE", "1")),
         help="multiply every realistic duration (and resizeTimeout) by this factor, e.g. 0.01 in tests",
     )
+    serve.add_argument(
+        "--container-runtime",
+        choices=CONTAINER_CHOICES,
+        default=os.environ.get("LOCALBATCH_CONTAINER_RUNTIME", "auto"),
+        help="run container pools' tasks with podman or docker (auto: whichever works; none: refuse "
+        "container pools and tasks, as when no runtime is installed)",
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
     # Where the portal reads File Conventions containers (Azurite locally); optional.
     serve.add_argument(
@@ -116,8 +125,19 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"localbatch: {exc}", file=sys.stderr)
         return 2
+    try:
+        containers = detect_containers(args.container_runtime)
+    except RuntimeError as exc:
+        print(f"localbatch: {exc}", file=sys.stderr)
+        return 2
+    print(
+        "localbatch: container tasks "
+        + (f"run with {containers.name}" if containers else "are refused (no container runtime)"),
+        file=sys.stderr,
+    )
     service = BatchService(
         args.data_dir,
+        container_runtime=containers,
         account_name=args.account_name,
         max_nodes=args.max_nodes,
         applications_dir=args.applications_dir,
