@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
 import pulumi
 
+from pulumi_azbatch.conventions import library_wheel
 from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec
 
 from .backend import PoolRef
@@ -35,7 +37,11 @@ class BatchJobArgs:
     ``{taskId}/$TaskLog`` on completion, unless it already declares an output for that file.
     With ``file_conventions`` on the job, its tasks get the container URL with a SAS of their own
     (lifetime and permissions from :class:`FileConventionsSpec`) in
-    ``AZ_BATCH_FILE_CONVENTIONS_CONTAINER_URL``, for the ``batch-file-conventions`` library.
+    ``AZ_BATCH_FILE_CONVENTIONS_CONTAINER_URL``, for the ``batch-file-conventions`` library; with
+    ``file_conventions.install_library`` the job's preparation task installs that library on every
+    node from a wheel in the container (read SAS of that blob only; needs an :class:`OutputStorage`).
+    Unless the job says ``previous_outputs: mix``, the Job gets a list/read/write/delete SAS of the
+    container (1 day, re-signed by ``up``) to move an earlier run's outputs aside when it is created.
     ``secret_properties`` are job properties (``common_environment_settings``, ``tasks``...; ``*``
     for all) stored as secrets, e.g. because their stack config value is secret.
     """
@@ -144,22 +150,37 @@ class BatchJob(pulumi.ComponentResource):
         if isinstance(args.output, OutputStorage):
             depends.append(args.output)
         tasks_url: pulumi.Input[str] | None = None
+        library_url: pulumi.Input[str] | None = None
+        maintenance_url: pulumi.Input[str] | None = None
+        storage = args.output if isinstance(args.output, OutputStorage) else None
         if raw.get("file_conventions") is not None:
             conventions = FileConventionsSpec.model_validate(raw["file_conventions"])
             tasks_url = (
-                args.output.tasks_sas_url(name, conventions.sas_lifetime, conventions.sas_permissions)
-                if isinstance(args.output, OutputStorage)
+                storage.tasks_sas_url(name, conventions.sas_lifetime, conventions.sas_permissions)
+                if storage is not None
                 else sas_url
             )
+            if conventions.install_library and storage is not None:
+                # A read SAS of the wheel's blob only: the preparation task's resource file.
+                library_url = storage.signed_url(
+                    f"{name}-library-sas", "r", blob_name=library_wheel().blob_name
+                )
+        if raw.get("previous_outputs", "keep_apart") != "mix" and storage is not None:
+            # Moving an earlier run's blobs aside (or deleting them) needs list, read, write and delete.
+            maintenance_url = storage.signed_url(f"{name}-maintenance-sas", "rcwdl", timedelta(days=1))
         self.job = Job(
             name,
             raw,
             file_conventions_container_url=tasks_url,
+            file_conventions_library_url=library_url,
+            maintenance_container_url=maintenance_url,
             batch_account_url=pool.account.url,
             batch_account_name=pool.account.name,
             batch_account_key=pool.account.key,
             pool_id=pool.pool_id,
             output_container_url=pulumi.Output.secret(sas_url),
+            # Container tasks on a pool (or local backend) that cannot run them fail at preview.
+            container_refusal=args.pool.container_refusal if isinstance(args.pool, BatchPool) else None,
             secret_properties=args.secret_properties,
             adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),

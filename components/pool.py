@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 import pulumi
 
-from pulumi_azbatch.model.pool import ARM_POOL_REPLACE_ON_CHANGES, PoolSpec
+from pulumi_azbatch.model.pool import (
+    ARM_POOL_REPLACE_ON_CHANGES,
+    PoolSpec,
+    container_task_refusal,
+)
 
 from .backend import AzureBackend, Backend, BatchAccountRef, LocalBackend, PoolRef
 
@@ -42,6 +46,9 @@ class BatchPool(pulumi.ComponentResource):
     its create waits until every node is idle, and ``node_ids`` lists them.
 
     Outputs: ``pool_id``, ``node_ids``, ``account_url``, ``account_name``, ``account_key`` (secret).
+    ``container_refusal`` says why container tasks cannot run on this pool (None when they can):
+    the pool has no ``container_configuration``, or the local emulator has no container runtime.
+    Pool parts that can hold passwords or keys are Pulumi secrets on both backends.
     """
 
     pool_id: pulumi.Output[str]
@@ -53,6 +60,7 @@ class BatchPool(pulumi.ComponentResource):
     def __init__(self, name: str, args: BatchPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("azbatch:components:BatchPool", name, None, opts)
         self.spec = args.pool
+        self.container_refusal: str | None = container_task_refusal(args.pool)
         if isinstance(args.backend, LocalBackend):
             self._local(name, args, args.backend)
         elif isinstance(args.backend, AzureBackend):
@@ -77,6 +85,11 @@ class BatchPool(pulumi.ComponentResource):
         from pulumi_azbatch.dynamic_providers.pool import Pool
 
         e = backend.endpoints
+        if self.container_refusal is None and not e.container_runtime:
+            self.container_refusal = (
+                f"the local Batch emulator at {e.batch_url} runs no container tasks (no container runtime "
+                "on this machine; see docs/containers.md); run this job on backend 'azure'"
+            )
         pool = Pool(
             name,
             spec=args.pool,
@@ -119,6 +132,7 @@ class BatchPool(pulumi.ComponentResource):
             self.account = account
             account_name = account.name
             endpoint = account.account_endpoint
+            account_id: pulumi.Input[str] = account.id
         else:
             existing = batch.get_batch_account_output(
                 account_name=settings.batch_account.name,
@@ -127,12 +141,18 @@ class BatchPool(pulumi.ComponentResource):
             )
             account_name = settings.batch_account.name
             endpoint = existing.account_endpoint
-        arm_args = args.pool.to_arm_pool_args()
-        # ARM takes the start task and metadata as they are; those holding a config secret stay secret.
+            account_id = existing.id
+        arm_args = args.pool.to_arm_pool_args(account_id=pulumi.Output.from_input(account_id))
+        # Registry passwords, storage keys, SAS and user passwords are secret in the state; so are the
+        # start task and metadata when their stack config value is secret.
         secret = [
-            k
-            for k in ("start_task", "metadata")
-            if arm_args.get(k) is not None and ({k, "*"} & args.secret_properties)
+            key
+            for key in ("deployment_configuration", "mount_configuration", "user_accounts")
+            if args.pool.has_secrets and arm_args.get(key) is not None
+        ] + [
+            key
+            for key in ("start_task", "metadata")
+            if arm_args.get(key) is not None and ({key, "*"} & args.secret_properties)
         ]
         for key in secret:
             arm_args[key] = pulumi.Output.secret(arm_args[key])

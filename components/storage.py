@@ -69,6 +69,7 @@ class OutputStorage(pulumi.ComponentResource):
 
         spec = args.storage
         self._signing = (blob_url, account_name, account_key, container)
+        self._lifetime = spec.sas_lifetime
         self.sas = ContainerSas(
             f"{name}-sas",
             blob_url=blob_url,
@@ -103,17 +104,33 @@ class OutputStorage(pulumi.ComponentResource):
         A second :class:`~pulumi_azbatch.dynamic_providers.sas.ContainerSas` of this container,
         re-signed by an ``up`` in the last quarter of its lifetime.
         """
+        return self.signed_url(f"{name}-tasks-sas", permissions, lifetime)
+
+    def signed_url(
+        self,
+        resource_name: str,
+        permissions: str,
+        lifetime: timedelta | None = None,
+        blob_name: str | None = None,
+    ) -> pulumi.Output[str]:
+        """A URL of this container (or of one blob in it) with a SAS of its own (secret).
+
+        ``lifetime`` defaults to the storage's ``sas_lifetime``; the SAS is re-signed by an ``up``
+        in the last quarter of it. The Job uses one with list/read/write/delete to keep an earlier
+        run's outputs apart, and a read SAS of the File Conventions library wheel.
+        """
         from pulumi_azbatch.dynamic_providers.sas import ContainerSas
 
         blob_url, account_name, account_key, container = self._signing
         sas = ContainerSas(
-            f"{name}-tasks-sas",
+            resource_name,
             blob_url=blob_url,
             account_name=account_name,
             account_key=account_key,
             container_name=container,
             permissions=permissions,
-            lifetime=lifetime,
+            lifetime=lifetime or self._lifetime,
+            blob_name=blob_name,
             opts=pulumi.ResourceOptions(parent=self),
         )
         return pulumi.Output.secret(sas.sas_url)

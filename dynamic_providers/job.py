@@ -48,10 +48,11 @@ from pulumi.dynamic import (
 )
 from pydantic import BaseModel
 
-from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, task_output_prefix
+from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, library_wheel, task_output_prefix
 from pulumi_azbatch.model.common import DESCEND, has_sas, plain_data, strip_query
-from pulumi_azbatch.model.job import JobSpec, make_job_id
+from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec, make_job_id
 from pulumi_azbatch.model.outputs import is_job_kind
+from pulumi_azbatch.model.pool import container_task_paths
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
@@ -78,6 +79,7 @@ from .ownership import (
     with_mark,
     with_nonce,
 )
+from .runs import effective_spec, prepare_container
 from .submission import delete_tasks, submit_tasks
 
 # The engine's Cancel (first Ctrl-C) ends the completion gate's wait (see host.py).
@@ -87,13 +89,28 @@ install_cancel_hook()
 ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
 #: The resource name, used once to autoname the job id.
 NAME_KEY = "name_prefix"
+#: Why the job's pool cannot run container tasks (set by BatchJob from its pool; None when it can).
+CONTAINER_REFUSAL_KEY = "container_refusal"
 #: Spec properties under their input names (``id`` is ``job_id``).
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k in JobSpec.model_fields)
 #: The container URL with the tasks' short write SAS (secret), handed to every task when the job has
 #: ``file_conventions``; without it the tasks get ``output_container_url``.
 TASKS_URL_KEY = "file_conventions_container_url"
+#: The library wheel's blob URL with a read SAS (secret), when ``file_conventions.install_library``.
+LIBRARY_URL_KEY = "file_conventions_library_url"
+#: Set by ``check`` when the library is installed: the wheel's blob name and the dependency mode. A
+#: change replaces the job (its preparation task changes); a re-signed URL alone is only recorded.
+LIBRARY_KEY = "file_conventions_library"
+#: The container URL with a list/read/write/delete SAS (secret) that keeps an earlier run's outputs
+#: apart (``previous_outputs``); without it the provider tries ``output_container_url``.
+MAINTENANCE_URL_KEY = "maintenance_container_url"
+#: Inputs holding a SAS that no message may print.
+SECRET_URL_KEYS = ("output_container_url", TASKS_URL_KEY, LIBRARY_URL_KEY, MAINTENANCE_URL_KEY)
 INPUT_KEYS: frozenset[str] = (
-    SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY, TASKS_URL_KEY} | set(OWNER_INPUTS)
+    SPEC_INPUT_KEYS
+    | frozenset(ACCOUNT_KEYS)
+    | {NAME_KEY, TASKS_URL_KEY, LIBRARY_URL_KEY, LIBRARY_KEY, MAINTENANCE_URL_KEY}
+    | set(OWNER_INPUTS)
 )
 
 #: The most tasks listed in the ``task_output_prefixes`` output (state size stays bounded).
@@ -194,10 +211,19 @@ class JobProvider(ProviderBase):
                 else make_job_id(str(prefix), secrets.token_hex(4)[:7])
             )
         inputs = with_nonce(olds, inputs)
+        # Before any early return: a preview with unknown inputs must not look like another library.
+        inputs.pop(LIBRARY_KEY, None)
+        library = _library(inputs.get("file_conventions"))
+        if library is not None:
+            inputs[LIBRARY_KEY] = library
         raw = spec_inputs(inputs)
         failures = [
             CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
         ]
+        refusal = inputs.get(CONTAINER_REFUSAL_KEY)
+        if refusal and not is_unknown(refusal):
+            # A container task on a pool (or backend) that cannot run it: refused at preview, not at up.
+            failures.extend(CheckFailure(path, str(refusal)) for path in container_task_paths(raw))
         clash = sorted(k for k in (inputs.get("metadata") or {}) if str(k).lower() in MARK_KEYS)
         if clash and not contains_unknown(inputs.get("metadata")):
             failures.append(CheckFailure("metadata", f"{', '.join(clash)}: reserved for the ownership mark"))
@@ -227,6 +253,12 @@ class JobProvider(ProviderBase):
                     inputs,
                 ),
             )
+        if inputs.get(LIBRARY_KEY) and not inputs.get(LIBRARY_URL_KEY):
+            reason = (
+                f"install_library needs the wheel's URL with a read SAS ({LIBRARY_URL_KEY}); BatchJob "
+                "signs it when its output is an OutputStorage"
+            )
+            return CheckResult(inputs, [CheckFailure("file_conventions", reason)])
         if not olds:
             # A new resource: refuse a job of the same id that is not this resource's now, at preview,
             # rather than at create (a single cheap GET; any error leaves the decision to create).
@@ -300,7 +332,30 @@ class JobProvider(ProviderBase):
         account = self._account(props)
         client = account.client()
         job_id = spec.effective_id()
-        self._create_or_adopt(client, spec, job_id, mark_of_inputs(props), bool(props.get(ADOPT_INPUT)))
+        created = self._create_or_adopt(
+            client,
+            effective_spec(spec, props.get(LIBRARY_URL_KEY)),
+            job_id,
+            mark_of_inputs(props),
+            bool(props.get(ADOPT_INPUT)),
+        )
+        # Before the first task: the library wheel goes up and, for a new run of this job id (not an
+        # interrupted create being resumed), the earlier run's outputs go aside. A new job has no task
+        # yet, so if that fails it is deleted again and nothing is left behind.
+        try:
+            prepare_container(
+                spec, props.get(MAINTENANCE_URL_KEY), props.get(LIBRARY_URL_KEY), new_run=created
+            )
+        except Exception:
+            if created:
+                end_job(
+                    client,
+                    job_id,
+                    mode="delete",
+                    output_container_url=None,
+                    release_timeout=_release_timeout(spec),
+                )
+            raise
         # From here on the job exists: whatever fails, it stays in the state with what it has done
         # (the engine's partial-failure answer), so the next `up` resumes instead of starting over.
         try:
@@ -346,17 +401,18 @@ class JobProvider(ProviderBase):
 
     def _create_or_adopt(
         self, client: Any, spec: JobSpec, job_id: str, mark: Mark | None, adopt: bool
-    ) -> None:
+    ) -> bool:
         """Create the job (marked as this resource's); or adopt the existing one when it is this resource's.
 
         A job of the same id that carries another owner's mark (or none) is refused unless ``adopt``.
+        Returns True when the job was created, False when an existing one was adopted.
         """
         from azure.core.exceptions import ResourceExistsError
 
         try:
             call_with_retry(lambda: client.create_job(_marked(spec, mark).to_batch_job_create(job_id=job_id)))
             say(f"job {job_id}: created on pool {spec.pool_id}")
-            return
+            return True
         except ResourceExistsError as exc:
             if error_code(exc) not in (None, "JobExists"):
                 raise
@@ -398,6 +454,7 @@ class JobProvider(ProviderBase):
             call_with_retry(
                 lambda: client.update_job(job_id, _marked(spec, mark).to_batch_job_update(["metadata"]))
             )
+        return False
 
     def _add_tasks(
         self, client: Any, spec: JobSpec, job_id: str, tasks: list[TaskSpec], props: Mapping[str, Any]
@@ -615,6 +672,19 @@ class JobProvider(ProviderBase):
         return {**public_inputs(props), "job_id": job_id, **computed, "drift": []}
 
 
+def _library(conventions: Any) -> dict[str, str] | None:
+    """The library the preparation task installs (wheel blob, dependency mode), or None when none is."""
+    if not isinstance(conventions, Mapping) or contains_unknown(conventions):
+        return None
+    try:
+        spec = FileConventionsSpec.model_validate(conventions)
+    except ValueError:
+        return None  # reported by the validation
+    if not spec.install_library:
+        return None
+    return {"wheel": library_wheel().blob_name, "dependencies": spec.library_dependencies}
+
+
 def _tasks_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
     return any(olds.get(k) != news.get(k) for k in TASK_KEYS)
 
@@ -634,7 +704,7 @@ def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[Che
     masked = []
     for failure in failures:
         value = inputs.get(failure.property)
-        if failure.property in ("batch_account_key", "output_container_url", TASKS_URL_KEY) or has_sas(value):
+        if failure.property in ("batch_account_key", *SECRET_URL_KEYS) or has_sas(value):
             masked.append(CheckFailure("", f"{failure.property}: {failure.reason}"))
         else:
             masked.append(failure)
@@ -708,7 +778,8 @@ class Job(Resource, module="azbatch", name="Job"):
     ``AZURE_BATCH_ACCOUNT``); the key is ``batch_account_key`` (stored as a secret), else
     ``AZURE_BATCH_ACCESS_KEY`` at call time, else Microsoft Entra ID (``DefaultAzureCredential``).
     ``output_container_url`` (the job's File Conventions container with a write SAS) is stored as a
-    secret; any task property holding a SAS is too.
+    secret; any task property holding a SAS is too. ``container_refusal`` (set by ``BatchJob`` from
+    its pool) makes preview refuse every task with ``container_settings``, naming it.
     """
 
     job_id: pulumi.Output[str]
@@ -740,10 +811,13 @@ class Job(Resource, module="azbatch", name="Job"):
         batch_account_url: pulumi.Input[str] | None = None,
         batch_account_name: pulumi.Input[str] | None = None,
         batch_account_key: pulumi.Input[str] | None = None,
+        container_refusal: pulumi.Input[str] | None = None,
         adopt: bool = False,
         opts: pulumi.ResourceOptions | None = None,
         secret_properties: Collection[str] = (),
         file_conventions_container_url: pulumi.Input[str] | None = None,
+        file_conventions_library_url: pulumi.Input[str] | None = None,
+        maintenance_container_url: pulumi.Input[str] | None = None,
         **overrides: Any,
     ) -> None:
         raw = spec.model_dump(mode="json", exclude_defaults=True) if isinstance(spec, JobSpec) else dict(spec)
@@ -774,9 +848,15 @@ class Job(Resource, module="azbatch", name="Job"):
                 if batch_account_key is not None
                 else None,
                 NAME_KEY: resource_name,
-                TASKS_URL_KEY: pulumi.Output.secret(file_conventions_container_url)
-                if file_conventions_container_url is not None
-                else None,
+                CONTAINER_REFUSAL_KEY: container_refusal,
+                **{
+                    key: pulumi.Output.secret(url) if url is not None else None
+                    for key, url in (
+                        (TASKS_URL_KEY, file_conventions_container_url),
+                        (LIBRARY_URL_KEY, file_conventions_library_url),
+                        (MAINTENANCE_URL_KEY, maintenance_container_url),
+                    )
+                },
                 **owner_inputs("azbatch:Job", resource_name),
                 ADOPT_INPUT: adopt,
             }
@@ -784,7 +864,7 @@ class Job(Resource, module="azbatch", name="Job"):
         for key in COMPUTED_KEYS:
             props.setdefault(key, None)
         secret_opts = pulumi.ResourceOptions(
-            additional_secret_outputs=["batch_account_key", "output_container_url", TASKS_URL_KEY, *secret]
+            additional_secret_outputs=["batch_account_key", *SECRET_URL_KEYS, *secret]
         )
         super().__init__(JobProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))
         if adopt:

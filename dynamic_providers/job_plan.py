@@ -57,6 +57,8 @@ REPLACE_KEYS = frozenset(
         "job_preparation_task",
         "job_release_task",
         "on_task_failure",
+        # the library wheel and install command the preparation task gets (set by the provider's check)
+        "file_conventions_library",
     }
 )
 #: Changed with a PATCH of the job (the model's list; ``pool_id`` and ``on_all_tasks_complete`` are
@@ -76,10 +78,22 @@ PROVIDER_KEYS = frozenset(
         "output_container_url",
         "file_conventions",
         "file_conventions_container_url",
+        "file_conventions_library_url",
+        "maintenance_container_url",
+        "previous_outputs",
         "name_prefix",
         "adopt",
     }
 )
+#: What a replacement does with the replaced job's outputs, per ``previous_outputs``.
+PREVIOUS_OUTPUTS_LINES = {
+    "keep_apart": "the replaced job's outputs and $JobLog files move under $PreviousRuns/<time>/ of the "
+    "container before the new job starts (previous_outputs: keep_apart)",
+    "delete": "the replaced job's outputs and $JobLog files are deleted before the new job starts "
+    "(previous_outputs: delete)",
+    "mix": "the new run writes into the same File Conventions container beside the replaced job's outputs "
+    "(previous_outputs: mix)",
+}
 #: How many task ids a plan line names before it only counts the rest.
 LISTED_IDS = 10
 #: The longest value an ``old → new`` line shows.
@@ -177,6 +191,8 @@ class JobPlan:
     tasks: TaskPlan = field(default_factory=TaskPlan)
     #: how many tasks the new spec declares (a replacement runs them all)
     task_count: int | None = None
+    #: what the new job does with the replaced job's outputs (the ``previous_outputs`` property)
+    previous_outputs: str = "keep_apart"
 
     def lines(self) -> list[str]:
         """The preview's text, one line per kind of change, each starting with ``job <id>:``."""
@@ -189,10 +205,7 @@ class JobPlan:
             for key, reason in sorted(self.replaces.items()):
                 out.append(f"{head}   forces replacement: {key}: {reason}")
             if "job_id" not in self.replaces:
-                out.append(
-                    f"{head}   outputs: the new run writes into the same File Conventions container; "
-                    "to keep runs apart, give the job a new id in this change"
-                )
+                out.append(f"{head}   outputs: {PREVIOUS_OUTPUTS_LINES[self.previous_outputs]}")
             return out
         out = []
         for key, (old, new) in sorted(self.updates.items()):
@@ -225,7 +238,15 @@ def plan_job(
         job_id=str(news.get("job_id") or olds.get("job_id") or "?"),
         drifted=frozenset(olds.get("drift") or ()),
     )
+    if news.get("previous_outputs") in PREVIOUS_OUTPUTS_LINES:
+        plan.previous_outputs = str(news["previous_outputs"])
     for key in sorted(changed & REPLACE_KEYS):
+        if key == "file_conventions_library":
+            plan.replaces[key] = (
+                "the job preparation task installs another File Conventions library (wheel or "
+                "dependencies), and Batch cannot change a job's preparation task"
+            )
+            continue
         plan.replaces[key] = "Batch cannot change it on an existing job" + (
             f" ({_show(olds.get(key))} → {_show(news.get(key))})" if key not in HIDDEN_KEYS else ""
         )

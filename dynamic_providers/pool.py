@@ -7,8 +7,13 @@ pool, and works against any Batch endpoint that speaks the data-plane API.
   task failed, or that became unusable, fails the create: the pool is deleted again and the error
   names the node and the start task's exit code or failure).
 * ``diff`` replaces the pool when a property Batch cannot change changes (VM size, image, node agent,
-  task slots per node, task scheduling policy, start task) and updates it in place when only
-  ``target_dedicated_nodes`` (resize) or ``display_name``/``metadata`` (stored only) change.
+  containers, mounts, network, users, disks, start task...) and updates it in place when only the
+  scale changes: fixed targets (``target_dedicated_nodes``, ``target_low_priority_nodes``, resize),
+  autoscale (enabled, disabled, new formula or interval), or ``display_name``/``metadata`` (stored only).
+* Autoscale pools: ``create`` waits until the first evaluation's targets are reached (the formula may
+  ask for 0 nodes); the pool's ``auto_scale_run`` output carries the last evaluation's results.
+* Properties that can hold a password, key or SAS (container registries, mounts, user accounts) are
+  stored as Pulumi secrets.
 * ``delete`` deletes the pool and waits until it is gone, so a replacement under the same id does not
   race the old pool's deletion (``PoolBeingDeleted``).
 """
@@ -31,8 +36,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from pulumi_azbatch.model.common import error_path, error_reason, format_path
-from pulumi_azbatch.model.pool import PoolSpec
+from pulumi_azbatch.model.pool import POOL_SECRET_FIELDS, PoolSpec, validate_pool
 
 from .base import ProviderBase, changed_keys, contains_unknown, public_inputs, say, secret_if_sas, trace
 from .batch_client import BatchAccount, call_with_retry, error_code
@@ -53,36 +57,33 @@ from .ownership import (
 )
 
 _ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
-_SPEC_KEYS = (
-    "pool_id",
-    "display_name",
-    "vm_size",
-    "image",
-    "node_agent_sku_id",
-    "target_dedicated_nodes",
-    "task_slots_per_node",
-    "task_scheduling_policy",
-    "start_task",
-    "metadata",
+#: The pool's properties as provider inputs: every ``PoolSpec`` field (``id`` as ``pool_id``) but the
+#: ARM-only ones (the data plane has no pool identity or node communication mode).
+_ARM_ONLY = frozenset({"identity", "target_node_communication_mode"})
+_SPEC_KEYS = tuple(
+    "pool_id" if name == "id" else name for name in PoolSpec.model_fields if name not in _ARM_ONLY
 )
 _INPUTS = (*_ACCOUNT_KEYS, *_SPEC_KEYS, *OWNER_INPUTS, ADOPT_INPUT, "wait_timeout_seconds")
 #: Output: the mark an adopted pool carried when it was taken over (pools cannot be re-marked: the
 #: data plane has no PATCH of a pool's metadata everywhere), so destroy still knows it is this stack's.
 ADOPTED_FROM = "adopted_from"
-#: Properties the service cannot change on an existing pool (or that name another pool).
-_REPLACE = frozenset(
+#: Changed in place: resized (fixed targets), autoscale enabled/disabled/re-formulated, or stored only.
+_IN_PLACE = frozenset(
     {
-        "batch_account_url",
-        "batch_account_name",
-        "pool_id",
-        "vm_size",
-        "image",
-        "node_agent_sku_id",
-        "task_slots_per_node",
-        "task_scheduling_policy",
-        "start_task",
+        "display_name",
+        "metadata",
+        "target_dedicated_nodes",
+        "target_low_priority_nodes",
+        "resize_timeout",
+        "enable_auto_scale",
+        "auto_scale_formula",
+        "auto_scale_evaluation_interval",
+        "wait_timeout_seconds",
     }
 )
+#: Properties the service cannot change on an existing pool through this provider (or that name
+#: another pool): every other input.
+_REPLACE = frozenset(k for k in (*_ACCOUNT_KEYS, *_SPEC_KEYS) if k not in _IN_PLACE) - {"batch_account_key"}
 _BAD_NODE_STATES = frozenset({"starttaskfailed", "unusable"})
 _POLL_SECONDS = 1.0
 
@@ -100,6 +101,18 @@ def _spec_data(props: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _with_defaults(props: dict[str, Any]) -> dict[str, Any]:
+    """``props`` with every unset optional pool property at its default (in its JSON form)."""
+    from pydantic_core import to_jsonable_python
+
+    out = dict(props)
+    for name, field in PoolSpec.model_fields.items():
+        key = "pool_id" if name == "id" else name
+        if key in _SPEC_KEYS and out.get(key) is None and not field.is_required():
+            out[key] = to_jsonable_python(field.get_default(call_default_factory=True))
+    return out
+
+
 def _spec(props: dict[str, Any]) -> PoolSpec:
     """The pool's ``PoolSpec`` from the provider's inputs (the same model the stack config uses)."""
     return PoolSpec.model_validate(_spec_data(props))
@@ -107,6 +120,19 @@ def _spec(props: dict[str, Any]) -> PoolSpec:
 
 def _state(value: Any) -> str:
     return str(getattr(value, "value", value) or "").lower()
+
+
+def _auto_scale_run(pool: Any) -> dict[str, Any] | None:
+    """The pool's last autoscale evaluation (timestamp, results, error) as plain data, or None."""
+    run = getattr(pool, "auto_scale_run", None)
+    if run is None:
+        return None
+    error = getattr(run, "error", None)
+    return {
+        "timestamp": str(getattr(run, "timestamp", "") or ""),
+        "results": getattr(run, "results", None),
+        "error": f"{error.code}: {error.message}" if error is not None else None,
+    }
 
 
 class PoolError(RuntimeError):
@@ -208,18 +234,13 @@ class PoolProvider(ProviderBase):
             if not news.get(key):
                 failures.append(CheckFailure(key, f"{key} is required"))
         if not failures and not contains_unknown({k: news.get(k) for k in _SPEC_KEYS}):
-            from pydantic import ValidationError
-
             data = _spec_data(news)
-            try:
-                PoolSpec.model_validate(data)
-            except ValidationError as exc:
-                for error in exc.errors():
-                    path = error_path(error["loc"], data)
-                    if path[:1] == ("id",):
-                        path = ("pool_id", *path[1:])
-                    reason = error_reason(error, path, noun="property", names=lambda: _SPEC_KEYS)
-                    failures.append(CheckFailure(format_path(path), reason))
+            _pool, invalid = validate_pool(data)
+            for failure in invalid:
+                prop = failure.property
+                if prop == "id" or prop.startswith("id."):
+                    prop = "pool_id" + prop[2:]
+                failures.append(CheckFailure(prop, failure.reason))
         if not failures and not olds and not contains_unknown(news):
             # A new resource: refuse another owner's pool at preview (one GET; errors: create decides).
             try:
@@ -250,7 +271,9 @@ class PoolProvider(ProviderBase):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         trace(self, "diff")
-        changed = sorted(changed_keys(olds, news, self.input_keys))
+        # A pool created before a property existed has no value stored for it: compare it as the
+        # property's default, so upgrading this library does not replace existing pools.
+        changed = sorted(changed_keys(_with_defaults(olds), _with_defaults(news), self.input_keys))
         replaces = [k for k in changed if k in self.replace_keys]
         # The pool id stays the same across a replacement, so the old pool must be gone first.
         return DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=True)
@@ -262,6 +285,8 @@ class PoolProvider(ProviderBase):
             url=getattr(pool, "url", None),
             state=_state(getattr(pool, "state", None)),
             current_dedicated_nodes=getattr(pool, "current_dedicated_nodes", None),
+            current_low_priority_nodes=getattr(pool, "current_low_priority_nodes", None),
+            auto_scale_run=_auto_scale_run(pool),
         )
         return outs
 
@@ -280,9 +305,13 @@ class PoolProvider(ProviderBase):
         taken_over = False
         try:
             call_with_retry(lambda: client.create_pool(options), what=f"create pool {pool_id}")
-            say(
-                f"pool {pool_id}: created ({options.vm_size}, {options.target_dedicated_nodes} dedicated node(s))"
-            )
+            if options.enable_auto_scale:
+                say(f"pool {pool_id}: created ({options.vm_size}, autoscale)")
+            else:
+                say(
+                    f"pool {pool_id}: created ({options.vm_size}, {options.target_dedicated_nodes or 0} "
+                    f"dedicated, {options.target_low_priority_nodes or 0} spot node(s))"
+                )
         except HttpResponseError as exc:
             if error_code(exc) != "PoolExists":
                 raise
@@ -333,38 +362,67 @@ class PoolProvider(ProviderBase):
             n.id for n in call_with_retry(lambda: list(client.list_nodes(id_)), what=f"list nodes of {id_}")
         )
         outs = {**self._outs(public_inputs(props), node_ids, pool), ADOPTED_FROM: props.get(ADOPTED_FROM)}
-        outs.update(
-            pool_id=pool.id,
-            vm_size=pool.vm_size,
-            target_dedicated_nodes=pool.target_dedicated_nodes,
-            task_slots_per_node=pool.task_slots_per_node,
-        )
+        outs.update(pool_id=pool.id, vm_size=pool.vm_size, task_slots_per_node=pool.task_slots_per_node)
+        if not pool.enable_auto_scale:
+            # Only what the stack set: an unset target stays unset (the model's default applies).
+            for key in ("target_dedicated_nodes", "target_low_priority_nodes"):
+                if outs.get(key) is not None or getattr(pool, key):
+                    outs[key] = getattr(pool, key)
         return ReadResult(id_=id_, outs=outs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         trace(self, "update")
         news = public_inputs(news)
         client = _account(news).client()
-        if olds.get("target_dedicated_nodes") != news.get("target_dedicated_nodes"):
-            self._resize(client, id_, news)
+        old_spec, new_spec = _spec(olds), _spec(news)
+        scale_keys = ("enable_auto_scale", "auto_scale_formula", "auto_scale_evaluation_interval")
+        if new_spec.enable_auto_scale:
+            if any(olds.get(k) != news.get(k) for k in scale_keys):
+                self._enable_auto_scale(client, id_, new_spec)
+        else:
+            if old_spec.enable_auto_scale:
+                say(f"pool {id_}: disabling autoscale")
+                call_with_retry(
+                    lambda: client.disable_pool_auto_scale(id_), what=f"disable autoscale of {id_}"
+                )
+            if old_spec.enable_auto_scale or old_spec.fixed_targets != new_spec.fixed_targets:
+                self._resize(client, id_, new_spec, self._timeout(news))
         node_ids = wait_for_idle_nodes(client, id_, self._timeout(news))
         pool = call_with_retry(lambda: client.get_pool(id_), what=f"get pool {id_}")
         return UpdateResult(outs={**self._outs(news, node_ids, pool), ADOPTED_FROM: olds.get(ADOPTED_FROM)})
 
-    def _resize(self, client: Any, pool_id: str, news: dict[str, Any]) -> None:
+    def _enable_auto_scale(self, client: Any, pool_id: str, spec: PoolSpec) -> None:
+        """Enable autoscale, or change the formula/interval of an autoscaled pool (evaluated at once)."""
+        from azure.batch import models as m
+
+        say(f"pool {pool_id}: autoscale formula set")
+        call_with_retry(
+            lambda: client.enable_pool_auto_scale(
+                pool_id,
+                m.BatchPoolEnableAutoScaleOptions(
+                    auto_scale_formula=spec.auto_scale_formula,
+                    auto_scale_evaluation_interval=spec.auto_scale_evaluation_interval,
+                ),
+            ),
+            what=f"enable autoscale of {pool_id}",
+        )
+
+    def _resize(self, client: Any, pool_id: str, spec: PoolSpec, timeout: float) -> None:
         """Resize the pool in place (the nodes it keeps keep their ids, disks and running tasks)."""
         from azure.batch import models as m
 
-        target = int(news["target_dedicated_nodes"])
-        timeout = self._timeout(news)
+        dedicated, low_priority = spec.fixed_targets
         deadline = time.monotonic() + timeout
-        say(f"pool {pool_id}: resizing to {target} dedicated node(s)")
+        say(f"pool {pool_id}: resizing to {dedicated} dedicated and {low_priority} spot node(s)")
+        options = m.BatchPoolResizeOptions(
+            target_dedicated_nodes=dedicated,
+            target_low_priority_nodes=low_priority,
+            resize_timeout=spec.resize_timeout,
+        )
         while True:
             try:
                 poller = call_with_retry(
-                    lambda: client.begin_resize_pool(
-                        pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=target), polling_interval=1
-                    ),
+                    lambda: client.begin_resize_pool(pool_id, options, polling_interval=1),
                     what=f"resize pool {pool_id}",
                 )
             except HttpResponseError as exc:
@@ -411,6 +469,8 @@ class Pool(Resource, module="azbatch", name="Pool"):
     url: pulumi.Output[str]
     state: pulumi.Output[str]
     current_dedicated_nodes: pulumi.Output[int]
+    current_low_priority_nodes: pulumi.Output[int]
+    auto_scale_run: pulumi.Output[dict[str, Any] | None]
 
     def __init__(
         self,
@@ -430,7 +490,7 @@ class Pool(Resource, module="azbatch", name="Pool"):
         ``adopt`` takes over an existing pool of the same id that is not this resource's (announced).
         """
         pool = spec if isinstance(spec, PoolSpec) else PoolSpec.model_validate(spec)
-        data = pool.model_dump(mode="json", exclude={"identity"})
+        data = pool.model_dump(mode="json", exclude=set(_ARM_ONLY))
         data["pool_id"] = data.pop("id")
         props = {
             **{k: data.get(k) for k in _SPEC_KEYS},
@@ -442,12 +502,19 @@ class Pool(Resource, module="azbatch", name="Pool"):
             "url": None,
             "state": None,
             "current_dedicated_nodes": None,
+            "current_low_priority_nodes": None,
+            "auto_scale_run": None,
             ADOPTED_FROM: None,
             **owner_inputs("azbatch:Pool", resource_name),
             ADOPT_INPUT: adopt,
         }
         names = {"pool_id" if k == "id" else k for k in secret_properties}
-        secret = sorted(k for k in _SPEC_KEYS if ("*" in names or k in names) and props.get(k) is not None)
+        # Parts that can hold a password, key or SAS are always secret; others when their config is.
+        secret = sorted(
+            k
+            for k in _SPEC_KEYS
+            if ("*" in names or k in names or k in POOL_SECRET_FIELDS) and props.get(k) not in (None, [], {})
+        )
         for key in secret:
             props[key] = pulumi.Output.secret(props[key])
         for key in ("start_task", "metadata"):  # a resource file URL or a value with a SAS

@@ -14,7 +14,9 @@ start and expiry move with the clock: every ``up`` then shows a diff and re-subm
 
 Permissions default to ``cw`` (create + write: what Batch output files need, nothing to read or
 list). The SAS is https-only when the blob endpoint is https (Azure); Azurite's http endpoint gets
-no protocol restriction. ``sas_url``/``sas_token`` are secret outputs. Deleting the resource cannot
+no protocol restriction. With ``blob_name`` the SAS grants access to that one blob only and
+``sas_url`` is the blob's URL (the File Conventions library wheel handed to job preparation tasks).
+``sas_url``/``sas_token`` are secret outputs. Deleting the resource cannot
 revoke a SAS (only rotating the account key does); it just forgets it.
 """
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pulumi
 from pulumi.dynamic import (
@@ -45,6 +47,7 @@ _SHAPE_KEYS = (
     "account_name",
     "account_key",
     "container_name",
+    "blob_name",
     "permissions",
     "lifetime_seconds",
     "rotation_margin_seconds",
@@ -80,19 +83,29 @@ def needs_rotation(expiry: str | None, margin_seconds: float, now: datetime | No
 
 
 def sign(props: dict[str, Any]) -> str:
-    """The SAS token (query string without ``?``) for the inputs' container, permissions and window."""
-    from azure.storage.blob import ContainerSasPermissions, generate_container_sas
+    """The SAS token (query string without ``?``) for the inputs' container (or blob), permissions and window."""
+    from azure.storage.blob import (
+        BlobSasPermissions,
+        ContainerSasPermissions,
+        generate_blob_sas,
+        generate_container_sas,
+    )
 
     https = urlsplit(props["blob_url"]).scheme == "https"
-    return generate_container_sas(
-        account_name=props["account_name"],
-        container_name=props["container_name"],
-        account_key=props["account_key"],
-        permission=ContainerSasPermissions.from_string(props["permissions"]),
-        start=_parse(props["start"]),
-        expiry=_parse(props["expiry"]),
+    window: dict[str, Any] = {
+        "account_name": props["account_name"],
+        "container_name": props["container_name"],
+        "account_key": props["account_key"],
+        "start": _parse(props["start"]),
+        "expiry": _parse(props["expiry"]),
         # Azure: https only. Azurite listens on http, which an https-only SAS would refuse.
-        protocol="https" if https else None,
+        "protocol": "https" if https else None,
+    }
+    if props.get("blob_name"):
+        permission = BlobSasPermissions.from_string(props["permissions"])
+        return generate_blob_sas(blob_name=props["blob_name"], permission=permission, **window)
+    return generate_container_sas(
+        permission=ContainerSasPermissions.from_string(props["permissions"]), **window
     )
 
 
@@ -112,7 +125,9 @@ class ContainerSasProvider(ProviderBase):
         permissions = inputs.get("permissions") or "cw"
         if not is_unknown(permissions):
             try:
-                inputs["permissions"] = canonical_permissions(permissions)
+                # A container SAS is for output files (create + write); a blob's SAS may only read.
+                require = "" if inputs.get("blob_name") else "cw"
+                inputs["permissions"] = canonical_permissions(permissions, require)
             except ValueError as exc:
                 failures.append(CheckFailure("permissions", str(exc)))
         lifetime = inputs.get("lifetime_seconds")
@@ -156,7 +171,8 @@ class ContainerSasProvider(ProviderBase):
         token = sign(props)
         url = container_url(props["blob_url"], props["container_name"])
         outs = {k: props.get(k) for k in _INPUTS}
-        outs.update(sas_token=token, sas_url=f"{url}?{token}", container_url=url)
+        target = f"{url}/{quote(props['blob_name'])}" if props.get("blob_name") else url
+        outs.update(sas_token=token, sas_url=f"{target}?{token}", container_url=url)
         return outs
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -200,11 +216,13 @@ class ContainerSas(Resource, module="azbatch", name="ContainerSas"):
         permissions: str = "cw",
         lifetime: timedelta = timedelta(days=30),
         rotation_margin: timedelta | None = None,
+        blob_name: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """``blob_url`` is the account's blob endpoint (``https://<account>.blob.core.windows.net``).
 
-        ``rotation_margin`` defaults to a quarter of ``lifetime``, as in the stack config.
+        ``rotation_margin`` defaults to a quarter of ``lifetime``, as in the stack config. With
+        ``blob_name``, a SAS of that blob only.
         """
         if rotation_margin is None:
             rotation_margin = lifetime / 4
@@ -213,6 +231,7 @@ class ContainerSas(Resource, module="azbatch", name="ContainerSas"):
             "account_name": account_name,
             "account_key": pulumi.Output.secret(account_key),
             "container_name": container_name,
+            "blob_name": blob_name,
             "permissions": permissions,
             "lifetime_seconds": int(lifetime.total_seconds()),
             "rotation_margin_seconds": int(rotation_margin.total_seconds()),

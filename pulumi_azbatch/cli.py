@@ -46,7 +46,7 @@ def _validate(args: argparse.Namespace) -> int:
             for failure in exc.failures:
                 print(f"  {failure}")
             continue
-        pools = ", ".join(f"pool {p.id} x{p.target_dedicated_nodes}" for p in config.pools.values())
+        pools = ", ".join(f"pool {p.id} {p.scale_summary}" for p in config.pools.values())
         jobs = ", ".join(
             f"job {j.id}, {j.task_count()} task(s), container {config.container_name(name)}"
             for name, j in config.jobs.items()

@@ -9,8 +9,9 @@ key                    what
 ``azbatch:backend``    ``local`` (the Batch emulator + Azurite) or ``azure``
 ``azbatch:local``      local endpoints: ``endpoints_file`` (default ``.local/endpoints.json``)
 ``azbatch:azure``      subscription, resource group, location, Batch and storage accounts
-``azbatch:pools``      the pools by name: id (default: the name), VM size, image, node agent, nodes,
-                       slots, start task, identity
+``azbatch:pools``      the pools by name: id (default: the name), VM size, image, node agent, fixed
+                       or autoscaled dedicated and spot nodes, containers, mounts, network, users,
+                       disks, start task, identity (docs/pools.md)
 ``azbatch:storage``    the output containers' write SAS (lifetime, rotation margin, permissions);
                        each job writes to its own File Conventions container ``job-<job id>``
 ``azbatch:jobs``       the jobs by name: a :class:`~pulumi_azbatch.model.job.JobSpec` with id
@@ -57,7 +58,14 @@ from pulumi_azbatch.model.common import (
     suggest_name,
 )
 from pulumi_azbatch.model.job import JobSpec
-from pulumi_azbatch.model.pool import ImageReferenceSpec, PoolIdentitySpec, PoolSpec, StartTaskSpec
+from pulumi_azbatch.model.pool import (
+    ImageReferenceSpec,
+    PoolIdentitySpec,
+    PoolSpec,
+    StartTaskSpec,
+    container_task_problems,
+    validate_pool,
+)
 from pulumi_azbatch.model.storage import StorageSpec, canonical_permissions
 from pulumi_azbatch.model.validation import validate_job
 
@@ -340,6 +348,13 @@ def _pydantic_failures(top: str, value: Any, exc: ValidationError) -> list[Confi
     return failures
 
 
+def _pool_key(section: str, prop: str) -> str:
+    """``azbatch:<section>`` + a pool property path: ``azbatch:pools.gpu.user_accounts[0].name``."""
+    if not prop:
+        return _key(section)
+    return f"{_key(section)}{prop if prop.startswith('[') else '.' + prop}"
+
+
 def _secret_placeholder(value: Any) -> Any:
     """`{secure: ...}` values (Pulumi secrets in a stack file) become an opaque placeholder string."""
     if isinstance(value, Mapping) and set(value) == {"secure"}:
@@ -555,10 +570,9 @@ def _load_pools(
             failures.append(ConfigFailure(_key(section), f"must be a mapping, got {type(value).__name__}"))
             continue
         data = dict(value) if single else {"id": name, **value}
-        try:
-            pool = PoolSpec.model_validate(data)
-        except ValidationError as exc:
-            failures.extend(_pydantic_failures(section, data, exc))
+        pool, problems = validate_pool(data)
+        failures.extend(ConfigFailure(_pool_key(section, f.property), f.reason) for f in problems)
+        if pool is None:
             continue
         pools[name] = pool
         if backend == "local" and pool.identity is not None:
@@ -566,6 +580,13 @@ def _load_pools(
                 ConfigFailure(
                     _key(section, ["identity"]),
                     "managed identities exist only on Azure; remove it for backend 'local'",
+                )
+            )
+        if backend == "local" and pool.target_node_communication_mode is not None:
+            failures.append(
+                ConfigFailure(
+                    _key(section, ["target_node_communication_mode"]),
+                    "is set through Azure Resource Manager only; remove it for backend 'local'",
                 )
             )
         if backend == "local" and pool.node_os == "windows":
@@ -736,6 +757,9 @@ def _load_job(
         data["pool_id"] = where.id or "pool-of-another-stack"
     else:
         data["pool_id"] = "pool"  # placeholder so the job's own problems are still reported
+    for path, reason in container_task_problems(pool, data) if pool is not None else []:
+        failures.append(ConfigFailure(f"{_key(section)}.{path}", reason))
+        ok = False
     job_id = data.get("id")
     if not job_id:
         failures.append(

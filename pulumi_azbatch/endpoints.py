@@ -32,6 +32,9 @@ class Endpoints:
     blob_url: str
     storage_account_name: str
     storage_account_key: str
+    #: The container runtime the local Batch emulator runs container tasks with (``podman 4.3.1
+    #: (runc)``); None: it has none and refuses container tasks, and so does preview (docs/containers.md).
+    container_runtime: str | None = None
 
     @property
     def storage_connection_string(self) -> str:

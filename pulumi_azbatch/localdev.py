@@ -12,6 +12,8 @@ import argparse
 import contextlib
 import json
 import os
+import random
+import shlex
 import shutil
 import signal
 import socket
@@ -48,10 +50,32 @@ DEFAULT_BLOB_PORT = 10000
 DEFAULT_BATCH_PORT = 8090
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, chosen below the kernel's ephemeral range.
+
+    Port 0 would hand out an ephemeral port, and under load an outgoing connection of any process may take
+    that same port before the emulator binds it ("Address already in use"). Ports below the range are never
+    given to outgoing connections, so only another listener can race for them (`start_emulators` retries).
+    """
+    low, _ = _ephemeral_range()
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, low) if low > 20100 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free port found below the ephemeral range")
 
 
 def _require_free(port: int, what: str) -> None:
@@ -64,11 +88,15 @@ def _require_free(port: int, what: str) -> None:
             )
 
 
+class EmulatorExited(RuntimeError):
+    """An emulator process exited before it listened (for example, its port was taken meanwhile)."""
+
+
 def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with code {proc.returncode} before listening on {port}")
+            raise EmulatorExited(f"process exited with code {proc.returncode} before listening on {port}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
         time.sleep(0.05)
@@ -96,8 +124,11 @@ def azurite_command(port: int, data_dir: Path) -> list[str]:
     ]
 
 
-def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = None) -> list[str]:
-    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs.
+def batch_emulator_command(
+    port: int, data_dir: Path, blob_url: str | None = None, container_runtime: str | None = None
+) -> list[str]:
+    """The emulator's command line; with `blob_url` (Azurite's) its portal shows persisted outputs;
+    `container_runtime` is its `--container-runtime` (default: the emulator's own, `auto`).
 
     Writes the account key to `<data_dir>/.account-key` (mode 0600) and names that file: a command
     line is readable by every local process, tasks included, and tasks never inherit this file.
@@ -136,7 +167,16 @@ def batch_emulator_command(port: int, data_dir: Path, blob_url: str | None = Non
         "--account-key-file",
         str(key_file),
         *storage,
+        *(["--container-runtime", container_runtime] if container_runtime else []),
     ]
+
+
+def emulator_container_runtime(batch_url: str) -> str | None:
+    """What the running Batch emulator runs container tasks with (its health route), or None."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"{batch_url}/_localbatch/health", timeout=10) as answer:  # noqa: S310
+        return json.loads(answer.read()).get("containerRuntime")
 
 
 @dataclass
@@ -159,6 +199,25 @@ class Emulators:
                     proc.wait()
 
 
+def node_environment(state_dir: Path) -> dict[str, str]:
+    """The Batch emulator's environment, which its nodes' tasks inherit: ``python3`` is this interpreter.
+
+    A node image on Azure brings its own Python; the emulator's nodes are this machine, whose system
+    ``python3`` may lack pip and ``azure-storage-blob``. A ``python3`` wrapper of the interpreter
+    running the emulator (the project's virtualenv: pip and ``azure-storage-blob`` included) comes
+    first on PATH, like an image with them preinstalled; nothing else of the virtualenv is on PATH.
+    This is what ``file_conventions.library_dependencies: preinstalled`` relies on locally.
+    """
+    node_bin = state_dir / "node-bin"
+    node_bin.mkdir(parents=True, exist_ok=True)
+    wrapper = node_bin / "python3"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    wrapper.chmod(0o755)
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(node_bin), env.get("PATH") or os.defpath])
+    return env
+
+
 def start_emulators(
     state_dir: Path,
     *,
@@ -166,10 +225,40 @@ def start_emulators(
     batch_port: int | None = None,
     batch: bool = True,
     log_dir: Path | None = None,
+    container_runtime: str | None = None,
 ) -> Emulators:
-    """Start Azurite (blob) and, unless `batch=False`, the Batch emulator with data under `state_dir`."""
-    blob_port = blob_port or free_port()
-    batch_port = batch_port or free_port()
+    """Start Azurite (blob) and, unless `batch=False`, the Batch emulator with data under `state_dir`
+    (`container_runtime`: its `--container-runtime`; the endpoints say what it found).
+
+    Ports left to this function are chosen free; if another listener takes one before an emulator binds
+    it, the emulator exits at once and the start is tried again on new ports (fixed ports fail at once).
+    """
+    attempts = 1 if (blob_port or batch_port) else 3
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_emulators_once(
+                state_dir,
+                blob_port or free_port(),
+                batch_port or free_port(),
+                batch=batch,
+                log_dir=log_dir,
+                container_runtime=container_runtime,
+            )
+        except EmulatorExited:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_emulators_once(
+    state_dir: Path,
+    blob_port: int,
+    batch_port: int,
+    *,
+    batch: bool,
+    log_dir: Path | None,
+    container_runtime: str | None,
+) -> Emulators:
     _require_free(blob_port, "Azurite")
     if batch:
         _require_free(batch_port, "the Batch emulator")
@@ -189,8 +278,12 @@ def start_emulators(
             (state_dir / "batch").mkdir(parents=True, exist_ok=True)
             batch_proc = subprocess.Popen(
                 batch_emulator_command(
-                    batch_port, state_dir / "batch", f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}"
+                    batch_port,
+                    state_dir / "batch",
+                    f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}",
+                    container_runtime,
                 ),
+                env=node_environment(state_dir),
                 stdout=open(log_dir / "localbatch.log", "ab"),  # noqa: SIM115
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -206,6 +299,7 @@ def start_emulators(
         blob_url=f"http://127.0.0.1:{blob_port}/{AZURITE_ACCOUNT_NAME}",
         storage_account_name=AZURITE_ACCOUNT_NAME,
         storage_account_key=AZURITE_ACCOUNT_KEY,
+        container_runtime=emulator_container_runtime(f"http://127.0.0.1:{batch_port}") if batch else None,
     )
     return Emulators(endpoints, azurite, batch_proc)
 
@@ -351,6 +445,8 @@ def _cmd_start(args: argparse.Namespace) -> int:
     print(f"Azurite blob service   {emulators.endpoints.blob_url}  (pid {emulators.azurite.pid})")
     print(f"Batch emulator         {emulators.endpoints.batch_url}  (pid {emulators.batch.pid})")
     print(f"Batch emulator portal  {emulators.endpoints.batch_url}/portal/")
+    runtime = emulators.endpoints.container_runtime
+    print(f"container tasks        {'run with ' + runtime if runtime else 'refused: no container runtime'}")
     print(f"endpoints written to   {LOCAL_DIR / 'endpoints.json'}")
     return 0
 
@@ -458,6 +554,51 @@ def _cmd_env(_: argparse.Namespace) -> int:
     return 0
 
 
+#: The local image container tasks use offline (stacks/Pulumi.containers.yaml, the container tests):
+#: a static busybox (Debian's busybox-static) and nothing else, imported into the engine's store.
+LOCAL_IMAGE = "localhost/azbatch-busybox:local"
+_BUSYBOX_COMMANDS = ("sh", "echo", "cat", "ls", "env", "pwd", "hostname", "sleep", "test", "[", "grep", "wc")
+
+
+def local_container_image(engine: str = "podman", busybox: str = "/bin/busybox") -> str | None:
+    """Import :data:`LOCAL_IMAGE` into ``engine``'s image store unless it is there; its name, or None
+    when the engine or a static ``busybox`` is missing (no registry is needed: nothing is pulled)."""
+    import tarfile
+    import tempfile
+
+    found = shutil.which(engine)
+    if found is None:
+        return None
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "timeout": 60}
+    if subprocess.run([found, "image", "inspect", LOCAL_IMAGE], check=False, **quiet).returncode == 0:  # type: ignore[call-overload]
+        return LOCAL_IMAGE
+    binary = Path(busybox)
+    if not binary.is_file() or b"ld-linux" in binary.read_bytes()[:4096]:
+        return None  # not there, or not static: it would not run alone in the image
+    with tempfile.TemporaryDirectory() as tmp:
+        tar_path = Path(tmp) / "rootfs.tar"
+        with tarfile.open(tar_path, "w") as tar:
+            for folder in ("bin", "tmp", "etc"):
+                info = tarfile.TarInfo(folder)
+                info.type, info.mode = tarfile.DIRTYPE, 0o1777 if folder == "tmp" else 0o755
+                tar.addfile(info)
+            tar.add(binary, "bin/busybox")
+            for name in _BUSYBOX_COMMANDS:
+                link = tarfile.TarInfo(f"bin/{name}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
+        done = subprocess.run([found, "import", str(tar_path), LOCAL_IMAGE], check=False, **quiet)  # type: ignore[call-overload]
+    return LOCAL_IMAGE if done.returncode == 0 else None
+
+
+def _cmd_image(_: argparse.Namespace) -> int:
+    image = local_container_image()
+    print(
+        image or "no local image: needs podman and a static busybox (apt-get install podman busybox-static)"
+    )
+    return 0 if image else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pulumi_azbatch.localdev")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -467,6 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     start.set_defaults(func=_cmd_start)
     sub.add_parser("stop", help="stop the emulators started by `start`").set_defaults(func=_cmd_stop)
     sub.add_parser("env", help="print the engine environment as shell exports").set_defaults(func=_cmd_env)
+    sub.add_parser("image", help=f"import {LOCAL_IMAGE} for container tasks").set_defaults(func=_cmd_image)
     for name, func, text in (
         ("up", _cmd_up, "pulumi up of a stack, then the report"),
         ("down", _cmd_down, "pulumi destroy of a stack, with release exit codes"),

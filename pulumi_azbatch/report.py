@@ -3,14 +3,17 @@
 Per pool: its id and nodes. Per job: state and task counts; failed tasks first, each with its exit
 code, failure and the tail of its stderr; per node, the job preparation and release task results
 (and, where a job preparation task wrote the JobPrepRelease sample's shared file, its contents);
-then the outputs in the job's container summarised per task and kind (``$TaskOutput``, ``$TaskLog``,
-``$JobLog``...), not blob by blob, so a job of hundreds of tasks gives a page, not a listing. Facts
+then the outputs of the job's current run summarised per task and kind (``$TaskOutput``, ``$TaskLog``,
+``$JobLog``...) by the File Conventions reader (``batch_file_conventions.OutputReader``), not blob by
+blob, so a job of hundreds of tasks gives a page, not a listing, and the earlier runs of the job id
+kept apart under ``$PreviousRuns/`` (``previous_outputs``) are named, not mixed in. Facts
 are read live from the Batch data plane and the blob containers, using the stack's outputs (the
 ``pools``/``jobs`` maps, or the single-workload outputs of older stacks) to find them. A fact that
 cannot be read is one line saying so (the service's error code and message), never a traceback.
 
-May import: the Azure SDKs, :mod:`pulumi_azbatch.dynamic_providers.lifecycle` (the provider's own
-readers of task counts, failed tasks, stderr tails and node results).
+May import: the Azure SDKs, ``batch_file_conventions`` (the reader),
+:mod:`pulumi_azbatch.dynamic_providers.lifecycle` (the provider's own readers of task counts, failed
+tasks, stderr tails and node results).
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import AzureError, ResourceNotFoundError
+from batch_file_conventions import KindSummary, OutputReader
 
 SHARED_FILE = "shared/job_prep_and_release.txt"
 RELEASE_LINE = re.compile(
@@ -82,7 +86,10 @@ class JobReport:
     failed: list[FailedTask] = field(default_factory=list)
     nodes: list[NodeReport] = field(default_factory=list)
     container: str = ""
-    blobs: list[BlobReport] = field(default_factory=list)
+    #: the current run's outputs per task and kind (``task_id`` None: the job's own, e.g. ``JobLog``)
+    outputs: list[KindSummary] = field(default_factory=list)
+    #: earlier runs of this job id kept apart in the container (``$PreviousRuns/<run>/``), oldest first
+    previous_runs: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     portal_url: str | None = None
 
@@ -114,7 +121,7 @@ class JobReport:
             if node.shared_file is not None:
                 lines.append(f"    {SHARED_FILE}:")
                 lines += [f"      {line}" for line in node.shared_file.rstrip("\n").splitlines()]
-        lines += [f"  {line}" for line in summarise_outputs(self.container, self.blobs)]
+        lines += [f"  {line}" for line in summarise_outputs(self.container, self.outputs, self.previous_runs)]
         if self.portal_url:
             lines.append(f"  Portal: {self.portal_url}")
         return lines
@@ -141,8 +148,8 @@ class StackReport:
         return self.jobs[0].nodes if len(self.jobs) == 1 else []
 
     @property
-    def blobs(self) -> list[BlobReport]:
-        return self.jobs[0].blobs if len(self.jobs) == 1 else []
+    def outputs(self) -> list[KindSummary]:
+        return self.jobs[0].outputs if len(self.jobs) == 1 else []
 
     @property
     def container(self) -> str:
@@ -157,42 +164,47 @@ def _size(n: float) -> str:
     return f"{n:.1f} GB"
 
 
-def summarise_outputs(container: str, blobs: list[BlobReport]) -> list[str]:
-    """Outputs per task and kind (``{taskId}/$TaskOutput/...``), job-level kinds (``$JobLog/...``) apart.
+def summarise_outputs(
+    container: str, outputs: list[KindSummary], previous_runs: Sequence[str] = ()
+) -> list[str]:
+    """The current run's outputs per task and kind, the job's own kinds (``$JobLog``...) first.
 
-    Up to :data:`LISTED_TASKS` tasks are listed one by one; more are summed per kind.
+    Up to :data:`LISTED_TASKS` tasks are listed one by one; more are summed per kind. Earlier runs
+    kept apart in the container are named last.
     """
-    total = sum(b.size for b in blobs)
-    lines = [f"Outputs in container {container}: {len(blobs)} blob(s), {_size(total)}"]
-    per_task: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    job_level: dict[str, list[int]] = defaultdict(list)
-    for blob in blobs:
-        first, _, rest = blob.name.partition("/")
-        if first.startswith("$"):
-            job_level[first].append(blob.size)
+    count = sum(o.count for o in outputs)
+    lines = [
+        f"Outputs in container {container} (current run): {count} blob(s), {_size(sum(o.size for o in outputs))}"
+    ]
+    per_task: dict[str, list[KindSummary]] = defaultdict(list)
+    for output in outputs:
+        if output.task_id is None:
+            lines.append(f"  ${output.kind}: {output.count} blob(s), {_size(output.size)}")
         else:
-            kind = rest.partition("/")[0] if rest.startswith("$") else "(other)"
-            per_task[first][kind].append(blob.size)
+            per_task[output.task_id].append(output)
 
-    def kinds(groups: dict[str, list[int]]) -> str:
-        return ", ".join(f"{k} {len(v)} blob(s) {_size(sum(v))}" for k, v in sorted(groups.items()))
+    def kinds(groups: list[KindSummary]) -> str:
+        return ", ".join(f"${o.kind} {o.count} blob(s) {_size(o.size)}" for o in groups)
 
-    for kind, sizes in sorted(job_level.items()):
-        lines.append(f"  {kind}: {len(sizes)} blob(s), {_size(sum(sizes))}")
     if len(per_task) <= LISTED_TASKS:
         lines += [f"  {task}: {kinds(groups)}" for task, groups in sorted(per_task.items())]
     else:
-        by_kind: dict[str, list[int]] = defaultdict(list)
-        tasks_of_kind: dict[str, int] = defaultdict(int)
+        by_kind: dict[str, list[KindSummary]] = defaultdict(list)
         for groups in per_task.values():
-            for kind, sizes in groups.items():
-                by_kind[kind] += sizes
-                tasks_of_kind[kind] += 1
+            for output in groups:
+                by_kind[output.kind].append(output)
         lines.append(f"  {len(per_task)} tasks with outputs ({', '.join(sorted(per_task)[:3])}, ...):")
-        for kind, sizes in sorted(by_kind.items()):
+        for kind, found in sorted(by_kind.items()):
             lines.append(
-                f"    {kind}: {tasks_of_kind[kind]} task(s), {len(sizes)} blob(s), {_size(sum(sizes))}"
+                f"    ${kind}: {len(found)} task(s), {sum(o.count for o in found)} blob(s), "
+                f"{_size(sum(o.size for o in found))}"
             )
+    if previous_runs:
+        shown = ", ".join(previous_runs[-3:])
+        lines.append(
+            f"  Earlier runs of this job id, kept apart under $PreviousRuns/: {len(previous_runs)} ({shown}); "
+            "OutputReader(...).previous_run(name) reads one"
+        )
     return lines
 
 
@@ -297,12 +309,10 @@ def _read_job(
             )
         )
     if section.container:
-        client = blobs.get_container_client(section.container)
-        section.blobs = _attempt(
-            problems,
-            f"container {section.container}",
-            lambda: [BlobReport(b.name, int(b.size)) for b in client.list_blobs()],
-            [],
+        reader = OutputReader(blobs.get_container_client(section.container))
+        section.outputs = _attempt(problems, f"container {section.container}", reader.summary, [])
+        section.previous_runs = _attempt(
+            problems, f"earlier runs in container {section.container}", reader.previous_runs, []
         )
     if backend == "local":
         section.portal_url = f"{batch_url.rstrip('/')}/portal/jobs/{job_id}"

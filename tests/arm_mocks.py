@@ -78,7 +78,11 @@ class ArmMocks(pulumi.runtime.Mocks):
         if args.token == "azure-native:batch:listBatchAccountKeys":
             return {"accountName": args.args["accountName"], "primary": BATCH_KEY, "secondary": "x"}, []
         if args.token == "azure-native:batch:getBatchAccount":
-            return {"accountEndpoint": f"{args.args['accountName']}.westeurope.batch.azure.com"}, []
+            name = args.args["accountName"]
+            return {
+                "accountEndpoint": f"{name}.westeurope.batch.azure.com",
+                "id": f"/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/{name}",
+            }, []
         if args.token == "azure-native:storage:getStorageAccount":
             return {
                 "primaryEndpoints": {"blob": f"https://{args.args['accountName']}.blob.core.windows.net/"}

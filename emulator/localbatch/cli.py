@@ -21,6 +21,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from .containers import CHOICES as CONTAINER_CHOICES
+from .containers import detect as detect_containers
 from .server import make_server
 from .service import BatchService
 from .timing import MODES, make_timing
@@ -76,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
         help="multiply every realistic duration (and resizeTimeout) by this factor, e.g. 0.01 in tests",
     )
     serve.add_argument(
+        "--container-runtime",
+        choices=CONTAINER_CHOICES,
+        default=os.environ.get("LOCALBATCH_CONTAINER_RUNTIME", "auto"),
+        help="run container pools' tasks with podman or docker (auto: whichever works; none: refuse "
+        "container pools and tasks, as when no runtime is installed)",
+    )
+    serve.add_argument(
         "--clock-control",
         action="store_true",
         default=os.environ.get("LOCALBATCH_CLOCK_CONTROL", "") in ("1", "true", "yes"),
@@ -122,8 +131,19 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"localbatch: {exc}", file=sys.stderr)
         return 2
+    try:
+        containers = detect_containers(args.container_runtime)
+    except RuntimeError as exc:
+        print(f"localbatch: {exc}", file=sys.stderr)
+        return 2
+    print(
+        "localbatch: container tasks "
+        + (f"run with {containers.name}" if containers else "are refused (no container runtime)"),
+        file=sys.stderr,
+    )
     service = BatchService(
         args.data_dir,
+        container_runtime=containers,
         account_name=args.account_name,
         max_nodes=args.max_nodes,
         applications_dir=args.applications_dir,

@@ -19,7 +19,12 @@ Failure reporting contract (what the model can rely on):
   and adds `FailureExitCode` itself (`exit_code_failure_info()` builds that body).
 - A killed process reports `exit_code = 128 + signal` (137 for SIGKILL), as a Linux shell would.
 
-May import: `orphans` (the on-disk registry of running process groups that a restart reaps), `wire` (the clock).
+A task with a `TaskRun.container` runs the same way, its process being the container engine's
+`run` command (see `containers`); a kill also removes the container, which the engine keeps alive
+otherwise.
+
+May import: `orphans` (the on-disk registry of running process groups that a restart reaps),
+`containers` (the engine command of a container task), `wire` (the clock).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from . import orphans, wire
+from .containers import TaskContainer, environment_names
 
 # The user name Batch's Linux agent runs tasks as (observed in real printenv output).
 AUTO_USER_NAME = "_azbatch"
@@ -70,6 +76,8 @@ class TaskRun:
     # A failureInfo to report instead of launching (a Windows pool's command line: see
     # `windows_launch_failure`).
     launch_failure: dict[str, Any] | None = None
+    # Run the command line in this container (a task with `containerSettings`), else as a process.
+    container: TaskContainer | None = None
 
     @property
     def working_dir(self) -> Path:
@@ -487,6 +495,8 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
         if not argv:
             info = failure_info("usererror", "CommandLaunchFailed", "The command line is empty")
             return ProcessResult(None, start, _utcnow(), info)
+        if run.container is not None:
+            argv = run.container.command(argv, environment_names(run.environment), wd)
         _become_subreaper()
         token = f"{uuid.uuid4().hex} {run.node_root}"
         env = {**run.environment, orphans.TASK_TOKEN_VAR: token}
@@ -600,6 +610,13 @@ class Reaper:
         process.ended = ended
         process.timed_out = timed_out
         _end_task_processes(process.token, process.pid)
+        container = process.run.container
+        if container is not None:
+            # The engine keeps a container running when its `run` client dies: remove it too, off
+            # this lock (the engine takes a moment).
+            threading.Thread(
+                target=container.runtime.remove, args=(container.name,), name="localbatch-ctr-rm", daemon=True
+            ).start()
 
     def close(self) -> None:
         """Let the thread end once nothing is left to wait for (the caller kills what still runs)."""

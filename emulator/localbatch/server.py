@@ -261,6 +261,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     "url": service.base_url,
                     "pools": len(service.pools),
                     "jobs": len(service.jobs),
+                    # What runs container tasks (None: container pools and tasks are refused).
+                    "containerRuntime": service.container_runtime.name if service.container_runtime else None,
                 },
             )
         if route == "faults":

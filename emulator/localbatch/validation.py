@@ -196,8 +196,20 @@ def check_task_like(spec: Any, name: str) -> None:
         raise missing_property(f"{name}.commandLine")
     check_text(spec, "commandLine", label=f"{name}.commandLine")
     check_text(spec, "displayName", MAX_DISPLAY_NAME, f"{name}.displayName")
-    if spec.get("containerSettings"):
-        raise unsupported_property(f"{name}.containerSettings", "Container tasks are not emulated locally.")
+    settings = spec.get("containerSettings")
+    if settings is not None:
+        if not isinstance(settings, dict):
+            raise invalid_property(
+                f"{name}.containerSettings", _shown(settings), "The value must be an object."
+            )
+        if not settings.get("imageName"):
+            raise missing_property(f"{name}.containerSettings.imageName")
+        check_enum(
+            settings,
+            "workingDirectory",
+            ("taskworkingdirectory", "containerimagedefault"),
+            "taskWorkingDirectory",
+        )
     check_name_values(spec, "environmentSettings")
     for rf in check_list(spec, "resourceFiles"):
         problem = resource_file_problem(rf)
@@ -755,8 +767,9 @@ def check_user_accounts(body: Doc) -> None:
 
 def pool_body(body: Doc) -> PoolBody:
     """Check a pool-create body. Windows (cloud service or Windows node agent), disk encryption,
-    mounts, user accounts and network settings are accepted as Azure accepts them (see
-    docs/emulator-operations.md for what each does locally); container configuration is refused."""
+    mounts, user accounts, network settings and container configuration are accepted as Azure accepts
+    them (see docs/emulator-operations.md for what each does locally; containers need a runtime: the
+    service refuses them without one, see `container_properties`)."""
     pool_id = check_id(body.get("id"))
     check_text(body, "displayName", MAX_DISPLAY_NAME)
     check_name_values(body, "metadata")
@@ -775,11 +788,11 @@ def pool_body(body: Doc) -> PoolBody:
             raise missing_property("virtualMachineConfiguration.imageReference")
         if not vmc.get("nodeAgentSKUId"):
             raise missing_property("virtualMachineConfiguration.nodeAgentSKUId")
-        if vmc.get("containerConfiguration"):
-            raise unsupported_property(
-                "virtualMachineConfiguration.containerConfiguration",
-                "Container pools are not emulated locally.",
-            )
+        containers = vmc.get("containerConfiguration")
+        if containers is not None:
+            if not isinstance(containers, dict) or not containers.get("type"):
+                raise missing_property("virtualMachineConfiguration.containerConfiguration.type")
+            check_enum(containers, "type", ("dockercompatible", "cricompatible"), "dockercompatible")
     check_mounts(body)
     check_user_accounts(body)
     slots = check_int(body, "taskSlotsPerNode", 1, 1, 256)
@@ -994,6 +1007,31 @@ def task_replace_constraints(body: Doc, job_doc: Doc) -> Doc:
     job_retries = job_task_retries(job_doc)
     retries = check_int(constraints, "maxTaskRetryCount", job_retries, -1, 100)
     return constraints_with_defaults({**constraints, "maxTaskRetryCount": retries}, job_retries)
+
+
+#: The properties that ask for containers: a pool's and a task's.
+_CONTAINER_KEYS = ("containerConfiguration", "containerSettings")
+
+
+def container_properties(body: Any, prefix: str = "") -> list[str]:
+    """The property paths of ``body`` that ask for containers (``containerConfiguration`` of a pool,
+    ``containerSettings`` of any task in it), e.g. ``jobPreparationTask.containerSettings``; the
+    service refuses them when it has no container runtime."""
+    found: list[str] = []
+    items: Any = (
+        body.items()
+        if isinstance(body, dict)
+        else ((None, v) for v in body)
+        if isinstance(body, list)
+        else ()
+    )
+    for key, value in items:
+        path = prefix if key is None else (f"{prefix}.{key}" if prefix else str(key))
+        if key in _CONTAINER_KEYS and value:
+            found.append(path)
+        elif isinstance(value, dict | list):
+            found.extend(container_properties(value, path))
+    return found
 
 
 # ---- job schedules ------------------------------------------------------------------------------

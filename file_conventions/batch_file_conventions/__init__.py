@@ -10,16 +10,21 @@ Pulumi: it depends on ``azure-storage-blob`` only. The package owns the naming r
 from __future__ import annotations
 
 from .naming import (
+    LIBRARY_PREFIX,
+    PREVIOUS_RUNS_PREFIX,
     JobOutputKind,
     TaskOutputKind,
+    is_current_run_blob,
     job_output_container_name,
     job_output_path,
     job_output_prefix,
     normalize_relative_path,
+    parse_output_name,
+    previous_run_prefix,
     task_output_path,
     task_output_prefix,
 )
-from .reader import OutputReader
+from .reader import KindSummary, OutputReader
 from .storage import (
     CONTAINER_URL_ENV,
     JOB_ID_ENV,
@@ -34,9 +39,12 @@ __all__ = [
     "CONTAINER_URL_ENV",
     "DEFAULT_FLUSH_INTERVAL",
     "JOB_ID_ENV",
+    "LIBRARY_PREFIX",
+    "PREVIOUS_RUNS_PREFIX",
     "TASK_ID_ENV",
     "JobOutputKind",
     "JobOutputStorage",
+    "KindSummary",
     "OutputFile",
     "OutputReader",
     "TaskOutputKind",
@@ -45,7 +53,10 @@ __all__ = [
     "job_output_container_name",
     "job_output_path",
     "job_output_prefix",
+    "is_current_run_blob",
     "normalize_relative_path",
+    "parse_output_name",
+    "previous_run_prefix",
     "task_output_path",
     "task_output_prefix",
 ]

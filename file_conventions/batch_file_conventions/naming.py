@@ -18,9 +18,17 @@ paths are rejected and leading ``../`` (and ``./``) segments are stripped one af
 library re-applies its strip to the original string, so ``../../x`` never terminates there; here it
 gives ``x``.
 
+Two top-level names are reserved for what is not an output of the job's current run (so the job
+kinds ``Library`` and ``PreviousRuns`` are refused): ``$Library/`` (:data:`LIBRARY_PREFIX`, the
+``batch-file-conventions`` wheel the job's preparation task installs on the nodes) and
+``$PreviousRuns/<run>/`` (:data:`PREVIOUS_RUNS_PREFIX`, :func:`previous_run_prefix`: the outputs of
+an earlier job of the same id, moved there when the job was created again). Readers skip both by
+default (:func:`is_current_run_blob`).
+
 Public API: ``TaskOutputKind``, ``JobOutputKind``, ``job_output_container_name``,
 ``task_output_prefix``, ``task_output_path``, ``job_output_prefix``, ``job_output_path``,
-``normalize_relative_path``. Nothing here talks to Azure.
+``normalize_relative_path``, ``LIBRARY_PREFIX``, ``PREVIOUS_RUNS_PREFIX``, ``previous_run_prefix``,
+``is_current_run_blob``, ``parse_output_name``. Nothing here talks to Azure.
 """
 
 from __future__ import annotations
@@ -30,15 +38,27 @@ import re
 from typing import ClassVar
 
 __all__ = [
+    "LIBRARY_PREFIX",
+    "PREVIOUS_RUNS_PREFIX",
     "JobOutputKind",
     "TaskOutputKind",
     "job_output_container_name",
     "job_output_path",
     "job_output_prefix",
+    "is_current_run_blob",
     "normalize_relative_path",
+    "parse_output_name",
+    "previous_run_prefix",
     "task_output_path",
     "task_output_prefix",
 ]
+
+#: The wheel of this library, as the job's preparation task downloads it: ``$Library/<sha>/<wheel>``.
+LIBRARY_PREFIX = "$Library/"
+#: Outputs of earlier runs of a job id: ``$PreviousRuns/<run>/<blob name as it was>``.
+PREVIOUS_RUNS_PREFIX = "$PreviousRuns/"
+_RESERVED_JOB_KINDS = frozenset(p[1:-1] for p in (LIBRARY_PREFIX, PREVIOUS_RUNS_PREFIX))
+_RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 # 63 (the container-name limit) minus len("job-").
 _MAX_FAST_PATH_ID_LENGTH = 59
@@ -202,9 +222,44 @@ def task_output_path(task_id: str, kind: TaskOutputKind | str, relative_path: st
 
 def job_output_prefix(kind: JobOutputKind | str) -> str:
     """The blob prefix of a job's outputs of one kind, without a trailing slash: ``$<kind>``."""
-    return f"${_check_kind_text(str(kind))}"
+    text = _check_kind_text(str(kind))
+    if text in _RESERVED_JOB_KINDS:
+        raise ValueError(
+            f"job output kind {text!r} is reserved (${text}/ holds no outputs of the current run)"
+        )
+    return f"${text}"
 
 
 def job_output_path(kind: JobOutputKind | str, relative_path: str) -> str:
     """The blob name of one job output: ``$<kind>/<normalised relative path>``, e.g. ``$JobOutput/out/merged.txt``."""
     return f"{job_output_prefix(kind)}/{normalize_relative_path(relative_path)}"
+
+
+def previous_run_prefix(run: str) -> str:
+    """The prefix an earlier run's blobs are moved under, with a trailing slash: ``$PreviousRuns/<run>/``."""
+    if not isinstance(run, str) or not _RUN_NAME.match(run):
+        raise ValueError(f"run name {run!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    return f"{PREVIOUS_RUNS_PREFIX}{run}/"
+
+
+def is_current_run_blob(blob_name: str) -> bool:
+    """False for the library wheel and earlier runs' blobs, True for everything else in the container."""
+    return not blob_name.startswith((LIBRARY_PREFIX, PREVIOUS_RUNS_PREFIX))
+
+
+def parse_output_name(blob_name: str) -> tuple[str | None, str, str] | None:
+    """``(task id, kind, path)`` of a blob named by the conventions (task id None for a job output).
+
+    None for anything else: the library wheel, earlier runs' archives, names not laid out by kind
+    (``inputs/data.txt``). ``parse_output_name("task-1/$TaskLog/stdout.txt")`` is
+    ``("task-1", "TaskLog", "stdout.txt")``.
+    """
+    if not is_current_run_blob(blob_name):
+        return None
+    first, _, rest = blob_name.partition("/")
+    if first.startswith("$") and len(first) > 1 and rest:
+        return None, first[1:], rest
+    kind, _, path = rest.partition("/")
+    if first and kind.startswith("$") and len(kind) > 1 and path:
+        return first, kind[1:], path
+    return None

@@ -132,10 +132,15 @@ class OutputFile:
 
 
 class _OutputStorage:
-    """What job and task storage share: a container, a prefix per kind, save/list/get."""
+    """What job and task storage share: a container, a prefix per kind, save/list/get.
 
-    def __init__(self, container: ContainerClient) -> None:
+    ``root`` (default none) puts every name under a prefix: ``previous_run_prefix(run)`` reads the
+    outputs of an earlier run of the job, moved there when the job was created again.
+    """
+
+    def __init__(self, container: ContainerClient, *, root: str = "") -> None:
         self.container = container
+        self.root = root
 
     def _prefix(self, kind: str) -> str:
         raise NotImplementedError
@@ -260,8 +265,8 @@ class TaskOutputStorage(_OutputStorage):
     (:meth:`from_environment`). As with .NET, the container must already exist.
     """
 
-    def __init__(self, container: ContainerClient, task_id: str) -> None:
-        super().__init__(container)
+    def __init__(self, container: ContainerClient, task_id: str, *, root: str = "") -> None:
+        super().__init__(container, root=root)
         task_output_prefix(task_id, TaskOutputKind.TASK_OUTPUT)  # validates the id
         self.task_id = task_id
 
@@ -283,7 +288,7 @@ class TaskOutputStorage(_OutputStorage):
         )
 
     def _prefix(self, kind: str) -> str:
-        return task_output_prefix(self.task_id, kind)
+        return self.root + task_output_prefix(self.task_id, kind)
 
     def track(
         self,
@@ -333,7 +338,7 @@ class JobOutputStorage(_OutputStorage):
         return cls.from_container_url(_from_env(CONTAINER_URL_ENV, environ))
 
     def _prefix(self, kind: str) -> str:
-        return job_output_prefix(kind)
+        return self.root + job_output_prefix(kind)
 
     def prepare(self) -> bool:
         """Create the container if it does not exist (private access); True if it was created.
@@ -347,5 +352,5 @@ class JobOutputStorage(_OutputStorage):
         return True
 
     def task(self, task_id: str) -> TaskOutputStorage:
-        """The storage of one task of this job (same container)."""
-        return TaskOutputStorage(self.container, task_id)
+        """The storage of one task of this job (same container, same root)."""
+        return TaskOutputStorage(self.container, task_id, root=self.root)

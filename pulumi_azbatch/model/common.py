@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from azure.batch import models as batch_models
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -416,6 +416,10 @@ class SpecModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=False)
 
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, ("<secret>" if name in SECRET_FIELD_NAMES and value is not None else value)
+
 
 class IdentityReferenceSpec(SpecModel):
     """A user-assigned managed identity of the pool (``identityReference``), by ARM resource id."""
@@ -427,3 +431,41 @@ class IdentityReferenceSpec(SpecModel):
     def to_sdk(self) -> batch_models.BatchNodeIdentityReference:
         """The SDK ``BatchNodeIdentityReference``."""
         return batch_models.BatchNodeIdentityReference(resource_id=self.resource_id)
+
+    def to_arm(self) -> Any:
+        """The azure-native ``batch.ComputeNodeIdentityReferenceArgs``."""
+        from pulumi_azure_native import batch
+
+        return batch.ComputeNodeIdentityReferenceArgs(resource_id=self.resource_id)
+
+
+# --------------------------------------------------------------------------------------------------
+# Secrets and container images
+# --------------------------------------------------------------------------------------------------
+
+#: A password, key or SAS: hidden from ``repr`` (so from error messages), marked in the JSON Schema.
+Secret = Annotated[str, Field(json_schema_extra={"writeOnly": True, "x-secret": True})]
+#: The names of :data:`Secret` fields, whose values ``repr`` (and so every error message) hides.
+SECRET_FIELD_NAMES = frozenset({"password", "account_key", "sas_key", "ssh_private_key"})
+
+# A Docker image reference: [host[:port]/]path[:tag][@digest], path components lower case.
+_IMAGE = re.compile(
+    r"^(?:(?P<host>[A-Za-z0-9.-]+(?::\d+)?)/)?"
+    r"(?P<path>[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(?:@(?P<digest>[A-Za-z0-9]+:[A-Fa-f0-9]{32,}))?$"
+)
+
+
+def check_image_name(value: str) -> str:
+    """A field validator: ``value`` must be a Docker image reference (``[registry/]repo[:tag][@digest]``)."""
+    if not value or not _IMAGE.match(value):
+        hint = " (repository names are lower case)" if value != value.lower() else ""
+        raise error(
+            f"{value!r} is not a container image reference [registry[:port]/]repository[:tag][@digest]{hint}"
+        )
+    return value
+
+
+#: A container image reference, checked with :func:`check_image_name`.
+ImageName = Annotated[str, AfterValidator(check_image_name)]

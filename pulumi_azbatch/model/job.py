@@ -11,6 +11,7 @@ pydantic, ``azure.batch.models``.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -75,6 +76,14 @@ WaitFor = Annotated[
     Literal["none", "preparation", "tasks"],
     BeforeValidator(choice("wait_for value", ["none", "preparation", "tasks"])),
 ]
+PreviousOutputs = Annotated[
+    Literal["keep_apart", "delete", "mix"],
+    BeforeValidator(choice("previous_outputs value", ["keep_apart", "delete", "mix"])),
+]
+LibraryDependencies = Annotated[
+    Literal["index", "preinstalled"],
+    BeforeValidator(choice("library_dependencies value", ["index", "preinstalled"])),
+]
 NodeOs = Annotated[
     Literal["linux", "windows"], BeforeValidator(choice("node_os value", ["linux", "windows"]))
 ]
@@ -116,10 +125,29 @@ class FileConventionsSpec(SpecModel):
     it must outlive the longest task, and it is kept short because every task can read it from its
     environment). The variable is set when a task is added, so a re-signed SAS reaches the tasks
     added after it. The URL is a secret in the state.
+
+    ``install_library`` (default false) installs the library on every node the way an Azure user
+    would: its wheel is uploaded to ``$Library/`` in the job's container and handed, with a read SAS
+    of that one blob, as a resource file to the job preparation task, which pip-installs it into
+    ``$AZ_BATCH_NODE_SHARED_DIR/batch-file-conventions`` before the user's own preparation command
+    (or as the whole preparation task). ``library_dependencies``: ``index`` (default) lets pip fetch
+    ``azure-storage-blob`` from the package index (PyPI on Azure); ``preinstalled`` installs offline
+    (``--no-index --no-deps``) for nodes whose ``python3`` already has it (the local emulator, a
+    custom image).
     """
 
     sas_lifetime: timedelta = Field(default=timedelta(days=1), description="ISO-8601 (P1D) or seconds.")
     sas_permissions: str = Field(default="cw", description="Container SAS letters; must include c and w.")
+    install_library: bool = Field(
+        default=False,
+        description="Install batch-file-conventions on the nodes through the job preparation task "
+        "(into $AZ_BATCH_NODE_SHARED_DIR/batch-file-conventions).",
+    )
+    library_dependencies: LibraryDependencies = Field(
+        default="index",
+        description="index: pip fetches azure-storage-blob (PyPI); preinstalled: offline, the node's "
+        "python3 has it.",
+    )
 
     _positive = field_validator("sas_lifetime")(positive_duration)
 
@@ -144,6 +172,11 @@ class JobSpec(SpecModel):
 
     ``file_conventions`` (:class:`FileConventionsSpec`) hands the tasks that container with a short
     write SAS through the environment, for the ``batch-file-conventions`` library.
+
+    ``previous_outputs`` says what creating the job does with what an earlier job of the same id
+    left in the container (a replaced job, or a destroy that kept the container): ``keep_apart``
+    (default) moves those blobs under ``$PreviousRuns/<time>/``, ``delete`` deletes them, ``mix``
+    leaves them beside the new run's.
 
     Provider knobs: ``on_destroy`` (``terminate_then_delete`` default | ``terminate`` | ``delete``),
     ``wait_for`` (``none`` default | ``preparation`` | ``tasks``) with ``wait_timeout`` (default 1 h)
@@ -177,6 +210,11 @@ class JobSpec(SpecModel):
         default=None,
         description="Hand every task the output container URL with a short write SAS in "
         "AZ_BATCH_FILE_CONVENTIONS_CONTAINER_URL (the batch-file-conventions library reads it).",
+    )
+    previous_outputs: PreviousOutputs = Field(
+        default="keep_apart",
+        description="When the job is created, an earlier run's blobs in its output container are moved "
+        "under $PreviousRuns/<time>/ (keep_apart), deleted (delete) or left (mix).",
     )
     on_destroy: OnDestroy = "terminate_then_delete"
     wait_for: WaitFor = "none"
@@ -226,6 +264,37 @@ class JobSpec(SpecModel):
         if self.job_release_task is not None:
             reserved.setdefault(self.job_release_task.id.lower(), "job_release_task.id")
         return reserved
+
+    def with_library(self, wheel_url: str) -> JobSpec:
+        """This job with its preparation task installing the File Conventions library first.
+
+        ``wheel_url`` is the wheel's blob URL with a read SAS. The wheel becomes a resource file of
+        the preparation task; the install command runs before the user's own preparation command
+        (``/bin/sh -c '<install> && exec "$0" "$@"' <the user's command>``, so that command keeps
+        its arguments as written) or is the whole task when the job declares none.
+        """
+        from pulumi_azbatch.conventions import library_install_command, library_wheel
+
+        from .tasks import ResourceFileSpec
+
+        assert self.file_conventions is not None
+        wheel_file = library_wheel().filename
+        install = library_install_command(wheel_file, self.file_conventions.library_dependencies)
+        resource = ResourceFileSpec(http_url=wheel_url, file_path=wheel_file)
+        prep = self.job_preparation_task
+        if prep is None:
+            prep = JobPreparationTaskSpec(
+                command_line=f"/bin/sh -c {shlex.quote(install)}", resource_files=[resource]
+            )
+        else:
+            chained = f'{install} && exec "$0" "$@"'
+            prep = prep.model_copy(
+                update={
+                    "command_line": f"/bin/sh -c {shlex.quote(chained)} {prep.command_line}",
+                    "resource_files": [*prep.resource_files, resource],
+                }
+            )
+        return self.model_copy(update={"job_preparation_task": prep})
 
     # -- mapping to the SDK -------------------------------------------------------------------------
 

@@ -240,6 +240,13 @@ def _job_rules(r: _RuleRunner) -> None:
         )
     if spec.output_container_url is not None:
         _sas_rules(r, spec.output_container_url, ("output_container_url",), need="w", template=False)
+    conventions = spec.file_conventions
+    if conventions is not None and conventions.install_library and spec.node_os == "windows":
+        r.fail(
+            ("file_conventions", "install_library"),
+            "the library is installed with /bin/sh, flock and python3: Linux nodes only (node_os is windows)",
+            ("node_os",),
+        )
 
 
 @dataclass

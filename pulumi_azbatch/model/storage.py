@@ -112,10 +112,11 @@ class StorageSpec(SpecModel):
         return {"container_name": container_name, "public_access": storage.PublicAccess.NONE}
 
 
-def canonical_permissions(value: str) -> str:
+def canonical_permissions(value: str, require: str = "cw") -> str:
     """Container SAS permission letters in the service's order; raises ``ValueError`` on bad letters.
 
-    Output files need create and write (``cw``); anything else is allowed but must include both.
+    Output files need create and write (``require``, default ``cw``); anything else is allowed but
+    must include both. A blob's read SAS (the File Conventions library wheel) requires nothing.
     """
     if not isinstance(value, str) or not value:
         raise ValueError("give container SAS permission letters, e.g. 'cw'")
@@ -125,7 +126,7 @@ def canonical_permissions(value: str) -> str:
             f"unknown SAS permission letter(s) {', '.join(repr(c) for c in bad)} "
             f"(allowed: {_SAS_PERMISSION_ORDER})"
         )
-    missing = [c for c in "cw" if c not in value]
+    missing = [c for c in require if c not in value]
     if missing:
         raise ValueError(
             f"permissions {value!r} lack {' and '.join(repr(c) for c in missing)}: Batch output files need "

@@ -17,7 +17,16 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from azure.batch import models as batch_models
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from .common import EnvironmentValue, IdentityReferenceSpec, SpecModel, choice, error, positive_duration
+from .common import (
+    EnvironmentValue,
+    IdentityReferenceSpec,
+    ImageName,
+    Secret,
+    SpecModel,
+    choice,
+    error,
+    positive_duration,
+)
 from .outputs import OutputFileSpec, output_to_sdk, resolve_output_file
 
 __all__ = [
@@ -121,11 +130,7 @@ class ResourceFileSpec(SpecModel):
             blob_prefix=self.blob_prefix,
             file_path=self.file_path,
             file_mode=self.file_mode,
-            identity_reference=batch.ComputeNodeIdentityReferenceArgs(
-                resource_id=self.identity_reference.resource_id
-            )
-            if self.identity_reference
-            else None,
+            identity_reference=self.identity_reference.to_arm() if self.identity_reference else None,
         )
 
 
@@ -227,10 +232,38 @@ class JobConstraintsSpec(SpecModel):
 class ContainerRegistrySpec(SpecModel):
     """A private container registry (SDK ``ContainerRegistryReference``); the password is a secret."""
 
-    registry_server: str | None = None
+    registry_server: str | None = Field(default=None, description="Service default: docker.io.")
     username: str | None = None
-    password: str | None = None
+    password: Secret | None = None
     identity_reference: IdentityReferenceSpec | None = None
+
+    @model_validator(mode="after")
+    def _credentials(self) -> ContainerRegistrySpec:
+        if self.identity_reference is not None and (self.username or self.password):
+            raise error("use either username and password or identity_reference, not both")
+        if (self.username is None) != (self.password is None) and self.identity_reference is None:
+            raise error("username and password must be given together")
+        return self
+
+    def to_sdk(self) -> batch_models.ContainerRegistryReference:
+        """The SDK ``ContainerRegistryReference``."""
+        return batch_models.ContainerRegistryReference(
+            registry_server=self.registry_server,
+            username=self.username,
+            password=self.password,
+            identity_reference=self.identity_reference.to_sdk() if self.identity_reference else None,
+        )
+
+    def to_arm(self) -> Any:
+        """The azure-native ``batch.ContainerRegistryArgs``."""
+        from pulumi_azure_native import batch
+
+        return batch.ContainerRegistryArgs(
+            registry_server=self.registry_server,
+            user_name=self.username,
+            password=self.password,
+            identity_reference=self.identity_reference.to_arm() if self.identity_reference else None,
+        )
 
 
 class BindMountSpec(SpecModel):
@@ -243,7 +276,7 @@ class BindMountSpec(SpecModel):
 class ContainerSettingsSpec(SpecModel):
     """Run the task in a container (SDK ``BatchTaskContainerSettings``); the pool must support containers."""
 
-    image_name: str = Field(min_length=1)
+    image_name: ImageName = Field(description="[registry[:port]/]repository[:tag][@digest]")
     container_run_options: str | None = None
     registry: ContainerRegistrySpec | None = None
     working_directory: ContainerWorkingDirectory | None = Field(
@@ -253,15 +286,7 @@ class ContainerSettingsSpec(SpecModel):
 
     def to_sdk(self) -> batch_models.BatchTaskContainerSettings:
         """The SDK ``BatchTaskContainerSettings``."""
-        registry = None
-        if self.registry is not None:
-            r = self.registry
-            registry = batch_models.ContainerRegistryReference(
-                registry_server=r.registry_server,
-                username=r.username,
-                password=r.password,
-                identity_reference=r.identity_reference.to_sdk() if r.identity_reference else None,
-            )
+        registry = self.registry.to_sdk() if self.registry is not None else None
         mounts = [
             batch_models.ContainerHostBatchBindMountEntry(source=m.source, is_read_only=m.is_read_only)
             for m in self.container_host_batch_bind_mounts

@@ -644,4 +644,31 @@ def test_plan_lines_name_tasks_count_the_rest_and_say_why_a_job_is_replaced(
         'forces replacement: job_preparation_task: Batch cannot change it on an existing job ((default) → {"command_line"'
         in said
     )
-    assert "give the job a new id" in said
+    assert "outputs: the replaced job's outputs and $JobLog files move under $PreviousRuns/<time>/" in said
+
+    # Installing the File Conventions library changes the preparation task: a replacement, with why;
+    # a re-signed wheel URL alone changes nothing on the job.
+    library = {
+        **base,
+        "file_conventions": {"install_library": True, "library_dependencies": "preinstalled"},
+        "file_conventions_library_url": "https://a.blob.core.windows.net/job-j1/w.whl?sig=one",
+    }
+    installing = checked(provider, library, base)
+    assert "file_conventions_library" in provider.diff("j1", olds, installing).replaces
+    assert "installs another File Conventions library" in capfd.readouterr().err
+    installed = {**installing, "state": "active"}
+    resigned = checked(
+        provider,
+        {
+            **library,
+            "file_conventions_library_url": library["file_conventions_library_url"].replace("one", "two"),
+        },
+        installing,
+    )
+    assert provider.diff("j1", installed, resigned).replaces == []
+    deleting = checked(provider, {**library, "previous_outputs": "delete"}, installing)
+    assert provider.diff("j1", installed, deleting).replaces == []
+    # A preview where the re-signed URL is not known yet: still the same library, no replacement.
+    previewed = provider.check(installing, {**library, "file_conventions_library_url": UNKNOWN}).inputs
+    assert previewed["file_conventions_library"] == installing["file_conventions_library"]
+    assert provider.diff("j1", installed, previewed).replaces == []

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
+from engine.engine_helpers import project_copy
 from pulumi_azbatch.localdev import REPO_ROOT, Emulators, engine_env, workspace_options
 from pulumi_azbatch.report import build_report, kept_blobs, release_exit_codes
 
@@ -19,14 +20,7 @@ pytestmark = pytest.mark.engine
 
 def _project_copy(tmp: Path, endpoints_file: Path) -> Path:
     """The project (program, Pulumi.yaml, local stack config) in a temp dir, using the repo's .venv."""
-    project = tmp / "azbatch"
-    (project / "stacks").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "__main__.py", project / "__main__.py")
-    pulumi_yaml = (REPO_ROOT / "Pulumi.yaml").read_text()
-    assert "virtualenv: .venv" in pulumi_yaml
-    (project / "Pulumi.yaml").write_text(
-        pulumi_yaml.replace("virtualenv: .venv", f"virtualenv: {REPO_ROOT / '.venv'}")
-    )
+    project = project_copy(tmp)
     stack = (REPO_ROOT / "stacks" / "Pulumi.local.yaml").read_text()
     assert "endpoints_file: .local/endpoints.json" in stack
     (project / "stacks" / "Pulumi.local.yaml").write_text(
@@ -58,6 +52,23 @@ def _consumer_copy(tmp: Path, endpoints_file: Path) -> Path:
     return consumer
 
 
+def _fetch_outputs(consumer_dir: Path, endpoints_file: Path, *args: str) -> str:
+    """What the consumer example's client (``fetch_outputs.py``, the File Conventions reader) prints."""
+    return subprocess.run(
+        [
+            str(consumer_dir / ".venv" / "bin" / "python"),
+            "fetch_outputs.py",
+            "--endpoints-file",
+            str(endpoints_file),
+            *args,
+        ],
+        cwd=consumer_dir,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
 def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emulators, batch_client) -> None:
     endpoints_file = tmp_path / "endpoints.json"
     emulators.endpoints.write(endpoints_file)
@@ -87,10 +98,12 @@ def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emul
             assert lines[0] == f"{node.node_id} tasks:"
             seen_tasks += lines[1:]
         assert sorted(seen_tasks) == ["task001", "task002", "task003", "task004"]
-        blobs = {b.name: b.size for b in report.blobs}
+        # Outputs per task and kind, read with the File Conventions reader.
+        kinds = {(o.task_id, o.kind): o for o in report.outputs}
         for task in ("task001", "task002", "task003", "task004"):
-            assert blobs[f"{task}/$TaskOutput/output.txt"] > 0
-            assert f"{task}/$TaskLog/stdout.txt" in blobs
+            assert kinds[(task, "TaskOutput")].count == 1 and kinds[(task, "TaskOutput")].size > 0
+            assert kinds[(task, "TaskLog")].count == 2  # stdout.txt and stderr.txt
+            assert f"  {task}: $TaskLog 2 blob(s)" in text
         assert report.container == "job-jobprepreleasesamplejob"
         assert "preparation: exit code 0" in text and "Traceback" not in text
 
@@ -119,28 +132,26 @@ def test_local_stack_report_consumer_and_destroy(tmp_path: Path, emulators: Emul
         try:
             consumer_up = consumer.up(on_output=print)
             assert consumer_up.outputs["job_state"].value in ("active", "completed")
-            assert consumer_up.outputs["task_counts"].value["succeeded"] == 1
+            assert consumer_up.outputs["task_counts"].value["succeeded"] == 2
             # The consumer's job ran on the main stack's pool.
             task = batch_client.get_task("consumer-report-job", "summarize")
             assert task.node_info.pool_id == outputs["pool_id"]
             # Its outputs, listed by kind with the File Conventions reader (the example's client).
-            listing = subprocess.run(
-                [
-                    str(consumer_dir / ".venv" / "bin" / "python"),
-                    "fetch_outputs.py",
-                    "--endpoints-file",
-                    str(endpoints_file),
-                    "--kind",
-                    "TaskOutput",
-                ],
-                cwd=consumer_dir,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
+            listing = _fetch_outputs(consumer_dir, endpoints_file, "--kind", "TaskOutput")
             assert listing.splitlines() == [
                 f"summarize\tTaskOutput\tsummary.txt\t{len('summary from ' + task.node_info.node_id) + 1} bytes"
             ], listing
+            # The `stream` task ran under the library its job's preparation task installed from the
+            # wheel in the job's container (built from this fresh, non-editable install).
+            stream = batch_client.get_task("consumer-report-job", "stream")
+            assert stream.execution_info.exit_code == 0
+            prep = batch_client.get_job("consumer-report-job").job_preparation_task
+            assert [r.file_path for r in prep.resource_files] == [
+                "batch_file_conventions-0.1.0-py3-none-any.whl"
+            ]
+            summary = _fetch_outputs(consumer_dir, endpoints_file, "--summary")
+            assert "stream\tTaskLog\t2 file(s)" in summary, summary
+            assert "summarize\tTaskOutput\t1 file(s)" in summary, summary
         finally:
             assert consumer.destroy(on_output=print).summary.result == "succeeded"
 

@@ -8,7 +8,6 @@ changing one task's command runs that task alone again, and ``pulumi preview --d
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -19,6 +18,7 @@ import yaml
 from azure.core.exceptions import ResourceNotFoundError
 from pulumi import automation as auto
 
+from engine.engine_helpers import project_copy
 from pulumi_azbatch.localdev import REPO_ROOT, Emulators, engine_env, workspace_options
 from pulumi_azbatch.report import build_report
 
@@ -72,13 +72,7 @@ def test_two_pools_two_jobs_and_task_level_changes(
 ) -> None:
     endpoints_file = tmp_path / "endpoints.json"
     emulators.endpoints.write(endpoints_file)
-    project = tmp_path / "azbatch"
-    (project / "stacks").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "__main__.py", project / "__main__.py")
-    pulumi_yaml = (REPO_ROOT / "Pulumi.yaml").read_text()
-    (project / "Pulumi.yaml").write_text(
-        pulumi_yaml.replace("virtualenv: .venv", f"virtualenv: {REPO_ROOT / '.venv'}")
-    )
+    project = project_copy(tmp_path)
     suffix = uuid.uuid4().hex[:6]
     cpu, big = f"cpu-{suffix}", f"big-{suffix}"
     nightly_log, rerun_log = f"runs-nightly-{suffix}.txt", f"runs-rerun-{suffix}.txt"

@@ -53,3 +53,31 @@ def test_the_node_side_package_imports_neither_pulumi_nor_the_provider() -> None
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("blob", "parsed"),
+    [
+        ("task-1/$TaskLog/stdout.txt", ("task-1", "TaskLog", "stdout.txt")),
+        ("$JobLog/tvm-1/jobpreparation/stdout.txt", (None, "JobLog", "tvm-1/jobpreparation/stdout.txt")),
+        ("t/$Thumbnails/a/b c.png", ("t", "Thumbnails", "a/b c.png")),
+        ("inputs/data.txt", None),
+        ("task-1/$TaskLog", None),
+        ("$Library/abc/batch_file_conventions-0.1.0-py3-none-any.whl", None),
+        ("$PreviousRuns/20261203T170000Z/task-1/$TaskLog/stdout.txt", None),
+    ],
+)
+def test_parse_output_name_tells_runs_outputs_from_everything_else(
+    blob: str, parsed: tuple[str | None, str, str] | None
+) -> None:
+    assert naming.parse_output_name(blob) == parsed
+
+
+def test_library_and_previous_runs_are_reserved_job_kinds() -> None:
+    for kind in ("Library", "PreviousRuns"):
+        with pytest.raises(ValueError, match="reserved"):
+            naming.job_output_prefix(kind)
+    assert naming.task_output_prefix("t", "Library") == "t/$Library"  # a task's kind is its own
+    assert naming.previous_run_prefix("20261203T170000Z") == "$PreviousRuns/20261203T170000Z/"
+    with pytest.raises(ValueError):
+        naming.previous_run_prefix("../x")

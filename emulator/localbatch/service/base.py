@@ -6,7 +6,8 @@ launch what was queued), start-up (`_load`: read everything back; work that was 
 as after a node reboot), the scheduler thread's loop, URLs, and the id lookups that answer 404s.
 The parts in this package (`pools`, `nodes`, `jobs`, `schedules`, `tasks`, `scheduler`, `prep_release`,
 `executions`, `retention`) are mixins over this class; `BatchService` composes them.
-May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, `store`, `timing`. Not HTTP or the portal.
+May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, `containers`, `store`, `timing`. Not HTTP
+or the portal.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import autoscale, orphans, runtime
+from ..containers import ContainerRuntime
 from ..entities import Job, JobSchedule, Node, Pool, Task
 from ..exceptions import (
     not_found,
+    unsupported_property,
 )
 from ..store import Store
 from ..timing import Timing
+from ..validation import container_properties
 from ..wire import (
     LIVE_JOB_STATES,
     Doc,
@@ -57,6 +61,9 @@ class ServiceBase:
         def job_statistics(self, job_id: str) -> Doc: ...
         def _app_package_environment(self, pool: Pool, node: Node, spec: Doc) -> dict[str, str]: ...
         def _check_not_deleting(self, pool: Pool) -> None: ...
+        def _containerize(
+            self, run: runtime.TaskRun, pool: Pool, spec: Doc, *, regular: bool = False
+        ) -> None: ...
         def _check_package_references(self, refs: list[Doc]) -> None: ...
         def _begin_pool_delete(self, pool: Pool) -> None: ...
         def _create_auto_pool(self, spec: Doc) -> str: ...
@@ -126,8 +133,11 @@ class ServiceBase:
         max_nodes: int | None = None,
         applications_dir: Path | None = None,
         timing: Timing | None = None,
+        container_runtime: ContainerRuntime | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        # Runs container tasks (see `containers`); None: container pools and tasks are refused.
+        self.container_runtime = container_runtime
         # Fast by default; realistic node allocation, boot, reboot and reimage times on request.
         self.timing = timing or Timing()
         self.account_name = account_name
@@ -168,6 +178,9 @@ class ServiceBase:
 
     def start(self) -> None:
         """Start the scheduler thread (and re-run start tasks of nodes that "rebooted")."""
+        if self.container_runtime is not None:
+            # Containers a killed run of this emulator left behind (their tasks are requeued).
+            self.container_runtime.remove_owned(str(self.data_dir))
         with self._op():
             for pool in self.pools.values():
                 for node in pool.nodes.values():
@@ -209,6 +222,16 @@ class ServiceBase:
     def _forget(self, kind: str, key: str) -> None:
         self._puts.pop((kind, key), None)
         self._deletes.add((kind, key))
+
+    def _check_containers(self, body: Any, prefix: str = "") -> None:
+        """400 `UnsupportedProperty` when ``body`` asks for containers and this machine has no runtime."""
+        if self.container_runtime is None:
+            for path in container_properties(body, prefix):
+                raise unsupported_property(
+                    path,
+                    "The local Batch emulator runs containers with Podman, or Docker with a running "
+                    "daemon; this machine has neither (localbatch serve --container-runtime).",
+                )
 
     def _flush(self) -> None:
         if not self._puts and not self._deletes:

@@ -3,19 +3,22 @@ queued under the lock and launched after it is released; one `runtime.Reaper` wa
 process, and exits that arrive together are recorded under one lock hold and one store transaction.
 Only slow pre- and post-processing (resource file downloads, output uploads) gets a thread.
 
-May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.base`. Not HTTP or the portal.
+May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, `containers`, and `.base`. Not HTTP or
+the portal.
 """
 
 from __future__ import annotations
 
 import threading
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import runtime
+from ..containers import job_prep_dir_of, task_container
 from ..entities import Job, Node, Pool
 from ..validation import is_windows_pool
 from ..wire import (
@@ -61,8 +64,54 @@ def launch_failure(pool: Pool, command_line: str) -> Doc | None:
     return runtime.windows_launch_failure(command_line) if is_windows_pool(pool.doc) else None
 
 
+def _container_mismatch(has_settings: bool) -> Doc:
+    # Batch: a pool with containerConfiguration runs regular tasks only with containerSettings, and
+    # a pool without it runs none with containerSettings. The emulator fails such an attempt.
+    reason = (
+        "The task has containerSettings but its pool has no containerConfiguration"
+        if has_settings
+        else "The pool has a containerConfiguration: its tasks must have containerSettings"
+    )
+    return runtime.failure_info("usererror", "CommandLaunchFailed", reason)
+
+
 class ExecutionsPart(ServiceBase):
     """Launching and reaping attempts (`BatchService` mixin)."""
+
+    def _containerize(self, run: runtime.TaskRun, pool: Pool, spec: Doc, *, regular: bool = False) -> None:
+        """Run ``run`` in a container when ``spec`` has ``containerSettings`` (``regular``: a job's
+        task, which a container pool runs only in a container); set its launch failure otherwise."""
+        if run.launch_failure is not None:
+            return
+        settings = spec.get("containerSettings")
+        vmc = pool.doc.get("virtualMachineConfiguration") or {}
+        container_pool = bool(vmc.get("containerConfiguration"))
+        if settings and not container_pool or (regular and container_pool and not settings):
+            run.launch_failure = _container_mismatch(bool(settings))
+            return
+        if not settings:
+            return
+        if self.container_runtime is None:  # a container task stored before a restart without one
+            run.launch_failure = runtime.failure_info(
+                "usererror",
+                "CommandLaunchFailed",
+                "The local Batch emulator has no container runtime now (localbatch serve --container-runtime)",
+            )
+            return
+        try:
+            run.container = task_container(
+                self.container_runtime,
+                settings,
+                node_root=run.node_root,
+                task_dir=run.task_dir,
+                job_prep_dir=job_prep_dir_of(run.environment),
+                name=f"localbatch-{uuid.uuid4().hex[:16]}",
+                owner=str(self.data_dir),
+            )
+        except ValueError as exc:
+            run.launch_failure = runtime.failure_info(
+                "usererror", "CommandLaunchFailed", f"containerRunOptions cannot be parsed: {exc}"
+            )
 
     def _environment(
         self, job: Job, pool: Pool, node: Node, task_dir: Path, task_id: str, spec: Doc

@@ -56,6 +56,7 @@ class JobsPart(ServiceBase):
 
     def create_job(self, body: Doc) -> Doc:
         """Create a job (state `active`) after checking every rule of reference §5 and §6."""
+        self._check_containers(body)
         spec = job_body(body)
         job_id, settings = spec.id, spec.settings
         with self._op():

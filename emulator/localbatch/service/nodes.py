@@ -215,6 +215,7 @@ class NodesPart(ServiceBase):
             max_wall_clock_seconds=None,
             launch_failure=launch_failure(pool, spec["commandLine"]),
         )
+        self._containerize(run, pool, spec)
         key = ("start", node.id)
         self._spawn(key, run, lambda result: self._start_task_done(pool.key, node.id, run, result))
 

@@ -58,6 +58,7 @@ class PoolsPart(ServiceBase):
 
     def create_pool(self, body: Doc) -> Doc:
         """Create a pool with its nodes at once (`allocationState` steady); returns the pool."""
+        self._check_containers(body)
         spec = pool_body(body)
         with self._op():
             if spec.id.lower() in self.pools:
@@ -126,6 +127,7 @@ class PoolsPart(ServiceBase):
         """PATCH: replace the given properties only. startTask, applicationPackageReferences, metadata
         and targetNodeCommunicationMode change at any time (new nodes and rebooted nodes see them); the
         others only while the pool has no nodes (409 `PoolNotEmpty` otherwise, an emulator code)."""
+        self._check_containers(body)
         changes = pool_update_body(body)
         with self._op():
             pool = self._pool(pool_id)
@@ -154,6 +156,7 @@ class PoolsPart(ServiceBase):
     ) -> Doc:
         """POST updateproperties: startTask, applicationPackageReferences and metadata replaced as a
         whole (an omitted startTask is removed; empty lists remove the others)."""
+        self._check_containers(body)
         values = pool_replace_body(body)
         with self._op():
             pool = self._pool(pool_id)

@@ -76,6 +76,7 @@ class PrepReleasePart(ServiceBase):
             max_wall_clock_seconds=seconds(spec["constraints"]["maxWallClockTime"], "maxWallClockTime"),
             launch_failure=launch_failure(pool, spec["commandLine"]),
         )
+        self._containerize(run, pool, spec)
         key = ("prep", job.key, node.id)
         job_seq = job.seq
         self._spawn(key, run, lambda result: self._prep_done(job.key, job_seq, pool.key, node.id, result))
@@ -175,6 +176,7 @@ class PrepReleasePart(ServiceBase):
             max_wall_clock_seconds=seconds(spec.get("maxWallClockTime"), "maxWallClockTime"),
             launch_failure=launch_failure(pool, spec["commandLine"]),
         )
+        self._containerize(run, pool, spec)
         job_seq = job.seq
         self._spawn(
             ("release", job.key, node.id), run, lambda r: self._release_done(job.key, job_seq, node.id, r)

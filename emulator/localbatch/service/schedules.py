@@ -101,6 +101,7 @@ class JobSchedulesPart(ServiceBase):
 
     def create_job_schedule(self, body: Doc) -> Doc:
         """Create an `active` job schedule; a job is created at once when its first run is due now."""
+        self._check_containers(body)
         spec = job_schedule_body(body)
         with self._op():
             key = spec.id.lower()
@@ -139,6 +140,7 @@ class JobSchedulesPart(ServiceBase):
     ) -> Doc:
         """PATCH (given properties replaced whole) or PUT (omitted ones reset). Jobs already created keep
         their properties; the next run follows the new timetable."""
+        self._check_containers(body)
         settings = job_schedule_settings(body, replace=replace)
         with self._op():
             schedule = self._job_schedule(schedule_id)

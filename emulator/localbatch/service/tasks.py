@@ -151,6 +151,7 @@ class TasksPart(ServiceBase):
             return node.root / node_info["taskRootDirectory"]
 
     def _new_task_doc(self, job: Job, body: Any, now: datetime) -> Doc:
+        self._check_containers(body, "task")
         checked = task_body(job.doc, body)
         task_id, required = checked.id, checked.required_slots
         constraints = body.get("constraints") or {}
@@ -313,6 +314,7 @@ class TasksPart(ServiceBase):
             max_wall_clock_seconds=seconds(task.doc["constraints"]["maxWallClockTime"], "maxWallClockTime"),
             launch_failure=launch_failure(pool, task.doc["commandLine"]),
         )
+        self._containerize(run, pool, task.doc, regular=True)
         key = ("task", job.key, task.key)
         seq = task.seq
         self._spawn(
