@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         default=float(os.environ.get("LOCALBATCH_TIMING_SCALE", "1")),
         help="multiply every realistic duration (and resizeTimeout) by this factor, e.g. 0.01 in tests",
     )
+    serve.add_argument(
+        "--clock-control",
+        action="store_true",
+        default=os.environ.get("LOCALBATCH_CLOCK_CONTROL", "") in ("1", "true", "yes"),
+        help="let POST /_localbatch/clock move the emulator's clock forward (tests of job schedules)",
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request to stderr")
     # Where the portal reads File Conventions containers (Azurite locally); optional.
     serve.add_argument(
@@ -136,6 +142,7 @@ def serve(args: argparse.Namespace) -> int:
         account_name=args.account_name,
         account_key=args.account_key,
         verbose=args.verbose,
+        clock_control=args.clock_control,
     )
     service.start()
 

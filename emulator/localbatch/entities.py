@@ -1,6 +1,6 @@
 """The records of the emulated account and the invariants each keeps on its own.
 
-Owns: `Pool`, `Node`, `Job` and `Task` (each a wire document plus the bookkeeping the service needs
+Owns: `Pool`, `Node`, `Job`, `Task` and `JobSchedule` (each a wire document plus the bookkeeping the service needs
 around it), their persisted form (`record` / `from_record`), a job's running task and slot counts
 (`Job.count` / `Job.uncount`, kept in step with every task change) and the small state questions
 asked of one record (is a node leaving, does it wait for its start task, is a task requeued).
@@ -17,6 +17,8 @@ from pathlib import Path
 from .wire import Doc, TaskState, iso, set_state
 
 COUNT_BUCKETS = ("active", "running", "completed", "succeeded", "failed")
+# The jobs of a job schedule are named `<scheduleId>:job-<n>`, n counting from 1.
+SCHEDULE_JOB_MARK = ":job-"
 
 
 @dataclass
@@ -177,6 +179,13 @@ class Job:
         return str(self.doc["id"]).lower()
 
     @property
+    def schedule_key(self) -> str | None:
+        """The key of the job schedule that created this job (`<scheduleId>:job-<n>`), else None. A
+        user-chosen id cannot contain `:`, so the id alone says it."""
+        head, sep, number = self.key.rpartition(SCHEDULE_JOB_MARK)
+        return head if sep and number.isdigit() else None
+
+    @property
     def instance(self) -> str:
         """This job for its lifetime: its key and the sequence number it was created with (a job
         re-created with the same id has a new one)."""
@@ -233,4 +242,50 @@ class Job:
             pending_reason=rec.get("reason"),
             release_due=rec.get("releaseDue", False),
             disable_option=rec.get("disable"),
+        )
+
+
+@dataclass
+class JobSchedule:
+    """A job schedule: its wire document and the bookkeeping of its runs.
+
+    `last_run` is the due time of the latest run opportunity that was used or lost (None before the
+    first); `jobs_created` numbers the jobs (`<id>:job-<n>`); `auto_pool_id` is the pool of a
+    `jobschedule`-lifetime autoPoolSpecification, created with the first job and shared by all.
+    """
+
+    doc: Doc
+    seq: int
+    last_run: str | None = None
+    jobs_created: int = 0
+    auto_pool_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return str(self.doc["id"]).lower()
+
+    @property
+    def state(self) -> str:
+        return str(self.doc["state"])
+
+    def job_id(self, number: int) -> str:
+        return f"{self.doc['id']}{SCHEDULE_JOB_MARK}{number}"
+
+    def record(self) -> Doc:
+        return {
+            "doc": self.doc,
+            "seq": self.seq,
+            "lastRun": self.last_run,
+            "jobsCreated": self.jobs_created,
+            "autoPoolId": self.auto_pool_id,
+        }
+
+    @classmethod
+    def from_record(cls, rec: Doc) -> JobSchedule:
+        return cls(
+            rec["doc"],
+            rec["seq"],
+            last_run=rec.get("lastRun"),
+            jobs_created=int(rec.get("jobsCreated", 0)),
+            auto_pool_id=rec.get("autoPoolId"),
         )

@@ -19,7 +19,7 @@ Failure reporting contract (what the model can rely on):
   and adds `FailureExitCode` itself (`exit_code_failure_info()` builds that body).
 - A killed process reports `exit_code = 128 + signal` (137 for SIGKILL), as a Linux shell would.
 
-May import: `orphans` (the on-disk registry of running process groups that a restart reaps).
+May import: `orphans` (the on-disk registry of running process groups that a restart reaps), `wire` (the clock).
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import orphans
+from . import orphans, wire
 
 # The user name Batch's Linux agent runs tasks as (observed in real printenv output).
 AUTO_USER_NAME = "_azbatch"
@@ -89,7 +89,9 @@ class ProcessResult:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(UTC)
+    # The service's one clock (see `wire.utcnow`), so task times line up with job and schedule times
+    # when a test moves the clock forward.
+    return wire.utcnow()
 
 
 def failure_info(category: str, code: str, message: str, **details: str) -> dict[str, Any]:

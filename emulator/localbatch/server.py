@@ -3,8 +3,8 @@
 `http.server.ThreadingHTTPServer` from the standard library is enough for an emulator and keeps the
 package dependency-free. The handler works on the raw request target (`self.path`), because the
 SharedKey signature covers the path exactly as sent (`%2F` still encoded). Unauthenticated admin
-routes live under `/_localbatch/` (health, faults, timing, spot node preemption) and the read-only portal
-under `/portal/`.
+routes live under `/_localbatch/` (health, faults, timing, the clock, spot node preemption) and the
+read-only portal under `/portal/`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from .exceptions import BatchError
 from .rest import Handlers, Request, Response, check_api_version, http_date
 from .service import BatchService
 from .timing import timing_from_json
+from .wire import clock_offset, iso, utcnow
 
 ADMIN_PREFIX = "/_localbatch/"
 # POST /_localbatch/pools/{poolId}/nodes/{nodeId}/preempt | restore
@@ -56,9 +57,12 @@ class BatchHTTPServer(ThreadingHTTPServer):
         account_key: str,
         verbose: bool = False,
         idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        clock_control: bool = False,
     ) -> None:
         super().__init__(address, _RequestHandler)
         self.idle_timeout = idle_timeout
+        # Whether `POST /_localbatch/clock` may move the service's clock (off unless asked for).
+        self.clock_control = clock_control
         self.service = service
         self.handlers = Handlers(service)
         self.account_name = account_name
@@ -282,6 +286,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             except BatchError as err:
                 return _json(err.status, {"error": err.code, "message": err.message})
             return _json(200, {"id": doc["id"], "state": doc["state"]})
+        if route == "clock":
+            return self._clock(req)
         if route == "timing":
             service = self.server.service
             if req.method in ("PUT", "POST"):
@@ -292,6 +298,31 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if req.method in ("GET", "PUT", "POST"):
                 return _json(200, service.timing.describe())
         return _json(404, {"error": f"no admin route {req.method} {req.path}"})
+
+    def _clock(self, req: Request) -> Response:
+        """GET: the service's time and how far it runs ahead; POST {"advanceSeconds": n}: move it forward,
+        only when the server was started with clock control (`--clock-control`, LOCALBATCH_CLOCK_CONTROL=1)."""
+        service = self.server.service
+        if req.method == "POST":
+            if not self.server.clock_control:
+                return _json(
+                    403,
+                    {
+                        "error": "clock control is off; start the emulator with --clock-control "
+                        "(or LOCALBATCH_CLOCK_CONTROL=1) to move its clock"
+                    },
+                )
+            try:
+                body = json.loads(req.body or b"{}")
+                service.advance_clock(float(body["advanceSeconds"]))
+            except (ValueError, TypeError, KeyError) as exc:
+                return _json(400, {"error": f'expected {{"advanceSeconds": <seconds, not negative>}}: {exc}'})
+        elif req.method != "GET":
+            return _json(405, {"error": f"{req.method} is not allowed on {req.path}"})
+        return _json(
+            200,
+            {"now": iso(utcnow()), "offsetSeconds": clock_offset(), "control": self.server.clock_control},
+        )
 
     def _drop(self) -> None:
         # Close without answering, as a connection reset by an overloaded front end would.
@@ -344,6 +375,7 @@ def make_server(
     account_key: str,
     verbose: bool = False,
     idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    clock_control: bool = False,
 ) -> BatchHTTPServer:
     """Bind the server (port 0 picks a free one) and point the service's URLs at it."""
     return BatchHTTPServer(
@@ -353,4 +385,5 @@ def make_server(
         account_key=account_key,
         verbose=verbose,
         idle_timeout=idle_timeout,
+        clock_control=clock_control,
     )

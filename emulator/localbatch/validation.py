@@ -1,9 +1,9 @@
 """REST-body rules: pure functions that check a request body and return the values to store.
 
 Owns: every 400 the service answers for a bad body (ids, enums, integer ranges, lists, task-like
-specs, output files, resource files, the updatable job properties, pool and job bodies) and what the
-emulator refuses because it runs Linux nodes as local processes. Nothing here reads or changes state:
-rules that depend on the account (a duplicate id, a job's state) stay in the service.
+specs, output files, resource files, the updatable job properties, pool, job and job schedule bodies)
+and what the emulator refuses because it runs Linux nodes as local processes. Nothing here reads or
+changes state: rules that depend on the account (a duplicate id, a job's state) stay in the service.
 May import: `wire`, `exceptions`, `resourcefiles` (the resource file rules), `autoscale` (the formula
 and interval rules). Not the service, entities or HTTP.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import autoscale
@@ -32,6 +32,7 @@ from .wire import (
     RELEASE_MAX_WALL_CLOCK,
     UNLIMITED,
     Doc,
+    iso,
     iso_duration,
     parse_duration,
     parse_iso,
@@ -553,6 +554,22 @@ def job_body(body: Doc) -> JobBody:
     return JobBody(job_id, settings, on_failure, prep_doc, release_doc)
 
 
+def job_properties(body: Doc, spec: JobBody) -> Doc:
+    """The properties a job stores from a checked create body (or a schedule's jobSpecification): the
+    body as sent with the service's defaults filled in. No id, url, times, state or executionInfo."""
+    doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
+    doc.update(copy.deepcopy(spec.settings))
+    doc["onTaskFailure"] = spec.on_task_failure
+    doc["usesTaskDependencies"] = bool(body.get("usesTaskDependencies", False))
+    if not doc.get("metadata"):
+        doc.pop("metadata", None)
+    if spec.preparation:
+        doc["jobPreparationTask"] = copy.deepcopy(spec.preparation)
+    if spec.release:
+        doc["jobReleaseTask"] = copy.deepcopy(spec.release)
+    return doc
+
+
 # ---- pools --------------------------------------------------------------------------------------
 
 
@@ -944,3 +961,90 @@ def task_replace_constraints(body: Doc, job_doc: Doc) -> Doc:
     job_retries = job_task_retries(job_doc)
     retries = check_int(constraints, "maxTaskRetryCount", job_retries, -1, 100)
     return constraints_with_defaults({**constraints, "maxTaskRetryCount": retries}, job_retries)
+
+
+# ---- job schedules ------------------------------------------------------------------------------
+
+# recurrenceInterval and startWindow: "The minimum value is 1 minute" (BatchJobScheduleConfiguration).
+MIN_SCHEDULE_INTERVAL = timedelta(minutes=1)
+SCHEDULE_TIMES = ("doNotRunUntil", "doNotRunAfter")
+SCHEDULE_INTERVALS = ("startWindow", "recurrenceInterval")
+
+
+def _schedule_time(value: Any, name: str) -> str:
+    """An RFC 3339 timestamp (any offset) as the service writes it back: UTC with `Z`."""
+    try:
+        text = str(value)
+        parsed = parse_iso(text) if text.endswith("Z") else datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        raise invalid_property(name, value, "The value must be an RFC 3339 timestamp.") from None
+    return iso(parsed)
+
+
+def schedule_configuration(schedule: Any) -> Doc:
+    """A job schedule's `schedule`: the times normalised to UTC, the intervals checked (at least a minute)."""
+    if schedule is None:
+        return {}
+    if not isinstance(schedule, dict):
+        raise invalid_property("schedule", schedule, "The value must be an object.")
+    out: Doc = {}
+    for name in SCHEDULE_TIMES:
+        if schedule.get(name) is not None:
+            out[name] = _schedule_time(schedule[name], f"schedule.{name}")
+    for name in SCHEDULE_INTERVALS:
+        value = schedule.get(name)
+        if value is None:
+            continue
+        delta = parse_duration(value, f"schedule.{name}")
+        if delta is not None and delta < MIN_SCHEDULE_INTERVAL:
+            raise invalid_property(f"schedule.{name}", value, "The minimum value is 1 minute.")
+        out[name] = value
+    return out
+
+
+def job_specification(spec: Any) -> Doc:
+    """A job schedule's `jobSpecification`, checked by the rules of a job-create body (the same model:
+    errors name the job's properties) and stored with the defaults the service fills in."""
+    if spec is None:
+        raise missing_property("jobSpecification")
+    if not isinstance(spec, dict):
+        raise invalid_property("jobSpecification", spec, "The value must be an object.")
+    if "poolInfo" not in spec:
+        raise missing_property("jobSpecification.poolInfo")
+    body = {k: v for k, v in spec.items() if k != "id"}
+    return job_properties(body, job_body({**body, "id": "jobschedule"}))
+
+
+@dataclass(frozen=True)
+class JobScheduleBody:
+    """A checked job-schedule create body."""
+
+    id: str
+    properties: Doc  # displayName, schedule, jobSpecification and metadata as stored
+
+
+def job_schedule_body(body: Doc) -> JobScheduleBody:
+    """Check a job-schedule create body: id, displayName, schedule (required), jobSpecification, metadata."""
+    schedule_id = check_id(body.get("id"))
+    check_text(body, "displayName", MAX_DISPLAY_NAME)
+    if body.get("schedule") is None:
+        raise missing_property("schedule")
+    props: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None and k == "displayName"}
+    props.update(job_schedule_settings(body, replace=True))
+    return JobScheduleBody(schedule_id, props)
+
+
+def job_schedule_settings(body: Doc, *, replace: bool) -> Doc:
+    """The updatable properties of a job schedule (schedule, jobSpecification, metadata).
+
+    `replace` (PUT, create): jobSpecification is required and omitted ones reset (no schedule: run once,
+    now; no metadata: none). PATCH: only the given ones, each replaced as a whole.
+    """
+    out: Doc = {}
+    if replace or body.get("schedule") is not None:
+        out["schedule"] = schedule_configuration(body.get("schedule"))
+    if replace or body.get("jobSpecification") is not None:
+        out["jobSpecification"] = job_specification(body.get("jobSpecification"))
+    if replace or body.get("metadata") is not None:
+        out["metadata"] = check_name_values(body, "metadata")
+    return out

@@ -1,7 +1,7 @@
 """Wire formats of the Batch REST API: timestamps, ISO-8601 durations, ETags and state names.
 
-Owns: the one clock (`utcnow`), the timestamp form Batch writes in bodies (`iso`, `parse_iso`), the
-duration parser (`parse_duration`, with the service's "unlimited") and writer (`iso_duration`), the
+Owns: the one clock (`utcnow`, moved forward only by `advance_clock`), the timestamp form Batch writes
+in bodies (`iso`, `parse_iso`), the duration parser (`parse_duration`, with the service's "unlimited") and writer (`iso_duration`), the
 pool defaults the service fills in (`fill_pool_defaults`), the ETag/lastModified stamp every
 change gets (`touch`), the state transition bookkeeping (`set_state`: previousState and the transition
 times), the state names as `StrEnum`s and the defaults the service fills in.
@@ -67,6 +67,14 @@ class JobState(StrEnum):
     DELETING = "deleting"
 
 
+class JobScheduleState(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    TERMINATING = "terminating"
+    COMPLETED = "completed"
+    DELETING = "deleting"
+
+
 class TaskState(StrEnum):
     ACTIVE = "active"
     PREPARING = "preparing"
@@ -115,9 +123,30 @@ def fill_pool_defaults(doc: Doc) -> None:
         start.setdefault("maxTaskRetryCount", 0)
 
 
+# How far the emulator's clock runs ahead of the real one (seconds). Only `advance_clock` moves it: the
+# admin route `POST /_localbatch/clock` when the server was started with clock control, so a test can
+# see a job schedule's recurrence, start window or a job's maxWallClockTime in seconds. Never backwards.
+_clock_offset = 0.0
+
+
 def utcnow() -> datetime:
-    """The current UTC time (a function so there is one clock)."""
-    return datetime.now(UTC)
+    """The emulator's current UTC time: the real time plus any `advance_clock` (one clock for everything
+    the service times: schedules, job and retention deadlines, state transition times, task times)."""
+    return datetime.now(UTC) + timedelta(seconds=_clock_offset)
+
+
+def advance_clock(seconds: float) -> float:
+    """Move the emulator's clock `seconds` forward (ValueError when negative); returns the total offset."""
+    global _clock_offset
+    if not seconds >= 0:
+        raise ValueError(f"the clock only moves forward; {seconds!r} seconds is not allowed")
+    _clock_offset += float(seconds)
+    return _clock_offset
+
+
+def clock_offset() -> float:
+    """How many seconds the emulator's clock runs ahead of the real time."""
+    return _clock_offset
 
 
 def iso(dt: datetime) -> str:

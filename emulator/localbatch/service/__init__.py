@@ -13,6 +13,7 @@ group or loop, all behind one lock (the pattern of moto's EC2 backend).
 | `applications` | applications and application packages from a directory |
 | `account` | node counts, supported images, pool usage metrics |
 | `jobs` | job create/update/terminate/delete/disable/enable |
+| `schedules` | job schedules: their operations, the jobs they create, their recurrence on each tick |
 | `tasks` | task add/terminate/reactivate/delete, attempt outcomes |
 | `scheduler` | the tick: job transitions, task assignment |
 | `prep_release` | job preparation and release tasks |
@@ -42,6 +43,7 @@ from .prep_release import PrepReleasePart
 from .retention import RetentionPart
 from .scaling import ScalingPart
 from .scheduler import SchedulerPart
+from .schedules import JobSchedulesPart
 from .statistics import StatisticsPart
 from .tasks import TasksPart
 
@@ -56,6 +58,7 @@ class BatchService(
     ApplicationsPart,
     AccountPart,
     JobsPart,
+    JobSchedulesPart,
     TasksPart,
     SchedulerPart,
     PrepReleasePart,
@@ -63,7 +66,7 @@ class BatchService(
     RetentionPart,
     StatisticsPart,
 ):
-    """The emulated Batch account: all pools, nodes, jobs and tasks, persisted in `data_dir`.
+    """The emulated Batch account: all pools, nodes, job schedules, jobs and tasks, persisted in `data_dir`.
 
     `base_url` is the account URL used in `url` fields and `AZ_BATCH_ACCOUNT_URL`; the server sets it
     once it knows its port. Call `start()` to run the scheduler thread, `stop()` to end it and cancel

@@ -1,10 +1,10 @@
 """The core of the service: its state, its one lock, persistence and lookups.
 
-Owns: the account's pools and jobs (`ServiceBase.pools`, `.jobs`), the one `RLock` every operation
-holds (`_op`: lock, then write what changed to the `Store` in one transaction, wake the scheduler,
+Owns: the account's pools, jobs and job schedules (`ServiceBase.pools`, `.jobs`, `.job_schedules`), the
+one `RLock` every operation holds (`_op`: lock, then write what changed to the `Store` in one transaction, wake the scheduler,
 launch what was queued), start-up (`_load`: read everything back; work that was running is requeued
 as after a node reboot), the scheduler thread's loop, URLs, and the id lookups that answer 404s.
-The parts in this package (`pools`, `nodes`, `jobs`, `tasks`, `scheduler`, `prep_release`,
+The parts in this package (`pools`, `nodes`, `jobs`, `schedules`, `tasks`, `scheduler`, `prep_release`,
 `executions`, `retention`) are mixins over this class; `BatchService` composes them.
 May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, `store`, `timing`. Not HTTP or the portal.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import autoscale, orphans, runtime
-from ..entities import Job, Node, Pool, Task
+from ..entities import Job, JobSchedule, Node, Pool, Task
 from ..exceptions import (
     not_found,
 )
@@ -32,6 +32,7 @@ from ..timing import Timing
 from ..wire import (
     LIVE_JOB_STATES,
     Doc,
+    advance_clock,
     iso,
     set_state,
     utcnow,
@@ -46,6 +47,12 @@ class ServiceBase:
         # defined once, in the part that owns it (see the module docstrings).
         def _advance_autoscale(self, now: datetime) -> None: ...
         def _advance_pools(self, now: datetime) -> None: ...
+        def _advance_job_schedules(self, now: datetime) -> None: ...
+        def _add_job(self, job_id: str, properties: Doc, pool_id: str) -> Job: ...
+        def _check_new_job_id(self, job_id: str) -> None: ...
+        def _begin_job_delete(self, job: Job, now: datetime) -> None: ...
+        def _report_once(self, what: tuple[object, ...], label: str) -> None: ...
+        def job_statistics(self, job_id: str) -> Doc: ...
         def _app_package_environment(self, pool: Pool, node: Node, spec: Doc) -> dict[str, str]: ...
         def _check_not_deleting(self, pool: Pool) -> None: ...
         def _check_package_references(self, refs: list[Doc]) -> None: ...
@@ -136,6 +143,7 @@ class ServiceBase:
         self._changes = 0
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
+        self.job_schedules: dict[str, JobSchedule] = {}
         self._executions: dict[tuple[str, ...], Execution] = {}
         self._seq = itertools.count(1)
         self._puts: dict[tuple[str, str], Doc] = {}
@@ -218,12 +226,21 @@ class ServiceBase:
     def _save_job(self, job: Job) -> None:
         self._save("job", job.key, job.record())
 
+    def _save_job_schedule(self, schedule: JobSchedule) -> None:
+        self._save("jobschedule", schedule.key, schedule.record())
+
     def _save_task(self, task: Task) -> None:
         # Every change of a task is saved, so this is where its job's counts follow it.
         job = self.jobs.get(task.job_key)
         if job is not None and job.tasks.get(task.key) is task:
             job.count(task)
         self._save("task", f"{task.job_key}/{task.key}", task.record())
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the service's clock forward (`wire.advance_clock`) and wake the scheduler, so what came
+        due (a schedule's run, a deadline) happens now; returns the clock's total offset in seconds."""
+        with self._op():
+            return advance_clock(seconds)
 
     def _save_prep(self, job: Job, node_id: str) -> None:
         self._save("prep", f"{job.key}/{node_id}", {"doc": job.prep[node_id]})
@@ -260,6 +277,10 @@ class ServiceBase:
             job = Job.from_record(rec)
             self.jobs[job.key] = job
             max_seq = max(max_seq, job.seq)
+        for _, rec in self.store.load("jobschedule"):
+            schedule = JobSchedule.from_record(rec)
+            self.job_schedules[schedule.key] = schedule
+            max_seq = max(max_seq, schedule.seq)
         tasks = [rec for _, rec in self.store.load("task")]
         for rec in sorted(tasks, key=lambda r: int(r.get("seq", 0)) if isinstance(r, dict) else 0):
             try:
@@ -344,6 +365,9 @@ class ServiceBase:
     def job_url(self, job_id: str) -> str:
         return f"{self.base_url}/jobs/{job_id}"
 
+    def job_schedule_url(self, schedule_id: str) -> str:
+        return f"{self.base_url}/jobschedules/{schedule_id}"
+
     def task_url(self, job_id: str, task_id: str) -> str:
         return f"{self.base_url}/jobs/{job_id}/tasks/{task_id}"
 
@@ -367,6 +391,12 @@ class ServiceBase:
         if job is None:
             raise not_found("JobNotFound", "job")
         return job
+
+    def _job_schedule(self, schedule_id: str) -> JobSchedule:
+        schedule = self.job_schedules.get(schedule_id.lower())
+        if schedule is None:
+            raise not_found("JobScheduleNotFound", "job schedule")
+        return schedule
 
     def _task(self, job_id: str, task_id: str) -> tuple[Job, Task]:
         job = self._job(job_id)

@@ -19,6 +19,7 @@ from ..exceptions import (
 from ..validation import (
     disable_tasks_option,
     job_body,
+    job_properties,
     job_settings,
 )
 from ..wire import (
@@ -57,9 +58,7 @@ class JobsPart(ServiceBase):
         spec = job_body(body)
         job_id, settings = spec.id, spec.settings
         with self._op():
-            if job_id.lower() in self.jobs:
-                raise conflict("JobExists", "The specified job already exists.")
-            now = utcnow()
+            self._check_new_job_id(job_id)
             auto = settings["poolInfo"].get("autoPoolSpecification")
             if auto is not None:
                 if auto["poolLifetimeOption"] != "job":
@@ -72,29 +71,37 @@ class JobsPart(ServiceBase):
                 pool_id = self._create_auto_pool(auto)
             else:
                 pool_id = settings["poolInfo"]["poolId"]
-            doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
-            doc.update(settings)
-            doc.update(
-                id=job_id,
-                url=self.job_url(job_id),
-                creationTime=iso(now),
-                state="active",
-                stateTransitionTime=iso(now),
-                onTaskFailure=spec.on_task_failure,
-                usesTaskDependencies=bool(body.get("usesTaskDependencies", False)),
-                executionInfo={"startTime": iso(now), "poolId": pool_id},
+            return copy.deepcopy(self._add_job(job_id, job_properties(body, spec), pool_id).doc)
+
+    def _check_new_job_id(self, job_id: str) -> None:
+        """409 when a job or a job schedule already has this id (they share one namespace)."""
+        if job_id.lower() in self.jobs:
+            raise conflict("JobExists", "The specified job already exists.")
+        if job_id.lower() in self.job_schedules:
+            raise conflict(
+                "JobScheduleWithSameIdExists",
+                "A job schedule with the specified job id exists. "
+                "Job and job schedule cannot have the same id.",
             )
-            if not doc.get("metadata"):
-                doc.pop("metadata", None)
-            if spec.preparation:
-                doc["jobPreparationTask"] = spec.preparation
-            if spec.release:
-                doc["jobReleaseTask"] = spec.release
-            touch(doc, now)
-            job = Job(doc, next(self._seq))
-            self.jobs[job.key] = job
-            self._save_job(job)
-            return copy.deepcopy(doc)
+
+    def _add_job(self, job_id: str, properties: Doc, pool_id: str) -> Job:
+        """Insert an `active` job with checked `properties` (see `validation.job_properties`) running on
+        `pool_id` (lock held): a job created by a client or by a job schedule."""
+        now = utcnow()
+        doc: Doc = {
+            **properties,
+            "id": job_id,
+            "url": self.job_url(job_id),
+            "creationTime": iso(now),
+            "state": "active",
+            "stateTransitionTime": iso(now),
+            "executionInfo": {"startTime": iso(now), "poolId": pool_id},
+        }
+        touch(doc, now)
+        job = Job(doc, next(self._seq))
+        self.jobs[job.key] = job
+        self._save_job(job)
+        return job
 
     def _check_job_mutable(self, job: Job) -> None:
         state = job.state
@@ -181,12 +188,15 @@ class JobsPart(ServiceBase):
                 check(job.doc)
             if job.state == "deleting":
                 raise conflict("JobBeingDeleted", "The specified job has been marked for deletion.")
-            now = utcnow()
-            if job.state not in ("completed", "terminating"):
-                job.release_due = True  # deleting a job that had not ended runs the release task
-            set_state(job.doc, "deleting", now)
-            self._save_job(job)
-            self._stop_job_work(job, now)
+            self._begin_job_delete(job, utcnow())
+
+    def _begin_job_delete(self, job: Job, now: datetime) -> None:
+        """Move a job to `deleting` (lock held): the scheduler runs its release tasks, then removes it."""
+        if job.state not in ("completed", "terminating"):
+            job.release_due = True  # deleting a job that had not ended runs the release task
+        set_state(job.doc, "deleting", now)
+        self._save_job(job)
+        self._stop_job_work(job, now)
 
     def disable_job(
         self, job_id: str, disable_tasks: str, check: Callable[[Doc], None] | None = None

@@ -1,6 +1,7 @@
-"""The scheduler loop: one `_tick` moves jobs through their asynchronous transitions
-(terminating -> completed, deleting -> gone, disabling -> disabled), advances pools, sweeps retention,
-then assigns active tasks to free slots (priority, maxParallelTasks, dependencies, affinity, fill type).
+"""The scheduler loop: one `_tick` lets job schedules create their due jobs, moves jobs through their
+asynchronous transitions (terminating -> completed, deleting -> gone, disabling -> disabled), advances
+pools, sweeps retention, then assigns active tasks to free slots (priority, maxParallelTasks,
+dependencies, affinity, fill type).
 
 May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.base`. Not HTTP or the portal.
 """
@@ -29,6 +30,7 @@ class SchedulerPart(ServiceBase):
 
     def _tick(self) -> None:
         now = utcnow()
+        self._advance_job_schedules(now)
         for job in list(self.jobs.values()):
             try:
                 self._advance_job(job, now)

@@ -13,10 +13,19 @@ from .files import FileHandlers
 from .jobs import JobHandlers
 from .nodes import NodeHandlers
 from .pools import PoolHandlers
+from .schedules import JobScheduleHandlers
 from .tasks import TaskHandlers
 
 
-class Handlers(PoolHandlers, NodeHandlers, AccountHandlers, JobHandlers, TaskHandlers, FileHandlers):
+class Handlers(
+    PoolHandlers,
+    NodeHandlers,
+    AccountHandlers,
+    JobScheduleHandlers,
+    JobHandlers,
+    TaskHandlers,
+    FileHandlers,
+):
     """One method per Batch operation."""
 
 

@@ -33,7 +33,11 @@ ENTITY_READERS = {
 HEADER_VERSIONED = frozenset({"nodes"})
 VERSION_PROPERTIES = ("eTag", "lastModified")
 # `$expand=stats`: the entity kinds (metadata fragment) that have statistics, and the service method.
-STATISTICS = {"pools": "pool_statistics", "jobs": "job_statistics"}
+STATISTICS = {
+    "pools": "pool_statistics",
+    "jobs": "job_statistics",
+    "jobschedules": "job_schedule_statistics",
+}
 
 
 class HandlerBase:
@@ -88,7 +92,7 @@ class HandlerBase:
             raise invalid_query("$expand", raw, "Only stats can be expanded.")
         reader = STATISTICS.get(fragment.split("/", 1)[0])
         if reader is None:
-            return None  # tasks and schedules: the emulator keeps no statistics for them
+            return None  # tasks: the emulator keeps no statistics for them
         read = getattr(self.service, reader)
 
         def stats(doc: Doc) -> Doc | None:
