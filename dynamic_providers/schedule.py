@@ -222,10 +222,18 @@ def schedule_lines(
         out.append(
             f"{head}   (applies to the jobs created after the update; a running job keeps its settings)"
         )
+    if "enabled" in changed:
+        enabled = news.get("enabled") is not False
+        action = (
+            "enable: runs due from now on create jobs" if enabled else "disable: no new jobs until enabled"
+        )
+        out.append(
+            f"{head} update in place: enabled: {_show(olds.get('enabled') is not False)} → {_show(enabled)} ({action})"
+        )
     settings = sorted(
         k for k in changed if k not in PATCH_KEYS and k not in REPLACE_KEYS and k not in HIDDEN_KEYS
     )
-    settings = [k for k in settings if k not in (NAME_KEY, *OWNER_INPUTS, "batch_account_key")]
+    settings = [k for k in settings if k not in (NAME_KEY, *OWNER_INPUTS, "batch_account_key", "enabled")]
     if settings:
         out.append(f"{head} provider settings: {', '.join(settings)} (no call to Batch)")
     return out
@@ -333,6 +341,7 @@ class JobScheduleProvider(ProviderBase):
         client = account.client()
         schedule_id = spec.effective_id()
         self._create_or_adopt(client, spec, schedule_id, mark_of_inputs(props), bool(props.get(ADOPT_INPUT)))
+        _set_enabled(client, schedule_id, spec.enabled)
         return CreateResult(id_=schedule_id, outs=self._outputs(account, client, spec, props))
 
     def _create_or_adopt(
@@ -537,11 +546,29 @@ def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[Che
 
 
 def _drift(inputs: Mapping[str, Any], found: Any) -> dict[str, Any]:
-    """The updatable parts the service has differently: today the metadata (the mark excluded)."""
+    """What the service has differently from the stored inputs: the metadata (the mark excluded) and
+    ``enabled`` (disabled or enabled outside Pulumi); the next ``up`` puts back the declared values."""
+    changes: dict[str, Any] = {}
     real_meta = user_metadata({m.name: m.value for m in found.metadata or []})
     if real_meta != (inputs.get("metadata") or {}):
-        return {"metadata": real_meta}
-    return {}
+        changes["metadata"] = real_meta
+    state = enum_text(found.state)
+    declared = inputs.get("enabled") is not False
+    if state in ("active", "disabled") and (state == "active") != declared:
+        changes["enabled"] = state == "active"
+    return changes
+
+
+def _set_enabled(client: Any, schedule_id: str, enabled: bool) -> None:
+    """Enable or disable the schedule (a no-op when it already is)."""
+    found = get_schedule(client, schedule_id)
+    state = enum_text(found.state) if found else None
+    if enabled and state == "disabled":
+        say(f"job schedule {schedule_id}: enabling (runs due from now on create jobs again)")
+        call_with_retry(lambda: client.enable_job_schedule(schedule_id))
+    elif not enabled and state == "active":
+        say(f"job schedule {schedule_id}: disabling (enabled: false; no new jobs, the active one goes on)")
+        call_with_retry(lambda: client.disable_job_schedule(schedule_id))
 
 
 def _terminate_schedule(client: Any, schedule_id: str) -> None:

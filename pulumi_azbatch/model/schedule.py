@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_JOB_MANAGER_TASK_ID",
     "MIN_RECURRENCE_INTERVAL",
     "SCHEDULE_FIELDS_REPLACED",
+    "SCHEDULE_FIELDS_TOGGLED",
     "SCHEDULE_FIELDS_UPDATABLE_IN_PLACE",
     "JobManagerTaskSpec",
     "JobScheduleSpec",
@@ -51,6 +52,8 @@ MIN_RECURRENCE_INTERVAL = timedelta(minutes=1)
 DEFAULT_JOB_MANAGER_TASK_ID = "jobmanager"
 #: Schedule properties the service can change on an existing schedule; they apply to later jobs only.
 SCHEDULE_FIELDS_UPDATABLE_IN_PLACE: frozenset[str] = frozenset({"schedule", "job_specification", "metadata"})
+#: Changed by the disable / enable operations rather than a PATCH.
+SCHEDULE_FIELDS_TOGGLED: frozenset[str] = frozenset({"enabled"})
 #: Schedule properties no update operation carries: a change creates a new schedule.
 SCHEDULE_FIELDS_REPLACED: frozenset[str] = frozenset({"id", "display_name"})
 
@@ -170,7 +173,9 @@ class JobScheduleSpec(SpecModel):
 
     ``id`` is optional (the provider autonames it from the resource name). ``output_container_url``
     is the schedule's File Conventions container (``job-<schedule id>``) with a write SAS; the job
-    manager task's outputs by kind go there. ``on_destroy`` (``terminate_then_delete`` default |
+    manager task's outputs by kind go there. ``enabled: false`` keeps the schedule disabled (the
+    service's disable: no jobs are created and due runs are lost; the active job goes on);
+    ``true`` (default) enables it again. ``on_destroy`` (``terminate_then_delete`` default |
     ``terminate`` | ``delete``): what ``pulumi destroy`` does; with a terminate, the active job's
     release tasks run and their logs are copied to ``$JobLog/<job id>/`` before the schedule goes.
 
@@ -183,6 +188,9 @@ class JobScheduleSpec(SpecModel):
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     job_specification: JobSpecificationSpec
     metadata: dict[str, EnvironmentValue] = Field(default_factory=dict)
+    enabled: bool = Field(
+        default=True, description="false: the schedule is disabled (creates no jobs; its due runs are lost)."
+    )
     output_container_url: str | None = Field(
         default=None,
         description="The schedule's File Conventions output container URL with a write SAS (secret).",
