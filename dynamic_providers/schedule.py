@@ -414,6 +414,8 @@ class JobScheduleProvider(ProviderBase):
         inputs = {**public_inputs(props), "schedule_id": props.get("schedule_id") or id_}
         drift = _drift(inputs, found)
         outs = {**inputs, **drift, "drift": sorted(drift)}
+        if outs.get("enabled") is True:
+            del outs["enabled"]  # the default, which the inputs never spell out (see _to_inputs)
         state = enum_text(found.state)
         if state in ("completed", "terminating") and props.get("state") not in ("completed", "terminating"):
             say(
@@ -443,6 +445,8 @@ class JobScheduleProvider(ProviderBase):
                 "and are recorded only"
             )
             fields = set()
+        if state in ("active", "disabled") and (state == "active") != spec.enabled:
+            _set_enabled(client, id_, spec.enabled)
         if fields:
             say(
                 f"job schedule {id_}: updating {', '.join(sorted(fields))} (the jobs created from now on get it)"
