@@ -9,6 +9,7 @@ while a job is active (its release task runs, its exit code is reported, its log
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
@@ -179,6 +180,9 @@ def test_a_recurring_schedule_from_up_to_destroy(
         assert metadata["team"] == "sweeps" and metadata["pulumi_azbatch_resource"].endswith("::nightly")
         assert batch.client.get_job(first).priority == 1
         assert "sig=" not in str(up.outputs["output_container"].value)
+        # Secrets stay secret: the account key and the container's SAS are not in the state in clear.
+        exported = json.dumps(stack.export_stack().deployment)
+        assert LOCALBATCH_ACCOUNT_KEY not in exported and sas not in exported
 
         # ---- a second recurrence: the first run ends, the clock moves an hour ---------------------
         _run_a_task(batch, first, "t1")

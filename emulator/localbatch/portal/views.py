@@ -14,7 +14,7 @@ from typing import Any
 from .. import safefs
 from ..exceptions import BatchError
 from ..service import BatchService
-from . import files, pictures
+from . import files, pictures, schedules
 from .html import (
     code,
     duration,
@@ -208,6 +208,9 @@ def home(service: BatchService) -> tuple[str, bool]:
             empty="No jobs.",
         )
     )
+    schedules_body, schedules_busy = schedules.schedules_section(service)
+    body += schedules_body
+    busy = busy or schedules_busy
     return page("Pools and jobs", body, refresh=busy, account=service.account_name), busy
 
 
