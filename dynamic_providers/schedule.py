@@ -273,6 +273,12 @@ class JobScheduleProvider(ProviderBase):
         clash = sorted(k for k in (inputs.get("metadata") or {}) if str(k).lower() in MARK_KEYS)
         if clash and not contains_unknown(inputs.get("metadata")):
             failures.append(CheckFailure("metadata", f"{', '.join(clash)}: reserved for the ownership mark"))
+        if not olds and not failures and not is_unknown(inputs.get("schedule_id")):
+            # A new resource: refuse a schedule of the same id that is not this resource's now, at
+            # preview (one cheap GET, even while other inputs are still unknown).
+            problem = self._foreign_schedule(inputs, str(inputs["schedule_id"]))
+            if problem:
+                return CheckResult(inputs, [CheckFailure("schedule_id", problem)])
         if failures or contains_unknown(inputs):
             return CheckResult(inputs, _masked(failures, inputs))
         try:
@@ -282,10 +288,6 @@ class JobScheduleProvider(ProviderBase):
                 inputs,
                 _masked([CheckFailure(_input_path(f.property), f.reason) for f in exc.failures], inputs),
             )
-        if not olds:
-            problem = self._foreign_schedule(inputs, spec.effective_id())
-            if problem:
-                return CheckResult(inputs, [CheckFailure("schedule_id", problem)])
         return CheckResult(_to_inputs(spec, inputs), [])
 
     def _foreign_schedule(self, inputs: Mapping[str, Any], schedule_id: str) -> str | None:
