@@ -50,10 +50,7 @@ def test_a_valid_schedule_maps_to_the_sdk_with_the_jobs_own_mapping() -> None:
     sdk = created_schedule.as_dict()
     job = sdk["jobSpecification"]
     assert job["poolInfo"] == {"poolId": "cpu"}
-    assert (
-        job["jobPreparationTask"]["id"] == "jobpreparation"
-        and "jobReleaseTask" in job
-    )
+    assert job["jobPreparationTask"]["id"] == "jobpreparation" and "jobReleaseTask" in job
     assert (
         job["jobManagerTask"]["id"] == "jobmanager" and job["jobManagerTask"]["killJobOnCompletion"] is True
     )
