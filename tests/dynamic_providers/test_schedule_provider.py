@@ -9,7 +9,6 @@ import pytest
 from azure.batch import models as m
 from azure.core.exceptions import ResourceNotFoundError
 from provider_helpers import unique
-
 from pulumi_azbatch.dynamic_providers.schedule import JobScheduleProvider, schedule_lines
 
 OWNER = {"owner_stack": "org/proj/test", "owner_resource": "azbatch:JobSchedule::s"}
