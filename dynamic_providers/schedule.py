@@ -28,7 +28,6 @@ Lifecycle:
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Collection, Mapping
 from datetime import timedelta
@@ -40,7 +39,6 @@ from azure.core.exceptions import HttpResponseError, ResourceExistsError, Resour
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
@@ -48,8 +46,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from pulumi_azbatch.model.common import has_sas, plain_data, strip_query
-from pulumi_azbatch.model.job import make_job_id
+from pulumi_azbatch.model.common import plain_data, strip_query
 from pulumi_azbatch.model.schedule import (
     SCHEDULE_FIELDS_UPDATABLE_IN_PLACE,
     JobScheduleSpec,
@@ -63,22 +60,23 @@ from pulumi_azbatch.model.validation import (
 
 from .base import (
     ProviderBase,
+    autoname,
     changed_keys,
     contains_unknown,
     is_unknown,
+    masked_failures,
     public_inputs,
     say,
     secret_if_sas,
     trace,
 )
-from .batch_client import BatchAccount, call_with_retry, error_code, resolve_account
+from .batch_client import AccountConfigured, BatchAccount, call_with_retry, error_code
 from .host import sleep_or_cancel
 from .job import _engine_leaf
 from .job_plan import HIDDEN_KEYS, _show
 from .lifecycle import JOB_LOG_PREFIX, RELEASE_MARGIN, enum_text, harvest_logs, wait_released
 from .ownership import (
     ADOPT_INPUT,
-    MARK_KEYS,
     OWNER_INPUTS,
     Mark,
     Verdict,
@@ -89,6 +87,7 @@ from .ownership import (
     owner_inputs,
     owner_text,
     refusal,
+    reserved_keys_used,
     user_metadata,
     verdict,
     with_mark,
@@ -239,38 +238,22 @@ def schedule_lines(
     return out
 
 
-class JobScheduleProvider(ProviderBase):
+class JobScheduleProvider(AccountConfigured, ProviderBase):
     """The dynamic provider of :class:`JobSchedule` (stateless, like the Job provider)."""
 
     input_keys = INPUT_KEYS
     replace_keys = REPLACE_KEYS
-
-    def configure(self, req: ConfigureRequest) -> None:
-        self._config = {
-            "batch_account_url": req.config.get("azbatch:batchAccountUrl"),
-            "batch_account_name": req.config.get("azbatch:batchAccountName"),
-        }
-
-    def _account(self, props: Mapping[str, Any]) -> BatchAccount:
-        return resolve_account(props, getattr(self, "_config", None))
 
     # -- check --------------------------------------------------------------------------------------
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         trace(self, "check")
         inputs = dict(news)
-        if not inputs.get("schedule_id"):
-            old_id = olds.get("schedule_id")
-            prefix = news.get(NAME_KEY) or "schedule"
-            inputs["schedule_id"] = (
-                old_id
-                if old_id and not is_unknown(prefix)
-                else make_job_id(str(prefix), secrets.token_hex(4)[:7])
-            )
+        inputs["schedule_id"] = autoname(olds, news, "schedule_id", NAME_KEY, "schedule")
         inputs = with_nonce(olds, inputs)
         raw = spec_inputs(inputs)
         failures = [CheckFailure(_input_path(f.property), f.reason) for f in validate_schedule(raw)]
-        clash = sorted(k for k in (inputs.get("metadata") or {}) if str(k).lower() in MARK_KEYS)
+        clash = reserved_keys_used(inputs.get("metadata"))
         if clash and not contains_unknown(inputs.get("metadata")):
             failures.append(CheckFailure("metadata", f"{', '.join(clash)}: reserved for the ownership mark"))
         if not olds and not failures and not is_unknown(inputs.get("schedule_id")):
@@ -539,16 +522,8 @@ def _input_path(path: str) -> str:
 
 
 def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[CheckFailure]:
-    """Failures that do not make the engine print a secret (see the Job provider's ``_masked``)."""
-    masked = []
-    for failure in failures:
-        top = failure.property.split(".", 1)[0].split("[", 1)[0]
-        value = inputs.get(top)
-        if top in ("batch_account_key", "output_container_url") or has_sas(value):
-            masked.append(CheckFailure("", f"{failure.property}: {failure.reason}"))
-        else:
-            masked.append(failure)
-    return masked
+    """Failures that do not print the account key, the container SAS or any value holding a SAS."""
+    return masked_failures(failures, inputs, ("batch_account_key", "output_container_url"))
 
 
 def _drift(inputs: Mapping[str, Any], found: Any) -> dict[str, Any]:
