@@ -782,12 +782,7 @@ def _load_job(
                 ConfigFailure(key, failure.reason.replace("the URL", "azbatch:storage.container_name"))
             )
         else:
-            path = (
-                f".{failure.property}"
-                if failure.property and not failure.property.startswith("[")
-                else failure.property
-            )
-            failures.append(ConfigFailure(f"{_key(section)}{path}", failure.reason))
+            failures.append(_property_failure(section, failure.property, failure.reason))
         ok = False
     if not ok or where is None:
         return None
@@ -806,6 +801,12 @@ def _load_job(
         )
         return None
     return spec.model_copy(update={"output_container_url": None})
+
+
+def _property_failure(section: str, prop: str, reason: str) -> ConfigFailure:
+    """A model failure on ``prop`` (``tasks[0].id``) as the YAML key under ``section`` it is about."""
+    path = f".{prop}" if prop and not prop.startswith("[") else prop
+    return ConfigFailure(f"{_key(section)}{path}", reason)
 
 
 def _unique_schedule_ids(
@@ -882,12 +883,7 @@ def _load_schedule(
         container = job_output_container_name(schedule_id)
         data["output_container_url"] = _placeholder_sas_url(container, "cw", now)
     for failure in validate_schedule(data, now=now):
-        path = (
-            f".{failure.property}"
-            if failure.property and not failure.property.startswith("[")
-            else failure.property
-        )
-        failures.append(ConfigFailure(f"{_key(section)}{path}", failure.reason))
+        failures.append(_property_failure(section, failure.property, failure.reason))
         ok = False
     if not ok:
         return None

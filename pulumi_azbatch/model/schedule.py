@@ -30,7 +30,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .common import EnvironmentValue, SpecModel, error, positive_duration
 from .job import JobPropertiesSpec, OnDestroy
-from .outputs import OutputFileSpec, output_to_sdk, resolve_output_file
+from .outputs import OutputFileSpec, outputs_to_sdk
 from .tasks import TaskBase, TaskConstraintsSpec
 
 __all__ = [
@@ -126,20 +126,15 @@ class JobManagerTaskSpec(TaskBase):
         self, *, output_container_url: str | None = None, schedule_id: str | None = None
     ) -> batch_models.BatchJobManagerTask:
         """The SDK ``BatchJobManagerTask``; File Conventions outputs resolved against the schedule's container."""
-        outputs = [
-            output_to_sdk(
-                resolve_output_file(
-                    o, task_id=self.id, output_container_url=output_container_url, job_id=schedule_id
-                )
-            )
-            for o in self.output_files
-        ]
+        outputs = outputs_to_sdk(
+            self.output_files, task_id=self.id, output_container_url=output_container_url, job_id=schedule_id
+        )
         return batch_models.BatchJobManagerTask(
             id=self.id,
             display_name=self.display_name,
             constraints=self.constraints.to_sdk() if self.constraints else None,
             required_slots=self.required_slots,
-            output_files=outputs or None,
+            output_files=outputs,
             kill_job_on_completion=self.kill_job_on_completion,
             run_exclusive=self.run_exclusive,
             allow_low_priority_node=self.allow_low_priority_node,

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from azure.batch import models as m
+from emulator_helpers import wait_for
 
 from pulumi_azbatch.localdev import Endpoints
 
@@ -17,17 +18,6 @@ def _get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as answer:
         assert answer.status == 200
         return answer.read().decode()
-
-
-def _wait(condition: Any, timeout: float = 15) -> Any:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
 
 
 def test_schedules_show_state_next_run_and_their_jobs_with_prep_release_links(
@@ -49,7 +39,7 @@ def test_schedules_show_state_next_run_and_their_jobs_with_prep_release_links(
     base = endpoints.batch_url.rstrip("/")
     first = f"{schedule_id}:job-1"
     try:
-        _wait(lambda: [j.id for j in batch_client.list_jobs_from_schedule(schedule_id)] == [first])
+        wait_for(lambda: [j.id for j in batch_client.list_jobs_from_schedule(schedule_id)] == [first])
         home = _get(f"{base}/portal/")
         row = re.search(
             rf"<tr>(?:(?!</tr>).)*/portal/schedules/{schedule_id}(?:(?!</tr>).)*</tr>", home, re.S
