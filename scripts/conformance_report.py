@@ -54,6 +54,10 @@ WIRE_BEHAVIOUR = [
     "`creating` and `starting`, pools stay `resizing` meanwhile, reboot and reimage take their time, nodes "
     "not allocated within `resizeTimeout` end the resize with `AllocationTimedOut`; stop-resize keeps the "
     "targets and records `ResizeStopped` (in both modes).",
+    "- Job schedules create `<scheduleId>:job-<n>` from their job specification on their timetable "
+    "(recurrence, `startWindow`, `doNotRunUntil` / `doNotRunAfter`, one unfinished job at a time); the "
+    "emulator's clock moves forward through `POST /_localbatch/clock` when started with `--clock-control` "
+    "(tests/emulator/test_job_schedules.py, tests/conformance/test_js_job_schedule.py).",
     "",
 ]
 

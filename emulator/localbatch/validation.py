@@ -485,6 +485,7 @@ class JobBody:
     on_task_failure: str
     preparation: Doc | None
     release: Doc | None
+    manager: Doc | None = None
 
 
 def _preparation_task(prep: Any) -> Doc:
@@ -529,13 +530,38 @@ def _release_task(release: Any, prep_doc: Doc | None) -> Doc:
     return doc
 
 
+# The properties of a jobManagerTask that are not properties of the task it becomes.
+JOB_MANAGER_ONLY = ("killJobOnCompletion", "runExclusive", "allowLowPriorityNode")
+
+
+def _manager_task(manager: Any, other_ids: list[str]) -> Doc:
+    """A jobManagerTask, stored with the service's defaults (killJobOnCompletion, runExclusive and
+    allowLowPriorityNode true); its id may not be the preparation or release task's."""
+    check_task_like(manager, "jobManagerTask")
+    manager_id = check_id(manager.get("id"), "jobManagerTask.id")
+    if manager_id.lower() in other_ids:
+        raise invalid_property(
+            "jobManagerTask.id", manager_id, "Must differ from the job preparation and release task ids."
+        )
+    check_int(manager, "requiredSlots", 1, 1, 256)
+    doc = copy.deepcopy(manager)
+    for flag in JOB_MANAGER_ONLY:
+        if doc.get(flag) is not None and not isinstance(doc[flag], bool):
+            raise invalid_property(f"jobManagerTask.{flag}", doc[flag], "The value must be true or false.")
+        doc[flag] = bool(doc.get(flag, True))
+    return doc
+
+
+def job_manager_task_body(manager: Doc) -> Doc:
+    """The task a job's jobManagerTask becomes when the job is created (the task add body)."""
+    return {k: copy.deepcopy(v) for k, v in manager.items() if k not in JOB_MANAGER_ONLY}
+
+
 def job_body(body: Doc) -> JobBody:
     """Check a job-create body (reference §5 and §6)."""
     job_id = check_id(body.get("id"))
     if "poolInfo" not in body:
         raise missing_property("poolInfo")
-    if body.get("jobManagerTask"):
-        raise unsupported_property("jobManagerTask", "Job manager tasks are not emulated locally.")
     check_text(body, "displayName", MAX_DISPLAY_NAME)
     settings = job_settings(body, None, replace=True)
     on_failure = check_enum(body, "onTaskFailure", ("noaction", "performexitoptionsjobaction"), "noaction")
@@ -551,7 +577,12 @@ def job_body(body: Doc) -> JobBody:
         )
     prep_doc = _preparation_task(prep) if prep is not None else None
     release_doc = _release_task(release, prep_doc) if release is not None else None
-    return JobBody(job_id, settings, on_failure, prep_doc, release_doc)
+    manager = body.get("jobManagerTask")
+    manager_doc = None
+    if manager is not None:
+        others = [str(d["id"]).lower() for d in (prep_doc, release_doc) if d]
+        manager_doc = _manager_task(manager, others)
+    return JobBody(job_id, settings, on_failure, prep_doc, release_doc, manager_doc)
 
 
 def job_properties(body: Doc, spec: JobBody) -> Doc:
@@ -567,6 +598,8 @@ def job_properties(body: Doc, spec: JobBody) -> Doc:
         doc["jobPreparationTask"] = copy.deepcopy(spec.preparation)
     if spec.release:
         doc["jobReleaseTask"] = copy.deepcopy(spec.release)
+    if spec.manager:
+        doc["jobManagerTask"] = copy.deepcopy(spec.manager)
     return doc
 
 
@@ -982,7 +1015,8 @@ def _schedule_time(value: Any, name: str) -> str:
 
 
 def schedule_configuration(schedule: Any) -> Doc:
-    """A job schedule's `schedule`: the times normalised to UTC, the intervals checked (at least a minute)."""
+    """A job schedule's `schedule`: the times in UTC, the intervals checked (at least a minute), both as
+    the service writes them back."""
     if schedule is None:
         return {}
     if not isinstance(schedule, dict):
@@ -998,7 +1032,8 @@ def schedule_configuration(schedule: Any) -> Doc:
         delta = parse_duration(value, f"schedule.{name}")
         if delta is not None and delta < MIN_SCHEDULE_INTERVAL:
             raise invalid_property(f"schedule.{name}", value, "The minimum value is 1 minute.")
-        out[name] = value
+        # Written back in the service's form (`PT01H00M00S` is read back as `PT1H`, as recorded).
+        out[name] = value if delta is None else iso_duration(delta)
     return out
 
 

@@ -34,8 +34,9 @@ HOUR = timedelta(hours=1)
 class Clocked:
     """The module's emulator, its client and its clock."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Emulator, data_dir: Path) -> None:
         self.emulator = emulator
+        self.data_dir = data_dir
         self.client: BatchClient = emulator.client
         self.base = f"http://127.0.0.1:{emulator.port}"
         self.pool = unique("sched-pool")
@@ -48,6 +49,10 @@ class Clocked:
 
     def advance(self, delta: timedelta) -> None:
         admin(self.base, "POST", "/_localbatch/clock", {"advanceSeconds": delta.total_seconds()})
+
+    def end_job(self, job_id: str) -> None:
+        """Terminate a job and wait until it completed (a job without tasks never ends on its own)."""
+        self.client.begin_terminate_job(job_id, options=terminate_options(), polling_interval=0.1).result()
 
     def jobs(self, schedule_id: str) -> list[str]:
         return sorted(j.id for j in self.client.list_jobs_from_schedule(schedule_id))
@@ -72,9 +77,10 @@ class Clocked:
 
 @pytest.fixture(scope="module")
 def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clocked]:
-    emulator = Emulator(tmp_path_factory.mktemp("schedules"), ["--clock-control"])
+    data_dir = tmp_path_factory.mktemp("schedules")
+    emulator = Emulator(data_dir, ["--clock-control"])
     try:
-        yield Clocked(emulator)
+        yield Clocked(emulator, data_dir)
     finally:
         emulator.stop()
 
@@ -121,9 +127,7 @@ def test_a_recurring_schedule_creates_its_first_job_at_once_and_the_next_after_t
     clocked.advance(timedelta(minutes=30))
     assert clocked.jobs(sid) == [f"{sid}:job-1"], "not due yet"
     # job-1 never ends on its own (no tasks, onAllTasksComplete noaction): the next run waits for it.
-    clocked.client.begin_terminate_job(
-        f"{sid}:job-1", options=terminate_options(), polling_interval=0.1
-    ).result()
+    clocked.end_job(f"{sid}:job-1")
     clocked.advance(timedelta(minutes=31))
     assert clocked.wait_jobs(sid, 2) == [f"{sid}:job-1", f"{sid}:job-2"]
     after = clocked.client.get_job_schedule(sid)
@@ -151,9 +155,7 @@ def test_a_run_waits_for_the_active_job_and_is_lost_when_its_start_window_passes
         return nxt is not None and nxt - created.creation_time == 2 * HOUR
 
     wait_for(moved_on)  # the window passed: that run is lost, the next one is at +2 h
-    clocked.client.begin_terminate_job(
-        f"{sid}:job-1", options=terminate_options(), polling_interval=0.1
-    ).result()
+    clocked.end_job(f"{sid}:job-1")
     clocked.advance(timedelta(minutes=5))
     assert clocked.jobs(sid) == [f"{sid}:job-1"], "a lost run is not made up"
     clocked.advance(timedelta(minutes=45))
@@ -165,10 +167,20 @@ def test_a_waiting_run_starts_when_the_previous_job_finishes_inside_the_window(c
     clocked.create(sid, m.BatchJobScheduleConfiguration(recurrence_interval=HOUR))
     clocked.advance(HOUR + timedelta(minutes=20))
     assert clocked.jobs(sid) == [f"{sid}:job-1"]
-    clocked.client.begin_terminate_job(
-        f"{sid}:job-1", options=terminate_options(), polling_interval=0.1
-    ).result()
+    clocked.end_job(f"{sid}:job-1")
     assert clocked.wait_jobs(sid, 2) == [f"{sid}:job-1", f"{sid}:job-2"]
+
+
+def test_runs_missed_over_a_long_pause_are_not_made_up(clocked: Clocked) -> None:
+    sid = unique("jump")
+    created = clocked.create(sid, m.BatchJobScheduleConfiguration(recurrence_interval=HOUR))
+    clocked.advance(5 * HOUR + timedelta(minutes=30))  # job-1 still runs through five due runs
+    clocked.end_job(f"{sid}:job-1")
+    # One job for the run still inside its window (+5 h), none for the four lost before it.
+    assert clocked.wait_jobs(sid, 2) == [f"{sid}:job-1", f"{sid}:job-2"]
+    nxt = clocked.client.get_job_schedule(sid).execution_info.next_run_time
+    assert _stamp(nxt) - created.creation_time == 6 * HOUR
+    assert clocked.jobs(sid) == [f"{sid}:job-1", f"{sid}:job-2"]
 
 
 def test_do_not_run_until_and_after_bound_the_runs_then_the_schedule_completes(clocked: Clocked) -> None:
@@ -203,9 +215,7 @@ def test_a_schedule_without_recurrence_runs_once_and_completes_when_that_job_doe
     clocked.create(sid, m.BatchJobScheduleConfiguration())
     assert clocked.jobs(sid) == [f"{sid}:job-1"]
     assert clocked.client.get_job_schedule(sid).state == m.BatchJobScheduleState.ACTIVE
-    clocked.client.begin_terminate_job(
-        f"{sid}:job-1", options=terminate_options(), polling_interval=0.1
-    ).result()
+    clocked.end_job(f"{sid}:job-1")
     done = wait_for(lambda: (s := clocked.client.get_job_schedule(sid)).state == "completed" and s)
     assert done.execution_info.recent_job is not None and done.execution_info.recent_job.id == f"{sid}:job-1"
     with pytest.raises(ResourceExistsError) as err:
@@ -321,9 +331,7 @@ def test_delete_removes_the_schedule_and_every_job_it_created(clocked: Clocked) 
         job_preparation_task=m.BatchJobPreparationTask(command_line="/bin/true"),
         job_release_task=m.BatchJobReleaseTask(command_line="/bin/true"),
     )
-    clocked.client.begin_terminate_job(
-        f"{sid}:job-1", options=terminate_options(), polling_interval=0.1
-    ).result()
+    clocked.end_job(f"{sid}:job-1")
     clocked.advance(HOUR)
     clocked.wait_jobs(sid, 2)
     clocked.client.begin_delete_job_schedule(sid, polling_interval=0.1).result()
@@ -363,9 +371,12 @@ def test_jobs_and_job_schedules_share_one_namespace_of_ids(clocked: Clocked) -> 
         (None, {}, "MissingRequiredProperty", "schedule"),
         (
             {},
-            {"jobManagerTask": {"id": "jm", "commandLine": "/bin/true"}},
-            "UnsupportedProperty",
-            "jobManagerTask",
+            {
+                "jobPreparationTask": {"id": "setup", "commandLine": "/bin/true"},
+                "jobManagerTask": {"id": "setup", "commandLine": "/bin/true"},
+            },
+            "InvalidPropertyValue",
+            "jobManagerTask.id",
         ),
         ({}, {"poolInfo": None}, "MissingRequiredProperty", "jobSpecification.poolInfo"),
     ],
@@ -444,10 +455,46 @@ def test_a_jobschedule_lifetime_auto_pool_serves_every_job_and_goes_with_the_sch
     wait_for(pool_gone)
 
 
+def test_a_run_whose_auto_pool_cannot_be_created_completes_its_job_with_a_scheduling_error(
+    clocked: Clocked,
+) -> None:
+    package = clocked.data_dir / "applications" / unique("tool") / "1.0"
+    package.mkdir(parents=True)
+    sid = unique("nopkg")
+    auto = m.BatchAutoPoolSpecification(
+        pool_lifetime_option="job",
+        pool=m.BatchPoolSpecification(
+            vm_size="standard_d2s_v3",
+            target_dedicated_nodes=0,
+            virtual_machine_configuration=pool_options("x").virtual_machine_configuration,
+            application_package_references=[
+                m.BatchApplicationPackageReference(application_id=package.parent.name, version="1.0")
+            ],
+        ),
+    )
+    clocked.create(
+        sid,
+        m.BatchJobScheduleConfiguration(recurrence_interval=HOUR),
+        pool_info=m.BatchPoolInfo(auto_pool_specification=auto),
+        all_tasks_complete_mode="terminatejob",
+    )
+    wait_for(lambda: clocked.client.get_job(f"{sid}:job-1").state == "completed")
+    package.rmdir()  # the package is gone before the next run
+    clocked.advance(HOUR)
+    clocked.wait_jobs(sid, 2)
+    failed = clocked.client.get_job(f"{sid}:job-2")
+    assert failed.state == m.BatchJobState.COMPLETED
+    assert failed.execution_info.scheduling_error is not None
+    assert failed.execution_info.scheduling_error.code == "InvalidApplicationPackageReferences"
+    schedule = clocked.client.get_job_schedule(sid)
+    assert schedule.state == m.BatchJobScheduleState.ACTIVE, "the schedule goes on"
+    assert _stamp(schedule.execution_info.next_run_time) - schedule.creation_time == 2 * HOUR
+
+
 def test_a_restarted_emulator_keeps_its_schedules_and_their_numbering(tmp_path: Path) -> None:
     emulator = Emulator(tmp_path, ["--clock-control"])
     try:
-        clocked = Clocked(emulator)
+        clocked = Clocked(emulator, tmp_path)
         sid = unique("durable")
         clocked.create(
             sid,
@@ -482,3 +529,62 @@ def test_the_clock_route_is_off_unless_the_emulator_was_started_with_clock_contr
         assert "--clock-control" in json.loads(refused.value.read())["error"]
     state = admin(endpoints.batch_url, "GET", "/_localbatch/clock")
     assert state["offsetSeconds"] == 0 and state["control"] is False
+
+
+# ---- job manager tasks (each job of a schedule does its work by itself) -----------------------------
+
+
+def _stdout(client: BatchClient, job_id: str, task_id: str) -> str:
+    return b"".join(client.download_task_file(job_id, task_id, "stdout.txt")).decode()
+
+
+def test_a_job_manager_task_runs_first_and_its_completion_ends_the_job(clocked: Clocked) -> None:
+    job_id = unique("managed")
+    clocked.client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            pool_info=m.BatchPoolInfo(pool_id=clocked.pool),
+            job_manager_task=m.BatchJobManagerTask(
+                id="manager",
+                command_line="/bin/sh -c 'echo managing $AZ_BATCH_JOB_ID as $ROLE'",
+                environment_settings=[m.EnvironmentSetting(name="ROLE", value="manager")],
+            ),
+        )
+    )
+    stored = clocked.client.get_job(job_id).job_manager_task
+    assert stored is not None and stored.kill_job_on_completion is True and stored.run_exclusive is True
+    done = wait_for(lambda: (j := clocked.client.get_job(job_id)).state == "completed" and j)
+    assert done.execution_info.termination_reason == "JMComplete"
+    assert clocked.client.get_task(job_id, "manager").execution_info.exit_code == 0
+    assert _stdout(clocked.client, job_id, "manager").strip() == f"managing {job_id} as manager"
+
+
+def test_a_job_manager_task_that_does_not_kill_the_job_leaves_it_active(clocked: Clocked) -> None:
+    job_id = unique("kept")
+    clocked.client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            pool_info=m.BatchPoolInfo(pool_id=clocked.pool),
+            job_manager_task=m.BatchJobManagerTask(
+                id="manager", command_line="/bin/true", kill_job_on_completion=False
+            ),
+        )
+    )
+    wait_for(lambda: clocked.client.get_task(job_id, "manager").state == "completed")
+    assert clocked.client.get_job(job_id).state == m.BatchJobState.ACTIVE
+    clocked.end_job(job_id)
+
+
+def test_a_schedule_with_a_job_manager_task_runs_every_recurrence_by_itself(clocked: Clocked) -> None:
+    sid = unique("selfrun")
+    clocked.create(
+        sid,
+        m.BatchJobScheduleConfiguration(recurrence_interval=HOUR),
+        job_manager_task=m.BatchJobManagerTask(id="sweep", command_line="/bin/sh -c 'echo $AZ_BATCH_JOB_ID'"),
+    )
+    first = wait_for(lambda: (j := clocked.client.get_job(f"{sid}:job-1")).state == "completed" and j)
+    assert first.execution_info.termination_reason == "JMComplete"
+    clocked.advance(HOUR)
+    second = wait_for(lambda: (j := clocked.client.get_job(f"{sid}:job-2")).state == "completed" and j)
+    assert second.execution_info.termination_reason == "JMComplete"
+    assert _stdout(clocked.client, f"{sid}:job-2", "sweep").strip() == f"{sid}:job-2"

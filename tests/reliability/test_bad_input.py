@@ -214,12 +214,12 @@ REST_CASES: list[Case] = [
         "metadata",
     ),
     (
-        "job-manager-task-unsupported",
+        "job-manager-task-without-command",
         "POST",
         "/jobs",
         _job(jobManagerTask={"id": "m"}),
-        "UnsupportedProperty",
-        "jobManagerTask",
+        "MissingRequiredProperty",
+        "jobManagerTask.commandLine",
     ),
     # ---- POST /jobs/{job}/tasks --------------------------------------------------------------------
     (

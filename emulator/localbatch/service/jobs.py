@@ -19,6 +19,7 @@ from ..exceptions import (
 from ..validation import (
     disable_tasks_option,
     job_body,
+    job_manager_task_body,
     job_properties,
     job_settings,
 )
@@ -86,7 +87,8 @@ class JobsPart(ServiceBase):
 
     def _add_job(self, job_id: str, properties: Doc, pool_id: str) -> Job:
         """Insert an `active` job with checked `properties` (see `validation.job_properties`) running on
-        `pool_id` (lock held): a job created by a client or by a job schedule."""
+        `pool_id` (lock held): a job created by a client or by a job schedule. Its jobManagerTask, if
+        any, becomes its first task."""
         now = utcnow()
         doc: Doc = {
             **properties,
@@ -101,6 +103,10 @@ class JobsPart(ServiceBase):
         job = Job(doc, next(self._seq))
         self.jobs[job.key] = job
         self._save_job(job)
+        manager = doc.get("jobManagerTask")
+        if manager:
+            # The service creates the job manager task with the job, first in its queue.
+            self._insert_task(job, self._new_task_doc(job, job_manager_task_body(manager), now))
         return job
 
     def _check_job_mutable(self, job: Job) -> None:

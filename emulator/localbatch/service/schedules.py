@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ..entities import Job, JobSchedule
-from ..exceptions import conflict
+from ..exceptions import BatchError, conflict
 from ..validation import job_schedule_body, job_schedule_settings
 from ..wire import (
     LIVE_JOB_STATES,
@@ -320,19 +320,35 @@ class JobSchedulesPart(ServiceBase):
         while schedule.job_id(number).lower() in self.jobs:
             number += 1  # a job left over under this name (the numbering never reuses one)
         job_id = schedule.job_id(number)
-        auto = spec["poolInfo"].get("autoPoolSpecification")
-        if auto is None:
-            pool_id = spec["poolInfo"]["poolId"]
-        elif auto["poolLifetimeOption"] == "jobschedule":
-            if schedule.auto_pool_id is None or schedule.auto_pool_id.lower() not in self.pools:
-                schedule.auto_pool_id = self._create_auto_pool(auto)
-            pool_id = schedule.auto_pool_id
+        try:
+            pool_id = self._scheduled_job_pool(schedule, spec)
+        except BatchError as err:
+            # The service cannot start the job (its auto pool, say a package that is gone): the job is
+            # created completed, with the reason in executionInfo.schedulingError, and the schedule goes on.
+            job = self._add_job(job_id, copy.deepcopy(spec), "")
+            now = utcnow()
+            info = job.doc["executionInfo"]
+            info["schedulingError"] = {"category": "usererror", "code": err.code, "message": err.message}
+            info["endTime"] = iso(now)
+            set_state(job.doc, JobState.COMPLETED, now)
+            self._save_job(job)
         else:
-            pool_id = self._create_auto_pool(auto)
-        job = self._add_job(job_id, copy.deepcopy(spec), pool_id)
+            job = self._add_job(job_id, copy.deepcopy(spec), pool_id)
         schedule.jobs_created = number
         schedule.doc["executionInfo"]["recentJob"] = {"id": job.doc["id"], "url": job.doc["url"]}
         self._save_job_schedule(schedule)
+
+    def _scheduled_job_pool(self, schedule: JobSchedule, spec: Doc) -> str:
+        """The pool a new job of the schedule runs on: its poolId, or its auto pool (one per job, or the
+        schedule's own, created with its first job)."""
+        auto = spec["poolInfo"].get("autoPoolSpecification")
+        if auto is None:
+            return str(spec["poolInfo"]["poolId"])
+        if auto["poolLifetimeOption"] != "jobschedule":
+            return self._create_auto_pool(auto)
+        if schedule.auto_pool_id is None or schedule.auto_pool_id.lower() not in self.pools:
+            schedule.auto_pool_id = self._create_auto_pool(auto)
+        return schedule.auto_pool_id
 
     def _complete_job_schedule(self, schedule: JobSchedule, now: datetime) -> None:
         info = schedule.doc["executionInfo"]

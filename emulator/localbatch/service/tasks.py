@@ -27,6 +27,7 @@ from ..validation import (
 )
 from ..wire import (
     DEFAULT_USER_IDENTITY,
+    LIVE_JOB_STATES,
     Doc,
     iso,
     seconds,
@@ -371,6 +372,15 @@ class TasksPart(ServiceBase):
                     node.doc["totalTasksSucceeded"] += 1
             self._refresh_node(node)
         self._save_task(task)
+        manager = job.doc.get("jobManagerTask")
+        if (
+            manager
+            and manager.get("killJobOnCompletion", True)
+            and task.key == str(manager["id"]).lower()
+            and job.state in LIVE_JOB_STATES
+        ):
+            self._terminate(job, "JMComplete")  # the job manager task completed: the job ends
+            return
         if job.state == "active" and not task.terminate_requested:
             self._apply_exit_action(job, task, exit_code, failure, upload_failed)
 

@@ -8,41 +8,13 @@
 // Input (environment): BATCH_URL, BATCH_ACCOUNT, BATCH_KEY, POOL_ID, SCHEDULE_ID.
 "use strict";
 const { BatchServiceClient, BatchSharedKeyCredentials } = require("@azure/batch");
+const { scenario } = require("./steps.cjs");
 
 const env = process.env;
 const client = new BatchServiceClient(new BatchSharedKeyCredentials(env.BATCH_ACCOUNT, env.BATCH_KEY), env.BATCH_URL);
 const poolId = env.POOL_ID;
 const scheduleId = env.SCHEDULE_ID;
-const result = { apiVersion: client.apiVersion, steps: {} };
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function step(name, fn) {
-  try {
-    const value = await fn();
-    result.steps[name] = { ok: true, value: value === undefined ? null : value };
-    return value;
-  } catch (err) {
-    result.steps[name] = {
-      ok: false,
-      status: err.statusCode || null,
-      code: (err.body && err.body.code) || err.code || null,
-      message: String((err.body && err.body.message && err.body.message.value) || err.message || err).slice(0, 500),
-    };
-    return undefined;
-  }
-}
-
-async function until(what, probe, timeoutMs = 30000) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last;
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const { step, until, run } = scenario(client.apiVersion);
 
 async function advanceClock(seconds) {
   const answer = await fetch(`${env.BATCH_URL}/_localbatch/clock`, {
@@ -156,10 +128,4 @@ async function main() {
   await step("deletePool", () => client.pool.deleteMethod(poolId).then(() => null));
 }
 
-main()
-  .catch((err) => {
-    result.fatal = String(err && err.stack ? err.stack : err);
-  })
-  .finally(() => {
-    process.stdout.write(JSON.stringify(result) + "\n");
-  });
+run(main);
