@@ -272,3 +272,69 @@ def test_a_recurring_schedule_from_up_to_destroy(
         if not destroyed:
             stack.destroy(on_output=print)
         stack.workspace.remove_stack("schedtest")
+
+
+def test_the_nightly_example_stack_keeps_each_runs_outputs_apart(
+    tmp_path: Path, clocked: ClockedBatch, endpoints: Endpoints, blob_service: Any
+) -> None:
+    """`stacks/Pulumi.nightly.yaml` through the project's program: two nights, two output folders."""
+    import shutil
+
+    import yaml
+
+    from pulumi_azbatch.localdev import REPO_ROOT
+
+    batch = clocked
+    local = Endpoints(
+        batch.url,
+        LOCALBATCH_ACCOUNT_NAME,
+        LOCALBATCH_ACCOUNT_KEY,
+        endpoints.blob_url,
+        endpoints.storage_account_name,
+        endpoints.storage_account_key,
+    )
+    endpoints_file = tmp_path / "endpoints.json"
+    local.write(endpoints_file)
+    project = tmp_path / "azbatch"
+    (project / "stacks").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "__main__.py", project / "__main__.py")
+    pulumi_yaml = (REPO_ROOT / "Pulumi.yaml").read_text()
+    (project / "Pulumi.yaml").write_text(
+        pulumi_yaml.replace("virtualenv: .venv", f"virtualenv: {REPO_ROOT / '.venv'}")
+    )
+    suffix = uuid.uuid4().hex[:6]
+    config = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.nightly.yaml").read_text())["config"]
+    config["azbatch:local"]["endpoints_file"] = str(endpoints_file)
+    config["azbatch:pools"]["cpu"]["id"] = f"cpu-{suffix}"
+    schedule_id = f"nightly-{suffix}"
+    config["azbatch:schedules"]["nightly"]["id"] = schedule_id
+    (project / "stacks" / "Pulumi.nightly.yaml").write_text(
+        yaml.safe_dump({"config": config}, sort_keys=False)
+    )
+    env = engine_env(state_dir=tmp_path / "state", pulumi_home=tmp_path / "home")
+    env.update({"PULUMI_AZBATCH_POLL_INTERVAL": "0.2", "PULUMI_AZBATCH_POLL_MAX_INTERVAL": "0.5"})
+    stack = auto.create_or_select_stack("nightly", work_dir=str(project), opts=workspace_options(env))
+    container = blob_service.get_container_client(job_output_container_name(schedule_id))
+    first, second = f"{schedule_id}:job-1", f"{schedule_id}:job-2"
+    try:
+        up = stack.up(on_output=print)
+        summary = up.outputs["schedules"].value["nightly"]
+        assert summary["schedule_id"] == schedule_id and summary["recent_job"] == first
+        assert summary["output_container_url"].endswith(f"/{job_output_container_name(schedule_id)}")
+        # The first night: the job manager runs the sweep and its completion ends the job.
+        _wait(lambda: batch.client.get_job(first).state == m.BatchJobState.COMPLETED)
+        night1 = container.download_blob(f"$JobOutput/{first}/results.txt").readall().decode().splitlines()
+        assert len(night1) == 20 and night1[2] == "case 3: 9"
+        # The next night, a day later on the emulator's clock: its own folder, the first one kept.
+        batch.advance(timedelta(days=1))
+        _wait(lambda: second in batch.jobs(schedule_id))
+        _wait(lambda: batch.client.get_job(second).state == m.BatchJobState.COMPLETED)
+        names = sorted(b.name for b in container.list_blobs(name_starts_with="$JobOutput/"))
+        assert names == [f"$JobOutput/{first}/results.txt", f"$JobOutput/{second}/results.txt"]
+        manager = batch.client.get_task(second, "jobmanager")
+        assert manager.execution_info.exit_code == 0
+    finally:
+        stack.destroy(on_output=print)
+        stack.workspace.remove_stack("nightly")
+    with pytest.raises(ResourceNotFoundError):
+        batch.client.get_job_schedule(schedule_id)
