@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from azure.batch import models as m
 from azure.core.exceptions import ResourceNotFoundError
-from provider_helpers import unique
+from provider_helpers import unique, wait_for
 from pulumi_azbatch.dynamic_providers.schedule import JobScheduleProvider, schedule_lines
 
 OWNER = {"owner_stack": "org/proj/test", "owner_resource": "azbatch:JobSchedule::s"}
@@ -82,3 +82,29 @@ def test_destroy_leaves_a_schedule_that_another_resource_owns(
         assert batch_client.get_job_schedule(schedule_id).state == m.BatchJobScheduleState.ACTIVE
     finally:
         provider.delete(schedule_id, props)
+
+
+def test_destroy_waits_for_the_active_jobs_release_and_warns_on_its_exit_code(
+    account: dict[str, str], batch_client: Any, pool_id: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    provider = JobScheduleProvider()
+    schedule_id = unique("prov-release")
+    inputs = _inputs(
+        account,
+        schedule_id,
+        job_preparation_task={"command_line": "/bin/true"},
+        job_release_task={"command_line": "/bin/sh -c 'echo releasing; exit 3'"},
+    )
+    inputs["job_specification"]["pool_id"] = pool_id
+    props = provider.check({}, inputs).inputs
+    provider.create(props)
+    job_id = f"{schedule_id}:job-1"
+    batch_client.create_task(job_id, m.BatchTaskCreateOptions(id="t1", command_line="/bin/true"))
+    wait_for(lambda: batch_client.get_task(job_id, "t1").state == m.BatchTaskState.COMPLETED)
+    capsys.readouterr()
+    provider.delete(schedule_id, props)
+    said = capsys.readouterr().err
+    assert f"job schedule {schedule_id}: terminating (its active job {job_id} ends" in said
+    assert f"warning: job {job_id}: the release task exited with 3 on node" in said
+    with pytest.raises(ResourceNotFoundError):
+        batch_client.get_job_schedule(schedule_id)
