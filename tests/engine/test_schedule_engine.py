@@ -69,7 +69,6 @@ class ClockedBatch:
         self.client = BatchClient(endpoint=self.url, credential=credential)
 
     def advance(self, delta: timedelta) -> None:
-        import json
         import urllib.request
 
         request = urllib.request.Request(
@@ -103,6 +102,18 @@ def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClockedBatch]:
         yield batch
     finally:
         batch.stop()
+
+
+def _exported(stack: auto.Stack, work_dir: Path, env: dict[str, str]) -> str:
+    """What a user sees with `pulumi stack export` (secrets as ciphertext)."""
+    return subprocess.run(
+        ["pulumi", "stack", "export", "--stack", stack.name],
+        cwd=work_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def _state(stack: auto.Stack) -> dict[str, Any]:
@@ -181,7 +192,7 @@ def test_a_recurring_schedule_from_up_to_destroy(
         assert batch.client.get_job(first).priority == 1
         assert "sig=" not in str(up.outputs["output_container"].value)
         # Secrets stay secret: the account key and the container's SAS are not in the state in clear.
-        exported = json.dumps(stack.export_stack().deployment)
+        exported = _exported(stack, PROGRAM, env)
         assert LOCALBATCH_ACCOUNT_KEY not in exported and sas not in exported
 
         # ---- a second recurrence: the first run ends, the clock moves an hour ---------------------
@@ -316,8 +327,21 @@ def test_the_nightly_example_stack_keeps_each_runs_outputs_apart(
     stack = auto.create_or_select_stack("nightly", work_dir=str(project), opts=workspace_options(env))
     container = blob_service.get_container_client(job_output_container_name(schedule_id))
     first, second = f"{schedule_id}:job-1", f"{schedule_id}:job-2"
+    # A secret set the way a user sets one, deep inside the schedule's entry.
+    token = f"token-{uuid.uuid4().hex}"
+    stack.set_config(
+        "azbatch:schedules.nightly.job_specification.common_environment_settings.TOKEN",
+        auto.ConfigValue(token, secret=True),
+        path=True,
+    )
     try:
         up = stack.up(on_output=print)
+        exported = _exported(stack, project, env)
+        assert token not in exported and token not in up.stdout
+        env_settings = batch.client.get_job_schedule(
+            schedule_id
+        ).job_specification.common_environment_settings
+        assert {(s.name, s.value) for s in env_settings} == {("TOKEN", token)}, "the service got the value"
         summary = up.outputs["schedules"].value["nightly"]
         assert summary["schedule_id"] == schedule_id and summary["recent_job"] == first
         assert summary["output_container_url"].endswith(f"/{job_output_container_name(schedule_id)}")
