@@ -12,7 +12,7 @@ from typing import Any
 
 from ..exceptions import BatchError
 from ..service import BatchService
-from .html import code, e, link, page, pill, props, table, url, when
+from .html import code, e, link, metadata_list, page, pill, props, table, url, when
 
 __all__ = ["BUSY_SCHEDULE_STATES", "schedule_page", "schedules_section"]
 
@@ -80,11 +80,7 @@ def schedule_page(service: BatchService, schedule_id: str, not_found: type[Excep
     prep = spec.get("jobPreparationTask") or {}
     release = spec.get("jobReleaseTask") or {}
     manager = spec.get("jobManagerTask") or {}
-    metadata = "".join(
-        f"<div>{code(m.get('name'))} = {code(m.get('value'))}</div>"
-        for m in schedule.get("metadata") or []
-        if isinstance(m, dict)
-    )
+    metadata = metadata_list(schedule.get("metadata"))
     info = props(
         [
             ("State", pill(schedule.get("state"))),

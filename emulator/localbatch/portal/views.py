@@ -22,6 +22,7 @@ from .html import (
     failure,
     file_url,
     link,
+    metadata_list,
     page,
     pill,
     props,
@@ -345,11 +346,7 @@ def _job_overview(service: BatchService, job: Doc, counts: Doc) -> str:
     execution = job.get("executionInfo") or {}
     prep = job.get("jobPreparationTask") or {}
     release = job.get("jobReleaseTask") or {}
-    metadata = "".join(
-        f"<div>{code(m.get('name'))} = {code(m.get('value'))}</div>"
-        for m in job.get("metadata") or []
-        if isinstance(m, dict)
-    )
+    metadata = metadata_list(job.get("metadata"))
     info = props(
         [
             ("State", pill(job.get("state"))),
