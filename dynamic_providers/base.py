@@ -32,6 +32,7 @@ TRACE_ENV = "PULUMI_AZBATCH_PROVIDER_TRACE"
 __all__ = [
     "TRACE_ENV",
     "autoname",
+    "mark_secret_inputs",
     "masked_failures",
     "UNKNOWN",
     "ProviderBase",
@@ -201,3 +202,27 @@ def masked_failures(failures: list[Any], inputs: Mapping[str, Any], secret_keys:
         else:
             masked.append(failure)
     return masked
+
+
+def mark_secret_inputs(
+    props: dict[str, Any], secret_properties: Iterable[str], sas_keys: Iterable[str], id_key: str
+) -> list[str]:
+    """Make a resource's inputs secret where they must be, in place; returns the keys made secret.
+
+    Secret because the stack config value is (``secret_properties``: spec property names, ``id`` as
+    ``id_key``, ``*`` for all), or because the value holds a SAS (``sas_keys``: a resource file URL, a
+    metadata or environment value), and always ``output_container_url`` (a write SAS).
+    """
+    import pulumi
+
+    names = set(secret_properties)
+    wanted = set(props) if "*" in names else {id_key if k == "id" else k for k in names}
+    secret = sorted(k for k in wanted if props.get(k) is not None)
+    for key in secret:
+        props[key] = pulumi.Output.secret(props[key])
+    for key in sas_keys:
+        if props.get(key) is not None and key not in secret:
+            props[key] = secret_if_sas(props[key])
+    if props.get("output_container_url") is not None:
+        props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
+    return secret

@@ -57,10 +57,10 @@ from .base import (
     ProviderBase,
     autoname,
     contains_unknown,
+    mark_secret_inputs,
     masked_failures,
     public_inputs,
     say,
-    secret_if_sas,
     trace,
 )
 from .batch_client import AccountConfigured, BatchAccount, call_with_retry, error_code
@@ -671,10 +671,6 @@ SAS_BEARING_KEYS = (
 )
 
 
-def _input_name(spec_key: str) -> str:
-    return "job_id" if spec_key == "id" else spec_key
-
-
 class Job(Resource, module="azbatch", name="Job"):
     """An Azure Batch job managed by Pulumi: preparation and release tasks, tasks, outputs, lifecycle.
 
@@ -731,17 +727,7 @@ class Job(Resource, module="azbatch", name="Job"):
         props: dict[str, Any] = {
             ("job_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
         }
-        # Secret because the stack config value is ("*": all of the job's own properties) ...
-        wanted = set(props) if "*" in secret_properties else {_input_name(k) for k in secret_properties}
-        secret = sorted(k for k in wanted if props.get(k) is not None)
-        for key in secret:
-            props[key] = pulumi.Output.secret(props[key])
-        # ... or because the value holds a SAS (a resource file URL, a metadata or environment value).
-        for key in SAS_BEARING_KEYS:
-            if props.get(key) is not None and key not in secret:
-                props[key] = secret_if_sas(props[key])
-        if props.get("output_container_url") is not None:
-            props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
+        secret = mark_secret_inputs(props, secret_properties, SAS_BEARING_KEYS, "job_id")
         props.setdefault("job_id", None)
         props.update(
             {

@@ -64,10 +64,10 @@ from .base import (
     changed_keys,
     contains_unknown,
     is_unknown,
+    mark_secret_inputs,
     masked_failures,
     public_inputs,
     say,
-    secret_if_sas,
     trace,
 )
 from .batch_client import AccountConfigured, BatchAccount, call_with_retry, error_code
@@ -657,19 +657,7 @@ class JobSchedule(Resource, module="azbatch", name="JobSchedule"):
         props: dict[str, Any] = {
             ("schedule_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
         }
-        wanted = (
-            set(props)
-            if "*" in secret_properties
-            else {"schedule_id" if k == "id" else k for k in secret_properties}
-        )
-        secret = sorted(k for k in wanted if props.get(k) is not None)
-        for key in secret:
-            props[key] = pulumi.Output.secret(props[key])
-        for key in SAS_BEARING_KEYS:
-            if props.get(key) is not None and key not in secret:
-                props[key] = secret_if_sas(props[key])
-        if props.get("output_container_url") is not None:
-            props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
+        secret = mark_secret_inputs(props, secret_properties, SAS_BEARING_KEYS, "schedule_id")
         props.setdefault("schedule_id", None)
         props.update(
             {
