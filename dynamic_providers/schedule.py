@@ -345,6 +345,11 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
             )
             return
         except ResourceExistsError as exc:
+            if error_code(exc) == "JobWithSameIdExists":
+                raise RuntimeError(
+                    f"job schedule {schedule_id}: a job with this id exists; jobs and job schedules share ids "
+                    "in Batch: choose another schedule_id"
+                ) from None
             if error_code(exc) not in (None, "JobScheduleExists"):
                 raise
         found = get_schedule(client, schedule_id)

@@ -108,3 +108,15 @@ def test_destroy_waits_for_the_active_jobs_release_and_warns_on_its_exit_code(
     assert f"warning: job {job_id}: the release task exited with 3 on node" in said
     with pytest.raises(ResourceNotFoundError):
         batch_client.get_job_schedule(schedule_id)
+
+
+def test_a_schedule_cannot_take_a_jobs_id(account: dict[str, str], batch_client: Any) -> None:
+    provider = JobScheduleProvider()
+    shared_id = unique("shared-id")
+    batch_client.create_job(m.BatchJobCreateOptions(id=shared_id, pool_info=m.BatchPoolInfo(pool_id="p")))
+    try:
+        props = provider.check({}, _inputs(account, shared_id)).inputs
+        with pytest.raises(RuntimeError, match="jobs and job schedules share ids"):
+            provider.create(props)
+    finally:
+        batch_client.begin_delete_job(shared_id, polling_interval=0.2).result()
