@@ -50,6 +50,7 @@ from pulumi_azbatch.model.common import plain_data, strip_query
 from pulumi_azbatch.model.schedule import (
     SCHEDULE_FIELDS_UPDATABLE_IN_PLACE,
     JobScheduleSpec,
+    ScheduleSpec,
 )
 from pulumi_azbatch.model.validation import (
     JobSpecError,
@@ -532,12 +533,27 @@ def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[Che
 
 
 def _drift(inputs: Mapping[str, Any], found: Any) -> dict[str, Any]:
-    """What the service has differently from the stored inputs: the metadata (the mark excluded) and
-    ``enabled`` (disabled or enabled outside Pulumi); the next ``up`` puts back the declared values."""
+    """What the service has differently from the stored inputs: the timetable, the metadata (the mark
+    excluded) and ``enabled`` (disabled or enabled outside Pulumi); the next ``up`` puts back the
+    declared values."""
     changes: dict[str, Any] = {}
     real_meta = user_metadata({m.name: m.value for m in found.metadata or []})
     if real_meta != (inputs.get("metadata") or {}):
         changes["metadata"] = real_meta
+    timetable = found.schedule
+    if timetable is not None:
+        try:
+            stored = ScheduleSpec.model_validate(inputs.get("schedule") or {})
+        except Exception:  # noqa: BLE001 - state written by another version: nothing to compare
+            stored = None
+        real = ScheduleSpec.model_construct(
+            do_not_run_until=timetable.do_not_run_until,
+            do_not_run_after=timetable.do_not_run_after,
+            start_window=timetable.start_window,
+            recurrence_interval=timetable.recurrence_interval,
+        )
+        if stored is not None and real != stored:
+            changes["schedule"] = real.model_dump(mode="json", exclude_defaults=True)
     state = enum_text(found.state)
     declared = inputs.get("enabled") is not False
     if state in ("active", "disabled") and (state == "active") != declared:

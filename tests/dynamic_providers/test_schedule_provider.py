@@ -58,6 +58,19 @@ def test_create_read_drift_and_an_out_of_band_delete(account: dict[str, str], ba
         assert diff.changes and diff.replaces == []
         updated = provider.update(schedule_id, read.outs, props)
         assert updated.outs["state"] == "active"
+        # The timetable changed outside Pulumi: refresh names it, `up` puts the declared one back.
+        batch_client.update_job_schedule(
+            schedule_id,
+            m.BatchJobScheduleUpdateOptions(
+                schedule=m.BatchJobScheduleConfiguration(recurrence_interval="PT2H")
+            ),
+        )
+        read = provider.read(schedule_id, {**props, **updated.outs})
+        assert read.outs["drift"] == ["schedule"] and read.outs["schedule"] == {"recurrence_interval": "PT2H"}
+        assert provider.diff(schedule_id, read.outs, props).changes
+        updated = provider.update(schedule_id, read.outs, props)
+        assert batch_client.get_job_schedule(schedule_id).schedule.recurrence_interval.total_seconds() == 3600
+        assert provider.read(schedule_id, {**props, **updated.outs}).outs["drift"] == []
         # Deleted outside Pulumi: refresh drops it from the state; `up` creates it again.
         batch_client.begin_delete_job_schedule(schedule_id, polling_interval=0.2).result()
         assert provider.read(schedule_id, {**props, **updated.outs}).id == ""
