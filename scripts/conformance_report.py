@@ -126,6 +126,8 @@ def render(verdicts: list[Verdict], generated: str) -> str:
     for problem, ops in sorted(header_causes.items(), key=lambda kv: -len(kv[1])):
         shown = "every one" if len(ops) == len(status_ok) else ", ".join(ops)
         lines.append(f"- **header: {problem}** ({len(ops)} of the {len(status_ok)} routed): {shown}")
+    if not causes and not header_causes:
+        lines.append("None: every operation answers with its declared status and headers.")
     lines += [
         "",
         "## Operations",

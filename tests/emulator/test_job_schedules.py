@@ -588,3 +588,48 @@ def test_a_schedule_with_a_job_manager_task_runs_every_recurrence_by_itself(cloc
     second = wait_for(lambda: (j := clocked.client.get_job(f"{sid}:job-2")).state == "completed" and j)
     assert second.execution_info.termination_reason == "JMComplete"
     assert _stdout(clocked.client, f"{sid}:job-2", "sweep").strip() == f"{sid}:job-2"
+
+
+def test_a_jobs_max_wall_clock_time_follows_the_moved_clock(clocked: Clocked) -> None:
+    job_id = unique("deadline")
+    clocked.client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            pool_info=m.BatchPoolInfo(pool_id=clocked.pool),
+            constraints=m.BatchJobConstraints(max_wall_clock_time=HOUR),
+        )
+    )
+    clocked.advance(timedelta(minutes=59))
+    assert clocked.client.get_job(job_id).state == m.BatchJobState.ACTIVE
+    clocked.advance(timedelta(minutes=2))
+    ended = wait_for(lambda: (j := clocked.client.get_job(job_id)).state == "completed" and j)
+    assert ended.execution_info.termination_reason == "MaxWallClockTimeExpiry"
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_an_exclusive_job_manager_task_keeps_the_jobs_other_tasks_off_its_node(
+    clocked: Clocked, exclusive: bool
+) -> None:
+    pool_id = unique("excl-pool")
+    clocked.client.create_pool(pool_options(pool_id, nodes=1, task_slots_per_node=4))
+    job_id = unique("exclusive")
+    clocked.client.create_job(
+        m.BatchJobCreateOptions(
+            id=job_id,
+            pool_info=m.BatchPoolInfo(pool_id=pool_id),
+            job_manager_task=m.BatchJobManagerTask(
+                id="manager",
+                command_line="/bin/sleep 2",
+                kill_job_on_completion=False,
+                run_exclusive=exclusive,
+            ),
+        )
+    )
+    wait_for(lambda: clocked.client.get_task(job_id, "manager").state == "running")
+    clocked.client.create_task(job_id, m.BatchTaskCreateOptions(id="work", command_line="/bin/true"))
+    work = wait_for(lambda: (t := clocked.client.get_task(job_id, "work")).state == "completed" and t)
+    manager = wait_for(lambda: (t := clocked.client.get_task(job_id, "manager")).state == "completed" and t)
+    # Exclusive (the default): the node's other three slots stay empty while the manager runs.
+    assert (work.execution_info.start_time >= manager.execution_info.end_time) is exclusive
+    clocked.end_job(job_id)
+    clocked.client.begin_delete_pool(pool_id, polling_interval=0.1).result()

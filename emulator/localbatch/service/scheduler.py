@@ -147,7 +147,7 @@ class SchedulerPart(ServiceBase):
         return int(pool.doc["taskSlotsPerNode"]) - sum(node.slots.values())
 
     def _pick_node(self, pool: Pool, job: Job, task: Task) -> Node | None:
-        need = int(task.doc.get("requiredSlots", 1))
+        need = self._slots_taken(pool, job, task)
         candidates = [
             (self._free_slots(pool, n), n)
             for n in pool.nodes.values()
@@ -163,6 +163,15 @@ class SchedulerPart(ServiceBase):
         if pool.doc["taskSchedulingPolicy"]["nodeFillType"] == "pack":
             return min(candidates, key=lambda c: (c[0], c[1].seq))[1]
         return max(candidates, key=lambda c: (c[0], -c[1].seq))[1]
+
+    def _slots_taken(self, pool: Pool, job: Job, task: Task) -> int:
+        """The slots a task holds on its node: its requiredSlots, or the whole node for the job manager
+        task of a job whose `runExclusive` is true (the default: no other task runs beside it)."""
+        need = int(task.doc.get("requiredSlots", 1))
+        manager = job.doc.get("jobManagerTask")
+        if manager and manager.get("runExclusive", True) and task.key == str(manager["id"]).lower():
+            return max(need, int(pool.doc["taskSlotsPerNode"]))
+        return need
 
     def _dependencies_met(self, job: Job, task: Task) -> bool:
         depends = task.doc.get("dependsOn")
@@ -188,7 +197,7 @@ class SchedulerPart(ServiceBase):
 
     def _assign(self, job: Job, task: Task, pool: Pool, node: Node, now: datetime) -> None:
         job.active.pop(task.key, None)
-        node.slots[(job.key, task.key)] = int(task.doc.get("requiredSlots", 1))
+        node.slots[(job.key, task.key)] = self._slots_taken(pool, job, task)
         task.node = (pool.key, node.id)
         task.terminate_requested = task.requeue_requested = False
         root_dir = f"workitems/{job.doc['id']}/job-1/{task.doc['id']}"
