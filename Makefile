@@ -6,7 +6,7 @@ LOCALDEV := $(PY) -m pulumi_azbatch.localdev
 STACK ?= local
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap test up down emulators stop-emulators lint bench bench-check validate-stacks schema
+.PHONY: help bootstrap test up down emulators stop-emulators lint bench bench-scale bench-check validate-stacks schema
 
 help:
 	@echo "make up               run the main job (stack '$(STACK)') on the local emulators and print a report"
@@ -16,6 +16,7 @@ help:
 	@echo "make stop-emulators   stop them"
 	@echo "make lint             ruff (lint and format check) and mypy"
 	@echo "make bench            run the benchmarks and print one table"
+	@echo "make bench-scale      100,000-task jobs (B1, B2, B9; about 20 minutes)"
 	@echo "make validate-stacks  validate every stack config in stacks/ offline"
 
 bootstrap:
@@ -45,6 +46,9 @@ lint: bootstrap
 
 bench: bootstrap
 	$(PY) -m bench
+
+bench-scale: bootstrap
+	$(PY) -m bench --scale
 
 bench-check: bootstrap
 	$(PY) -m bench.check

@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="small sizes (the regression check's mode, < 60 s)"
     )
+    parser.add_argument(
+        "--scale", action="store_true", help="100,000-task jobs: B1, B2, B9 (about 20 minutes): scale.json"
+    )
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(NAMES)}")
     parser.add_argument("--no-write", action="store_true", help="print only; do not update bench/results/")
     parser.add_argument("--output", default=None, help="write the results JSON here instead")
@@ -26,12 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     only = [n.strip().upper() for n in args.only.split(",") if n.strip()] or None
     if only and (bad := [n for n in only if n not in NAMES]):
         parser.error(f"unknown benchmark(s) {', '.join(bad)}; choose from {', '.join(NAMES)}")
-    document = run_all(quick=args.quick, only=only, progress=lambda s: print(s, file=sys.stderr, flush=True))
+    document = run_all(
+        quick=args.quick,
+        only=only,
+        progress=lambda s: print(s, file=sys.stderr, flush=True),
+        scale=args.scale,
+    )
     print(table(document))
     if not args.no_write:
         from pathlib import Path
 
-        path = Path(args.output) if args.output else results_path(args.quick)
+        path = Path(args.output) if args.output else results_path(args.quick, args.scale)
         if only and not args.output:
             # A partial run updates only its own benchmarks in the committed file.
             from .runner import merge

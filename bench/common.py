@@ -222,6 +222,7 @@ class Context:
     emulators: Emulators
     quick: bool
     scratch: Path
+    scale: bool = False  # `--scale`: 100,000-task jobs (B1, B2, B9)
 
     @property
     def endpoints(self) -> Endpoints:

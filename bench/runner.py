@@ -17,7 +17,9 @@ from pulumi_azbatch.localdev import running_emulators
 from .common import BenchResult, Context
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-NAMES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
+NAMES = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9")
+#: What `--scale` runs: the benchmarks with a 100,000-task case.
+SCALE_NAMES = ("B1", "B2", "B9")
 
 
 MODULES = {
@@ -29,6 +31,7 @@ MODULES = {
     "B6": "b6_polling",
     "B7": "b7_tracked",
     "B8": "b8_task_changes",
+    "B9": "b9_scale",
 }
 
 
@@ -40,31 +43,36 @@ def _benchmark(name: str) -> Callable[[Context], BenchResult]:
     return run
 
 
-def results_path(quick: bool) -> Path:
+def results_path(quick: bool, scale: bool = False) -> Path:
     """Where a mode's results live: ``quick.json`` is the regression check's baseline, ``full.json``
-    the table in the README."""
-    return RESULTS_DIR / ("quick.json" if quick else "full.json")
+    the table in the README, ``scale.json`` the 100,000-task runs."""
+    return RESULTS_DIR / ("scale.json" if scale else "quick.json" if quick else "full.json")
 
 
 def run_all(
-    *, quick: bool, only: list[str] | None = None, progress: Callable[[str], None] = print
+    *,
+    quick: bool,
+    only: list[str] | None = None,
+    progress: Callable[[str], None] = print,
+    scale: bool = False,
 ) -> dict[str, Any]:
     """Start Azurite and the Batch emulator on free ports, run the benchmarks, return the results document."""
-    chosen = [n for n in NAMES if not only or n in only]
+    chosen = [n for n in NAMES if n in (only or (SCALE_NAMES if scale else NAMES))]
+    mode = "scale" if scale else "quick" if quick else "full"
     results: list[BenchResult] = []
     with tempfile.TemporaryDirectory(prefix="azbatch-bench-") as tmp:
         scratch = Path(tmp)
         with running_emulators(scratch / "emulators") as emulators:
-            ctx = Context(emulators, quick, scratch)
+            ctx = Context(emulators, quick and not scale, scratch, scale)
             for name in chosen:
-                progress(f"[bench] {name} ({'quick' if quick else 'full'}) ...")
+                progress(f"[bench] {name} ({mode}) ...")
                 started = time.perf_counter()
                 result = _benchmark(name)(ctx)
                 result.seconds = time.perf_counter() - started
                 progress(f"[bench] {name} done in {result.seconds:.1f}s")
                 results.append(result)
     return {
-        "mode": "quick" if quick else "full",
+        "mode": mode,
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": {"python": platform.python_version(), "cpus": _cpus(), "platform": platform.platform()},
         "benchmarks": {

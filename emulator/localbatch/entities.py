@@ -2,14 +2,17 @@
 
 Owns: `Pool`, `Node`, `Job`, `Task` and `JobSchedule` (each a wire document plus the bookkeeping the service needs
 around it), their persisted form (`record` / `from_record`), a job's running task and slot counts
-(`Job.count` / `Job.uncount`, kept in step with every task change) and the small state questions
-asked of one record (is a node leaving, does it wait for its start task, is a task requeued).
+(`Job.count` / `Job.uncount`, kept in step with every task change), a job's indexes (its tasks in
+id order for paged lists, the completed tasks that satisfy dependents) and the small state
+questions asked of one record (is a node leaving, does it wait for its start task, is a task requeued).
 No locking here: the service holds its one lock around every call.
 May import: `wire`. Not the service, runtime, store or HTTP.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -127,6 +130,9 @@ class Task:
     requeue_requested: bool = False
     counted: tuple[str, str | None, int] | None = None  # what this task adds to its job's counts
     files_cleaned: bool = False  # its directory was deleted when its retentionTime ran out
+    # The job's `satisfied_version` when this task's dependencies were last found unmet: until that
+    # changes (a task completed or was reactivated), they are still unmet and need no new check.
+    blocked_at: int | None = None
 
     @property
     def key(self) -> str:
@@ -153,6 +159,11 @@ class Task:
         return cls(rec["job"], rec["doc"], rec["seq"], files_cleaned=rec.get("cleaned", False))
 
 
+def _numeric(key: str) -> int | None:
+    """The number a task id stands for in `taskIdRanges` (the range 1..3 names the ids "1", "2", "3")."""
+    return int(key) if key.isdigit() and str(int(key)) == key else None
+
+
 def _zero_counts() -> dict[str, int]:
     return dict.fromkeys(COUNT_BUCKETS, 0)
 
@@ -173,6 +184,15 @@ class Job:
     # every task change so that `task_counts` and the scheduler never iterate over all tasks.
     counts: dict[str, int] = field(default_factory=_zero_counts)
     slot_counts: dict[str, int] = field(default_factory=_zero_counts)
+    # The keys of the job's tasks in id order (the order Batch lists them in), for lists that page: a
+    # continuation resumes by bisecting this on the last id sent, so a page costs O(log N + page),
+    # not O(N).
+    order: list[str] = field(default_factory=list)
+    # The completed tasks that satisfy their dependents (keys, and the numeric ones sorted for
+    # `taskIdRanges`), so a dependency check never walks a range; the version changes with them.
+    satisfied: set[str] = field(default_factory=set)
+    satisfied_numbers: list[int] = field(default_factory=list)
+    satisfied_version: int = 0
 
     @property
     def key(self) -> str:
@@ -224,6 +244,70 @@ class Job:
             self.counts[outcome] -= 1
             self.slot_counts[outcome] -= weight
         task.counted = None
+
+    def add(self, task: Task) -> None:
+        """Insert a new task into the job and its id index."""
+        key = task.key
+        self.tasks[key] = task
+        if not self.order or key > self.order[-1]:
+            self.order.append(key)  # generated ids usually arrive in order: no search, no move
+        else:
+            bisect.insort(self.order, key)
+
+    def remove(self, task: Task) -> None:
+        """Take a task out of the job, its counts, its queue and its indexes."""
+        key = task.key
+        del self.tasks[key]
+        self.uncount(task)
+        self.active.pop(key, None)
+        self.mark_satisfied(task, False)
+        index = bisect.bisect_left(self.order, key)
+        if index < len(self.order) and self.order[index] == key:
+            del self.order[index]
+
+    def tasks_after(self, key: str | None) -> Iterator[Task]:
+        """The job's tasks in id order, from the first one whose key sorts after `key` (None: all)."""
+        order = self.order
+        index = 0 if key is None else bisect.bisect_right(order, key.lower())
+        while index < len(order):
+            task = self.tasks.get(order[index])
+            index += 1
+            if task is not None:
+                yield task
+
+    def mark_satisfied(self, task: Task, satisfied: bool) -> None:
+        """Record whether `task` satisfies the tasks that depend on it."""
+        key = task.key
+        if satisfied == (key in self.satisfied):
+            return
+        number = _numeric(key)
+        if satisfied:
+            self.satisfied.add(key)
+            if number is not None:
+                bisect.insort(self.satisfied_numbers, number)
+        else:
+            self.satisfied.discard(key)
+            if number is not None:
+                del self.satisfied_numbers[bisect.bisect_left(self.satisfied_numbers, number)]
+        self.satisfied_version += 1
+
+    def dependencies_satisfied(self, task_ids: Iterable[str], ranges: Iterable[tuple[int, int]]) -> bool:
+        """Whether every named task and every task of every id range satisfies its dependents.
+
+        A range is met when the count of satisfied numeric ids inside it equals its length: two
+        bisections, whatever the range's size.
+        """
+        numbers = self.satisfied_numbers
+        for start, end in ranges:
+            need = end - start + 1
+            if need <= 0:
+                continue
+            if (
+                need > len(numbers)
+                or bisect.bisect_right(numbers, end) - bisect.bisect_left(numbers, start) != need
+            ):
+                return False
+        return all(str(i).lower() in self.satisfied for i in task_ids)
 
     def record(self) -> Doc:
         return {

@@ -136,7 +136,7 @@ def prepare_node_root(node_root: Path) -> None:
 
 def task_directory(node_root: Path, job_id: str, task_id: str) -> Path:
     """AZ_BATCH_TASK_DIR of a task, prep or release task: `<root>/workitems/<job>/job-1/<taskId>`."""
-    return node_root / "workitems" / job_id / "job-1" / task_id
+    return Path(f"{node_root}/workitems/{job_id}/job-1/{task_id}")  # one parse, not four joins
 
 
 def user_identity_name(user_identity: Mapping[str, Any] | None) -> tuple[str, str]:
@@ -197,7 +197,9 @@ def task_environment(
     `commonEnvironmentSettings` are applied first, then the task's `environmentSettings` override.
     `system_path` defaults to the emulator's own PATH so ordinary programs are found.
     """
-    wd = task_dir / "wd"
+    # Joined as strings: this runs for every attempt, and pathlib's joins cost more than the rest.
+    root, tdir = str(node_root), str(task_dir)
+    wd = f"{tdir}/wd"
     user, identity = user_identity_name(user_identity)
     env: dict[str, str] = {
         "AZ_BATCH_ACCOUNT_NAME": account_name,
@@ -205,19 +207,19 @@ def task_environment(
         "AZ_BATCH_POOL_ID": pool_id,
         "AZ_BATCH_NODE_ID": node_id,
         "AZ_BATCH_NODE_IS_DEDICATED": "true" if is_dedicated else "false",
-        "AZ_BATCH_NODE_ROOT_DIR": str(node_root),
-        "AZ_BATCH_NODE_SHARED_DIR": str(node_root / "shared"),
-        "AZ_BATCH_NODE_STARTUP_DIR": str(node_root / "startup"),
-        "AZ_BATCH_NODE_MOUNTS_DIR": str(node_root / "fsmounts"),
-        "AZ_BATCH_TASK_DIR": str(task_dir),
-        "AZ_BATCH_TASK_WORKING_DIR": str(wd),
-        "AZ_BATCH_CERTIFICATES_DIR": str(task_dir / "certs"),
+        "AZ_BATCH_NODE_ROOT_DIR": root,
+        "AZ_BATCH_NODE_SHARED_DIR": f"{root}/shared",
+        "AZ_BATCH_NODE_STARTUP_DIR": f"{root}/startup",
+        "AZ_BATCH_NODE_MOUNTS_DIR": f"{root}/fsmounts",
+        "AZ_BATCH_TASK_DIR": tdir,
+        "AZ_BATCH_TASK_WORKING_DIR": wd,
+        "AZ_BATCH_CERTIFICATES_DIR": f"{tdir}/certs",
         "AZ_BATCH_TASK_USER": user,
         "AZ_BATCH_TASK_USER_IDENTITY": identity,
         "AZ_BATCH_TASK_RESERVED_EPHEMERAL_DISK_SPACE_BYTES": RESERVED_EPHEMERAL_DISK_SPACE_BYTES,
-        "HOME": str(wd),
-        "PWD": str(wd),
-        "PATH": f"{system_path or os.environ.get('PATH') or os.defpath}:{node_root / 'shared'}:{wd}",
+        "HOME": wd,
+        "PWD": wd,
+        "PATH": f"{system_path or os.environ.get('PATH') or os.defpath}:{root}/shared:{wd}",
     }
     if job_id is not None:
         env["AZ_BATCH_JOB_ID"] = job_id
@@ -241,6 +243,7 @@ _PR_SET_CHILD_SUBREAPER = 36
 _subreaper_lock = threading.Lock()
 _subreaper: bool | None = None
 _unreaped: set[int] = set()  # escaped processes killed, to be waited for once they are zombies
+_leaders: set[int] = set()  # pids of launched task processes not reaped yet (known children)
 
 
 def _become_subreaper() -> bool:
@@ -306,6 +309,34 @@ def _task_processes(token: str, leader: int | None) -> list[int]:
         if pid not in found and orphans.token_of(pid) == token:
             found.extend(p for p in _subtree(pid) if p not in found)
     return found
+
+
+def _left_processes(token: str, leader: int) -> bool:
+    """Whether a task whose main process (`leader`, just reaped) left any process running: two
+    system calls in the common case of a task that left nothing, whatever else runs on the node.
+
+    A process the task started either stayed in its process group (the leader's pid, as
+    `start_new_session` made it; `killpg(pgid, 0)` finds a member) or left it (`setsid`); one that
+    left it and whose parents are all gone was re-parented to the emulator, its subreaper, which
+    hands orphans to its main thread: they are the main thread's children not launched as tasks,
+    told apart by the task token they inherited. A process that left the group while a parent of it
+    still runs has that parent in the group, or is found the same way through it. Anything found
+    (or a pid reused by a new group, which is harmless) sends the caller to the full scan.
+    """
+    try:
+        os.killpg(leader, 0)
+        return True
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        return True
+    main = os.getpid()  # the main thread's id is the process id
+    try:
+        with open(f"/proc/{main}/task/{main}/children", "rb") as fh:
+            children = [int(x) for x in fh.read().split()]
+    except (OSError, ValueError):
+        return True  # cannot tell: scan
+    return any(pid not in _leaders and orphans.token_of(pid) == token for pid in children)
 
 
 def _end_task_processes(token: str, leader: int | None) -> None:
@@ -482,6 +513,7 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
     finally:
         os.close(stdout)
         os.close(stderr)
+    _leaders.add(popen.pid)
     process = Process(run, popen, start, started_monotonic)
     process.token = token
     started = orphans.start_time(popen.pid)
@@ -656,10 +688,15 @@ class Reaper:
         self._timed.pop(process.pid, None)
         if process.registered:
             orphans.registry(process.run.node_root).remove(process.pid)
+        _leaders.discard(process.pid)
         if process.token:
             # A task ends with its main process: whatever it left running (`nohup x &`, a daemon)
             # is ended too, as on terminate, and the emulator waits for it (no zombie is left).
-            _end_task_processes(process.token, None)
+            # Most tasks leave nothing, which `_left_processes` tells without walking every child.
+            if _left_processes(process.token, process.pid):
+                _end_task_processes(process.token, None)
+            elif _unreaped:
+                _reap_escaped()  # killed earlier and not reaped then: collected now
         returncode = process.popen.returncode
         assert returncode is not None
         return ProcessResult(

@@ -22,6 +22,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -97,8 +98,12 @@ def lstat(root: Path, rel: str) -> os.stat_result:
     return st
 
 
-def read(root: Path, rel: str, start: int = 0, length: int = -1) -> tuple[bytes, os.stat_result]:
-    """Up to `length` bytes (all when -1) of the regular file `rel` from `start`, and its stat."""
+def open_file(root: Path, rel: str) -> tuple[BinaryIO, os.stat_result]:
+    """The regular file `rel` below `root`, open for reading (the caller closes it), and its stat.
+
+    The file is opened by descriptor like every other access; once open, a task that renames or
+    replaces the path cannot change what is read.
+    """
     names = parts(rel)
     if not names:
         raise IsADirectoryError(errno.EISDIR, "is a directory", rel)
@@ -116,12 +121,18 @@ def read(root: Path, rel: str, start: int = 0, length: int = -1) -> tuple[bytes,
         if not stat.S_ISREG(st.st_mode):
             raise PathRefused("The file path is not a regular file.")
         os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            fh.seek(start)
-            data = fh.read() if length < 0 else fh.read(length)
-        return data, st
-    finally:
+        return os.fdopen(fd, "rb"), st
+    except BaseException:
         os.close(fd)
+        raise
+
+
+def read(root: Path, rel: str, start: int = 0, length: int = -1) -> tuple[bytes, os.stat_result]:
+    """Up to `length` bytes (all when -1) of the regular file `rel` from `start`, and its stat."""
+    fh, st = open_file(root, rel)
+    with fh:
+        fh.seek(start)
+        return (fh.read() if length < 0 else fh.read(length)), st
 
 
 @dataclass

@@ -19,7 +19,7 @@ import traceback
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import parse_qs, unquote
 
 from . import auth, faults, guards, urls
@@ -30,6 +30,8 @@ from .timing import timing_from_json
 from .wire import clock_offset, iso, utcnow
 
 ADMIN_PREFIX = "/_localbatch/"
+# Bytes per write when a file is streamed to a client.
+STREAM_CHUNK = 1024 * 1024
 # POST /_localbatch/pools/{poolId}/nodes/{nodeId}/preempt | restore
 _SPOT_ROUTE = re.compile(r"^pools/([^/]+)/nodes/([^/]+)/(preempt|restore)$")
 PORTAL_PREFIX = "/portal"
@@ -344,7 +346,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         ):
             headers["client-request-id"] = req.headers["client-request-id"]
         head = req.method == "HEAD"
-        length = response.head_length if head and response.head_length is not None else len(response.body)
+        counted = head or response.stream is not None
+        length = response.head_length if counted and response.head_length is not None else len(response.body)
         try:
             # Not `send_response`: it adds its own Date (and Server) header, and a second Date is joined
             # by Node's HTTP client into one unparsable value. One Date, ours.
@@ -356,10 +359,26 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if response.status != 304:
                 self.send_header("Content-Length", str(length))
             self.end_headers()
-            if not head and response.status != 304 and response.body:
-                self.wfile.write(response.body)
+            if not head and response.status != 304:
+                if response.stream is not None:
+                    _copy(response.stream, self.wfile, length)
+                elif response.body:
+                    self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+        finally:
+            if response.stream is not None:
+                response.stream.close()
+
+
+def _copy(source: BinaryIO, target: Any, length: int) -> None:
+    """Send `length` bytes of an open file in chunks (a file's body is never held in memory whole)."""
+    while length > 0:
+        chunk = source.read(min(STREAM_CHUNK, length))
+        if not chunk:
+            break  # the file shrank since its size was sent; the client sees a short body
+        target.write(chunk)
+        length -= len(chunk)
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:

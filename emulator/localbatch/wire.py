@@ -1,21 +1,23 @@
 """Wire formats of the Batch REST API: timestamps, ISO-8601 durations, ETags and state names.
 
 Owns: the one clock (`utcnow`, moved forward only by `advance_clock`), the timestamp form Batch writes
-in bodies (`iso`, `parse_iso`), the duration parser (`parse_duration`, with the service's "unlimited") and writer (`iso_duration`), the
-pool defaults the service fills in (`fill_pool_defaults`), the ETag/lastModified stamp every
-change gets (`touch`), the state transition bookkeeping (`set_state`: previousState and the transition
+in bodies (`iso`, `parse_iso`), the duration parser (`parse_duration`, with the service's "unlimited")
+and writer (`iso_duration`), the pool defaults the service fills in (`fill_pool_defaults`), the
+ETag/lastModified stamp every change gets (`touch`), `clone` (the copy of a record handed out), the state transition bookkeeping (`set_state`: previousState and the transition
 times), the state names as `StrEnum`s and the defaults the service fills in.
 May import: the standard library and `exceptions` (a bad duration is a 400). Nothing else of the emulator.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import pickle
 import re
 import time
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from .exceptions import invalid_property
 
@@ -123,6 +125,19 @@ def fill_pool_defaults(doc: Doc) -> None:
         start.setdefault("maxTaskRetryCount", 0)
 
 
+_T = TypeVar("_T")
+
+
+def clone(doc: _T) -> _T:
+    """A deep copy of a wire document (JSON-shaped data), as a reader gets it.
+
+    A pickle round trip, not `copy.deepcopy`: the same result for plain data in a quarter of the
+    time, and task lists copy their page under the service's lock.
+    """
+    copied: _T = pickle.loads(pickle.dumps(doc, pickle.HIGHEST_PROTOCOL))
+    return copied
+
+
 # How far the emulator's clock runs ahead of the real one (seconds). Only `advance_clock` moves it: the
 # admin route `POST /_localbatch/clock` when the server was started with clock control, so a test can
 # see a job schedule's recurrence, start window or a job's maxWallClockTime in seconds. Never backwards.
@@ -151,7 +166,10 @@ def clock_offset() -> float:
 
 def iso(dt: datetime) -> str:
     """RFC 3339 UTC with microseconds and `Z`, the form Batch puts in bodies."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if dt.tzinfo is not UTC:
+        dt = dt.astimezone(UTC)
+    # isoformat, not strftime: a task's start stamps several times, and strftime was most of it.
+    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_iso(value: str) -> datetime:
@@ -167,6 +185,17 @@ def parse_duration(value: Any, name: str) -> timedelta | None:
     """An ISO-8601 duration as sent by the SDK (`PT01H30M00S`, `P7D`, `PT0.5S`); None if unlimited."""
     if value is None:
         return None
+    if isinstance(value, str) and len(value) <= 64:
+        return _parse_duration_text(value, name)  # the same few values on every task: remembered
+    return _parse_duration(value, name)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_duration_text(value: str, name: str) -> timedelta | None:
+    return _parse_duration(value, name)
+
+
+def _parse_duration(value: Any, name: str) -> timedelta | None:
     match = _DURATION.fullmatch(value) if isinstance(value, str) else None
     if not match or value in ("P", "PT"):
         raise invalid_property(name, value, "The value is not a valid ISO-8601 duration.")

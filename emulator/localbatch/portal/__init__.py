@@ -16,7 +16,7 @@ Routes (GET and HEAD only; no authentication beyond the server's loopback bindin
 | `/portal/pools/<poolId>` | a pool, its node heat map and its nodes |
 | `/portal/pools/<poolId>/heatmap.json` | the heat map's node states, polled by the page to recolour it live |
 | `/portal/schedules/<scheduleId>` | a job schedule: state, next run time, and the jobs it created (each linking to its preparation / release views) |
-| `/portal/jobs/<jobId>` | job overview, task counts and tasks |
+| `/portal/jobs/<jobId>?state=&failed=1&node=&after=` | job overview, task counts and a page of 100 tasks, filtered by state, failure and node (`after`: where the next page starts) |
 | `/portal/jobs/<jobId>/preparation`, `/release` | the job preparation / release task per node |
 | `/portal/jobs/<jobId>/timeline?from=&to=` | who ran what, where, when (seconds after the first start) |
 | `/portal/jobs/<jobId>/outputs` | the File Conventions container, grouped by task and kind |
@@ -106,7 +106,7 @@ def _route(service: BatchService, seg: list[str], query: dict[str, str]) -> tupl
     if head == "jobs" and len(seg) >= 2:
         job_id, rest = seg[1], seg[2:]
         if rest in ([], [""]):
-            return _html(200, views.job_page(service, job_id, ""))
+            return _html(200, views.job_page(service, job_id, "", query))
         if len(rest) == 1 and rest[0] in ("preparation", "release", "outputs"):
             return _html(200, views.job_page(service, job_id, rest[0]))
         if rest == ["timeline"]:

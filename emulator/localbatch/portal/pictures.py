@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..service import BatchService
@@ -18,6 +18,8 @@ from . import charts, heatmap, runs, timeline
 from .html import file_url, url
 
 Doc = dict[str, Any]
+#: The task properties `runs.job_run` reads: what pages ask the service to copy for the pictures.
+RUN_FIELDS = runs.TASK_FIELDS
 
 
 def _number(query: Mapping[str, str], name: str) -> float | None:
@@ -28,7 +30,7 @@ def _number(query: Mapping[str, str], name: str) -> float | None:
 
 
 def job_timeline(
-    job_id: str, tasks: list[Doc], prep_records: list[Doc] | None, query: Mapping[str, str]
+    job_id: str, tasks: Iterable[Doc], prep_records: list[Doc] | None, query: Mapping[str, str]
 ) -> str:
     """The job's Timeline view from its tasks and preparation/release records (None: the job has
     neither task); `from`/`to` (seconds after the run's first start) pick the window."""
@@ -45,7 +47,7 @@ def job_timeline(
     )
 
 
-def job_summaries(job_id: str, tasks: list[Doc]) -> str:
+def job_summaries(job_id: str, tasks: Iterable[Doc]) -> str:
     """Task states, the duration histogram and failures by exit code, from the tasks the page listed."""
     run = runs.job_run(tasks, None, time.time())
     return charts.render_summaries(run, task_href=lambda task_id: url("jobs", job_id, "tasks", task_id))

@@ -19,6 +19,8 @@ from ..wire import parse_iso
 
 Doc = dict[str, Any]
 SUCCEEDED, FAILED, RUNNING = "succeeded", "failed", "running"
+#: The top-level task properties `job_run` reads (callers may fetch only these).
+TASK_FIELDS = ("id", "state", "executionInfo", "nodeInfo")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +147,9 @@ def _phase(info: Doc | None, now: float) -> Phase | None:
 
 
 def job_run(tasks: Iterable[Doc], prep_records: Iterable[Doc] | None, now: float) -> JobRun:
-    """A job's run from `list_tasks` and `list_preparation_and_release_status` documents."""
+    """A job's run from task documents (any iterable: the portal hands it the service's page-by-page
+    `iter_tasks`, so the job is never copied whole under the lock) and
+    `list_preparation_and_release_status` documents."""
     run = JobRun(now=now)
     for doc in tasks:
         state = str(doc.get("state") or "unknown")

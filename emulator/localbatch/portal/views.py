@@ -7,9 +7,10 @@ value is escaped in `html.py`'s helpers; see the rule there.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from .. import safefs
 from ..exceptions import BatchError
@@ -35,7 +36,8 @@ from .html import (
 from .storage import Outputs, job_output_container_name, list_outputs, storage_for
 
 Doc = dict[str, Any]
-MAX_TASK_ROWS = 1000
+TASK_PAGE_ROWS = 100  # rows of a job's task table per page
+SUMMARY_MAX_TASKS = 1_000  # the overview draws the summaries of jobs up to this size
 MAX_FILE_ROWS = 500
 BUSY_TASK_STATES = ("active", "preparing", "running")
 BUSY_JOB_STATES = ("terminating", "deleting", "disabling", "enabling")
@@ -321,12 +323,12 @@ def job_page(service: BatchService, job_id: str, view: str, query: dict[str, str
     current = dict(VIEWS)[view]
     nav = tabs([(url("jobs", jid, v) if v else url("jobs", jid), label) for v, label in VIEWS], current)
     if view == "":
-        content = _job_overview(service, job, counts)
+        content = _job_overview(service, job, counts, query or {})
     elif view in ("preparation", "release"):
         content = _prep_release_view(service, job, view)
     elif view == "timeline":
         content = pictures.job_timeline(
-            jid, service.list_tasks(jid), _prep_records(service, jid), query or {}
+            jid, service.iter_tasks(jid, fields=pictures.RUN_FIELDS), _prep_records(service, jid), query or {}
         )
     else:
         content = _outputs_view(service, job)
@@ -341,7 +343,7 @@ def job_page(service: BatchService, job_id: str, view: str, query: dict[str, str
     )
 
 
-def _job_overview(service: BatchService, job: Doc, counts: Doc) -> str:
+def _job_overview(service: BatchService, job: Doc, counts: Doc, query: dict[str, str]) -> str:
     pool_id = (job.get("poolInfo") or {}).get("poolId", "")
     execution = job.get("executionInfo") or {}
     prep = job.get("jobPreparationTask") or {}
@@ -364,20 +366,90 @@ def _job_overview(service: BatchService, job: Doc, counts: Doc) -> str:
             ("Metadata", metadata),
         ]
     )
-    tasks = service.list_tasks(job["id"])
-    rows = [_task_row(job["id"], t) for t in tasks[:MAX_TASK_ROWS]]
-    more = (
-        f'<p class="note">Showing the first {MAX_TASK_ROWS} of {len(tasks)} tasks.</p>'
-        if len(tasks) > MAX_TASK_ROWS
-        else ""
-    )
+    tasks_section = _task_table(service, job, query)
+    # The summaries read the whole job (page by page, the lock released between pages). Above
+    # SUMMARY_MAX_TASKS that would make every refresh of this page O(job); the Timeline view, opened
+    # on purpose, still reads the whole run.
+    tally = counts["taskCounts"]
+    if tally["active"] + tally["running"] + tally["completed"] <= SUMMARY_MAX_TASKS:
+        summary = pictures.job_summaries(job["id"], service.iter_tasks(job["id"], fields=pictures.RUN_FIELDS))
+    else:
+        timeline = link(url("jobs", job["id"], "timeline"), "Timeline")
+        summary = (
+            f'<p class="note">Summaries are drawn for jobs of up to {SUMMARY_MAX_TASKS:,} tasks; the '
+            f"{timeline} view draws this job's run.</p>"
+        )
     return (
         info
         + "<h2>Approximate task count</h2>"
         + _counts_block(counts)
         + "<h2>Summary</h2>"
-        + pictures.job_summaries(job["id"], tasks)
+        + summary
         + "<h2>Tasks</h2>"
+        + tasks_section
+    )
+
+
+#: The states the task table filters by (each filter is a link: the portal's CSP allows no forms).
+TASK_STATES = ("active", "preparing", "running", "completed")
+
+
+def _task_filter(query: dict[str, str]) -> Callable[[Doc], bool] | None:
+    """The predicate of the task table's filters: `state`, `failed=1` and `node`."""
+    state = query.get("state", "").lower()
+    failed = query.get("failed") == "1"
+    node = query.get("node", "")
+    if not (state or failed or node):
+        return None
+
+    def keep(task: Doc) -> bool:
+        if state and task.get("state") != state:
+            return False
+        if failed and (task.get("executionInfo") or {}).get("result") != "failure":
+            return False
+        return not node or (task.get("nodeInfo") or {}).get("nodeId") == node
+
+    return keep
+
+
+def _task_table(service: BatchService, job: Doc, query: dict[str, str]) -> str:
+    """One page of the job's tasks (filtered by state, failure, node), with links to the next page."""
+    jid = job["id"]
+    base = {k: v for k, v in query.items() if k in ("state", "failed", "node") and v}
+
+    def href(**changes: str) -> str:
+        chosen = {k: v for k, v in {**base, **changes}.items() if v}
+        return url("jobs", jid) + ("?" + urlencode(chosen) if chosen else "")
+
+    after = query.get("after") or None  # the id of the last task of the previous page
+    tasks, following = service.list_tasks_page(
+        jid, where=_task_filter(query), after=after, limit=TASK_PAGE_ROWS
+    )
+    pool_id = (job.get("poolInfo") or {}).get("poolId", "")
+    try:
+        nodes = [n["id"] for n in service.list_nodes(pool_id)] if pool_id else []
+    except BatchError:
+        nodes = []
+    current_state = base.get("state", "")
+    choices = [("All", href(state="", failed="", node=""), not base)]
+    choices += [(s.capitalize(), href(state=s), current_state == s) for s in TASK_STATES]
+    choices.append(("Failed", href(failed="" if base.get("failed") else "1"), bool(base.get("failed"))))
+    choices += [
+        (f"Node {n}", href(node="" if base.get("node") == n else n), base.get("node") == n) for n in nodes
+    ]
+    filters = " · ".join(
+        f"<strong>{e(label)}</strong>" if on and label == "All" else link(target, label, "on" if on else "")
+        for label, target, on in choices
+    )
+    pager = []
+    if after is not None:
+        pager.append(link(href(), "First page"))
+    if following is not None:
+        pager.append(link(href(after=following), "Next page"))
+    rows = [_task_row(jid, t) for t in tasks]
+    empty = "No tasks match these filters." if base else "No tasks yet."
+    return (
+        f'<p class="filters">Show: {filters}</p>'
         + table(
             [
                 "Task",
@@ -393,9 +465,9 @@ def _job_overview(service: BatchService, job: Doc, counts: Doc) -> str:
             ],
             rows,
             cls="tasks",
-            empty="No tasks yet.",
+            empty=empty,
         )
-        + more
+        + (f'<p class="pager">{" · ".join(pager)}</p>' if pager else "")
     )
 
 

@@ -136,7 +136,10 @@ def _file_operation_under(req: Request, root: Path, url_base: str, file_path: st
                 "The range specified is invalid for the current size of the resource.",
                 headers={"Content-Range": f"bytes */{size}"},
             )
-    data, _ = safefs.read(root, rel, start, max(0, end - start + 1))
     if ranged:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return Response(200, headers, data)
+    # Streamed by the server in chunks (bounded memory for any size); opened now, by descriptor, so a
+    # file removed or swapped after this point is still sent whole, from what was opened.
+    fh, _ = safefs.open_file(root, rel)
+    fh.seek(start)
+    return Response(200, headers, head_length=max(0, end - start + 1), stream=fh)

@@ -216,27 +216,51 @@ def max_results(req: Request) -> int:
     return value
 
 
-def list_body(req: Request, items: list[Doc], base_url: str, metadata: str, key: str = "id") -> Doc:
-    """Filter, page (`$skiptoken` = position:last key) and project a list response body."""
+#: Where a page starts: the position after which it continues and the key of the last item sent.
+Cursor = tuple[int, str]
+#: Reads one page: (filter or None, where to continue or None, max items) -> (items, next cursor or None).
+Fetch = Callable[[Callable[[Doc], bool] | None, Cursor | None, int], tuple[list[Doc], Cursor | None]]
+
+
+def _cursor(token: str) -> Cursor:
+    position, _, last = token.partition(":")
+    if not position.isdigit():
+        raise invalid_query("$skiptoken", token, "The continuation token is not valid.")
+    return int(position), last
+
+
+def page_body(req: Request, fetch: Fetch, base_url: str, metadata: str) -> Doc:
+    """One page of a list response: `maxresults`, `$filter` and `$skiptoken` handed to `fetch`, which
+    reads only that page; `$select` applied to it; `odata.nextLink` when `fetch` says there is more."""
     limit = max_results(req)
-    if req.query.get("$filter"):
-        predicate = parse_filter(req.query["$filter"])
-        items = [d for d in items if predicate(d)]
-    start = 0
+    predicate = parse_filter(req.query["$filter"]) if req.query.get("$filter") else None
     token = req.query.get("$skiptoken")
-    if token:
-        position, _, last = token.partition(":")
-        if not position.isdigit():
-            raise invalid_query("$skiptoken", token, "The continuation token is not valid.")
-        start = int(position)
-        keys = [str(d.get(key, "")).lower() for d in items]
-        if last.lower() in keys:
-            start = keys.index(last.lower()) + 1
-    page = items[start : start + limit]
+    page, following = fetch(predicate, _cursor(token) if token else None, limit)
     body: Doc = {"odata.metadata": metadata, "value": [select(d, req.query.get("$select")) for d in page]}
-    if start + limit < len(items):
+    if following is not None:
         query = {k: v for k, v in req.query.items() if k != "$skiptoken"}
         query["maxresults"] = str(limit)
-        query["$skiptoken"] = f"{start + limit}:{page[-1].get(key, '')}"
+        query["$skiptoken"] = f"{following[0]}:{following[1]}"
         body["odata.nextLink"] = f"{base_url}{req.path}?{urlencode(query, quote_via=quote, safe='')}"
     return body
+
+
+def in_memory(items: list[Doc], key: str = "id") -> Fetch:
+    """A `Fetch` over a list already in memory (pools, jobs, nodes, files): the cursor's position is
+    an index, moved to just after the last key sent when that key is still in the list."""
+
+    def fetch(
+        predicate: Callable[[Doc], bool] | None, cursor: Cursor | None, limit: int
+    ) -> tuple[list[Doc], Cursor | None]:
+        chosen = items if predicate is None else [d for d in items if predicate(d)]
+        start = 0
+        if cursor is not None:
+            start, last = cursor
+            keys = [str(d.get(key, "")).lower() for d in chosen]
+            if last.lower() in keys:
+                start = keys.index(last.lower()) + 1
+        page = chosen[start : start + limit]
+        more = start + limit < len(chosen)
+        return page, (start + limit, str(page[-1].get(key, ""))) if more else None
+
+    return fetch

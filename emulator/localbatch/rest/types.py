@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..exceptions import invalid_body, invalid_query
 from ..wire import Doc, parse_iso
@@ -60,12 +60,18 @@ class Request:
 
 @dataclass
 class Response:
-    """What to send: status, headers and body (`head_length` is the Content-Length a HEAD reports)."""
+    """What to send: status, headers and body (`head_length` is the Content-Length a HEAD reports).
+
+    A file's content is not read into `body`: `stream` is the open file, positioned where the body
+    starts, and `head_length` its number of bytes; the server copies it in chunks and closes it, so
+    memory stays bounded whatever the file's size.
+    """
 
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     head_length: int | None = None
+    stream: BinaryIO | None = None  # a file's body, sent by the server in chunks (`head_length` bytes)
     # False for list answers: a list has no one entity whose ETag / Last-Modified it could carry.
     versioned: bool = True
 

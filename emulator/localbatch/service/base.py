@@ -101,6 +101,7 @@ class ServiceBase:
         def _retain_prep(self, job: Job, node_id: str) -> None: ...
         def _retain_task(self, task: Task) -> None: ...
         def _run_releases(self, job: Job) -> bool: ...
+        def _satisfies_dependents(self, task: Task) -> bool: ...
         def _spawn(
             self,
             key: tuple[str, ...],
@@ -232,10 +233,10 @@ class ServiceBase:
         self._save("jobschedule", schedule.key, schedule.record())
 
     def _save_task(self, task: Task) -> None:
-        # Every change of a task is saved, so this is where its job's counts follow it.
+        # Every change of a task is saved, so this is where its job's counts and indexes follow it.
         job = self.jobs.get(task.job_key)
         if job is not None and job.tasks.get(task.key) is task:
-            job.count(task)
+            self._index_task(job, task)
         self._save("task", f"{task.job_key}/{task.key}", task.record())
 
     def advance_clock(self, seconds: float) -> float:
@@ -243,6 +244,10 @@ class ServiceBase:
         due (a schedule's run, a deadline) happens now; returns the clock's total offset in seconds."""
         with self._op():
             return advance_clock(seconds)
+
+    def _index_task(self, job: Job, task: Task) -> None:
+        job.count(task)
+        job.mark_satisfied(task, self._satisfies_dependents(task))
 
     def _save_prep(self, job: Job, node_id: str) -> None:
         self._save("prep", f"{job.key}/{node_id}", {"doc": job.prep[node_id]})
@@ -323,9 +328,9 @@ class ServiceBase:
         if parent is None:
             return 0
         task = Task.from_record(rec)
-        parent.tasks[task.key] = task
+        parent.add(task)
         self._retain_task(task)
-        parent.count(task)
+        self._index_task(parent, task)
         if task.doc["state"] in ("running", "preparing"):
             # The node "rebooted": the task goes back to the queue, counted as a requeue.
             task.requeued(now)

@@ -31,7 +31,7 @@ from ..wire import (
     utcnow,
 )
 from .base import ServiceBase
-from .retention import remove_tree_later
+from .retention import move_out_and_remove
 from .tasks import task_ended
 
 
@@ -254,13 +254,11 @@ class JobsPart(ServiceBase):
             self._forget("task", f"{job.key}/{task.key}")
         for node_id in job.prep:
             self._forget("prep", f"{job.key}/{node_id}")
-        job_dirs = set()
         for pool in self.pools.values():
             for node in pool.nodes.values():
-                job_dirs.add(node.root / "workitems" / job.doc["id"])
+                trash = node.root.parent / f".deleted-{node.id}-job-{next(self._seq)}"
+                move_out_and_remove(node.root / "workitems" / job.doc["id"], trash)
                 if job.instance in node.ineligible_jobs:
                     # The mark lives as long as the job: nothing can ever match it again.
                     node.ineligible_jobs.discard(job.instance)
                     self._save_node(node)
-        for path in job_dirs:
-            remove_tree_later(path)

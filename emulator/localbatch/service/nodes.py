@@ -29,7 +29,7 @@ from ..wire import (
 )
 from .base import ServiceBase
 from .executions import launch_failure, record_outcome
-from .retention import remove_tree_later
+from .retention import move_out_and_remove, remove_tree_later
 
 # Node states a reboot or reimage is accepted in (the docs say idle or running; a node whose start
 # task failed or that is unusable is exactly the one users reboot, so those are accepted too).
@@ -152,11 +152,8 @@ class NodesPart(ServiceBase):
             # A fresh OS disk: the task, shared and startup directories are gone, and the node is
             # eligible again for jobs whose preparation task failed on it.
             for name in ("workitems", "shared", "startup"):
-                path = node.root / name
-                if path.exists():
-                    trash = node.root.parent / f".reimaged-{node.id}-{name}-{next(self._seq)}"
-                    path.rename(trash)
-                    remove_tree_later(trash)
+                trash = node.root.parent / f".reimaged-{node.id}-{name}-{next(self._seq)}"
+                move_out_and_remove(node.root / name, trash)
             node.ineligible_jobs.clear()
         runtime.prepare_node_root(node.root)
         for job in self.jobs.values():

@@ -113,3 +113,16 @@ class RetentionPart(ServiceBase):
 def remove_tree_later(path: Path) -> None:
     """Delete a directory on a background thread (a job's files can be large)."""
     threading.Thread(target=shutil.rmtree, args=(path,), kwargs={"ignore_errors": True}, daemon=True).start()
+
+
+def move_out_and_remove(path: Path, trash: Path) -> None:
+    """Take a directory out of its node's tree at once (a rename: no listing sees it after the call
+    that removed it returns), then delete it on a background thread from `trash`, a path outside
+    the node root on the same file system."""
+    try:
+        path.rename(trash)
+    except FileNotFoundError:
+        return
+    except OSError:
+        trash = path  # could not move it: delete it where it is
+    remove_tree_later(trash)

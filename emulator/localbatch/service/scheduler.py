@@ -8,8 +8,10 @@ May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.bas
 
 from __future__ import annotations
 
+import itertools
 import sys
 import traceback
+from collections.abc import Iterator
 from datetime import datetime
 
 from .. import runtime
@@ -89,9 +91,12 @@ class SchedulerPart(ServiceBase):
             pool = self.pools.get(pool_key)
             if pool is None or pool.doc["state"] != "active" or pool_key in full:
                 continue
+            if not any(self._free_slots(pool, n) > 0 for n in pool.nodes.values()):
+                full.add(pool_key)  # checked before the queue is read: most ticks of a busy pool end here
+                continue
             limit = int(job.doc.get("maxParallelTasks", -1))
             busy = job.counts["running"]  # running and preparing
-            for task_key in list(job.active):
+            for task_key in _queued(job):
                 if limit != -1 and busy >= limit:
                     break
                 task = job.tasks[task_key]
@@ -177,23 +182,28 @@ class SchedulerPart(ServiceBase):
         depends = task.doc.get("dependsOn")
         if not depends:
             return True
-        ids = [str(i).lower() for i in depends.get("taskIds") or []]
+        if task.blocked_at == job.satisfied_version:
+            return False  # no task of the job completed or came back since the last check
+        ranges: list[tuple[int, int]] = []
         for rng in depends.get("taskIdRanges") or []:
             start, end = rng["start"], rng["end"]
             if not (isinstance(start, int) and isinstance(end, int)):
                 raise TypeError(f"dependsOn.taskIdRanges holds a non-integer bound: {rng!r}")
-            if end - start + 1 > len(job.tasks):
-                return False  # more tasks than the job has: not all of them exist yet
-            ids.extend(str(i) for i in range(start, end + 1))
-        for dep_id in ids:
-            dep = job.tasks.get(dep_id)
-            if dep is None or dep.doc["state"] != "completed":
-                return False
-            if dep.doc["executionInfo"].get("result") != "success":
-                action = self._exit_options_for(dep).get("dependencyAction", "block")
-                if action != "satisfy":
-                    return False
-        return True
+            ranges.append((start, end))
+        if job.dependencies_satisfied(depends.get("taskIds") or [], ranges):
+            task.blocked_at = None
+            return True
+        task.blocked_at = job.satisfied_version
+        return False
+
+    def _satisfies_dependents(self, task: Task) -> bool:
+        """Whether a task lets the tasks that depend on it run: completed, and succeeded or its exit
+        options say `dependencyAction: satisfy` (the default is to block)."""
+        if task.doc["state"] != "completed":
+            return False
+        if task.doc["executionInfo"].get("result") == "success":
+            return True
+        return bool(self._exit_options_for(task).get("dependencyAction", "block") == "satisfy")
 
     def _assign(self, job: Job, task: Task, pool: Pool, node: Node, now: datetime) -> None:
         job.active.pop(task.key, None)
@@ -240,3 +250,18 @@ class SchedulerPart(ServiceBase):
         task.requeued(now)
         job.active[task.key] = None
         self._save_task(task)
+
+
+#: A tick reads this many keys of a job's queue first; the rest only if the pool still has room.
+QUEUE_HEAD = 256
+
+
+def _queued(job: Job) -> Iterator[str]:
+    """The keys of a job's active tasks in queue order, as a snapshot (assignment removes keys):
+    the first `QUEUE_HEAD`, then, only if the caller asks for more, the rest. A tick that fills the
+    pool's free slots thus never copies the whole queue of a 100,000-task job."""
+    head = list(itertools.islice(job.active, QUEUE_HEAD))
+    yield from head
+    if len(head) == QUEUE_HEAD:
+        seen = set(head)
+        yield from [key for key in list(job.active) if key not in seen]

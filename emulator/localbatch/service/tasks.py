@@ -8,7 +8,7 @@ May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.bas
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from ..wire import (
     DEFAULT_USER_IDENTITY,
     LIVE_JOB_STATES,
     Doc,
+    clone,
     iso,
     seconds,
     set_state,
@@ -41,20 +42,73 @@ from .retention import remove_tree_later
 
 # Seconds the terminate-task call waits for a running process to be killed and the task completed.
 TERMINATE_WAIT_SECONDS = 10.0
+# At most this many tasks are examined under the lock for one page of a task list.
+TASK_SCAN_LIMIT = 10_000
 
 
 class TasksPart(ServiceBase):
     """Task operations and attempt outcomes (`BatchService` mixin)."""
 
-    def list_tasks(self, job_id: str) -> list[Doc]:
-        """The tasks of a job, in creation order."""
+    def list_tasks_page(
+        self,
+        job_id: str,
+        *,
+        where: Callable[[Doc], bool] | None = None,
+        after: str | None = None,
+        limit: int = 1000,
+        fields: Collection[str] | None = None,
+    ) -> tuple[list[Doc], str | None]:
+        """One page of a job's tasks in id order (as Batch lists them): copies of at most `limit`
+        tasks matching `where`, from the first task whose id sorts after `after`, and the id to
+        continue after (None when no task is left). `fields` copies only those top-level properties.
+
+        The cost is O(page), not O(job): the page starts by bisecting the job's id index, only the
+        page's tasks are copied, and the lock is held for at most `TASK_SCAN_LIMIT` tasks examined.
+        A filter that matches few tasks of a large job may thus answer a short (even empty) page
+        with a continuation, as Batch's list operations may.
+        """
+
+        def copies(tasks: list[Task]) -> list[Doc]:
+            if fields is None:
+                return clone([t.doc for t in tasks])
+            return clone([{k: t.doc[k] for k in fields if k in t.doc} for t in tasks])
+
         with self.lock:
-            return [copy.deepcopy(t.doc) for t in self._job(job_id).tasks.values()]
+            job = self._job(job_id)
+            found: list[Task] = []
+            for examined, task in enumerate(job.tasks_after(after), start=1):
+                if where is None or where(task.doc):
+                    if len(found) == limit:
+                        return copies(found), found[-1].key  # another match follows this page
+                    found.append(task)
+                if examined >= TASK_SCAN_LIMIT:
+                    more = next(job.tasks_after(task.key), None) is not None
+                    return copies(found), task.key if more else None
+            return copies(found), None
+
+    def iter_tasks(
+        self,
+        job_id: str,
+        where: Callable[[Doc], bool] | None = None,
+        fields: Collection[str] | None = None,
+    ) -> Iterator[Doc]:
+        """Every task of a job (matching `where`) in id order, read page by page so the lock is
+        released between pages: for readers of a whole job (the portal's timeline and summaries)."""
+        after: str | None = None
+        while True:
+            docs, after = self.list_tasks_page(job_id, where=where, after=after, fields=fields)
+            yield from docs
+            if after is None:
+                return
+
+    def list_tasks(self, job_id: str) -> list[Doc]:
+        """The tasks of a job, in id order."""
+        return list(self.iter_tasks(job_id))
 
     def get_task(self, job_id: str, task_id: str) -> Doc:
         """One task (404 `JobNotFound` / `TaskNotFound`)."""
         with self.lock:
-            return copy.deepcopy(self._task(job_id, task_id)[1].doc)
+            return clone(self._task(job_id, task_id)[1].doc)
 
     def replace_task(
         self,
@@ -159,7 +213,7 @@ class TasksPart(ServiceBase):
 
     def _insert_task(self, job: Job, doc: Doc) -> None:
         task = Task(job.key, doc, next(self._seq))
-        job.tasks[task.key] = task
+        job.add(task)
         job.active[task.key] = None
         self._save_task(task)
 
@@ -219,9 +273,7 @@ class TasksPart(ServiceBase):
             job, task = self._task(job_id, task_id)
             if check:
                 check(task.doc)
-            del job.tasks[task.key]
-            job.uncount(task)
-            job.active.pop(task.key, None)
+            job.remove(task)
             self._forget("task", f"{job.key}/{task.key}")
             execution = self._executions.get(("task", job.key, task.key))
             if execution:

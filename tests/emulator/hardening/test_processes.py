@@ -88,6 +88,17 @@ def test_completed_task_leaves_no_process_and_no_zombie(emu: Emulator, job: str,
     wait_for(lambda: not any(os.path.exists(f"/proc/{p}") for p in pids), 10)
 
 
+def test_completed_task_ends_a_new_session_left_alone(emu: Emulator, job: str, tmp_path: Path) -> None:
+    """Nothing of the task is left in its process group, only a `setsid` child whose parent exited:
+    the completion's quick check must still find it (re-parented to the emulator) and end it."""
+    command = f"setsid sh -c 'echo $$ > {tmp_path}/alone.pid; exec sleep 300' & sleep 0.5"
+    _task(emu, job, "alone", command)
+    pid_file = tmp_path / "alone.pid"
+    pid = int(wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), 20))
+    wait_for(lambda: _state(emu, job, "alone").get("state") == "completed", 20)
+    wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 10)
+
+
 def test_emulator_stop_ends_escaped_children(tmp_path: Path) -> None:
     emu = start_emulator(tmp_path / "data")
     try:

@@ -17,7 +17,7 @@ from ...exceptions import BatchError, invalid_query
 from ...service import BatchService
 from ...wire import Doc
 from ..conditions import check_read
-from ..odata import list_body, select
+from ..odata import Fetch, in_memory, page_body, select
 from ..types import Request, Response, entity_headers, json_response
 
 # Request path (collection names) -> the public service method reading the entity it names.
@@ -56,8 +56,12 @@ class HandlerBase:
     def _list(self, req: Request, items: list[Doc], fragment: str, key: str = "id") -> Response:
         """Filter, page and project a list response (in `key` order, as the service lists)."""
         items = sorted(items, key=lambda d: str(d.get(key, "")).lower())
+        return self._paged(req, in_memory(items, key), fragment)
+
+    def _paged(self, req: Request, fetch: Fetch, fragment: str) -> Response:
+        """A list response of the page `fetch` reads (see `odata.page_body`), entities as on the wire."""
         expand = self._expansion(req, fragment)
-        body = list_body(req, items, self.base, self._metadata(fragment), key)
+        body = page_body(req, fetch, self.base, self._metadata(fragment))
         body["value"] = [self._wire(doc, fragment, expand) for doc in body["value"]]
         response = json_response(200, body)
         response.versioned = False

@@ -1,12 +1,16 @@
 """Handlers of the task operations (one task, a task collection, update, terminate, reactivate, delete).
 
-May import: the service's public API, `rest.types`, `rest.conditions`, `.base`, `exceptions`.
+May import: the service's public API, `rest.types`, `rest.conditions`, `rest.odata`, `.base`, `exceptions`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ...exceptions import BatchError, missing_property
+from ...wire import Doc
 from ..conditions import precondition
+from ..odata import Cursor
 from ..types import Request, Response, entity_headers, json_response
 from .base import HandlerBase
 
@@ -53,7 +57,17 @@ class TaskHandlers(HandlerBase):
         )
 
     def list_tasks(self, req: Request, job_id: str) -> Response:
-        return self._list(req, self.service.list_tasks(job_id), "tasks")
+        # Only the requested page is read (O(page), not O(job)), in id order; the cursor carries the
+        # number of tasks passed so far and the id of the last one examined, which the next page
+        # resumes after.
+        def fetch(
+            where: Callable[[Doc], bool] | None, cursor: Cursor | None, limit: int
+        ) -> tuple[list[Doc], Cursor | None]:
+            passed, after = cursor if cursor else (0, None)
+            docs, following = self.service.list_tasks_page(job_id, where=where, after=after, limit=limit)
+            return docs, None if following is None else (passed + len(docs), following)
+
+        return self._paged(req, fetch, "tasks")
 
     def get_task(self, req: Request, job_id: str, task_id: str) -> Response:
         doc = self.service.get_task(job_id, task_id)
