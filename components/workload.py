@@ -8,11 +8,14 @@ from typing import Any
 
 import pulumi
 
+from pulumi_azbatch.config import PoolRef as ConfigPoolRef
 from pulumi_azbatch.config import StackConfig
+from pulumi_azbatch.conventions import job_output_container_name
 
 from .backend import AzureBackend, Backend, BatchAccountRef, LocalBackend, PoolRef, backend_from_config
 from .job import BatchJob, BatchJobArgs
 from .pool import BatchPool, BatchPoolArgs
+from .schedule import BatchJobSchedule, BatchJobScheduleArgs
 from .stack_config import ALL_PROPERTIES
 from .storage import OutputStorage, OutputStorageArgs
 
@@ -38,8 +41,13 @@ class BatchWorkload(pulumi.ComponentResource):
     single-workload form (``azbatch:pool`` + ``azbatch:job``) keeps ``<name>-pool``,
     ``<name>-output`` and ``<name>-job``, so its stacks deploy unchanged.
 
-    Children: ``pools``, ``storages``, ``jobs`` (by name); ``pool``, ``storage``, ``job`` when there
-    is exactly one. Outputs: ``pools`` and ``jobs`` maps (see :meth:`summary`).
+    Per job schedule of ``config.schedules`` an :class:`OutputStorage` (its File Conventions
+    container ``job-<schedule id>``, resource ``<name>-schedule-output-<schedule>``) and a
+    :class:`BatchJobSchedule` (``<name>-schedule-<schedule>``) on its pool, resolved as a job's.
+
+    Children: ``pools``, ``storages``, ``jobs``, ``schedules`` (by name; a schedule's storage is
+    ``storages["schedule:<name>"]``); ``pool``, ``storage``, ``job`` when there is exactly one.
+    Outputs: ``pools``, ``jobs`` and (with schedules) ``schedules`` maps (see :meth:`summary`).
     """
 
     def __init__(
@@ -85,17 +93,7 @@ class BatchWorkload(pulumi.ComponentResource):
         self.jobs: dict[str, BatchJob] = {}
         references: dict[str, pulumi.StackReference] = {}
         for job, spec in config.jobs.items():
-            where = config.job_pools[job]
-            pool: BatchPool | PoolRef
-            if isinstance(where, str):
-                pool = self.pools[where]
-            elif where.stack is not None:
-                if where.stack not in references:
-                    references[where.stack] = pulumi.StackReference(where.stack, opts=child)
-                pool = _stack_pool(references[where.stack], where.output)
-            else:
-                assert where.id is not None  # one of id and stack, checked by the config
-                pool = PoolRef(where.id, self._account(backend))
+            pool = self._pool_of(config.job_pools[job], backend, references, child)
             self.storages[job] = OutputStorage(
                 named("output", job),
                 OutputStorageArgs(
@@ -115,12 +113,55 @@ class BatchWorkload(pulumi.ComponentResource):
                 ),
                 child,
             )
+        self.schedules: dict[str, BatchJobSchedule] = {}
+        for schedule, schedule_spec in config.schedules.items():
+            pool = self._pool_of(config.schedule_pools[schedule], backend, references, child)
+            storage = OutputStorage(
+                f"{name}-schedule-output-{schedule}",
+                OutputStorageArgs(
+                    job_output_container_name(schedule_spec.effective_id()),
+                    backend,
+                    config.storage,
+                    adopt="container" in adopt,
+                ),
+                child,
+            )
+            self.storages[f"schedule:{schedule}"] = storage
+            self.schedules[schedule] = BatchJobSchedule(
+                f"{name}-schedule-{schedule}",
+                BatchJobScheduleArgs(
+                    schedule_spec,
+                    pool,
+                    storage,
+                    persist_task_logs=config.storage.persist_task_logs,
+                    secret_properties=_entry_secrets(secrets, "schedule", "schedules", schedule, False),
+                    adopt="schedule" in adopt,
+                ),
+                child,
+            )
         if len(self.pools) == 1:
             self.pool = next(iter(self.pools.values()))
         if len(self.jobs) == 1:
             self.storage, self.job = next(iter(self.storages.values())), next(iter(self.jobs.values()))
         self.outputs: dict[str, Any] = self.summary()
         self.register_outputs(self.outputs)
+
+    def _pool_of(
+        self,
+        where: str | ConfigPoolRef,
+        backend: Backend,
+        references: dict[str, pulumi.StackReference],
+        child: pulumi.ResourceOptions,
+    ) -> BatchPool | PoolRef:
+        """A job's or schedule's pool: one of this stack's by name, another stack's, or one by id."""
+        if isinstance(where, str):
+            return self.pools[where]
+        if where.stack is not None:
+            if where.stack not in references:
+                references[where.stack] = pulumi.StackReference(where.stack, opts=child)
+            return _stack_pool(references[where.stack], where.output)
+        assert where.id is not None  # one of id and stack, checked by the config
+        return PoolRef(where.id, self._account(backend))
 
     def _account(self, backend: Backend) -> BatchAccountRef:
         """The Batch account of a pool given by id: the account of this stack's pools, else the emulator's."""
@@ -156,6 +197,23 @@ class BatchWorkload(pulumi.ComponentResource):
                 }
                 for name, job in self.jobs.items()
             },
+            **(
+                {
+                    "schedules": {
+                        name: {
+                            "schedule_id": schedule.schedule_id,
+                            "state": schedule.state,
+                            "next_run_time": schedule.next_run_time,
+                            "recent_job": schedule.recent_job,
+                            "jobs": schedule.jobs,
+                            "output_container_url": schedule.output_container,
+                        }
+                        for name, schedule in self.schedules.items()
+                    }
+                }
+                if self.schedules
+                else {}
+            ),
         }
 
 

@@ -31,6 +31,9 @@ TRACE_ENV = "PULUMI_AZBATCH_PROVIDER_TRACE"
 
 __all__ = [
     "TRACE_ENV",
+    "autoname",
+    "mark_secret_inputs",
+    "masked_failures",
     "UNKNOWN",
     "ProviderBase",
     "SasRedactedError",
@@ -164,3 +167,62 @@ def changed_keys(olds: Mapping[str, Any], news: Mapping[str, Any], keys: Iterabl
         for k in keys
         if not k.startswith("__") and (contains_unknown(news.get(k)) or olds.get(k) != news.get(k))
     ]
+
+
+def autoname(olds: Mapping[str, Any], news: Mapping[str, Any], key: str, name_key: str, fallback: str) -> Any:
+    """The object id of a resource: the given one, else the one an earlier check chose (kept in the
+    state), else ``<resource name>-<random>`` (Pulumi's autonaming, drawn once)."""
+    import secrets
+
+    from pulumi_azbatch.model.job import make_job_id
+
+    if news.get(key):
+        return news[key]
+    old_id = olds.get(key)
+    prefix = news.get(name_key) or fallback
+    if old_id and not is_unknown(prefix):
+        return old_id
+    return make_job_id(str(prefix), secrets.token_hex(4)[:7])
+
+
+def masked_failures(failures: list[Any], inputs: Mapping[str, Any], secret_keys: Iterable[str]) -> list[Any]:
+    """Check failures that do not make the engine print a secret.
+
+    The engine shows a failure on a top-level property as ``property X value {<the value>} has a
+    problem``, unwrapping secrets: a failure about a secret input (``secret_keys``) or a value holding
+    a SAS would print it in the deployment log. Such failures name the property in the reason instead.
+    """
+    from pulumi.dynamic import CheckFailure
+
+    hidden = set(secret_keys)
+    masked = []
+    for failure in failures:
+        if failure.property in hidden or has_sas(inputs.get(failure.property)):
+            masked.append(CheckFailure("", f"{failure.property}: {failure.reason}"))
+        else:
+            masked.append(failure)
+    return masked
+
+
+def mark_secret_inputs(
+    props: dict[str, Any], secret_properties: Iterable[str], sas_keys: Iterable[str], id_key: str
+) -> list[str]:
+    """Make a resource's inputs secret where they must be, in place; returns the keys made secret.
+
+    Secret because the stack config value is (``secret_properties``: spec property names, ``id`` as
+    ``id_key``, ``*`` for all), or because the value holds a SAS (``sas_keys``: a resource file URL, a
+    metadata or environment value), and always ``output_container_url`` (a write SAS).
+    """
+    import pulumi
+
+    names = set(secret_properties)
+    wanted = set(props) if "*" in names else {id_key if k == "id" else k for k in names}
+    secret = sorted(k for k in wanted if props.get(k) is not None)
+    for key in secret:
+        props[key] = pulumi.Output.secret(props[key])
+    for key in sas_keys:
+        if props.get(key) is not None and key not in secret:
+            props[key] = secret_if_sas(props[key])
+    if props.get("output_container_url") is not None:
+        props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
+    return secret

@@ -259,3 +259,19 @@ def resolve_account(props: Mapping[str, Any], config: Mapping[str, Any] | None =
         )
     key = props.get("batch_account_key") or os.environ.get(KEY_ENV) or None
     return BatchAccount(url=str(url), name=str(name), key=str(key) if key else None)
+
+
+class AccountConfigured:
+    """A provider whose account comes from its inputs, else the namespaced stack config
+    (``azbatch:batchAccountUrl`` / ``azbatch:batchAccountName``), else the environment."""
+
+    _config: dict[str, Any] | None = None
+
+    def configure(self, req: Any) -> None:
+        self._config = {
+            "batch_account_url": req.config.get("azbatch:batchAccountUrl"),
+            "batch_account_name": req.config.get("azbatch:batchAccountName"),
+        }
+
+    def _account(self, props: Mapping[str, Any]) -> BatchAccount:
+        return resolve_account(props, self._config)

@@ -29,7 +29,6 @@ Lifecycle (see the README section ``docs/job-resource.md``):
 from __future__ import annotations
 
 import functools
-import secrets
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Any
@@ -39,7 +38,6 @@ from azure.batch import models as batch_models
 from pulumi.dynamic import (
     CheckFailure,
     CheckResult,
-    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
@@ -49,21 +47,30 @@ from pulumi.dynamic import (
 from pydantic import BaseModel
 
 from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, library_wheel, task_output_prefix
-from pulumi_azbatch.model.common import DESCEND, has_sas, plain_data, strip_query
-from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec, make_job_id
+from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
+from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.pool import container_task_paths
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
-from .base import ProviderBase, contains_unknown, is_unknown, public_inputs, say, secret_if_sas, trace
-from .batch_client import BatchAccount, call_with_retry, error_code, resolve_account
+from .base import (
+    ProviderBase,
+    autoname,
+    contains_unknown,
+    is_unknown,
+    mark_secret_inputs,
+    masked_failures,
+    public_inputs,
+    say,
+    trace,
+)
+from .batch_client import AccountConfigured, BatchAccount, call_with_retry, error_code
 from .host import fail_keeping_state, install_cancel_hook
 from .job_plan import PATCH_KEYS, REPLACE_KEYS, TASK_KEYS, TaskPlan, plan_job, plan_tasks
 from .lifecycle import JobGateError, end_job, enum_text, get_job, job_snapshot, task_counts, wait_for_gate
 from .ownership import (
     ADOPT_INPUT,
-    MARK_KEYS,
     OWNER_INPUTS,
     Mark,
     Verdict,
@@ -74,6 +81,7 @@ from .ownership import (
     owner_inputs,
     owner_text,
     refusal,
+    reserved_keys_used,
     user_metadata,
     verdict,
     with_mark,
@@ -180,36 +188,18 @@ def _release_timeout(spec: JobSpec) -> timedelta:
 # ---- the provider ------------------------------------------------------------------------------------
 
 
-class JobProvider(ProviderBase):
+class JobProvider(AccountConfigured, ProviderBase):
     """The dynamic provider of :class:`Job` (stateless: everything comes from inputs, config, environment)."""
 
     input_keys = INPUT_KEYS
     replace_keys = REPLACE_KEYS
-
-    def configure(self, req: ConfigureRequest) -> None:
-        # Namespaced stack config (azbatch:batchAccountUrl / batchAccountName) as a fallback for inputs.
-        self._config = {
-            "batch_account_url": req.config.get("azbatch:batchAccountUrl"),
-            "batch_account_name": req.config.get("azbatch:batchAccountName"),
-        }
-
-    def _account(self, props: Mapping[str, Any]) -> BatchAccount:
-        return resolve_account(props, getattr(self, "_config", None))
 
     # -- check --------------------------------------------------------------------------------------
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         trace(self, "check")
         inputs = dict(news)
-        if not inputs.get("job_id"):
-            # Autoname once: keep the id chosen by an earlier check (stored with the old inputs).
-            old_id = olds.get("job_id")
-            prefix = news.get(NAME_KEY) or "job"
-            inputs["job_id"] = (
-                old_id
-                if old_id and not is_unknown(prefix)
-                else make_job_id(str(prefix), secrets.token_hex(4)[:7])
-            )
+        inputs["job_id"] = autoname(olds, news, "job_id", NAME_KEY, "job")
         inputs = with_nonce(olds, inputs)
         # Before any early return: a preview with unknown inputs must not look like another library.
         inputs.pop(LIBRARY_KEY, None)
@@ -224,7 +214,7 @@ class JobProvider(ProviderBase):
         if refusal and not is_unknown(refusal):
             # A container task on a pool (or backend) that cannot run it: refused at preview, not at up.
             failures.extend(CheckFailure(path, str(refusal)) for path in container_task_paths(raw))
-        clash = sorted(k for k in (inputs.get("metadata") or {}) if str(k).lower() in MARK_KEYS)
+        clash = reserved_keys_used(inputs.get("metadata"))
         if clash and not contains_unknown(inputs.get("metadata")):
             failures.append(CheckFailure("metadata", f"{', '.join(clash)}: reserved for the ownership mark"))
         for key in ("batch_account_url", "batch_account_name"):
@@ -695,20 +685,8 @@ def _marked(spec: JobSpec, mark: Mark | None) -> JobSpec:
 
 
 def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[CheckFailure]:
-    """Failures that do not make the engine print a secret.
-
-    The engine shows a failure on a top-level property as ``property X value {<the value>} has a
-    problem``, unwrapping secrets: a failure about the output container URL would print its SAS in
-    the deployment log. Such failures name the property in the reason instead.
-    """
-    masked = []
-    for failure in failures:
-        value = inputs.get(failure.property)
-        if failure.property in ("batch_account_key", *SECRET_URL_KEYS) or has_sas(value):
-            masked.append(CheckFailure("", f"{failure.property}: {failure.reason}"))
-        else:
-            masked.append(failure)
-    return masked
+    """Failures that do not print the account key, the container SAS or any value holding a SAS."""
+    return masked_failures(failures, inputs, ("batch_account_key", *SECRET_URL_KEYS))
 
 
 def _drift(inputs: Mapping[str, Any], job: Any) -> dict[str, Any]:
@@ -762,10 +740,6 @@ SAS_BEARING_KEYS = (
     "common_environment_settings",
     "metadata",
 )
-
-
-def _input_name(spec_key: str) -> str:
-    return "job_id" if spec_key == "id" else spec_key
 
 
 class Job(Resource, module="azbatch", name="Job"):
@@ -828,17 +802,7 @@ class Job(Resource, module="azbatch", name="Job"):
         props: dict[str, Any] = {
             ("job_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
         }
-        # Secret because the stack config value is ("*": all of the job's own properties) ...
-        wanted = set(props) if "*" in secret_properties else {_input_name(k) for k in secret_properties}
-        secret = sorted(k for k in wanted if props.get(k) is not None)
-        for key in secret:
-            props[key] = pulumi.Output.secret(props[key])
-        # ... or because the value holds a SAS (a resource file URL, a metadata or environment value).
-        for key in SAS_BEARING_KEYS:
-            if props.get(key) is not None and key not in secret:
-                props[key] = secret_if_sas(props[key])
-        if props.get("output_container_url") is not None:
-            props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
+        secret = mark_secret_inputs(props, secret_properties, SAS_BEARING_KEYS, "job_id")
         props.setdefault("job_id", None)
         props.update(
             {

@@ -434,9 +434,17 @@ def wait_released(client: Any, job_id: str, deadline: float, *, label: str = "")
 
 
 def harvest_logs(
-    client: Any, job_id: str, statuses: list[dict[str, Any]], output_container_url: str | None
+    client: Any,
+    job_id: str,
+    statuses: list[dict[str, Any]],
+    output_container_url: str | None,
+    *,
+    prefix: str = JOB_LOG_PREFIX,
 ) -> list[str]:
-    """Copy preparation and release stdout/stderr of every node into ``$JobLog/<nodeId>/<task>/``.
+    """Copy preparation and release stdout/stderr of every node into ``<prefix>/<nodeId>/<task>/``.
+
+    ``prefix`` is ``$JobLog`` for a job's own container; a schedule's runs share one container and
+    keep apart under ``$JobLog/<job id>``.
 
     Best effort: a missing file or node is skipped with a message; returns the blob names written.
     """
@@ -452,7 +460,7 @@ def harvest_logs(
                 continue
             for name in ("stdout.txt", "stderr.txt"):
                 path = f"{info['task_root_directory'].rstrip('/')}/{name}"
-                blob = f"{JOB_LOG_PREFIX}/{node['node_id']}/{kind}/{name}"
+                blob = f"{prefix}/{node['node_id']}/{kind}/{name}"
                 try:
                     data = call_with_retry(
                         functools.partial(_download, client, node["pool_id"], node["node_id"], path)
@@ -465,7 +473,7 @@ def harvest_logs(
                     continue
                 written.append(blob)
     if written:
-        say(f"job {job_id}: copied {len(written)} preparation/release log file(s) to {JOB_LOG_PREFIX}/")
+        say(f"job {job_id}: copied {len(written)} preparation/release log file(s) to {prefix}/")
     return written
 
 

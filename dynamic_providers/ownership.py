@@ -104,6 +104,13 @@ def user_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
     return {k: v for k, v in (metadata or {}).items() if k.lower() not in MARK_KEYS}
 
 
+def reserved_keys_used(metadata: object) -> list[str]:
+    """The metadata names a user gave that belong to the mark (refused by ``check``)."""
+    if not isinstance(metadata, Mapping):
+        return []
+    return sorted(k for k in metadata if str(k).lower() in MARK_KEYS)
+
+
 def with_mark(metadata: Mapping[str, str] | None, mark: Mark | None) -> dict[str, str]:
     """The user's metadata plus the mark (unchanged when there is no mark to add)."""
     return {**user_metadata(metadata), **(mark.metadata() if mark else {})}

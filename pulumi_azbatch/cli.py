@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from pulumi_azbatch.config import StackConfigError, load_stack_file, stack_file_schema
+from pulumi_azbatch.model.common import format_duration
 
 
 def _stack_files(targets: list[str]) -> list[Path]:
@@ -51,7 +52,15 @@ def _validate(args: argparse.Namespace) -> int:
             f"job {j.id}, {j.task_count()} task(s), container {config.container_name(name)}"
             for name, j in config.jobs.items()
         )
-        print(f"{path}: ok (backend {config.backend}, {pools or 'no pools of its own'}, {jobs})")
+        schedules = "".join(
+            f", schedule {s.id} every {format_duration(s.schedule.recurrence_interval)}"
+            if s.schedule.recurrence_interval
+            else f", schedule {s.id} (one run)"
+            for s in config.schedules.values()
+        )
+        print(
+            f"{path}: ok (backend {config.backend}, {pools or 'no pools of its own'}, {jobs or 'no jobs'}{schedules})"
+        )
     if bad:
         print(f"{bad} of {len(files)} stack file(s) invalid", file=sys.stderr)
     return 1 if bad else 0

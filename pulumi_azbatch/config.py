@@ -18,6 +18,10 @@ key                    what
                        (default: the name) and ``pool``: a pool of ``azbatch:pools`` by name,
                        ``{id: <pool id>}`` (an existing pool of the account) or ``{stack:
                        <org/project/stack>, output: <output name>}`` (another stack's pool)
+``azbatch:schedules``  the job schedules by name: a :class:`~pulumi_azbatch.model.schedule.JobScheduleSpec`
+                       with id (default: the name), ``pool`` as for a job, ``schedule`` (the
+                       timetable) and ``job_specification`` (a job's properties and an optional
+                       ``job_manager_task``; no task list); outputs in ``job-<schedule id>``
 ``azbatch:pool``,      the single-workload form: one pool and one job (still accepted; the same
 ``azbatch:job``        as one entry in each map, deployed under the resource names it always had)
 =====================  ==========================================================================
@@ -66,8 +70,9 @@ from pulumi_azbatch.model.pool import (
     container_task_problems,
     validate_pool,
 )
+from pulumi_azbatch.model.schedule import JobScheduleSpec
 from pulumi_azbatch.model.storage import StorageSpec, canonical_permissions
-from pulumi_azbatch.model.validation import validate_job
+from pulumi_azbatch.model.validation import validate_job, validate_schedule
 
 __all__ = [
     "PoolRef",
@@ -101,12 +106,13 @@ STACK_KEYS: tuple[str, ...] = (
     "pools",
     "storage",
     "jobs",
+    "schedules",
     "pool",
     "job",
     "adopt",
 )
 #: What ``azbatch:adopt`` may list: the objects a stack takes over deliberately (see docs/recovery.md).
-ADOPTABLE: tuple[str, ...] = ("pool", "container", "job")
+ADOPTABLE: tuple[str, ...] = ("pool", "container", "job", "schedule")
 #: Keys of the namespace read by the Job dynamic provider itself (its provider config), not by the stack.
 PROVIDER_KEYS: frozenset[str] = frozenset({"batchAccountUrl", "batchAccountName"})
 
@@ -236,10 +242,13 @@ class StackConfig(_Model):
     storage: StorageSpec = Field(default_factory=StorageSpec)
     jobs: dict[str, JobSpec] = Field(default_factory=dict)
     job_pools: dict[str, str | PoolRef] = Field(default_factory=dict)
+    schedules: dict[str, JobScheduleSpec] = Field(default_factory=dict)
+    schedule_pools: dict[str, str | PoolRef] = Field(default_factory=dict)
     single: bool = False
     adopt: frozenset[str] = Field(
         default=frozenset(),
-        description="Take over existing objects of the same ids that are not this stack's: pool, container, job.",
+        description="Take over existing objects of the same ids that are not this stack's: pool, container, "
+        "job, schedule.",
     )
 
     @property
@@ -481,7 +490,22 @@ def load_stack_config(
         spec = _load_job(value, section, where, pool, storage, now, failures)
         if spec is not None and where is not None:
             jobs[name], job_pools[name] = spec, where
+    schedules: dict[str, JobScheduleSpec] = {}
+    schedule_pools: dict[str, str | PoolRef] = {}
+    for name, value in _named_map(raw, "schedules", "schedule", failures).items():
+        section = f"schedules.{name}"
+        if not isinstance(value, Mapping):
+            failures.append(ConfigFailure(_key(section), f"must be a mapping, got {type(value).__name__}"))
+            continue
+        where = _load_job_pool(value, section, pools, pool_values, False, backend, failures)
+        if where is None:
+            continue
+        pool = pools.get(where) if isinstance(where, str) else None
+        schedule = _load_schedule(value, section, where, pool, now, failures)
+        if schedule is not None:
+            schedules[name], schedule_pools[name] = schedule, where
     _unique_ids(pools, jobs, single, failures)
+    _unique_schedule_ids(jobs, schedules, failures)
     if failures:
         raise StackConfigError(failures, source=source)
     assert backend is not None
@@ -495,6 +519,8 @@ def load_stack_config(
         storage=storage,
         jobs=jobs,
         job_pools=job_pools,
+        schedules=schedules,
+        schedule_pools=schedule_pools,
         single=single,
         adopt=frozenset(adopt),
     )
@@ -526,38 +552,36 @@ def _named_sections(
         if not pools:
             failures.append(ConfigFailure(_key("pool"), "required key is missing: the pool the job runs on"))
         return pools, jobs
-    result: list[dict[str, Any]] = []
-    for key, noun in (("pools", "pool"), ("jobs", "job")):
-        value = raw.get(key)
-        if value is None:
-            result.append({})
-            if key == "jobs":
-                failures.append(
-                    ConfigFailure(_key("jobs"), "required key is missing: the jobs to run, by name")
-                )
-            continue
-        if not isinstance(value, Mapping):
+    if raw.get("jobs") is None and raw.get("schedules") is None:
+        failures.append(ConfigFailure(_key("jobs"), "required key is missing: the jobs to run, by name"))
+    return _named_map(raw, "pools", "pool", failures), _named_map(raw, "jobs", "job", failures)
+
+
+def _named_map(raw: Mapping[str, Any], key: str, noun: str, failures: list[ConfigFailure]) -> dict[str, Any]:
+    """One map of the stack (``azbatch:pools``, ``jobs``, ``schedules``) as ``{name: raw value}``."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        failures.append(
+            ConfigFailure(
+                _key(key), f"must be a mapping of {noun} names to {noun}s, got {type(value).__name__}"
+            )
+        )
+        return {}
+    named = {}
+    for name, item in value.items():
+        if not isinstance(name, str) or not _NAME.match(name):
             failures.append(
                 ConfigFailure(
-                    _key(key), f"must be a mapping of {noun} names to {noun}s, got {type(value).__name__}"
+                    _key(f"{key}.{name}"),
+                    f"{noun} name {name!r} must be 1-63 letters, digits, '-' or '_', starting with a "
+                    "letter or digit (it names Pulumi resources)",
                 )
             )
-            result.append({})
             continue
-        named = {}
-        for name, item in value.items():
-            if not isinstance(name, str) or not _NAME.match(name):
-                failures.append(
-                    ConfigFailure(
-                        _key(f"{key}.{name}"),
-                        f"{noun} name {name!r} must be 1-63 letters, digits, '-' or '_', starting with a "
-                        "letter or digit (it names Pulumi resources)",
-                    )
-                )
-                continue
-            named[name] = item
-        result.append(named)
-    return result[0], result[1]
+        named[name] = item
+    return named
 
 
 def _load_pools(
@@ -782,12 +806,7 @@ def _load_job(
                 ConfigFailure(key, failure.reason.replace("the URL", "azbatch:storage.container_name"))
             )
         else:
-            path = (
-                f".{failure.property}"
-                if failure.property and not failure.property.startswith("[")
-                else failure.property
-            )
-            failures.append(ConfigFailure(f"{_key(section)}{path}", failure.reason))
+            failures.append(_property_failure(section, failure.property, failure.reason))
         ok = False
     if not ok or where is None:
         return None
@@ -806,6 +825,93 @@ def _load_job(
         )
         return None
     return spec.model_copy(update={"output_container_url": None})
+
+
+def _property_failure(section: str, prop: str, reason: str) -> ConfigFailure:
+    """A model failure on ``prop`` (``tasks[0].id``) as the YAML key under ``section`` it is about."""
+    path = f".{prop}" if prop and not prop.startswith("[") else prop
+    return ConfigFailure(f"{_key(section)}{path}", reason)
+
+
+def _unique_schedule_ids(
+    jobs: Mapping[str, JobSpec], schedules: Mapping[str, JobScheduleSpec], failures: list[ConfigFailure]
+) -> None:
+    """Job schedules share the jobs' ids (Batch answers JobExists / JobScheduleExists): name the clash."""
+    seen = {str(spec.id).lower(): f"jobs.{name}" for name, spec in jobs.items()}
+    for name, spec in schedules.items():
+        schedule_id = str(spec.id).lower()
+        if schedule_id in seen:
+            failures.append(
+                ConfigFailure(
+                    _key(f"schedules.{name}", ["id"]),
+                    f"{spec.id!r} is already the id of {seen[schedule_id]} (jobs and job schedules share ids; "
+                    "Batch ids are case-insensitive)",
+                )
+            )
+        seen.setdefault(schedule_id, f"schedules.{name}")
+
+
+def _load_schedule(
+    value: Mapping[str, Any],
+    section: str,
+    where: str | PoolRef,
+    pool: PoolSpec | None,
+    now: datetime,
+    failures: list[ConfigFailure],
+) -> JobScheduleSpec | None:
+    """One entry of ``azbatch:schedules``: the pool filled into its job specification, every rule run."""
+    data = dict(value)
+    data.pop("pool", None)
+    data.setdefault("id", section.split(".", 1)[1])
+    ok = True
+    if "output_container_url" in data:
+        failures.append(
+            ConfigFailure(
+                _key(section, ["output_container_url"]),
+                "is set by the stack (the schedule's File Conventions container job-<id> and its write SAS); "
+                "remove it",
+            )
+        )
+        ok = False
+        data.pop("output_container_url")
+    spec = data.get("job_specification")
+    if not isinstance(spec, Mapping):
+        failures.append(
+            ConfigFailure(
+                _key(section, ["job_specification"]),
+                "required: what every run's job is (a job's properties and an optional job_manager_task)"
+                if spec is None
+                else f"must be a mapping, got {type(spec).__name__}",
+            )
+        )
+        return None
+    spec = dict(spec)
+    if "pool_id" in spec:
+        failures.append(
+            ConfigFailure(
+                _key(section, ["job_specification", "pool_id"]),
+                "is set by the stack; name the pool with pool: <name of azbatch:pools>, pool: {id: <pool id>} "
+                "or pool: {stack: ..., output: ...} on the schedule",
+            )
+        )
+        ok = False
+    if pool is not None:
+        spec["pool_id"] = pool.id
+        spec.setdefault("node_os", pool.node_os)
+    else:
+        assert isinstance(where, PoolRef)
+        spec["pool_id"] = where.id or "pool-of-another-stack"
+    data["job_specification"] = spec
+    schedule_id = data.get("id")
+    if isinstance(schedule_id, str) and ID_PATTERN.fullmatch(schedule_id):
+        container = job_output_container_name(schedule_id)
+        data["output_container_url"] = _placeholder_sas_url(container, "cw", now)
+    for failure in validate_schedule(data, now=now):
+        failures.append(_property_failure(section, failure.property, failure.reason))
+        ok = False
+    if not ok:
+        return None
+    return JobScheduleSpec.model_validate(data).model_copy(update={"output_container_url": None})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -907,6 +1013,34 @@ def stack_file_schema() -> dict[str, Any]:
         "propertyNames": name_pattern,
         "additionalProperties": {"$ref": "#/$defs/NamedJob"},
     }
+    schedule = JobScheduleSpec.model_json_schema(ref_template="#/$defs/{model}", mode="validation")
+    defs.update(schedule.pop("$defs", {}))
+    schedule["properties"].pop("output_container_url", None)
+    schedule["properties"]["id"] = {
+        **schedule["properties"]["id"],
+        "description": "Default: the entry's name.",
+    }
+    schedule["properties"]["pool"] = named_job["properties"]["pool"]
+    spec_def = copy.deepcopy(defs["JobSpecificationSpec"])
+    spec_def["required"] = [r for r in spec_def.get("required", []) if r != "pool_id"]
+    spec_def["properties"].pop("pool_id", None)
+    spec_def["description"] = (
+        "What every run's job is: a job's properties (no id, no task list) and an optional job_manager_task "
+        "that adds the run's tasks or does the work; the stack fills in pool_id from the schedule's pool."
+    )
+    defs["NamedJobSpecification"] = spec_def
+    schedule["properties"]["job_specification"] = {"$ref": "#/$defs/NamedJobSpecification"}
+    schedule["description"] = (
+        "A job schedule (pulumi_azbatch.model.schedule.JobScheduleSpec) of azbatch:schedules: id defaults to "
+        "the entry's name; outputs go to its File Conventions container job-<id>."
+    )
+    defs["NamedJobSchedule"] = schedule
+    properties[f"{NAMESPACE}:schedules"] = {
+        "description": "The job schedules (recurring jobs), by name.",
+        "type": "object",
+        "propertyNames": name_pattern,
+        "additionalProperties": {"$ref": "#/$defs/NamedJobSchedule"},
+    }
     properties[f"{NAMESPACE}:pool"]["description"] = "The single-workload form's pool (or use azbatch:pools)."
     properties[f"{NAMESPACE}:job"] = {
         "$ref": "#/$defs/JobSpec",
@@ -926,6 +1060,7 @@ def stack_file_schema() -> dict[str, Any]:
                     # One form or the other: azbatch:jobs (+ pools), or azbatch:pool + azbatch:job.
                     "anyOf": [
                         {"required": [f"{NAMESPACE}:jobs"]},
+                        {"required": [f"{NAMESPACE}:schedules"]},
                         {"required": [f"{NAMESPACE}:pool", f"{NAMESPACE}:job"]},
                     ],
                     # Other namespaces (azure-native:location, ...) are the providers' business.

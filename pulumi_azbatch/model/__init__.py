@@ -14,9 +14,13 @@ module              owns
 ``outputs``         output files, File Conventions resolution
 ``tasks``           tasks, task template, job preparation/release tasks and their parts
 ``factories``       parametric sweep, task per item
-``job``             ``JobSpec``, in-place updatable fields, ``make_job_id``
+``job``             ``JobPropertiesSpec`` (shared with schedules), ``JobSpec``, in-place updatable
+                    fields, ``make_job_id``
+``schedule``        ``JobScheduleSpec``: timetable, job specification (the job's properties plus a
+                    job manager task), in-place updatable fields
 ``rules``           the one rules engine (cross-property rules of a job)
-``validation``      ``validate_job``, ``parse_job``, ``load_stored_job``, ``JobSpecError``
+``validation``      ``validate_job``, ``parse_job``, ``load_stored_job``, ``JobSpecError``; the same
+                    for schedules (``validate_schedule``...)
 ``canonical``       ``canonical_task``, ``task_fingerprint``
 ``pool``            ``PoolSpec`` and its parts, SDK and ARM mapping
 ``storage``         ``StorageSpec``, container names, SAS permissions, ARM mapping
@@ -58,6 +62,7 @@ from .factories import ParameterSetSpec, ParametricSweepFactory, TaskFactory, Ta
 from .job import JOB_FIELDS_PATCHED, JOB_FIELDS_UPDATABLE_IN_PLACE, JobSpec, make_job_id, split_job_inputs
 from .outputs import OutputFileSpec, convention_path, has_wildcard, resolve_output_file
 from .pool import ImageReferenceSpec, PoolIdentitySpec, PoolSpec, StartTaskSpec
+from .schedule import JobManagerTaskSpec, JobScheduleSpec, JobSpecificationSpec, ScheduleSpec
 from .storage import StorageSpec, canonical_permissions, container_name_problem, container_url
 from .tasks import (
     DEFAULT_JOB_PREPARATION_TASK_ID,
@@ -82,9 +87,24 @@ from .tasks import (
     TaskTemplateSpec,
     UserIdentitySpec,
 )
-from .validation import JobSpecError, load_stored_job, parse_job, validate_job
+from .validation import (
+    JobSpecError,
+    load_stored_job,
+    load_stored_schedule,
+    parse_job,
+    parse_schedule,
+    validate_job,
+    validate_schedule,
+)
 
 __all__ = [
+    "JobManagerTaskSpec",
+    "JobScheduleSpec",
+    "JobSpecificationSpec",
+    "ScheduleSpec",
+    "load_stored_schedule",
+    "parse_schedule",
+    "validate_schedule",
     "DEFAULT_JOB_PREPARATION_TASK_ID",
     "DEFAULT_JOB_RELEASE_TASK_ID",
     "ID_PATTERN",

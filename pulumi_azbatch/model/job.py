@@ -1,6 +1,7 @@
 """The job: :class:`JobSpec`, its properties, tasks and provider knobs, and its mapping to the SDK.
 
-Owns: :class:`JobSpec` (constructing one runs every rule of :mod:`.rules`), the job properties the
+Owns: :class:`JobPropertiesSpec` (the service properties a job shares with a job schedule's job
+specification), :class:`JobSpec` (constructing one runs every rule of :mod:`.rules`), the job properties the
 service can change in place (:data:`JOB_FIELDS_UPDATABLE_IN_PLACE`, read by the Job provider too),
 the provider knobs (``on_destroy``, ``wait_for``...), :func:`make_job_id` and
 :func:`split_job_inputs`.
@@ -35,6 +36,7 @@ __all__ = [
     "JOB_FIELDS_PATCHED",
     "JOB_FIELDS_UPDATABLE_IN_PLACE",
     "FileConventionsSpec",
+    "JobPropertiesSpec",
     "JobSpec",
     "make_job_id",
     "split_job_inputs",
@@ -154,16 +156,67 @@ class FileConventionsSpec(SpecModel):
     _permissions = field_validator("sas_permissions")(check_sas_permissions)
 
 
-class JobSpec(SpecModel):
-    """A whole Batch job: its properties, preparation and release tasks, tasks, factories and provider knobs.
+class JobPropertiesSpec(SpecModel):
+    """The service properties of a job, shared by a job (:class:`JobSpec`) and the job specification
+    of a job schedule (:class:`~.schedule.JobSpecificationSpec`): one model, two uses.
 
-    Service properties (SDK ``BatchJobCreateOptions``): ``id`` (optional; the provider autonames it
-    from the resource name, see :func:`make_job_id`), ``pool_id``, ``display_name``, ``priority``
-    (-1000..1000, default 0), ``max_parallel_tasks`` (-1 = unlimited, the default),
+    SDK ``BatchJobCreateOptions`` / ``BatchJobSpecification``: ``pool_id``, ``display_name``,
+    ``priority`` (-1000..1000, default 0), ``max_parallel_tasks`` (-1 = unlimited, the default),
     ``allow_task_preemption``, ``constraints``, ``common_environment_settings``, ``metadata``,
     ``on_all_tasks_complete`` (``noaction`` default | ``terminatejob``), ``on_task_failure``
     (``noaction`` default | ``performexitoptionsjobaction``), ``uses_task_dependencies``,
-    ``job_preparation_task``, ``job_release_task``.
+    ``job_preparation_task``, ``job_release_task``; ``node_os`` (``linux`` default) tells the
+    validation which path separator the pool's nodes use.
+    """
+
+    pool_id: str = Field(min_length=1)
+    display_name: str | None = None
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    max_parallel_tasks: int = Field(default=-1, ge=-1)
+    allow_task_preemption: bool = False
+    uses_task_dependencies: bool = False
+    constraints: JobConstraintsSpec = Field(default_factory=JobConstraintsSpec)
+    common_environment_settings: dict[str, EnvironmentValue] = Field(default_factory=dict)
+    metadata: dict[str, EnvironmentValue] = Field(default_factory=dict)
+    on_all_tasks_complete: AllTasksCompleteMode = "noaction"
+    on_task_failure: TaskFailureMode = "noaction"
+    job_preparation_task: JobPreparationTaskSpec | None = None
+    job_release_task: JobReleaseTaskSpec | None = None
+    node_os: NodeOs = "linux"
+
+    @field_validator("max_parallel_tasks")
+    @classmethod
+    def _parallel(cls, value: int) -> int:
+        if value == 0:
+            raise error("must be -1 (unlimited) or at least 1, got 0")
+        return value
+
+    def _metadata_sdk(self) -> list[batch_models.BatchMetadataItem] | None:
+        return [batch_models.BatchMetadataItem(name=k, value=v) for k, v in self.metadata.items()] or None
+
+    def job_properties_sdk(self) -> dict[str, Any]:
+        """The SDK keyword arguments these properties map to, the same in ``BatchJobCreateOptions``
+        and ``BatchJobSpecification`` (``all_tasks_complete_mode`` is left to each)."""
+        return {
+            "display_name": self.display_name,
+            "pool_info": batch_models.BatchPoolInfo(pool_id=self.pool_id),
+            "priority": self.priority,
+            "max_parallel_tasks": self.max_parallel_tasks,
+            "allow_task_preemption": self.allow_task_preemption,
+            "uses_task_dependencies": self.uses_task_dependencies,
+            "constraints": self.constraints.to_sdk(),
+            "common_environment_settings": env_to_sdk(self.common_environment_settings),
+            "metadata": self._metadata_sdk(),
+            "task_failure_mode": self.on_task_failure,
+            "job_preparation_task": self.job_preparation_task.to_sdk() if self.job_preparation_task else None,
+            "job_release_task": self.job_release_task.to_sdk() if self.job_release_task else None,
+        }
+
+
+class JobSpec(JobPropertiesSpec):
+    """A whole Batch job: its properties (:class:`JobPropertiesSpec`), id, tasks, factories and provider knobs.
+
+    ``id`` is optional: the provider autonames it from the resource name, see :func:`make_job_id`.
 
     Tasks: ``tasks`` (explicit) and ``task_factories`` (expanded on demand, see :meth:`expand_tasks`).
 
@@ -180,27 +233,13 @@ class JobSpec(SpecModel):
 
     Provider knobs: ``on_destroy`` (``terminate_then_delete`` default | ``terminate`` | ``delete``),
     ``wait_for`` (``none`` default | ``preparation`` | ``tasks``) with ``wait_timeout`` (default 1 h)
-    and ``fail_on_task_failure``; ``node_os`` (``linux`` default) tells the validation which path
-    separator the pool's nodes use.
+    and ``fail_on_task_failure``.
 
     Constructing a ``JobSpec`` runs every rule and raises ``pydantic.ValidationError`` listing all
     failures; :func:`validate_job` returns them as a list instead, and tolerates unknown values.
     """
 
     id: str | None = None
-    pool_id: str = Field(min_length=1)
-    display_name: str | None = None
-    priority: int = Field(default=0, ge=-1000, le=1000)
-    max_parallel_tasks: int = Field(default=-1, ge=-1)
-    allow_task_preemption: bool = False
-    uses_task_dependencies: bool = False
-    constraints: JobConstraintsSpec = Field(default_factory=JobConstraintsSpec)
-    common_environment_settings: dict[str, EnvironmentValue] = Field(default_factory=dict)
-    metadata: dict[str, EnvironmentValue] = Field(default_factory=dict)
-    on_all_tasks_complete: AllTasksCompleteMode = "noaction"
-    on_task_failure: TaskFailureMode = "noaction"
-    job_preparation_task: JobPreparationTaskSpec | None = None
-    job_release_task: JobReleaseTaskSpec | None = None
     tasks: list[TaskSpec] = Field(default_factory=list)
     task_factories: list[TaskFactory] = Field(default_factory=list)
     output_container_url: str | None = Field(
@@ -222,16 +261,8 @@ class JobSpec(SpecModel):
     fail_on_task_failure: bool = Field(
         default=True, description="With wait_for: tasks, fail the deployment when a task failed."
     )
-    node_os: NodeOs = "linux"
 
     _positive = field_validator("wait_timeout")(positive_duration)
-
-    @field_validator("max_parallel_tasks")
-    @classmethod
-    def _parallel(cls, value: int) -> int:
-        if value == 0:
-            raise error("must be -1 (unlimited) or at least 1, got 0")
-        return value
 
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo) -> JobSpec:
@@ -314,24 +345,8 @@ class JobSpec(SpecModel):
         :meth:`to_batch_job_update`. ``job_id`` overrides ``id`` (autonaming).
         """
         return batch_models.BatchJobCreateOptions(
-            id=self.effective_id(job_id),
-            display_name=self.display_name,
-            pool_info=batch_models.BatchPoolInfo(pool_id=self.pool_id),
-            priority=self.priority,
-            max_parallel_tasks=self.max_parallel_tasks,
-            allow_task_preemption=self.allow_task_preemption,
-            uses_task_dependencies=self.uses_task_dependencies,
-            constraints=self.constraints.to_sdk(),
-            common_environment_settings=env_to_sdk(self.common_environment_settings),
-            metadata=self._metadata_sdk(),
-            all_tasks_complete_mode="noaction",
-            task_failure_mode=self.on_task_failure,
-            job_preparation_task=self.job_preparation_task.to_sdk() if self.job_preparation_task else None,
-            job_release_task=self.job_release_task.to_sdk() if self.job_release_task else None,
+            id=self.effective_id(job_id), all_tasks_complete_mode="noaction", **self.job_properties_sdk()
         )
-
-    def _metadata_sdk(self) -> list[batch_models.BatchMetadataItem] | None:
-        return [batch_models.BatchMetadataItem(name=k, value=v) for k, v in self.metadata.items()] or None
 
     def to_batch_job_update(self, fields: Iterable[str] | None = None) -> batch_models.BatchJobUpdateOptions:
         """The SDK ``BatchJobUpdateOptions`` (a PATCH) carrying only ``fields`` (default: all updatable).

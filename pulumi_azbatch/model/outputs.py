@@ -225,3 +225,16 @@ def output_to_sdk(output: OutputFileSpec) -> batch_models.OutputFile:
         ),
         upload_options=batch_models.OutputFileUploadConfiguration(upload_condition=output.upload_condition),
     )
+
+
+def outputs_to_sdk(
+    outputs: list[OutputFileSpec], *, task_id: str, output_container_url: str | None, job_id: str | None
+) -> list[batch_models.OutputFile] | None:
+    """A task's output files for the SDK, File Conventions kinds resolved (None when it has none)."""
+    resolved = [
+        output_to_sdk(
+            resolve_output_file(o, task_id=task_id, output_container_url=output_container_url, job_id=job_id)
+        )
+        for o in outputs
+    ]
+    return resolved or None

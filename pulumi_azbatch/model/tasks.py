@@ -27,7 +27,7 @@ from .common import (
     error,
     positive_duration,
 )
-from .outputs import OutputFileSpec, output_to_sdk, resolve_output_file
+from .outputs import OutputFileSpec, outputs_to_sdk
 
 __all__ = [
     "DEFAULT_JOB_PREPARATION_TASK_ID",
@@ -462,14 +462,9 @@ class TaskSpec(TaskBase):
         output file is by kind; ``job_id``, when given, checks that the container is the job's File
         Conventions container (see :func:`resolve_output_file`).
         """
-        outputs = [
-            output_to_sdk(
-                resolve_output_file(
-                    o, task_id=self.id, output_container_url=output_container_url, job_id=job_id
-                )
-            )
-            for o in self.output_files
-        ]
+        outputs = outputs_to_sdk(
+            self.output_files, task_id=self.id, output_container_url=output_container_url, job_id=job_id
+        )
         return batch_models.BatchTaskCreateOptions(
             id=self.id,
             display_name=self.display_name,
@@ -477,7 +472,7 @@ class TaskSpec(TaskBase):
             exit_conditions=self.exit_conditions.to_sdk() if self.exit_conditions else None,
             required_slots=self.required_slots,
             depends_on=self.depends_on.to_sdk() if self.depends_on else None,
-            output_files=outputs or None,
+            output_files=outputs,
             **self._sdk_common(),
         )
 

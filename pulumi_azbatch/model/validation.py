@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -29,6 +29,14 @@ from .factories import ParameterSetSpec, ParametricSweepFactory, TaskPerItemFact
 from .job import JobSpec
 from .outputs import OutputFileSpec
 from .rules import DEFER_RULES, Unknowns, dedupe, run_rules
+from .schedule import (
+    JobManagerTaskSpec,
+    JobScheduleSpec,
+    JobSpecificationSpec,
+    ScheduleSpec,
+    as_job_spec,
+    schedule_path,
+)
 from .tasks import (
     AutoUserSpec,
     BindMountSpec,
@@ -49,7 +57,17 @@ from .tasks import (
     UserIdentitySpec,
 )
 
-__all__ = ["JobSpecError", "load_stored_job", "parse_job", "validate_job"]
+__all__ = [
+    "JobSpecError",
+    "load_stored_job",
+    "load_stored_schedule",
+    "parse_job",
+    "parse_schedule",
+    "validate_job",
+    "validate_schedule",
+]
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class JobSpecError(ValueError):
@@ -109,6 +127,10 @@ def _field_names() -> frozenset[str]:
     if not _ALL_FIELD_NAMES:
         models: list[type[BaseModel]] = [
             JobSpec,
+            JobScheduleSpec,
+            JobSpecificationSpec,
+            JobManagerTaskSpec,
+            ScheduleSpec,
             TaskSpec,
             JobPreparationTaskSpec,
             JobReleaseTaskSpec,
@@ -163,6 +185,20 @@ def _validate(
         return raw, run_rules(raw, Unknowns(set()), now)
     if not isinstance(raw, Mapping):
         return None, [ValidationFailure("", f"a job spec must be a mapping, got {type(raw).__name__}")]
+    spec, failures, unknowns = _structure(JobSpec, raw)
+    if spec is None:
+        return None, failures
+    return spec, run_rules(spec, unknowns, now)
+
+
+def _structure(
+    model: type[_M], raw: Mapping[str, Any]
+) -> tuple[_M | None, list[ValidationFailure], Unknowns]:
+    """``model`` from ``raw`` without the cross-property rules, unknown values tolerated.
+
+    Returns the instance (None when a definite structural error was found, or everything that
+    failed was unknown), the structural failures and the paths of ``raw`` that are unknown.
+    """
     data = plain_data(raw)
     unknown_paths: set[Path] = set()
     _collect_unknowns(data, (), unknown_paths)
@@ -172,7 +208,7 @@ def _validate(
     # value...); every removal is recorded as unknown so no rule reads the defaults left behind.
     for _ in range(32):
         try:
-            spec = JobSpec.model_validate(data, context=context)
+            return model.model_validate(data, context=context), [], unknowns
         except ValidationError as exc:
             hard: list[ValidationFailure] = []
             tolerated: list[Path] = []
@@ -183,12 +219,10 @@ def _validate(
                 else:
                     hard.append(_error_to_failure(error, data))
             if hard:
-                return None, dedupe(hard)
+                return None, dedupe(hard), unknowns
             for path in sorted(tolerated, key=_path_sort_key, reverse=True):
                 _remove_at(data, path, unknowns)
-            continue
-        return spec, run_rules(spec, unknowns, now)
-    return None, []  # everything that failed was unknown: nothing definite to report
+    return None, [], unknowns  # everything that failed was unknown: nothing definite to report
 
 
 def _path_sort_key(path: Path) -> tuple[tuple[int, int | str], ...]:
@@ -212,16 +246,79 @@ def parse_job(raw: Mapping[str, Any] | JobSpec, *, now: datetime | None = None) 
     every value. This is what the provider's create/update should call.
     """
     if not isinstance(raw, JobSpec):
-        unknown_paths: set[Path] = set()
-        _collect_unknowns(raw, (), unknown_paths)
-        if unknown_paths:
-            raise JobSpecError(
-                [
-                    ValidationFailure(format_path(p), "value is unknown (only allowed during preview)")
-                    for p in sorted(unknown_paths, key=_path_sort_key)
-                ]
-            )
+        _refuse_unknowns(raw)
     spec, failures = _validate(raw, now or datetime.now(UTC))
     if failures or spec is None:
         raise JobSpecError(failures)
     return spec
+
+
+def _refuse_unknowns(raw: Any) -> None:
+    """Raise :class:`JobSpecError` naming every unknown value of ``raw`` (create and update need all)."""
+    unknown_paths: set[Path] = set()
+    _collect_unknowns(raw, (), unknown_paths)
+    if unknown_paths:
+        raise JobSpecError(
+            [
+                ValidationFailure(format_path(p), "value is unknown (only allowed during preview)")
+                for p in sorted(unknown_paths, key=_path_sort_key)
+            ]
+        )
+
+
+# ---- job schedules ----------------------------------------------------------------------------------
+
+_NO_TASK_LIST = (
+    "a job schedule's job_specification has no task list (Batch's jobSpecification carries none): "
+    "give it a job_manager_task that adds the run's tasks or does the work, or use a Job"
+)
+
+
+def validate_schedule(
+    raw: Mapping[str, Any] | JobScheduleSpec, *, now: datetime | None = None
+) -> list[ValidationFailure]:
+    """Every problem with a job schedule spec, each naming its property; unknown values tolerated.
+
+    The schedule's own structure (timetable, job manager flags, knobs) is checked here; its job
+    specification and job manager task are checked by the job's validation and rules, run on the
+    job a run of the schedule is (:func:`~.schedule.as_job_spec`), with the paths mapped back
+    (``job_specification.job_manager_task.output_files[0]``).
+    """
+    when = now or datetime.now(UTC)
+    if isinstance(raw, JobScheduleSpec):
+        raw = raw.model_dump(mode="json", exclude_defaults=True)
+    if not isinstance(raw, Mapping):
+        return [ValidationFailure("", f"a job schedule spec must be a mapping, got {type(raw).__name__}")]
+    data = plain_data(raw)
+    failures: list[ValidationFailure] = []
+    spec = data.get("job_specification")
+    if isinstance(spec, Mapping):
+        for key in ("tasks", "task_factories"):
+            if key in spec:
+                failures.append(ValidationFailure(f"job_specification.{key}", _NO_TASK_LIST))
+        data["job_specification"] = {k: v for k, v in spec.items() if k not in ("tasks", "task_factories")}
+    _, structural, _ = _structure(JobScheduleSpec, data)
+    failures.extend(structural)
+    job_failures = validate_job(as_job_spec(data), now=when)
+    for failure in job_failures:
+        reason = (
+            failure.reason.replace("job id", "job schedule id")
+            if failure.property == "id"
+            else failure.reason
+        )
+        failures.append(ValidationFailure(schedule_path(failure.property), reason))
+    return dedupe(failures)
+
+
+def parse_schedule(raw: Mapping[str, Any], *, now: datetime | None = None) -> JobScheduleSpec:
+    """A valid ``JobScheduleSpec`` from ``raw``, or ``JobSpecError`` listing every failure (no unknowns)."""
+    _refuse_unknowns(raw)
+    failures = validate_schedule(raw, now=now)
+    if failures:
+        raise JobSpecError(failures)
+    return JobScheduleSpec.model_validate(plain_data(raw))
+
+
+def load_stored_schedule(raw: Mapping[str, Any]) -> JobScheduleSpec:
+    """The ``JobScheduleSpec`` of stored inputs, structure only (see :func:`load_stored_job`)."""
+    return JobScheduleSpec.model_validate(raw, context={DEFER_RULES: True})

@@ -177,3 +177,41 @@ def test_azure_pool_replaces_on_immutable_properties() -> None:
 
     # ARM answers PropertyCannotBeUpdated for these (Azure/Batch#85, terraform-provider-azurerm#19330)
     assert {"vmSize", "deploymentConfiguration", "taskSlotsPerNode"} <= set(AZURE_POOL_REPLACE_ON_CHANGES)
+
+
+@pulumi.runtime.test
+def test_a_schedule_on_azure_gets_its_pool_account_and_its_own_container(recorder: ArmMocks) -> None:
+    from pulumi_azbatch.components import AzureBackend, BatchWorkload
+
+    values = {k: v for k, v in _stack_config("dev").items() if k not in ("azbatch:pool", "azbatch:job")}
+    nightly = _stack_config("nightly")
+    values["azbatch:pools"] = nightly["azbatch:pools"]
+    values["azbatch:schedules"] = nightly["azbatch:schedules"]
+    config = load_stack_config(values)
+    assert config.azure is not None
+    workload = BatchWorkload("w", config, backend=AzureBackend(config.azure))
+    r = recorder.resources
+
+    def check(_: Any) -> None:
+        container = r["w-schedule-output-nightly-container"]
+        assert container.typ == "azure-native:storage:BlobContainer"
+        assert container.inputs["containerName"] == "job-nightly-sweep"
+        schedule = r["w-schedule-nightly"]
+        assert schedule.typ.endswith("azbatch:JobSchedule")
+        url, url_secret = _unsecret(schedule.inputs["output_container_url"])
+        assert url_secret and url.startswith(
+            "https://stazbatchdev001.blob.core.windows.net/job-nightly-sweep?"
+        )
+        batch_key, batch_key_secret = _unsecret(schedule.inputs["batch_account_key"])
+        assert batch_key == BATCH_KEY and batch_key_secret
+        assert (
+            plain(schedule.inputs["batch_account_url"]) == "https://azbatchdev001.westeurope.batch.azure.com"
+        )
+        spec = plain(schedule.inputs["job_specification"])
+        assert spec["pool_id"] == "cpu"
+        logs = {
+            o["file_pattern"] for o in spec["job_manager_task"]["output_files"] if o.get("kind") == "TaskLog"
+        }
+        assert logs == {"../stdout.txt", "../stderr.txt"}, "the job manager persists its logs like a task"
+
+    return workload.schedules["nightly"].schedule_id.apply(check)

@@ -113,7 +113,8 @@ def test_schema_describes_the_keys_and_the_job() -> None:
     schema = stack_file_schema()
     props = schema["properties"]["config"]["properties"]
     assert set(props) == {
-        f"azbatch:{k}" for k in ("backend", "local", "azure", "pools", "jobs", "pool", "storage", "job")
+        f"azbatch:{k}"
+        for k in ("backend", "local", "azure", "pools", "jobs", "schedules", "pool", "storage", "job")
     }
     named = schema["$defs"]["NamedJob"]
     assert "pool" in named["properties"] and "pool_id" not in named["properties"]

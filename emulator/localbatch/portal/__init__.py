@@ -12,9 +12,10 @@ Routes (GET and HEAD only; no authentication beyond the server's loopback bindin
 
 | path | page |
 |---|---|
-| `/portal/` | pools, nodes and jobs |
+| `/portal/` | pools, nodes, jobs and job schedules |
 | `/portal/pools/<poolId>` | a pool, its node heat map and its nodes |
 | `/portal/pools/<poolId>/heatmap.json` | the heat map's node states, polled by the page to recolour it live |
+| `/portal/schedules/<scheduleId>` | a job schedule: state, next run time, and the jobs it created (each linking to its preparation / release views) |
 | `/portal/jobs/<jobId>?state=&failed=1&node=&after=` | job overview, task counts and a page of 100 tasks, filtered by state, failure and node (`after`: where the next page starts) |
 | `/portal/jobs/<jobId>/preparation`, `/release` | the job preparation / release task per node |
 | `/portal/jobs/<jobId>/timeline?from=&to=` | who ran what, where, when (seconds after the first start) |
@@ -34,7 +35,7 @@ from urllib.parse import unquote
 
 from ..exceptions import BatchError
 from ..service import BatchService
-from . import files, pictures, views
+from . import files, pictures, schedules, views
 from .html import CSS, JS, PREFIX, e, page
 from .storage import StorageConfig, configure_storage, read_blob, storage_for
 
@@ -114,6 +115,8 @@ def _route(service: BatchService, seg: list[str], query: dict[str, str]) -> tupl
             return _html(200, views.task_page(service, job_id, rest[1]))
         if len(rest) >= 2 and rest[0] == "blobs":
             return _blob(service, job_id, "/".join(rest[1:]))
+    if head == "schedules" and len(seg) == 2:
+        return _html(200, schedules.schedule_page(service, seg[1], views.NotFound))
     if head == "files" and len(seg) >= 3:
         return _node_file(service, seg[1], seg[2], "/".join(seg[3:]))
     raise views.NotFound("No such portal page.")

@@ -115,6 +115,15 @@ def table(
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def metadata_list(items: object) -> str:
+    """A Batch ``metadata`` list (name/value items) as lines of code, values' SAS signatures redacted."""
+    if not isinstance(items, list):
+        return ""
+    return "".join(
+        f"<div>{code(m.get('name'))} = {code(m.get('value'))}</div>" for m in items if isinstance(m, dict)
+    )
+
+
 def props(items: Iterable[tuple[str, str]]) -> str:
     """A definition list of (plain-text label, safe HTML value) pairs, skipping empty values."""
     body = "".join(f"<dt>{e(k)}</dt><dd>{v}</dd>" for k, v in items if v not in ("", None))

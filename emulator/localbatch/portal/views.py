@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from .. import safefs
 from ..exceptions import BatchError
 from ..service import BatchService
-from . import files, pictures
+from . import files, pictures, schedules
 from .html import (
     code,
     duration,
@@ -23,6 +23,7 @@ from .html import (
     failure,
     file_url,
     link,
+    metadata_list,
     page,
     pill,
     props,
@@ -210,6 +211,9 @@ def home(service: BatchService) -> tuple[str, bool]:
             empty="No jobs.",
         )
     )
+    schedules_body, schedules_busy = schedules.schedules_section(service)
+    body += schedules_body
+    busy = busy or schedules_busy
     return page("Pools and jobs", body, refresh=busy, account=service.account_name), busy
 
 
@@ -344,11 +348,7 @@ def _job_overview(service: BatchService, job: Doc, counts: Doc, query: dict[str,
     execution = job.get("executionInfo") or {}
     prep = job.get("jobPreparationTask") or {}
     release = job.get("jobReleaseTask") or {}
-    metadata = "".join(
-        f"<div>{code(m.get('name'))} = {code(m.get('value'))}</div>"
-        for m in job.get("metadata") or []
-        if isinstance(m, dict)
-    )
+    metadata = metadata_list(job.get("metadata"))
     info = props(
         [
             ("State", pill(job.get("state"))),
