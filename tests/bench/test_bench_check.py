@@ -1,14 +1,13 @@
-"""The benchmark regression check: its comparison rule, and a real quick run against the committed results."""
+"""The benchmark regression check's comparison rule.
+
+The real quick run (`make bench-check`) measures timing ratios, so it is not part of `make test`: on a
+machine loaded by parallel test workers its ratios swing past any fair tolerance. `.ci/run` runs it
+after the tests, alone on the machine, and prints its table.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
-import pytest
-
 from bench.check import regressions
-from pulumi_azbatch.localdev import REPO_ROOT
 
 
 def _ratios(**values: tuple[float, bool]) -> dict[str, dict[str, object]]:
@@ -36,12 +35,3 @@ def test_a_ratio_within_its_goal_is_not_a_regression() -> None:
     speed = {"speed": {"value": 0.9, "higher_is_better": True, "goal": 0.5}}
     assert regressions(speed, {"speed": {"value": 0.6, "higher_is_better": True, "goal": 0.5}}) == []
     assert regressions(speed, {"speed": {"value": 0.4, "higher_is_better": True, "goal": 0.5}}) != []
-
-
-@pytest.mark.timeout(600)
-def test_quick_benchmarks_do_not_regress_against_the_committed_results() -> None:
-    # The real thing, as `.ci/run` and `make bench-check` run it: private emulators, the real engine.
-    run = subprocess.run([sys.executable, "-m", "bench.check"], cwd=REPO_ROOT, capture_output=True, text=True)
-    print(run.stdout)
-    print(run.stderr[-4000:], file=sys.stderr)
-    assert run.returncode == 0, run.stdout

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
-from azure.core.exceptions import ResourceExistsError
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from emulator_helpers import pool_options, unique, wait_for, wait_task
 
 # The prep task counts its runs in a file in the shared directory (which survives a reboot).
@@ -19,6 +19,13 @@ REBOOT = m._models.BatchNodeRebootOptions(node_reboot_kind="requeue")
 
 def _read(client: BatchClient, pool_id: str, node_id: str, path: str) -> str:
     return b"".join(client.download_node_file(pool_id, node_id, path)).decode()
+
+
+def _read_or_empty(client: BatchClient, pool_id: str, node_id: str, path: str) -> str:
+    try:
+        return _read(client, pool_id, node_id, path)
+    except ResourceNotFoundError:
+        return ""
 
 
 def _one_node_pool(client: BatchClient, **kwargs: object) -> tuple[str, str]:
@@ -113,13 +120,16 @@ def test_reboot_requeues_the_running_task_and_reruns_unfinished_prep(client: Bat
                 id=slow,
                 pool_info=m.BatchPoolInfo(pool_id=pool_id),
                 job_preparation_task=m.BatchJobPreparationTask(
-                    command_line=f"/bin/sh -c 'echo start >> $AZ_BATCH_NODE_SHARED_DIR/{slow}.txt; sleep 1'",
+                    command_line=f"/bin/sh -c 'echo start >> $AZ_BATCH_NODE_SHARED_DIR/{slow}.txt; sleep 3'",
                     rerun_on_node_reboot_after_success=False,
                 ),
             )
         )
         client.create_task(slow, m.BatchTaskCreateOptions(id="t", command_line="/bin/true"))
         wait_task(client, slow, "t", "preparing")
+        # Reboot only once the preparation task has really started (written its line), not merely been
+        # scheduled: a reboot before its first line would leave one line for one honest run.
+        wait_for(lambda: _read_or_empty(client, pool_id, node_id, f"shared/{slow}.txt").split() == ["start"])
         client.begin_reboot_node(pool_id, node_id, REBOOT, polling_interval=0.1).result(timeout=20)
         task = wait_task(client, slow, "t")
         assert task.execution_info.result == "success"
