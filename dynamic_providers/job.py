@@ -7,7 +7,8 @@ own), beside the account (``batch_account_url``, ``batch_account_name``, ``batch
 Lifecycle (see the README section ``docs/job-resource.md``):
 
 * ``check``: every rule of the model, each failure naming its property; unknowns tolerated; the id
-  is autonamed ``<resource name>-<random>`` once and kept.
+  is autonamed ``<resource name>-<random>`` once and kept. ``create``/``update`` reuse the spec
+  ``check`` parsed from the same inputs in this process (a 100,000-task sweep is expanded once).
 * ``diff``: the :class:`~pulumi_azbatch.dynamic_providers.job_plan.JobPlan` (see that module): update
   in place (job properties Batch can PATCH, tasks added, changed, updated or removed one by one,
   provider knobs) or replace (preparation/release task, common environment, the pool unless the job

@@ -5,7 +5,9 @@ without limit (a deployment that never ends) and counts ``TaskExists`` as succes
 existing task is a different one. Here a chunk answered 408/429/5xx or dropped is retried through
 :func:`call_with_retry`; a chunk the service finds too large (``RequestBodyTooLarge``) is halved;
 per-task ``servererror`` results are resubmitted a bounded number of times; a ``TaskExists`` result
-counts as success only when the existing task matches the wanted one.
+counts as success only when the existing task matches the wanted one. Task models may be handed
+over with a converter (``to_sdk``): each chunk's SDK bodies are built just before its call, so the
+first tasks start while the rest are still being converted.
 
 :func:`delete_tasks` removes single tasks (a changed task is deleted, then added again with its id),
 one call per task (Batch has no bulk delete), concurrently with the same bound; a task already gone

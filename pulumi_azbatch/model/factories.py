@@ -1,7 +1,9 @@
 """Task factories: many tasks from one template (parametric sweep, task per item), as the az batch CLI has.
 
 Owns: placeholder substitution (``{0}``, ``{0:4}``, ``{{``), :class:`ParametricSweepFactory`,
-:class:`TaskPerItemFactory` and their expansion into :class:`~.tasks.TaskSpec` with stable ids.
+:class:`TaskPerItemFactory` and their expansion into :class:`~.tasks.TaskSpec` with stable ids
+(kept per process for the most recent factories: the Job provider parses the same job in check,
+diff and create).
 
 May import: :mod:`.common`, :mod:`.tasks`, pydantic.
 """
@@ -58,7 +60,7 @@ def _substitute_tree(node: Any, values: Sequence[str]) -> Any:
 
 
 #: Template properties whose substituted values need no validation of their own: plain strings of
-#: :class:`TaskSpec` (``command_line`` must only not be empty) and environment values (strings).
+#: :class:`TaskSpec` (``command_line`` must only not be empty); environment values (strings) too.
 _PLAIN_STRING_PATHS = frozenset({("command_line",), ("display_name",)})
 #: Expansions of the most recent factories, by the factory's JSON form. The Job provider builds the
 #: job model again in check, diff and create from the same inputs; a 100,000-task sweep would be
@@ -156,8 +158,11 @@ class _FactoryBase(SpecModel):
         for index, values in enumerate(self.value_sets()):
             task_id = self.task_id(index, values) if first is not None else ""
             if first is not None and copyable and task_id:
-                update = _copy_update(first, template, variable, values)
-                if update.get("command_line", first.command_line):
+                try:
+                    update: dict[str, Any] | None = _copy_update(first, template, variable, values)
+                except ValueError:
+                    update = None  # (a placeholder without a value) validated below, naming the task
+                if update is not None and update.get("command_line", first.command_line):
                     update["id"] = task_id
                     tasks.append(first.model_copy(update=update))
                     continue

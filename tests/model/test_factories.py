@@ -177,6 +177,10 @@ def test_a_generated_task_whose_command_line_substitutes_to_nothing_is_refused()
     [failure] = check(job)
     assert failure.property == "task_factories[0]"
     assert "generated task 1 (values '') is invalid: command_line" in failure.reason
+    # A later item without a value for a placeholder the first item filled: named like any other.
+    job["task_factories"][0].update(items=[["a", "b"], "c"], repeat_task={"command_line": "{0} {1}"})
+    [failure] = check(job)
+    assert "generated task 1 (values 'c') is invalid: placeholder {1}" in failure.reason
 
 
 def test_a_changed_factory_expands_to_its_own_tasks() -> None:
