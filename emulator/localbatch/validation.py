@@ -130,7 +130,8 @@ def check_list(body: Doc, name: str) -> list[Any]:
 
 def check_name_values(body: Doc, name: str, label: str | None = None) -> list[Doc]:
     """A list of `{name, value}` items (environment settings, metadata): each a non-empty string
-    name and a string value (or none)."""
+    name and a string value. The value of an environment setting may be omitted; a metadata item's
+    may not (MetadataItem requires both in the 2025-06-01 spec; EnvironmentSetting only `name`)."""
     label = label or name
     items = check_list(body, name)
     for item in items:
@@ -141,6 +142,8 @@ def check_name_values(body: Doc, name: str, label: str | None = None) -> list[Do
         if item.get("name") is None or item.get("name") == "":
             raise missing_property(f"{label}.name")
         check_text(item, "name", label=f"{label}.name")
+        if name == "metadata" and item.get("value") is None:
+            raise missing_property(f"{label}.value")
         check_text(item, "value", label=f"{label}.value")
     return items
 

@@ -246,3 +246,36 @@ def test_expand_stats_answers_pool_and_job_statistics(raw_client: Any) -> None:
     assert {"avgCPUPercentage", "peakMemoryGiB", "networkReadGiB"} <= set(pool_stats["resourceStats"])
     refused = call(raw_client, "GET", f"/jobs/{job_id}", query={"$expand": "nonsense"})
     assert (refused.status, refused.error_code) == (400, "InvalidQueryParameterValue")
+
+
+def test_duplicate_property_names_are_refused(raw_client: Any) -> None:
+    """A body naming one property twice (`{"id": "a", "id": "b"}`) is a 400 `InvalidRequestBody`, not a
+    job named after the last one: the service reads bodies with an OData reader, which does not allow
+    duplicate property names. Spec: Jobs_CreateJob; error code table of batch-status-and-error-codes
+    (InvalidRequestBody, 400).
+    """
+    first, second = unique("dup"), unique("dup")
+    raw = f'{{"id": "{first}", "poolInfo": {{"poolId": "p"}}, "id": "{second}"}}'
+    answer = call(raw_client, "POST", "/jobs", raw_body=raw)
+    assert (answer.status, answer.error_code) == (400, "InvalidRequestBody"), answer.body
+    assert "'id'" in json.dumps(answer.body)
+    for job_id in (first, second):
+        assert call(raw_client, "GET", f"/jobs/{job_id}").status == 404
+
+
+def test_metadata_item_without_value_is_refused(raw_client: Any) -> None:
+    """A metadata item needs a value: BatchMetadataItem marks `name` and `value` required (azure-batch
+    15.1.0, spec 2025-06-01 MetadataItem), so `{"name": "a"}` is a 400 MissingRequiredProperty naming
+    `metadata.value`. An environment setting's value stays optional (EnvironmentSetting requires only
+    `name`).
+    """
+    body = {"id": unique("meta"), "poolInfo": {"poolId": "p"}, "metadata": [{"name": "owner"}]}
+    answer = call(raw_client, "POST", "/jobs", body)
+    assert (answer.status, answer.error_code) == (400, "MissingRequiredProperty"), answer.body
+    assert {"key": "PropertyName", "value": "metadata.value"} in answer.body["values"]
+    body = {
+        "id": unique("env"),
+        "poolInfo": {"poolId": "p"},
+        "commonEnvironmentSettings": [{"name": "EMPTY"}],
+    }
+    assert call(raw_client, "POST", "/jobs", body).status == 201
