@@ -19,7 +19,8 @@ from ..exceptions import invalid_body, invalid_query
 from ..wire import Doc, parse_iso
 from .literals import convert_literals
 
-JSON_TYPE = "application/json;odata=minimalmetadata"
+# As the service sends it (recorded traffic: azure-sdk-for-python tests/recordings, every JSON answer).
+JSON_TYPE = "application/json; odata=minimalmetadata"
 
 
 def _unique_properties(pairs: list[tuple[str, Any]]) -> Doc:
