@@ -279,3 +279,17 @@ def test_metadata_item_without_value_is_refused(raw_client: Any) -> None:
         "commonEnvironmentSettings": [{"name": "EMPTY"}],
     }
     assert call(raw_client, "POST", "/jobs", body).status == 201
+
+
+def test_head_of_a_missing_pool_is_a_bare_404(raw_client: Any) -> None:
+    """`HEAD /pools/{id}` of a pool that does not exist answers 404 with no body and no body type, as
+    recorded from the service (azure-sdk-for-net, Azure.Compute.Batch
+    tests/SessionRecords/PoolClientRecordedTests/DoesNotExist.json: DataServiceVersion, request-id, no
+    Content-Type). Successful JSON answers carry `application/json; odata=minimalmetadata` (recorded
+    traffic of azure-sdk-for-python's test_batch_jobs).
+    """
+    missing = call(raw_client, "HEAD", f"/pools/{unique('nopool')}")
+    assert missing.status == 404 and missing.header("Content-Type") is None, missing.headers
+    assert missing.header("request-id") and missing.header("DataServiceVersion") == "3.0"
+    listed = call(raw_client, "GET", "/pools", query={"maxresults": "1"})
+    assert listed.header("Content-Type") == "application/json; odata=minimalmetadata"
