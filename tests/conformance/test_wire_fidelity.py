@@ -293,3 +293,48 @@ def test_head_of_a_missing_pool_is_a_bare_404(raw_client: Any) -> None:
     assert missing.header("request-id") and missing.header("DataServiceVersion") == "3.0"
     listed = call(raw_client, "GET", "/pools", query={"maxresults": "1"})
     assert listed.header("Content-Type") == "application/json; odata=minimalmetadata"
+
+
+def test_recorded_job_flow_with_an_auto_pool(raw_client: Any) -> None:
+    """Replays azure-sdk-for-python's recorded test_batch_jobs (tests/recordings, api-version
+    2023-05-01.17.0): a job on an auto pool with preparation and release tasks, then a PUT that sends the
+    same `poolInfo.autoPoolSpecification` back with a new priority and retry count (200, it answered a
+    500 before), then a PATCH of the priority (200), and the job as the recording shows it: priority 900,
+    maxTaskRetryCount 3 from the PUT, the auto pool's id in executionInfo.
+    """
+    version = "2023-05-01.17.0"
+    job_id = unique("batch_job1")
+    pool_info = {
+        "autoPoolSpecification": {
+            "poolLifetimeOption": "job",
+            "pool": {"vmSize": "standard_d2_v2", "cloudServiceConfiguration": {"osFamily": "5"}},
+        }
+    }
+    created = call(
+        raw_client,
+        "POST",
+        "/jobs",
+        {
+            "id": job_id,
+            "poolInfo": pool_info,
+            "jobPreparationTask": {"commandLine": 'cmd /c "echo hello world"'},
+            "jobReleaseTask": {"commandLine": 'cmd /c "echo goodbye world"'},
+        },
+        api_version=version,
+    )
+    assert created.status == 201, created.body
+    replaced = call(
+        raw_client,
+        "PUT",
+        f"/jobs/{job_id}",
+        {"priority": 500, "constraints": {"maxTaskRetryCount": 3}, "poolInfo": pool_info},
+        api_version=version,
+    )
+    assert replaced.status == 200, replaced.body
+    patched = call(raw_client, "PATCH", f"/jobs/{job_id}", {"priority": 900}, api_version=version)
+    assert patched.status == 200, patched.body
+    job = call(raw_client, "GET", f"/jobs/{job_id}", api_version=version).body
+    assert (job["priority"], job["constraints"]["maxTaskRetryCount"]) == (900, 3), job
+    assert job["poolInfo"]["autoPoolSpecification"]["poolLifetimeOption"] == "job"
+    assert job["executionInfo"]["poolId"] and "poolId" not in job["poolInfo"]
+    assert call(raw_client, "DELETE", f"/jobs/{job_id}", api_version=version).status == 202
