@@ -851,6 +851,19 @@ POOL_UPDATE_WHEN_EMPTY = (
 )
 
 
+# BatchNodeCommunicationMode of the api-versions that have it (2022-10-01 to 2024-07-01; 2025-06-01
+# dropped the property, and the emulator answers every version alike).
+NODE_COMMUNICATION_MODES = ("default", "classic", "simplified")
+
+
+def _communication_mode(body: Doc) -> Doc:
+    """`{"targetNodeCommunicationMode": <mode>}` when the body sets it (lower-cased), else empty."""
+    if body.get("targetNodeCommunicationMode") is None:
+        return {}
+    mode = check_enum(body, "targetNodeCommunicationMode", NODE_COMMUNICATION_MODES, "default")
+    return {"targetNodeCommunicationMode": mode}
+
+
 def pool_update_body(body: Doc) -> Doc:
     """Check a pool PATCH body; returns the properties to change (secrets removed)."""
     known = set(POOL_UPDATE_ANYTIME) | set(POOL_UPDATE_WHEN_EMPTY) | {"certificateReferences"}
@@ -870,6 +883,7 @@ def pool_update_body(body: Doc) -> Doc:
     check_user_accounts(body)
     if "taskSlotsPerNode" in body:
         check_int(body, "taskSlotsPerNode", 1, 1, 256)
+    body = {**body, **_communication_mode(body)}
     if isinstance(body.get("taskSchedulingPolicy"), dict):
         body = {
             **body,
@@ -888,8 +902,10 @@ def pool_update_body(body: Doc) -> Doc:
 
 def pool_replace_body(body: Doc) -> Doc:
     """Check a pool updateproperties body: startTask (omitted removes it), applicationPackageReferences
-    and metadata (both required; an empty list removes them). certificateReferences is accepted and
-    ignored (certificates are deprecated and not emulated)."""
+    and metadata (both required; an empty list removes them), targetNodeCommunicationMode (older
+    api-versions: replaces the pool's when given, as azure-sdk-for-python's recorded
+    test_batch_update_pools shows). certificateReferences is accepted and ignored (certificates are
+    deprecated and not emulated)."""
     for name in ("applicationPackageReferences", "metadata"):
         if not isinstance(body.get(name), list):
             raise missing_property(name)
@@ -900,6 +916,7 @@ def pool_replace_body(body: Doc) -> Doc:
         "startTask": copy.deepcopy(body.get("startTask")),
         "applicationPackageReferences": copy.deepcopy(body["applicationPackageReferences"]),
         "metadata": copy.deepcopy(body["metadata"]),
+        **_communication_mode(body),
     }
 
 

@@ -338,3 +338,55 @@ def test_recorded_job_flow_with_an_auto_pool(raw_client: Any) -> None:
     assert job["poolInfo"]["autoPoolSpecification"]["poolLifetimeOption"] == "job"
     assert job["executionInfo"]["poolId"] and "poolId" not in job["poolInfo"]
     assert call(raw_client, "DELETE", f"/jobs/{job_id}", api_version=version).status == 202
+
+
+def test_recorded_pool_update_flow(raw_client: Any) -> None:
+    """Replays azure-sdk-for-python's recorded test_batch_update_pools (tests/recordings, api-version
+    2023-05-01.17.0): updateproperties without a startTask removes the pool's start task and sets
+    metadata and targetNodeCommunicationMode "classic" (204); a PATCH replaces the metadata (200); the
+    pool then reads back as recorded, and `$select=id,state` with `$expand=stats` answers just those two.
+    A mode that does not exist is a 400.
+    """
+    version = "2023-05-01.17.0"
+    pool_id = unique("batch_paas")
+    body = {
+        "id": pool_id,
+        "vmSize": "standard_d2_v2",
+        "cloudServiceConfiguration": {"osFamily": "5"},
+        "startTask": {
+            "commandLine": 'cmd.exe /c "echo hello world"',
+            "resourceFiles": [{"httpUrl": "https://blobsource.com", "filePath": "filename.txt"}],
+            "environmentSettings": [{"name": "ENV_VAR", "value": "env_value"}],
+            "userIdentity": {"autoUser": {"elevationLevel": "admin"}},
+        },
+    }
+    assert call(raw_client, "POST", "/pools", body, api_version=version).status == 201
+    replace = {
+        "certificateReferences": [],
+        "applicationPackageReferences": [],
+        "metadata": [{"name": "foo", "value": "bar"}],
+        "targetNodeCommunicationMode": "classic",
+    }
+    answer = call(raw_client, "POST", f"/pools/{pool_id}/updateproperties", replace, api_version=version)
+    assert answer.status == 204, answer.body
+    patch = {"metadata": [{"name": "foo2", "value": "bar2"}]}
+    assert call(raw_client, "PATCH", f"/pools/{pool_id}", patch, api_version=version).status == 200
+    pool = call(raw_client, "GET", f"/pools/{pool_id}", api_version=version).body
+    assert "startTask" not in pool
+    assert (pool["metadata"], pool["targetNodeCommunicationMode"]) == (patch["metadata"], "classic")
+    selected = call(
+        raw_client,
+        "GET",
+        f"/pools/{pool_id}",
+        api_version=version,
+        query={"$select": "id,state", "$expand": "stats"},
+    ).body
+    assert {k: v for k, v in selected.items() if k != "odata.metadata"} == {"id": pool_id, "state": "active"}
+    bad = call(
+        raw_client,
+        "POST",
+        f"/pools/{pool_id}/updateproperties",
+        {**replace, "targetNodeCommunicationMode": "x"},
+    )
+    assert (bad.status, bad.error_code) == (400, "InvalidPropertyValue"), bad.body
+    assert call(raw_client, "DELETE", f"/pools/{pool_id}", api_version=version).status == 202
