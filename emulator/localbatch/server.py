@@ -25,7 +25,7 @@ from urllib.parse import parse_qs, unquote
 from . import auth, faults, guards, urls
 from .exceptions import BatchError
 from .rest import Handlers, Request, Response, check_api_version, http_date
-from .rest.types import ERROR_JSON_TYPE
+from .rest.types import JSON_TYPE
 from .service import BatchService
 from .timing import timing_from_json
 from .wire import clock_offset, iso, utcnow
@@ -167,7 +167,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             # A HEAD error has no body, so no body type either (a recorded 404 of Pools_PoolExists:
             # azure-sdk-for-net, Azure.Compute.Batch tests/SessionRecords/PoolClientRecordedTests).
             if err.status != 304 and method != "HEAD":
-                response.headers["Content-Type"] = ERROR_JSON_TYPE
+                response.headers["Content-Type"] = JSON_TYPE
                 response.body = json.dumps(err.body(request_id, self.server.service.base_url)).encode()
         except Exception:  # noqa: BLE001 - answer 500 like the service, keep serving
             traceback.print_exc(file=sys.stderr)
@@ -176,7 +176,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             )
             response = Response(
                 500,
-                {"Content-Type": ERROR_JSON_TYPE},
+                {"Content-Type": JSON_TYPE},
                 json.dumps(internal.body(request_id)).encode(),
             )
         if not self._body_read:

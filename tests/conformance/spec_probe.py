@@ -207,7 +207,7 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
         return f"/pools/{pool}/nodes/{node}/files/{q(w.node_file(pool, node), safe='')}"
 
     def prep_job() -> str:
-        # Without a preparation task the documented answer is 409 JobPreparationTaskNotSpecified.
+        # Without a preparation task the answer is 409 JobPreparationTaskOrReleaseTaskNotSpecified.
         body = {**examples.job(unique("job"), p), "jobPreparationTask": {"commandLine": "/bin/true"}}
         w.ok(call(w.client, "POST", "/jobs", body), "create job with preparation task")
         task = w.new_task(body["id"], "/bin/true")

@@ -390,3 +390,20 @@ def test_recorded_pool_update_flow(raw_client: Any) -> None:
     )
     assert (bad.status, bad.error_code) == (400, "InvalidPropertyValue"), bad.body
     assert call(raw_client, "DELETE", f"/pools/{pool_id}", api_version=version).status == 202
+
+
+def test_prep_release_status_of_a_job_without_them(raw_client: Any) -> None:
+    """The preparation/release status list of a job with neither task is a 409 with the code and text the
+    service answered in azure-sdk-for-js's recorded traffic (sdk/batch/batch-rest/recordings,
+    recording_should_fail_to_job_preprelease_status.json, api-version 2024-02-01.19.0):
+    `JobPreparationTaskOrReleaseTaskNotSpecified`, "The specified job does not have either job
+    preparation task or job release task." (the SDK docstrings name `JobPreparationTaskNotSpecified`).
+    """
+    job_id = unique("JSSDKTest-Job-Basic")
+    assert call(raw_client, "POST", "/jobs", {"id": job_id, "poolInfo": {"poolId": "p"}}).status == 201
+    answer = call(raw_client, "GET", f"/jobs/{job_id}/jobpreparationandreleasetaskstatus")
+    assert (answer.status, answer.error_code) == (409, "JobPreparationTaskOrReleaseTaskNotSpecified")
+    assert answer.body["message"]["value"].startswith(
+        "The specified job does not have either job preparation task or job release task.\nRequestId:"
+    )
+    assert answer.header("Content-Type") == "application/json; odata=minimalmetadata"

@@ -19,10 +19,9 @@ from ..exceptions import invalid_body, invalid_query
 from ..wire import Doc, parse_iso
 from .literals import convert_literals
 
-# As the service sends them: successful JSON answers with a space (azure-sdk-for-python's recorded
-# traffic, tests/recordings), error bodies without (a 403 logged by curl in Azure/doAzureParallel#5).
+# As the service sends it, answers and error bodies alike (recorded traffic: azure-sdk-for-python's
+# tests/recordings, azure-sdk-for-js's batch-rest recordings of a 409).
 JSON_TYPE = "application/json; odata=minimalmetadata"
-ERROR_JSON_TYPE = "application/json;odata=minimalmetadata"
 
 
 def _unique_properties(pairs: list[tuple[str, Any]]) -> Doc:
