@@ -161,8 +161,21 @@ def disable_tasks_option(value: Any) -> str:
 # ---- tasks and their parts ----------------------------------------------------------------------
 
 
+# uploadCondition as the service spells it when it answers (sent in any case): a task read back from
+# Azure shows "TaskCompletion" / "TaskFailure" (azure-sdk-for-js batch-rest recording
+# recording_should_create_a_second_task_with_output_files_successfully.json, sent as "taskCompletion").
+UPLOAD_CONDITIONS = {
+    "tasksuccess": "TaskSuccess",
+    "taskfailure": "TaskFailure",
+    "taskcompletion": "TaskCompletion",
+}
+
+
 def check_output_file(output: Any, name: str) -> None:
-    """An `outputFiles` item as the service checks it on add: filePattern, destination, uploadOptions."""
+    """An `outputFiles` item as the service checks it on add: filePattern, destination, uploadOptions.
+
+    The one change it makes to the item: `uploadCondition` takes the service's spelling (the request's
+    body is the emulator's own copy, parsed from this request)."""
     if not isinstance(output, dict):
         raise invalid_property(name, output, "Each output file must be an object.")
     if not output.get("filePattern"):
@@ -181,7 +194,8 @@ def check_output_file(output: Any, name: str) -> None:
     options = output.get("uploadOptions")
     if not isinstance(options, dict) or not options.get("uploadCondition"):
         raise missing_property(f"{name}.uploadOptions.uploadCondition")
-    check_enum(options, "uploadCondition", ("tasksuccess", "taskfailure", "taskcompletion"), "taskcompletion")
+    condition = check_enum(options, "uploadCondition", tuple(UPLOAD_CONDITIONS), "taskcompletion")
+    options["uploadCondition"] = UPLOAD_CONDITIONS[condition]
 
 
 def resource_file_problem(rf: Any) -> str | None:

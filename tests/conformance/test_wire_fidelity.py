@@ -407,3 +407,42 @@ def test_prep_release_status_of_a_job_without_them(raw_client: Any) -> None:
         "The specified job does not have either job preparation task or job release task.\nRequestId:"
     )
     assert answer.header("Content-Type") == "application/json; odata=minimalmetadata"
+
+
+def test_upload_condition_reads_back_in_the_service_spelling(raw_client: Any) -> None:
+    """Output files sent with `uploadCondition` "taskCompletion" / "taskFailure" read back as
+    "TaskCompletion" / "TaskFailure", everything else as sent: azure-sdk-for-js's recorded traffic
+    (sdk/batch/batch-rest/recordings, recording_should_create_a_second_task_with_output_files_successfully,
+    api-version 2024-02-01.19.0).
+    """
+    job_id = unique("JSSDKTest-Job-Basic")
+    assert (
+        call(raw_client, "POST", "/jobs", {"id": job_id, "poolInfo": {"poolId": "dummypool"}}).status == 201
+    )
+    url = "https://teststorage.blob.core.windows.net/batch-sdk-test?se=fakeToken"
+    headers = [
+        {"name": "x-ms-blob-content-type", "value": "text/plain"},
+        {"name": "x-ms-blob-content-language", "value": "en-US"},
+    ]
+    outputs = [
+        {
+            "filePattern": "../stdout.txt",
+            "destination": {
+                "container": {"containerUrl": url, "path": "taskLogs/output.txt", "uploadHeaders": headers}
+            },
+            "uploadOptions": {"uploadCondition": "taskCompletion"},
+        },
+        {
+            "filePattern": "../stderr.txt",
+            "destination": {"container": {"containerUrl": url, "path": "taskLogs/error.txt"}},
+            "uploadOptions": {"uploadCondition": "taskFailure"},
+        },
+    ]
+    task = {"id": f"{job_id}-task2", "commandLine": "cmd /c echo hello world", "outputFiles": outputs}
+    assert call(raw_client, "POST", f"/jobs/{job_id}/tasks", task).status == 201
+    got = call(raw_client, "GET", f"/jobs/{job_id}/tasks/{task['id']}").body["outputFiles"]
+    expected = [
+        {**outputs[0], "uploadOptions": {"uploadCondition": "TaskCompletion"}},
+        {**outputs[1], "uploadOptions": {"uploadCondition": "TaskFailure"}},
+    ]
+    assert got == expected
