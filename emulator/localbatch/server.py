@@ -123,7 +123,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         raw_path, _, query_string = self.path.partition("?")
         header_items = list(self.headers.items())
         lowered = {k.lower(): v for k, v in header_items}
-        query = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
+        # Query parameter names are case-insensitive on the service (azure-sdk-for-js's batch-rest client
+        # sends `maxResults`, answered as `maxresults` in recorded traffic); the handlers read lower case.
+        query = {k.lower(): v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
         req = Request(method, raw_path, query, lowered, b"", request_id)
         # Nothing of the body is read until the request passed every check that needs only its
         # head (size, browser guards, faults, SharedKey): an unauthenticated or oversized body is

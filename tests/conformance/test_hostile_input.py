@@ -166,20 +166,20 @@ PROBES = [
         raw='{"id": "big", "displayName": "' + "a" * (5 * 1024 * 1024) + '"}',
     ),
     Probe(
-        "maxresults negative",
+        "maxResults negative",
         "GET",
-        f"/jobs/{JOB}/tasks",
+        "/pools",
         400,
-        "OutOfRangeQueryParameterValue",
-        "spec maxresults: 1 to 1000; error table: OutOfRangeQueryParameterValue",
-        query={"maxresults": "-1"},
+        "InvalidQueryParameterValue",
+        "recorded: azure-sdk-for-js batch-rest recording_should_fail_to_list_pools_with_invalid_max.json",
+        query={"maxResults": "-5"},
     ),
     Probe(
         "maxresults huge",
         "GET",
         f"/jobs/{JOB}/tasks",
         400,
-        "OutOfRangeQueryParameterValue",
+        "InvalidQueryParameterValue",
         "spec maxresults: 1 to 1000",
         query={"maxresults": "2147483648"},
     ),
@@ -316,6 +316,15 @@ def test_hostile_request_gets_the_documented_error(
     )
     assert time.monotonic() - started < 10, "answered too slowly"
     assert (answer.status, answer.error_code) == (probe.status, probe.code), (probe.source, answer.body)
+    if probe.name == "maxResults negative":  # as recorded, the name lower-cased and the service's reason
+        assert answer.body["values"] == [
+            {"key": "QueryParameterName", "value": "maxresults"},
+            {"key": "QueryParameterValue", "value": "-5"},
+            {"key": "Reason", "value": "MaxResults cannot be less than 1"},
+        ]
+        assert answer.body["message"]["value"].startswith(
+            "Value for one of the query parameters specified in the request URI is invalid."
+        )
     # The error shape every Batch error has: code, message {lang, value} with the request id.
     assert answer.body["message"]["lang"] == "en-US" and "RequestId:" in answer.body["message"]["value"]
     assert (answer.header("Content-Type") or "").startswith("application/json")

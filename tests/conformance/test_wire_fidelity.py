@@ -446,3 +446,17 @@ def test_upload_condition_reads_back_in_the_service_spelling(raw_client: Any) ->
         {**outputs[1], "uploadOptions": {"uploadCondition": "TaskFailure"}},
     ]
     assert got == expected
+
+
+def test_query_parameter_names_are_case_insensitive(raw_client: Any) -> None:
+    """`maxResults` pages like `maxresults` and `$Filter` filters like `$filter`: azure-sdk-for-js's
+    batch-rest client sends `maxResults`, and the service answered it naming `maxresults` (recorded:
+    sdk/batch/batch-rest/recordings, recording_should_fail_to_list_pools_with_invalid_max.json).
+    """
+    prefix = unique("qcase")
+    for suffix in ("a", "b"):
+        assert call(raw_client, "POST", "/pools", _linux_pool(f"{prefix}-{suffix}")).status == 201
+    page = call(
+        raw_client, "GET", "/pools", query={"maxResults": "1", "$Filter": f"startswith(id,'{prefix}')"}
+    ).body
+    assert [p["id"] for p in page["value"]] == [f"{prefix}-a"] and page.get("odata.nextLink"), page
