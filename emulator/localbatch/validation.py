@@ -32,6 +32,7 @@ from .wire import (
     RELEASE_MAX_WALL_CLOCK,
     UNLIMITED,
     Doc,
+    fill_auto_pool_defaults,
     iso,
     iso_duration,
     parse_duration,
@@ -438,6 +439,7 @@ def auto_pool_specification(spec: Any, name: str = "poolInfo.autoPoolSpecificati
     doc["poolLifetimeOption"] = spec["poolLifetimeOption"].lower()
     doc["keepAlive"] = bool(spec.get("keepAlive", False))
     doc["pool"] = {k: v for k, v in checked.doc.items() if k != "id"}
+    fill_auto_pool_defaults(doc["pool"])
     return doc
 
 

@@ -336,6 +336,15 @@ def test_recorded_job_flow_with_an_auto_pool(raw_client: Any) -> None:
     job = call(raw_client, "GET", f"/jobs/{job_id}", api_version=version).body
     assert (job["priority"], job["constraints"]["maxTaskRetryCount"]) == (900, 3), job
     assert job["poolInfo"]["autoPoolSpecification"]["poolLifetimeOption"] == "job"
+    # The auto pool's specification reads back with the service's defaults, as recorded.
+    pool = job["poolInfo"]["autoPoolSpecification"]["pool"]
+    assert {k: pool.get(k) for k in ("taskSlotsPerNode", "resizeTimeout", "enableAutoScale")} == {
+        "taskSlotsPerNode": 1,
+        "resizeTimeout": "PT15M",
+        "enableAutoScale": False,
+    }
+    assert (pool["targetDedicatedNodes"], pool["targetLowPriorityNodes"]) == (0, 0)
+    assert pool["enableInterNodeCommunication"] is False
     assert job["executionInfo"]["poolId"] and "poolId" not in job["poolInfo"]
     assert call(raw_client, "DELETE", f"/jobs/{job_id}", api_version=version).status == 202
 
@@ -460,3 +469,21 @@ def test_query_parameter_names_are_case_insensitive(raw_client: Any) -> None:
         raw_client, "GET", "/pools", query={"maxResults": "1", "$Filter": f"startswith(id,'{prefix}')"}
     ).body
     assert [p["id"] for p in page["value"]] == [f"{prefix}-a"] and page.get("odata.nextLink"), page
+
+
+def test_a_pool_start_task_reads_back_with_its_defaults(raw_client: Any) -> None:
+    """A start task sent with only a command line reads back with `waitForSuccess` true, the pool-scoped
+    non-admin auto user and no retries, as a pool listed from the service shows it (azure-sdk-for-js
+    batch-rest recording_should_list_a_maximum_number_of_pools.json; waitForSuccess "The default is
+    true" in the 2025-06-01 spec).
+    """
+    pool_id = unique("starttask")
+    body = _linux_pool(pool_id, startTask={"commandLine": "/bin/sh -c 'echo hello > hello.txt'"})
+    assert call(raw_client, "POST", "/pools", body).status == 201
+    start = call(raw_client, "GET", f"/pools/{pool_id}").body["startTask"]
+    assert start == {
+        "commandLine": "/bin/sh -c 'echo hello > hello.txt'",
+        "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
+        "maxTaskRetryCount": 0,
+        "waitForSuccess": True,
+    }
