@@ -27,6 +27,8 @@ from .common import MIB, BenchResult, Context, Ratio, Row, batch_client, create_
 
 PROGRAM = Path(__file__).resolve().parent / "b2_program"
 NODES, SLOTS = 4, 8
+#: How many times ``--scale`` runs the smallest N (the median is kept).
+SMALL_RUNS = 3
 
 
 def _makespan(client: Any, job_id: str) -> float:
@@ -220,18 +222,21 @@ def _stack(ctx: Context, pool_id: str) -> tuple[auto.Stack, str]:
 
 
 def _run_scale(ctx: Context) -> BenchResult:
-    """`--scale`: N = 10 and 100,000 once each: up (with the completion gate), the emulator's disk
-    use, a preview of the unchanged stack, a one-task change (N -> N + 1), destroy; the provider's
-    peak RSS throughout."""
+    """`--scale`: N = 10 (three times, the median run kept) and 100,000 (once): up (with the
+    completion gate), the emulator's disk use, a preview of the unchanged stack, a one-task change
+    (N -> N + 1), destroy; the provider's peak RSS throughout."""
     sizes = [10, 100_000]
     result = BenchResult("B2")
     client = batch_client(ctx.endpoints)
     pool_id = unique("b2")
     create_pool(client, pool_id, nodes=NODES, slots=SLOTS)
     stack, stack_name = _stack(ctx, pool_id)
-    figures: dict[int, dict[str, float]] = {}
+    figures: dict[int, dict[str, Any]] = {}
+    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in sizes}
     try:
-        for n in sizes:
+        # N = 10 takes seconds and its overhead swings with the machine's load: three runs, the
+        # median kept, so one lucky or unlucky small run does not decide the ratio.
+        for n in [small for small in sizes[:1] for _ in range(SMALL_RUNS)] + sizes[1:]:
             with ProviderPeak() as peak:
                 wall, makespan, state_bytes = _up(stack, client, n)
                 sqlite, nodes = _disk_usage(ctx.scratch / "emulators" / "batch")
@@ -246,19 +251,26 @@ def _run_scale(ctx: Context) -> BenchResult:
                 started = time.perf_counter()
                 stack.destroy()
                 destroy = time.perf_counter() - started
-            figures[n] = {
-                "up_s": wall,
-                "makespan_s": makespan,
-                "overhead_s": wall - makespan,
-                "state_bytes": state_bytes,
-                "sqlite_bytes": sqlite,
-                "node_dir_bytes": nodes,
-                "preview_s": preview,
-                "one_task_change_s": change,
-                "one_task_change": json.dumps(summary, sort_keys=True),
-                "destroy_s": destroy,
-                "provider_peak_mb": peak.peak_mb,
-            }
+            runs[n].append(
+                {
+                    "up_s": wall,
+                    "makespan_s": makespan,
+                    "overhead_s": wall - makespan,
+                    "state_bytes": state_bytes,
+                    "sqlite_bytes": sqlite,
+                    "node_dir_bytes": nodes,
+                    "preview_s": preview,
+                    "one_task_change_s": change,
+                    "one_task_change": json.dumps(summary, sort_keys=True),
+                    "destroy_s": destroy,
+                    "provider_peak_mb": peak.peak_mb,
+                }
+            )
+        for n in sizes:
+            ordered = sorted(runs[n], key=lambda r: r["overhead_s"])
+            figures[n] = {**ordered[len(ordered) // 2], "runs": len(ordered)}
+            if len(ordered) > 1:
+                figures[n]["overheads_s"] = [round(r["overhead_s"], 2) for r in runs[n]]
     finally:
         _remove(stack, stack_name, client, pool_id)
     small, large = sizes
@@ -273,7 +285,8 @@ def _run_scale(ctx: Context) -> BenchResult:
                 f"{fmt_seconds(f['preview_s'])}; one-task change (N+1) {fmt_seconds(f['one_task_change_s'])} "
                 f"({f['one_task_change']}); destroy {fmt_seconds(f['destroy_s'])}; provider peak RSS "
                 f"{f['provider_peak_mb']:,.0f} MB; emulator SQLite {f['sqlite_bytes'] / MIB:,.1f} MiB, "
-                f"other files {f['node_dir_bytes'] / MIB:,.1f} MiB",
+                f"other files {f['node_dir_bytes'] / MIB:,.1f} MiB"
+                + (f"; median of {f['runs']} runs (overheads {f['overheads_s']} s)" if f["runs"] > 1 else ""),
             )
         )
     ratios = (

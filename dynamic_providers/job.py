@@ -7,7 +7,8 @@ own), beside the account (``batch_account_url``, ``batch_account_name``, ``batch
 Lifecycle (see the README section ``docs/job-resource.md``):
 
 * ``check``: every rule of the model, each failure naming its property; unknowns tolerated; the id
-  is autonamed ``<resource name>-<random>`` once and kept.
+  is autonamed ``<resource name>-<random>`` once and kept. ``create``/``update`` reuse the spec
+  ``check`` parsed from the same inputs in this process (a 100,000-task sweep is expanded once).
 * ``diff``: the :class:`~pulumi_azbatch.dynamic_providers.job_plan.JobPlan` (see that module): update
   in place (job properties Batch can PATCH, tasks added, changed, updated or removed one by one,
   provider knobs) or replace (preparation/release task, common environment, the pool unless the job
@@ -29,6 +30,7 @@ Lifecycle (see the README section ``docs/job-resource.md``):
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Any
@@ -150,6 +152,36 @@ def spec_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+#: The specs ``check`` validated in this provider process, by their inputs (see :func:`_parsed`).
+_CHECKED: dict[str, JobSpec] = {}
+_CHECKED_SIZE = 4
+
+
+def _spec_key(raw: Mapping[str, Any]) -> str:
+    # The engine hands numbers back as floats (end: 100000.0): the same inputs, the same key.
+    return json.dumps(plain_data(raw, _integral), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else DESCEND
+
+
+def _remember(raw: Mapping[str, Any], spec: JobSpec) -> None:
+    _CHECKED[_spec_key(raw)] = spec
+    while len(_CHECKED) > _CHECKED_SIZE:
+        del _CHECKED[next(iter(_CHECKED))]
+
+
+def _parsed(raw: Mapping[str, Any]) -> JobSpec:
+    """``parse_job(raw)``, or the spec ``check`` parsed from these very inputs in this process.
+
+    ``create`` and ``update`` get the inputs ``check`` returned; running every rule over every task
+    again (seconds for a 100,000-task sweep) would only repeat what ``check`` found, seconds earlier.
+    """
+    spec = _CHECKED.get(_spec_key(raw))
+    return spec if spec is not None else parse_job(raw)
+
+
 def _lenient_spec(props: Mapping[str, Any]) -> JobSpec:
     """The spec of stored inputs, structure only: a SAS that has expired since must not block diff/delete."""
     return load_stored_job(spec_inputs(props))
@@ -207,9 +239,16 @@ class JobProvider(AccountConfigured, ProviderBase):
         if library is not None:
             inputs[LIBRARY_KEY] = library
         raw = spec_inputs(inputs)
-        failures = [
-            CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in validate_job(raw)
-        ]
+        # One validation: without unknowns it is the parse create needs (the rules expand every task).
+        spec: JobSpec | None = None
+        if contains_unknown(raw):
+            found = validate_job(raw)
+        else:
+            try:
+                spec, found = parse_job(raw), []
+            except JobSpecError as exc:
+                found = exc.failures
+        failures = [CheckFailure("job_id" if f.property == "id" else f.property, f.reason) for f in found]
         refusal = inputs.get(CONTAINER_REFUSAL_KEY)
         if refusal and not is_unknown(refusal):
             # A container task on a pool (or backend) that cannot run it: refused at preview, not at up.
@@ -228,21 +267,8 @@ class JobProvider(AccountConfigured, ProviderBase):
                     failures.append(
                         CheckFailure(key, f"{key} is required (input, provider config or environment)")
                     )
-        if failures or contains_unknown(inputs):
+        if failures or contains_unknown(inputs) or spec is None:
             return CheckResult(inputs, _masked(failures, inputs))
-        try:
-            spec = parse_job(raw)
-        except JobSpecError as exc:
-            return CheckResult(
-                inputs,
-                _masked(
-                    [
-                        CheckFailure("job_id" if f.property == "id" else f.property, f.reason)
-                        for f in exc.failures
-                    ],
-                    inputs,
-                ),
-            )
         if inputs.get(LIBRARY_KEY) and not inputs.get(LIBRARY_URL_KEY):
             reason = (
                 f"install_library needs the wheel's URL with a read SAS ({LIBRARY_URL_KEY}); BatchJob "
@@ -255,7 +281,9 @@ class JobProvider(AccountConfigured, ProviderBase):
             problem = self._foreign_job(inputs, spec.effective_id())
             if problem:
                 return CheckResult(inputs, [CheckFailure("job_id", problem)])
-        return CheckResult(_to_inputs(spec, inputs), [])
+        checked = _to_inputs(spec, inputs)
+        _remember(spec_inputs(checked), spec)
+        return CheckResult(checked, [])
 
     def _foreign_job(self, inputs: Mapping[str, Any], job_id: str) -> str | None:
         """The refusal when job ``job_id`` exists and is neither this resource's nor to be adopted."""
@@ -318,7 +346,7 @@ class JobProvider(AccountConfigured, ProviderBase):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         trace(self, "create")
-        spec = parse_job(spec_inputs(props))
+        spec = _parsed(spec_inputs(props))
         account = self._account(props)
         client = account.client()
         job_id = spec.effective_id()
@@ -451,20 +479,26 @@ class JobProvider(AccountConfigured, ProviderBase):
     ) -> None:
         if not tasks:
             return
-        creates = [
-            t.to_batch_task_create(output_container_url=spec.output_container_url, job_id=job_id)
-            for t in tasks
-        ]
         tasks_url = props.get(TASKS_URL_KEY) or spec.output_container_url
-        if spec.file_conventions is not None and tasks_url:
-            # Per task, not in the job's common environment: a re-signed SAS then reaches the tasks
-            # added after it without replacing the job.
-            for create in creates:
+        with_url = spec.file_conventions is not None and bool(tasks_url)
+
+        def to_sdk(task: TaskSpec) -> batch_models.BatchTaskCreateOptions:
+            create = task.to_batch_task_create(output_container_url=spec.output_container_url, job_id=job_id)
+            if with_url:
+                # Per task, not in the job's common environment: a re-signed SAS then reaches the tasks
+                # added after it without replacing the job.
                 settings = [s for s in create.environment_settings or [] if s.name != CONTAINER_URL_ENV]
                 settings.append(batch_models.EnvironmentSetting(name=CONTAINER_URL_ENV, value=tasks_url))
                 create.environment_settings = settings
-        say(f"job {job_id}: adding {len(creates)} task(s) in {-(-len(creates) // 100)} call(s)")
-        report = submit_tasks(client, job_id, creates)
+            return create
+
+        # Whether File Conventions outputs resolve depends on the job (its container URL), not on the
+        # task: one such task converted now fails the submission before any task is added.
+        probe = next((t for t in tasks if any(o.by_convention for o in t.output_files)), None)
+        if probe is not None:
+            to_sdk(probe)
+        say(f"job {job_id}: adding {len(tasks)} task(s) in {-(-len(tasks) // 100)} call(s)")
+        report = submit_tasks(client, job_id, tasks, to_sdk=to_sdk)
         if report.failures:
             shown = "\n".join(f"  {f}" for f in report.failures[:20])
             more = f"\n  ... and {len(report.failures) - 20} more" if len(report.failures) > 20 else ""
@@ -523,7 +557,7 @@ class JobProvider(AccountConfigured, ProviderBase):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         trace(self, "update")
-        spec = parse_job(spec_inputs(news))
+        spec = _parsed(spec_inputs(news))
         old_spec = _lenient_spec(olds)
         account = self._account(news)
         client = account.client()

@@ -144,27 +144,30 @@ def list_ids(ids: list[str]) -> str:
     return shown if len(ids) <= LISTED_IDS else f"{shown} and {len(ids) - LISTED_IDS} more"
 
 
-def _index(spec: JobSpec) -> dict[str, tuple[TaskSpec, dict[str, Any]]]:
+def _index(spec: JobSpec) -> dict[str, TaskSpec]:
     # Batch compares task ids case-insensitively.
-    return {t.id.lower(): (t, canonical_task(t)) for t in spec.expand_tasks()}
+    return {t.id.lower(): t for t in spec.expand_tasks()}
 
 
 def plan_tasks(old: JobSpec, new: JobSpec) -> TaskPlan:
     """The task-level changes from ``old`` to ``new`` (factories expanded, SAS ignored)."""
     before, after = _index(old), _index(new)
     plan = TaskPlan()
-    for key, (task, form) in after.items():
-        if key not in before:
+    for key, task in after.items():
+        old_task = before.get(key)
+        if old_task is None:
             plan.added.append(task.id)
             continue
-        old_form = before[key][1]
+        if old_task == task:
+            continue  # equal models have equal canonical forms: only differing tasks are dumped
+        old_form, form = canonical_task(old_task), canonical_task(task)
         if old_form == form:
             continue
         differing = sorted(k for k in {*old_form, *form} if old_form.get(k) != form.get(k))
         plan.differences[task.id] = differing
         # Constraints are the one task property Batch changes in place (PUT task).
         (plan.updated if differing == ["constraints"] else plan.readded).append(task.id)
-    plan.removed.extend(task.id for key, (task, _) in before.items() if key not in after)
+    plan.removed.extend(task.id for key, task in before.items() if key not in after)
     return plan
 
 

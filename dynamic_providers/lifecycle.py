@@ -230,6 +230,8 @@ def describe_failed_tasks(client: Any, job_id: str, failed: list[dict[str, Any]]
 #: The first sleep of every wait, so that a wait about to end (a release task of a few milliseconds,
 #: a job being removed) costs a fraction of a second rather than a whole poll interval.
 FIRST_POLL = 0.1
+#: The part of the expected time to the last completion that a poll sleeps (see :meth:`_Poller.sleep`).
+ETA_FRACTION = 0.5
 
 
 class _Poller:
@@ -248,7 +250,9 @@ class _Poller:
         A ``cancellable`` sleep ends early when the engine cancels (first Ctrl-C); returns True then.
         Waits that end a job (destroy) are not cancellable: stopping them halfway helps nobody.
         """
-        wanted = self.interval if eta is None else min(self.interval, max(self.floor, eta))
+        # Half the expected time: the rate drifts (load, task lengths), so a poll aimed at the very end
+        # lands up to the error late; halving converges on the end in a few cheap polls instead.
+        wanted = self.interval if eta is None else min(self.interval, max(self.floor, eta * ETA_FRACTION))
         seconds = max(0.0, min(wanted, deadline - time.monotonic()))
         if self.interval < self.base:
             self.interval = min(self.base, self.interval * 2)
@@ -286,7 +290,7 @@ def wait_for_gate(
     poller = _Poller()
     last = ""
     first: tuple[float, int] | None = None  # (time, completed) at the first poll: the completion rate
-    previous = 0
+    recent = (started, 0)  # (time, completed) at the previous poll
     eta: float | None = None
     while True:
         if CANCELLED.is_set():
@@ -337,17 +341,19 @@ def wait_for_gate(
                 and (failure := preparation_failures(client, job_id, prep_release_status(client, job_id)))
             ):
                 raise JobGateError(failure)
-            # Expected time to the last completion at the rate seen so far, so the next poll lands
-            # near the end instead of up to a whole (backed-off) interval after it. Only while tasks
-            # keep completing: a stalled last task falls back to the backoff, never to fast polls.
+            # Expected time to the last completion at the recent rate (since the previous poll when
+            # that is a second or more ago, else since the first), so the next poll lands near the
+            # end instead of up to a whole (backed-off) interval after it. Only while tasks keep
+            # completing: a stalled last task falls back to the backoff, never to fast polls.
             now = time.monotonic()
             eta = None
             if first is None:
                 first = (now, counts["completed"])
-            elif counts["completed"] > previous and now > first[0]:
-                rate = (counts["completed"] - first[1]) / (now - first[0])
-                eta = max(0, expected_tasks - counts["completed"]) / rate
-            previous = counts["completed"]
+            elif counts["completed"] > recent[1] and now > first[0]:
+                since = recent if now - recent[0] >= 1.0 else first
+                rate = (counts["completed"] - since[1]) / (now - since[0])
+                eta = max(0, expected_tasks - counts["completed"]) / rate if rate > 0 else None
+            recent = (now, counts["completed"])
         if line != last:
             say(line)
             last = line

@@ -5,7 +5,9 @@ without limit (a deployment that never ends) and counts ``TaskExists`` as succes
 existing task is a different one. Here a chunk answered 408/429/5xx or dropped is retried through
 :func:`call_with_retry`; a chunk the service finds too large (``RequestBodyTooLarge``) is halved;
 per-task ``servererror`` results are resubmitted a bounded number of times; a ``TaskExists`` result
-counts as success only when the existing task matches the wanted one.
+counts as success only when the existing task matches the wanted one. Task models may be handed
+over with a converter (``to_sdk``): each chunk's SDK bodies are built just before its call, so the
+first tasks start while the rest are still being converted.
 
 :func:`delete_tasks` removes single tasks (a changed task is deleted, then added again with its id),
 one call per task (Batch has no bulk delete), concurrently with the same bound; a task already gone
@@ -17,7 +19,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,13 +148,18 @@ def task_differences(
 def submit_tasks(
     client: Any,
     job_id: str,
-    tasks: Sequence[batch_models.BatchTaskCreateOptions],
+    tasks: Sequence[Any],
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     retry: RetrySettings = DEFAULT_RETRY,
     server_error_rounds: int = 5,
+    to_sdk: Callable[[Any], batch_models.BatchTaskCreateOptions] | None = None,
 ) -> SubmissionReport:
     """Add ``tasks`` to job ``job_id`` with ⌈N/100⌉ add-collection calls, at most ``concurrency`` at once.
+
+    ``tasks`` are SDK ``BatchTaskCreateOptions``, or anything ``to_sdk`` turns into one: each chunk
+    is converted just before its call, so the first tasks reach the service (and start running)
+    without waiting for the SDK bodies of all N, and only the chunks in flight hold SDK bodies.
 
     Returns a report; it does not raise for refused tasks (see ``report.failures``), only when a
     whole call fails for a non-retryable reason or keeps failing after the bounded retries.
@@ -161,9 +168,11 @@ def submit_tasks(
     parts = chunks(tasks)
     if not parts:
         return report
-    wanted = {t.id.lower(): t for t in tasks}
 
-    def add(chunk: list[batch_models.BatchTaskCreateOptions]) -> None:
+    def add(part: list[Any]) -> None:
+        chunk = [to_sdk(t) for t in part] if to_sdk is not None else part
+        # A result names a task of its own call: the chunk is all a call's results need to look up.
+        wanted = {t.id.lower(): t for t in chunk}
         _add_chunk(client, job_id, chunk, wanted, report, retry, server_error_rounds)
 
     workers = max(1, min(concurrency, len(parts)))

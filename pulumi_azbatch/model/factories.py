@@ -1,15 +1,20 @@
 """Task factories: many tasks from one template (parametric sweep, task per item), as the az batch CLI has.
 
 Owns: placeholder substitution (``{0}``, ``{0:4}``, ``{{``), :class:`ParametricSweepFactory`,
-:class:`TaskPerItemFactory` and their expansion into :class:`~.tasks.TaskSpec` with stable ids.
+:class:`TaskPerItemFactory` and their expansion into :class:`~.tasks.TaskSpec` with stable ids
+(kept per process for the most recent factories: the Job provider parses the same job in check,
+diff and create).
 
 May import: :mod:`.common`, :mod:`.tasks`, pydantic.
 """
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Iterable, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import product
 from typing import Annotated, Any, Literal
 
@@ -54,6 +59,36 @@ def _substitute_tree(node: Any, values: Sequence[str]) -> Any:
     return node
 
 
+#: Template properties whose substituted values need no validation of their own: plain strings of
+#: :class:`TaskSpec` (``command_line`` must only not be empty); environment values (strings) too.
+_PLAIN_STRING_PATHS = frozenset({("command_line",), ("display_name",)})
+#: Expansions of the most recent factories, by the factory's JSON form. The Job provider builds the
+#: job model again in check, diff and create from the same inputs; a 100,000-task sweep would be
+#: expanded (and validated) each time. A few entries: a change compares the old and new expansions.
+_RECENT: OrderedDict[str, list[TaskSpec]] = OrderedDict()
+_RECENT_SIZE = 4
+_RECENT_LOCK = threading.Lock()
+
+
+def _placeholder_paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """The paths of the string values of a template that may hold a placeholder (a brace)."""
+    if isinstance(node, str):
+        if "{" in node or "}" in node:
+            yield path
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from _placeholder_paths(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _placeholder_paths(v, (*path, i))
+
+
+def _copyable(paths: Iterable[tuple[Any, ...]]) -> bool:
+    """Whether tasks differing only at ``paths`` can be copies of one validated task (no validator
+    reads those values except ``command_line``'s non-empty rule, checked by :meth:`_FactoryBase.expand`)."""
+    return all(p in _PLAIN_STRING_PATHS or (len(p) == 2 and p[0] == "environment_settings") for p in paths)
+
+
 def _problem(error: Any, data: Any) -> str:
     """One pydantic error of a generated task as ``path: reason``."""
     path = error_path(error["loc"], data)
@@ -88,14 +123,53 @@ class _FactoryBase(SpecModel):
         """
         if self._expanded is not None:
             return self._expanded
+        key = self.model_dump_json()
+        with _RECENT_LOCK:
+            cached = _RECENT.get(key)
+            if cached is not None:
+                _RECENT.move_to_end(key)
+        if cached is None:
+            # The cyclic collector would rescan the growing list at every threshold while 100,000
+            # acyclic models are built (half the expansion's time); it runs again afterwards.
+            enabled = gc.isenabled()
+            gc.disable()
+            try:
+                cached = self._expand()
+            finally:
+                if enabled:
+                    gc.enable()
+            with _RECENT_LOCK:
+                _RECENT[key] = cached
+                while len(_RECENT) > _RECENT_SIZE:
+                    _RECENT.popitem(last=False)
+        self._expanded = cached
+        return cached
+
+    def _expand(self) -> list[TaskSpec]:
         template = self.repeat_task.model_dump(exclude_defaults=True, exclude={"id"})
+        variable = list(_placeholder_paths(template))
+        # Validating 100,000 generated tasks one by one takes seconds: when the placeholders sit only
+        # in plain strings, every task after the first is a copy of the first with those strings
+        # substituted (the same model validation would give).
+        copyable = _copyable(variable)
+        first: TaskSpec | None = None
         tasks: list[TaskSpec] = []
         validate = TaskSpec.model_validate
         for index, values in enumerate(self.value_sets()):
+            task_id = self.task_id(index, values) if first is not None else ""
+            if first is not None and copyable and task_id:
+                try:
+                    update: dict[str, Any] | None = _copy_update(first, template, variable, values)
+                except ValueError:
+                    update = None  # (a placeholder without a value) validated below, naming the task
+                if update is not None and update.get("command_line", first.command_line):
+                    update["id"] = task_id
+                    tasks.append(first.model_copy(update=update))
+                    continue
             try:
                 data = _substitute_tree(template, values)
                 data["id"] = self.task_id(index, values)
-                tasks.append(validate(data))
+                task = validate(data)
             except ValidationError as exc:
                 problems = "; ".join(_problem(e, data) for e in exc.errors())
                 raise ValueError(
@@ -105,8 +179,23 @@ class _FactoryBase(SpecModel):
                 raise ValueError(
                     f"generated task {index} (values {', '.join(map(repr, values))}) is invalid: {exc}"
                 ) from None
-        self._expanded = tasks
+            tasks.append(task)
+            first = first or task
         return tasks
+
+
+def _copy_update(
+    first: TaskSpec, template: dict[str, Any], paths: list[tuple[Any, ...]], values: Sequence[str]
+) -> dict[str, Any]:
+    """The fields of a generated task that differ from ``first``'s, substituted with ``values``."""
+    update: dict[str, Any] = {}
+    for path in paths:
+        if path[0] == "environment_settings":
+            env = update.setdefault("environment_settings", dict(first.environment_settings))
+            env[path[1]] = _substitute(template["environment_settings"][path[1]], values)
+        else:
+            update[path[0]] = _substitute(template[path[0]], values)
+    return update
 
 
 class ParameterSetSpec(SpecModel):

@@ -331,6 +331,17 @@ def test_submission_uses_ceil_n_over_100_calls_and_retries_throttling(
     other = [m.BatchTaskCreateOptions(id="t0001", command_line="/bin/false")]
     failures = submit_tasks(client, job_id, other).failures
     assert [f.task_id for f in failures] == ["t0001"] and "command_line" in failures[0].message
+    # Task models converted chunk by chunk just before their calls: the same answers, an existing
+    # task matched against the converted body.
+    from pulumi_azbatch.model.tasks import TaskSpec
+
+    specs = [
+        TaskSpec(id=i, command_line=c)
+        for i, c in (("t0002", "/bin/true"), ("w0", "/bin/true"), ("t0003", "x"))
+    ]
+    report = submit_tasks(client, job_id, specs, to_sdk=lambda t: t.to_batch_task_create())
+    assert report.added == ["w0"] and report.existing == ["t0002"]
+    assert [f.task_id for f in report.failures] == ["t0003"] and "command_line" in report.failures[0].message
     client.begin_delete_job(job_id, polling_interval=1)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from job_samples import NOW, RAW_URL, base_job, check, sweep
 
 from pulumi_azbatch.model import (
+    TaskSpec,
     ValidationFailure,
     parse_job,
     task_fingerprint,
@@ -129,3 +130,70 @@ def test_ten_thousand_tasks_expand_validate_and_map() -> None:
     creates = spec.to_batch_task_creates()
     assert creates[-1].output_files[0].destination.container.path == "task-09999/$TaskOutput/result.csv"
     assert len(set(fingerprints)) == 10_002
+
+
+def test_generated_tasks_are_the_tasks_their_substituted_templates_validate_to() -> None:
+    # Placeholders only in plain strings: the expansion builds later tasks from the first one; each
+    # must be the very task that validating its substituted template gives.
+    template = {
+        "command_line": "/bin/sh -c 'run --x {0} --y {1:3} > ${HOME}/out{{0}}'",
+        "display_name": "cell {0}/{1}",
+        "environment_settings": {"X": "{0}", "FIXED": "same", "Y": "{1}"},
+        "constraints": {"max_task_retry_count": 2},
+        "resource_files": [{"http_url": "https://h/shared.bin", "file_path": "shared.bin"}],
+    }
+    job = base_job()
+    job["task_factories"] = [
+        {
+            "type": "parametric_sweep",
+            "parameter_sets": [{"start": 1, "end": 3}, {"start": 20, "end": 0, "step": -10}],
+            "repeat_task": template,
+        }
+    ]
+    generated = parse_job(job, now=NOW).expand_tasks()[2:]
+    expected = [
+        TaskSpec.model_validate(
+            {
+                **template,
+                "id": f"task-{i:05d}",
+                "command_line": f"/bin/sh -c 'run --x {x} --y {y:03d} > ${{HOME}}/out{{0}}'",
+                "display_name": f"cell {x}/{y}",
+                "environment_settings": {"X": str(x), "FIXED": "same", "Y": str(y)},
+            }
+        )
+        for i, (x, y) in enumerate((x, y) for x in (1, 2, 3) for y in (20, 10, 0))
+    ]
+    assert generated == expected
+    assert [t.model_dump(mode="json", exclude_unset=True) for t in generated] == [
+        t.model_dump(mode="json", exclude_unset=True) for t in expected
+    ]
+
+
+def test_a_generated_task_whose_command_line_substitutes_to_nothing_is_refused() -> None:
+    job = base_job()
+    job["task_factories"] = [
+        {"type": "task_per_item", "items": ["a", "", "c"], "repeat_task": {"command_line": "{0}"}}
+    ]
+    [failure] = check(job)
+    assert failure.property == "task_factories[0]"
+    assert "generated task 1 (values '') is invalid: command_line" in failure.reason
+    # A later item without a value for a placeholder the first item filled: named like any other.
+    job["task_factories"][0].update(items=[["a", "b"], "c"], repeat_task={"command_line": "{0} {1}"})
+    [failure] = check(job)
+    assert "generated task 1 (values 'c') is invalid: placeholder {1}" in failure.reason
+
+
+def test_a_changed_factory_expands_to_its_own_tasks() -> None:
+    # Expansions are reused across parses of the same factory: a factory that differs in any way
+    # (here only the command line) must never get the tasks of another.
+    def commands(command: str, end: int = 4) -> list[str]:
+        job = base_job()
+        job["task_factories"] = [
+            sweep(parameter_sets=[{"start": 0, "end": end}], repeat_task={"command_line": command})
+        ]
+        return [t.command_line for t in parse_job(job, now=NOW).expand_tasks()[2:]]
+
+    assert commands("a {0}") == ["a 0", "a 1", "a 2", "a 3", "a 4"]
+    assert commands("b {0}") == ["b 0", "b 1", "b 2", "b 3", "b 4"]
+    assert commands("a {0}", end=2) == ["a 0", "a 1", "a 2"]
+    assert commands("a {0}") == ["a 0", "a 1", "a 2", "a 3", "a 4"]
