@@ -46,7 +46,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from pulumi_azbatch.model.common import plain_data, strip_query
+from pulumi_azbatch.model.common import strip_query
 from pulumi_azbatch.model.schedule import (
     SCHEDULE_FIELDS_UPDATABLE_IN_PLACE,
     JobScheduleSpec,
@@ -60,21 +60,21 @@ from pulumi_azbatch.model.validation import (
 )
 
 from .base import (
+    NAME_KEY,
     ProviderBase,
     autoname,
     changed_keys,
     contains_unknown,
     is_unknown,
-    mark_secret_inputs,
     masked_failures,
     public_inputs,
+    resource_inputs,
     say,
     trace,
 )
 from .batch_client import AccountConfigured, BatchAccount, call_with_retry, error_code
 from .host import sleep_or_cancel
-from .job import _engine_leaf
-from .job_plan import HIDDEN_KEYS, _show
+from .job_plan import HIDDEN_KEYS, show_value
 from .lifecycle import JOB_LOG_PREFIX, RELEASE_MARGIN, enum_text, harvest_logs, wait_released
 from .ownership import (
     ADOPT_INPUT,
@@ -85,7 +85,6 @@ from .ownership import (
     foreign_left_alone,
     mark_of_inputs,
     mark_of_object,
-    owner_inputs,
     owner_text,
     refusal,
     reserved_keys_used,
@@ -98,7 +97,6 @@ from .ownership import (
 __all__ = ["JobSchedule", "JobScheduleProvider"]
 
 ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
-NAME_KEY = "name_prefix"
 #: The spec's properties under their input names (``id`` is ``schedule_id``).
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(
     ("schedule_id" if k == "id" else k) for k in JobScheduleSpec.model_fields
@@ -204,7 +202,9 @@ def schedule_lines(
     if replaced:
         out = [f"{head} replace (the schedule and the jobs it created are deleted, then it is created again)"]
         for key in replaced:
-            shown = "" if key in HIDDEN_KEYS else f" ({_show(olds.get(key))} → {_show(news.get(key))})"
+            shown = (
+                "" if key in HIDDEN_KEYS else f" ({show_value(olds.get(key))} → {show_value(news.get(key))})"
+            )
             out.append(f"{head}   forces replacement: {key}: Batch cannot change it on a schedule{shown}")
         return out
     out = []
@@ -214,10 +214,10 @@ def schedule_lines(
             for sub in sorted(set(old) | set(new)):
                 if old.get(sub) != new.get(sub):
                     out.append(
-                        f"{head} update in place: {key}.{sub}: {_show(old.get(sub))} → {_show(new.get(sub))}"
+                        f"{head} update in place: {key}.{sub}: {show_value(old.get(sub))} → {show_value(new.get(sub))}"
                     )
         else:
-            out.append(f"{head} update in place: {key}: {_show(old)} → {_show(new)}")
+            out.append(f"{head} update in place: {key}: {show_value(old)} → {show_value(new)}")
     if any(k in PATCH_KEYS for k in changed):
         out.append(
             f"{head}   (applies to the jobs created after the update; a running job keeps its settings)"
@@ -228,7 +228,7 @@ def schedule_lines(
             "enable: runs due from now on create jobs" if enabled else "disable: no new jobs until enabled"
         )
         out.append(
-            f"{head} update in place: enabled: {_show(olds.get('enabled') is not False)} → {_show(enabled)} ({action})"
+            f"{head} update in place: enabled: {show_value(olds.get('enabled') is not False)} → {show_value(enabled)} ({action})"
         )
     settings = sorted(
         k for k in changed if k not in PATCH_KEYS and k not in REPLACE_KEYS and k not in HIDDEN_KEYS
@@ -664,41 +664,21 @@ class JobSchedule(Resource, module="azbatch", name="JobSchedule"):
         secret_properties: Collection[str] = (),
         **overrides: Any,
     ) -> None:
-        raw = (
-            spec.model_dump(mode="json", exclude_defaults=True)
-            if isinstance(spec, JobScheduleSpec)
-            else dict(spec)
+        props, merged_opts = resource_inputs(
+            resource_name,
+            spec,
+            overrides,
+            model=JobScheduleSpec,
+            kind="job schedule",
+            type_token="azbatch:JobSchedule",
+            id_key="schedule_id",
+            sas_keys=SAS_BEARING_KEYS,
+            secret_properties=secret_properties,
+            account=(batch_account_url, batch_account_name, batch_account_key),
+            adopt=adopt,
+            computed_keys=COMPUTED_KEYS,
+            opts=opts,
         )
-        raw.update(overrides)
-        unknown = sorted(k for k in raw if k not in JobScheduleSpec.model_fields)
-        if unknown:
-            raise TypeError(
-                f"JobSchedule {resource_name!r}: unknown job schedule properties {', '.join(unknown)}"
-            )
-        props: dict[str, Any] = {
-            ("schedule_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
-        }
-        secret = mark_secret_inputs(props, secret_properties, SAS_BEARING_KEYS, "schedule_id")
-        props.setdefault("schedule_id", None)
-        props.update(
-            {
-                "batch_account_url": batch_account_url,
-                "batch_account_name": batch_account_name,
-                "batch_account_key": pulumi.Output.secret(batch_account_key)
-                if batch_account_key is not None
-                else None,
-                NAME_KEY: resource_name,
-                **owner_inputs("azbatch:JobSchedule", resource_name),
-                ADOPT_INPUT: adopt,
-            }
-        )
-        for key in COMPUTED_KEYS:
-            props.setdefault(key, None)
-        secret_opts = pulumi.ResourceOptions(
-            additional_secret_outputs=["batch_account_key", "output_container_url", *secret]
-        )
-        super().__init__(
-            JobScheduleProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts)
-        )
+        super().__init__(JobScheduleProvider(), resource_name, props, merged_opts)
         if adopt:
             announce_adoption(self, "job schedule", resource_name)
