@@ -88,6 +88,7 @@ class BatchJobSchedule(pulumi.ComponentResource):
             batch_account_name=pool.account.name,
             batch_account_key=pool.account.key,
             output_container_url=pulumi.Output.secret(sas_url),
+            container_refusal=args.pool.container_refusal if isinstance(args.pool, BatchPool) else None,
             secret_properties=args.secret_properties,
             adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),

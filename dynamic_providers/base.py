@@ -50,8 +50,12 @@ if TYPE_CHECKING:
 TRACE_ENV = "PULUMI_AZBATCH_PROVIDER_TRACE"
 #: The input holding the resource name, used once by ``check`` to autoname the object id.
 NAME_KEY = "name_prefix"
+#: Why the pool cannot run container tasks (set by BatchJob / BatchJobSchedule from its pool; None when
+#: it can): ``check`` refuses every ``container_settings`` with it, at preview.
+CONTAINER_REFUSAL_KEY = "container_refusal"
 
 __all__ = [
+    "CONTAINER_REFUSAL_KEY",
     "NAME_KEY",
     "TRACE_ENV",
     "autoname",

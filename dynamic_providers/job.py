@@ -54,6 +54,7 @@ from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
 from .base import (
+    CONTAINER_REFUSAL_KEY,
     NAME_KEY,
     ProviderBase,
     autoname,
@@ -94,8 +95,6 @@ install_cancel_hook()
 
 #: Inputs of the resource besides the job spec.
 ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
-#: Why the job's pool cannot run container tasks (set by BatchJob from its pool; None when it can).
-CONTAINER_REFUSAL_KEY = "container_refusal"
 #: Spec properties under their input names (``id`` is ``job_id``).
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k in JobSpec.model_fields)
 #: The container URL with the tasks' short write SAS (secret), handed to every task when the job has

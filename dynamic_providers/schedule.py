@@ -47,10 +47,13 @@ from pulumi.dynamic import (
 )
 
 from pulumi_azbatch.model.common import strip_query
+from pulumi_azbatch.model.pool import container_task_paths
 from pulumi_azbatch.model.schedule import (
     SCHEDULE_FIELDS_UPDATABLE_IN_PLACE,
     JobScheduleSpec,
     ScheduleSpec,
+    as_job_spec,
+    schedule_path,
 )
 from pulumi_azbatch.model.validation import (
     JobSpecError,
@@ -60,6 +63,7 @@ from pulumi_azbatch.model.validation import (
 )
 
 from .base import (
+    CONTAINER_REFUSAL_KEY,
     NAME_KEY,
     ProviderBase,
     autoname,
@@ -254,6 +258,13 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
         inputs = with_nonce(olds, inputs)
         raw = spec_inputs(inputs)
         failures = [CheckFailure(_input_path(f.property), f.reason) for f in validate_schedule(raw)]
+        refusal = inputs.get(CONTAINER_REFUSAL_KEY)
+        if refusal and not is_unknown(refusal):
+            # As for a job: a container task on a pool (or backend) that cannot run it, refused at preview.
+            failures.extend(
+                CheckFailure(schedule_path(path), str(refusal))
+                for path in container_task_paths(as_job_spec(raw))
+            )
         clash = reserved_keys_used(inputs.get("metadata"))
         if clash and not contains_unknown(inputs.get("metadata")):
             failures.append(CheckFailure("metadata", f"{', '.join(clash)}: reserved for the ownership mark"))
@@ -637,6 +648,8 @@ class JobSchedule(Resource, module="azbatch", name="JobSchedule"):
     ``spec`` is a :class:`~pulumi_azbatch.model.schedule.JobScheduleSpec` or a mapping of its
     properties (values may be Pulumi Outputs); keyword ``overrides`` replace single properties. The
     account and the secrets are handled as for :class:`~pulumi_azbatch.dynamic_providers.job.Job`.
+    ``container_refusal`` (set by ``BatchJobSchedule`` from its pool) makes preview refuse a job
+    specification task with ``container_settings``, naming it, as for a Job.
     """
 
     schedule_id: pulumi.Output[str]
@@ -659,6 +672,7 @@ class JobSchedule(Resource, module="azbatch", name="JobSchedule"):
         batch_account_url: pulumi.Input[str] | None = None,
         batch_account_name: pulumi.Input[str] | None = None,
         batch_account_key: pulumi.Input[str] | None = None,
+        container_refusal: pulumi.Input[str] | None = None,
         adopt: bool = False,
         opts: pulumi.ResourceOptions | None = None,
         secret_properties: Collection[str] = (),
@@ -677,6 +691,7 @@ class JobSchedule(Resource, module="azbatch", name="JobSchedule"):
             account=(batch_account_url, batch_account_name, batch_account_key),
             adopt=adopt,
             computed_keys=COMPUTED_KEYS,
+            extra_inputs={CONTAINER_REFUSAL_KEY: container_refusal},
             opts=opts,
         )
         super().__init__(JobScheduleProvider(), resource_name, props, merged_opts)

@@ -133,3 +133,24 @@ def test_a_schedule_cannot_take_a_jobs_id(account: dict[str, str], batch_client:
             provider.create(props)
     finally:
         batch_client.begin_delete_job(shared_id, polling_interval=0.2).result()
+
+
+def test_preview_refuses_container_tasks_the_schedules_pool_cannot_run(account: dict[str, str]) -> None:
+    boxed = {"command_line": "true", "container_settings": {"image_name": "busybox"}}
+    inputs = _inputs(
+        account,
+        unique("prov-sched-box"),
+        job_preparation_task=boxed,
+        job_manager_task={**boxed, "command_line": "python run.py"},
+    )
+    refusal = "the local Batch emulator runs no container tasks"
+    failures = {
+        f.property: f.reason
+        for f in JobScheduleProvider().check({}, {**inputs, "container_refusal": refusal}).failures
+    }
+    assert set(failures) == {
+        "job_specification.job_preparation_task.container_settings",
+        "job_specification.job_manager_task.container_settings",
+    }
+    assert all(refusal in reason for reason in failures.values())
+    assert not JobScheduleProvider().check({}, inputs).failures, "a pool that runs containers accepts them"
