@@ -326,7 +326,10 @@ def _read_schedule(
         section.next_run_time = info.next_run_time.isoformat() if info.next_run_time else None
         section.recent_job = info.recent_job.id if info.recent_job else None
     created: list[Any] = _attempt(
-        problems, "the jobs it created", lambda: list(batch.list_jobs_from_schedule(schedule_id)), []
+        problems,
+        "the jobs it created",
+        lambda: list(batch.list_jobs_from_schedule(schedule_id, select=["id", "state"])),
+        [],
     )
     section.jobs_created = len(created)
     states = {job.id: _text(job.state) for job in created}
