@@ -45,6 +45,7 @@ from pulumi.dynamic import (
     Resource,
     UpdateResult,
 )
+from pydantic import TypeAdapter
 
 from pulumi_azbatch.model.common import strip_query
 from pulumi_azbatch.model.pool import container_task_paths
@@ -214,6 +215,9 @@ def schedule_lines(
     out = []
     for key in sorted(k for k in changed if k in PATCH_KEYS):
         old, new = olds.get(key), news.get(key)
+        if key == "job_specification" and old == new and _spec_drifted(olds):
+            out.append(f"{head} update in place: {key}: changed outside Pulumi → the declared one")
+            continue
         if isinstance(old, Mapping) and isinstance(new, Mapping) and key != "metadata":
             for sub in sorted(set(old) | set(new)):
                 if old.get(sub) != new.get(sub):
@@ -311,6 +315,8 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         trace(self, "diff")
         changed = sorted(changed_keys(olds, news, INPUT_KEYS))
+        if _spec_drifted(olds) and "job_specification" not in changed:
+            changed = sorted([*changed, "job_specification"])  # refresh found it changed outside Pulumi
         if not changed:
             if self._gone(_id, olds):
                 say(
@@ -416,6 +422,18 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
         inputs = {**public_inputs(props), "schedule_id": props.get("schedule_id") or id_}
         drift = _drift(inputs, found)
         outs = {**inputs, **drift, "drift": sorted(drift)}
+        changed_spec = _declared_spec_drift(inputs, found)
+        if changed_spec:
+            # The stored job specification stays the declared one; ``drift`` names it, and the
+            # next ``up`` (diff and update read it) sends the declared one again.
+            shown = ", ".join(changed_spec[:5]) + (
+                f" and {len(changed_spec) - 5} more" if len(changed_spec) > 5 else ""
+            )
+            say(
+                f"warning: job schedule {id_}: its job specification was changed outside Pulumi ({shown}); "
+                "the next `pulumi up` puts the declared one back"
+            )
+            outs["drift"] = sorted([*outs["drift"], "job_specification"])
         if outs.get("enabled") is True:
             del outs["enabled"]  # the default, which the inputs never spell out (see _to_inputs)
         state = enum_text(found.state)
@@ -435,6 +453,8 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
         account = self._account(news)
         client = account.client()
         fields = {k for k in PATCH_KEYS if olds.get(k) != news.get(k)}
+        if _spec_drifted(olds):
+            fields.add("job_specification")  # changed outside Pulumi (refresh): the declared one again
         if any(olds.get(k) != news.get(k) for k in OWNER_INPUTS):
             fields.add("metadata")  # the stack was renamed: the mark follows
         if "output_container_url" in changed_keys(olds, news, ["output_container_url"]):
@@ -543,6 +563,22 @@ def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[Che
     return masked_failures(failures, inputs, ("batch_account_key", "output_container_url"))
 
 
+def _spec_drifted(olds: Mapping[str, Any]) -> bool:
+    """Refresh found the job specification changed outside Pulumi (``drift`` names it)."""
+    return "job_specification" in (olds.get("drift") or [])
+
+
+def _declared_spec_drift(inputs: Mapping[str, Any], found: Any) -> list[str]:
+    """Where the service's job specification differs from the stored (declared) one; [] when the
+    stored one cannot be read (state written by another version: nothing to compare)."""
+    try:
+        spec = load_stored_schedule(spec_inputs(inputs))
+    except Exception:  # noqa: BLE001
+        return []
+    schedule_id = str(inputs.get("schedule_id") or found.id)
+    return job_specification_drift(spec.job_specification_sdk(schedule_id), found.job_specification)
+
+
 def _drift(inputs: Mapping[str, Any], found: Any) -> dict[str, Any]:
     """What the service has differently from the stored inputs: the timetable, the metadata (the mark
     excluded) and ``enabled`` (disabled or enabled outside Pulumi); the next ``up`` puts back the
@@ -570,6 +606,75 @@ def _drift(inputs: Mapping[str, Any], found: Any) -> dict[str, Any]:
     if state in ("active", "disabled") and (state == "active") != declared:
         changes["enabled"] = state == "active"
     return changes
+
+
+#: Parts of a job specification (REST names) that exist only when someone sets them: present in the
+#: service's answer but not in what the provider sent, they were added outside Pulumi. Every other
+#: property the service answers and the provider did not send is a service default, not compared.
+SET_ONLY_PARTS = frozenset(
+    {
+        "displayName",
+        "jobPreparationTask",
+        "jobReleaseTask",
+        "jobManagerTask",
+        "commonEnvironmentSettings",
+        "metadata",
+        "resourceFiles",
+        "environmentSettings",
+        "outputFiles",
+        "containerSettings",
+        "networkConfiguration",
+        "applicationPackageReferences",
+        "authenticationTokenSettings",
+    }
+)
+
+
+def job_specification_drift(sent: Any, found: Any) -> list[str]:
+    """The REST paths where the service's job specification differs from the one the provider sends.
+
+    Both are compared in the service's wire form (``as_dict()``): every value sent must be the
+    service's (durations compared as durations, URLs without their SAS, which ``up`` re-signs); a
+    property the service adds is a default unless it is one of :data:`SET_ONLY_PARTS` (a release
+    task, an environment setting... added outside Pulumi). Lists compare item by item.
+    """
+    return _wire_drift(sent.as_dict(), found.as_dict() if found is not None else {}, "")
+
+
+def _wire_drift(sent: Any, real: Any, path: str) -> list[str]:
+    if isinstance(sent, Mapping) and isinstance(real, Mapping):
+        out: list[str] = []
+        for key in sorted(set(sent) | set(real)):
+            where = f"{path}.{key}" if path else key
+            if key in sent and sent[key] is not None:
+                out += _wire_drift(sent[key], real.get(key), where)
+            elif key in SET_ONLY_PARTS and real.get(key) not in (None, [], {}):
+                out.append(where)
+        return out
+    if isinstance(sent, list) and isinstance(real, list) and len(sent) == len(real):
+        return [
+            p
+            for i, (a, b) in enumerate(zip(sent, real, strict=True))
+            for p in _wire_drift(a, b, f"{path}[{i}]")
+        ]
+    return [] if _same_leaf(sent, real) else [path]
+
+
+def _same_leaf(sent: Any, real: Any) -> bool:
+    if sent == real:
+        return True
+    if isinstance(sent, str) and isinstance(real, str):
+        if sent.startswith("P") and real.startswith("P"):
+            try:
+                return bool(_DURATION.validate_python(sent) == _DURATION.validate_python(real))
+            except ValueError:
+                return False
+        if "://" in sent:
+            return strip_query(sent) == strip_query(real)
+    return False
+
+
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 
 
 def _set_enabled(client: Any, schedule_id: str, enabled: bool) -> None:
