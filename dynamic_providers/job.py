@@ -45,9 +45,9 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
-from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, library_wheel, task_output_prefix
+from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, task_output_prefix
 from pulumi_azbatch.model.common import strip_query
-from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec
+from pulumi_azbatch.model.job import JobSpec
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.pool import container_task_paths
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
@@ -87,7 +87,7 @@ from .ownership import (
     with_mark,
     with_nonce,
 )
-from .runs import effective_spec, prepare_container
+from .runs import effective_spec, library_input, prepare_container
 from .submission import delete_tasks, submit_tasks
 
 # The engine's Cancel (first Ctrl-C) ends the completion gate's wait (see host.py).
@@ -199,7 +199,7 @@ class JobProvider(AccountConfigured, ProviderBase):
         inputs = with_nonce(olds, inputs)
         # Before any early return: a preview with unknown inputs must not look like another library.
         inputs.pop(LIBRARY_KEY, None)
-        library = _library(inputs.get("file_conventions"))
+        library = library_input(inputs.get("file_conventions"))
         if library is not None:
             inputs[LIBRARY_KEY] = library
         raw = spec_inputs(inputs)
@@ -656,19 +656,6 @@ class JobProvider(AccountConfigured, ProviderBase):
         job_id = spec.effective_id()
         computed = self._computed(account, client, job_id, spec)
         return {**public_inputs(props), "job_id": job_id, **computed, "drift": []}
-
-
-def _library(conventions: Any) -> dict[str, str] | None:
-    """The library the preparation task installs (wheel blob, dependency mode), or None when none is."""
-    if not isinstance(conventions, Mapping) or contains_unknown(conventions):
-        return None
-    try:
-        spec = FileConventionsSpec.model_validate(conventions)
-    except ValueError:
-        return None  # reported by the validation
-    if not spec.install_library:
-        return None
-    return {"wheel": library_wheel().blob_name, "dependencies": spec.library_dependencies}
 
 
 def _tasks_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:

@@ -47,6 +47,7 @@ from pulumi.dynamic import (
 )
 from pydantic import TypeAdapter
 
+from pulumi_azbatch.conventions import CONTAINER_URL_ENV
 from pulumi_azbatch.model.common import strip_query
 from pulumi_azbatch.model.pool import container_task_paths
 from pulumi_azbatch.model.schedule import (
@@ -79,6 +80,7 @@ from .base import (
 )
 from .batch_client import AccountConfigured, BatchAccount, call_with_retry, error_code
 from .host import sleep_or_cancel
+from .job import LIBRARY_KEY, LIBRARY_URL_KEY, TASKS_URL_KEY
 from .job_plan import HIDDEN_KEYS, show_value
 from .lifecycle import JOB_LOG_PREFIX, RELEASE_MARGIN, enum_text, harvest_logs, wait_released
 from .ownership import (
@@ -98,6 +100,7 @@ from .ownership import (
     with_mark,
     with_nonce,
 )
+from .runs import effective_spec, library_input, upload_library_to
 
 __all__ = ["JobSchedule", "JobScheduleProvider"]
 
@@ -106,8 +109,16 @@ ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(
     ("schedule_id" if k == "id" else k) for k in JobScheduleSpec.model_fields
 )
+#: The File Conventions inputs (as for a Job): the tasks' container URL with its write SAS and the
+#: library wheel's read URL (secrets, signed by BatchJobSchedule), and the library the check found.
+CONVENTIONS_KEYS = (TASKS_URL_KEY, LIBRARY_URL_KEY, LIBRARY_KEY)
 INPUT_KEYS: frozenset[str] = (
-    SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY} | set(OWNER_INPUTS) | {ADOPT_INPUT}
+    SPEC_INPUT_KEYS
+    | frozenset(ACCOUNT_KEYS)
+    | {NAME_KEY}
+    | set(OWNER_INPUTS)
+    | {ADOPT_INPUT}
+    | set(CONVENTIONS_KEYS)
 )
 #: What no update operation changes: a new schedule.
 REPLACE_KEYS: frozenset[str] = frozenset(
@@ -226,7 +237,15 @@ def schedule_lines(
                     )
         else:
             out.append(f"{head} update in place: {key}: {show_value(old)} → {show_value(new)}")
-    if any(k in PATCH_KEYS for k in changed):
+    resigned = [k for k in changed if k in (TASKS_URL_KEY, LIBRARY_URL_KEY)]
+    if resigned:
+        out.append(f"{head} update in place: job_specification: {', '.join(resigned)} re-signed (SAS hidden)")
+    if LIBRARY_KEY in changed:
+        out.append(
+            f"{head} update in place: job_specification: the library its runs install: "
+            f"{show_value(olds.get(LIBRARY_KEY))} → {show_value(news.get(LIBRARY_KEY))}"
+        )
+    if any(k in PATCH_KEYS or k in CONVENTIONS_KEYS for k in changed):
         out.append(
             f"{head}   (applies to the jobs created after the update; a running job keeps its settings)"
         )
@@ -239,7 +258,12 @@ def schedule_lines(
             f"{head} update in place: enabled: {show_value(olds.get('enabled') is not False)} → {show_value(enabled)} ({action})"
         )
     settings = sorted(
-        k for k in changed if k not in PATCH_KEYS and k not in REPLACE_KEYS and k not in HIDDEN_KEYS
+        k
+        for k in changed
+        if k not in PATCH_KEYS
+        and k not in REPLACE_KEYS
+        and k not in HIDDEN_KEYS
+        and k not in CONVENTIONS_KEYS
     )
     settings = [k for k in settings if k not in (NAME_KEY, *OWNER_INPUTS, "batch_account_key", "enabled")]
     if settings:
@@ -260,8 +284,24 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
         inputs = dict(news)
         inputs["schedule_id"] = autoname(olds, news, "schedule_id", NAME_KEY, "schedule")
         inputs = with_nonce(olds, inputs)
+        # Before any early return: a preview with unknown inputs must not look like another library.
+        inputs.pop(LIBRARY_KEY, None)
+        spec_input = inputs.get("job_specification")
+        library = library_input(
+            spec_input.get("file_conventions") if isinstance(spec_input, Mapping) else None
+        )
+        if library is not None:
+            inputs[LIBRARY_KEY] = library
         raw = spec_inputs(inputs)
         failures = [CheckFailure(_input_path(f.property), f.reason) for f in validate_schedule(raw)]
+        if library is not None and not inputs.get(LIBRARY_URL_KEY):
+            failures.append(
+                CheckFailure(
+                    "job_specification.file_conventions",
+                    f"install_library needs the wheel's URL with a read SAS ({LIBRARY_URL_KEY}); "
+                    "BatchJobSchedule signs it when its output is an OutputStorage",
+                )
+            )
         refusal = inputs.get(CONTAINER_REFUSAL_KEY)
         if refusal and not is_unknown(refusal):
             # As for a job: a container task on a pool (or backend) that cannot run it, refused at preview.
@@ -339,10 +379,11 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         trace(self, "create")
-        spec = parse_schedule(spec_inputs(props))
+        spec = sent_schedule(parse_schedule(spec_inputs(props)), props)
         account = self._account(props)
         client = account.client()
         schedule_id = spec.effective_id()
+        _upload_library(spec, props)
         self._create_or_adopt(client, spec, schedule_id, mark_of_inputs(props), bool(props.get(ADOPT_INPUT)))
         _set_enabled(client, schedule_id, spec.enabled)
         return CreateResult(id_=schedule_id, outs=self._outputs(account, client, spec, props))
@@ -449,10 +490,12 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         trace(self, "update")
-        spec = parse_schedule(spec_inputs(news))
+        spec = sent_schedule(parse_schedule(spec_inputs(news)), news)
         account = self._account(news)
         client = account.client()
         fields = {k for k in PATCH_KEYS if olds.get(k) != news.get(k)}
+        if changed_keys(olds, news, CONVENTIONS_KEYS):
+            fields.add("job_specification")  # a re-signed File Conventions SAS, another library wheel
         if _spec_drifted(olds):
             fields.add("job_specification")  # changed outside Pulumi (refresh): the declared one again
         if any(olds.get(k) != news.get(k) for k in OWNER_INPUTS):
@@ -470,6 +513,8 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
         if state in ("active", "disabled") and (state == "active") != spec.enabled:
             _set_enabled(client, id_, spec.enabled)
         if fields:
+            if "job_specification" in fields:
+                _upload_library(spec, news)
             say(
                 f"job schedule {id_}: updating {', '.join(sorted(fields))} (the jobs created from now on get it)"
             )
@@ -560,7 +605,38 @@ def _input_path(path: str) -> str:
 
 def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[CheckFailure]:
     """Failures that do not print the account key, the container SAS or any value holding a SAS."""
-    return masked_failures(failures, inputs, ("batch_account_key", "output_container_url"))
+    return masked_failures(
+        failures, inputs, ("batch_account_key", "output_container_url", TASKS_URL_KEY, LIBRARY_URL_KEY)
+    )
+
+
+def sent_schedule(spec: JobScheduleSpec, props: Mapping[str, Any]) -> JobScheduleSpec:
+    """The schedule as sent to Batch: with ``file_conventions``, every run's job gets the container URL
+    with its write SAS in its common environment (so the job manager and the tasks it adds have it;
+    a re-signed SAS is PATCHed in and reaches the runs created after it) and, with
+    ``install_library``, a preparation task that installs the library (as a job's)."""
+    job = spec.job_specification
+    if job.file_conventions is None:
+        return spec
+    job = effective_spec(job, props.get(LIBRARY_URL_KEY))
+    tasks_url = props.get(TASKS_URL_KEY) or spec.output_container_url
+    if tasks_url:
+        env = {**job.common_environment_settings, CONTAINER_URL_ENV: tasks_url}
+        job = job.model_copy(update={"common_environment_settings": env})
+    return spec.model_copy(update={"job_specification": job})
+
+
+def _upload_library(spec: JobScheduleSpec, props: Mapping[str, Any]) -> None:
+    """Upload the library wheel to ``$Library/`` in the schedule's container, when its runs install it."""
+    library_url = props.get(LIBRARY_URL_KEY)
+    if not props.get(LIBRARY_KEY) or not library_url:
+        return
+    if not spec.output_container_url:
+        raise RuntimeError(
+            "job_specification.file_conventions.install_library needs the schedule's output container "
+            "(output_container_url)"
+        )
+    upload_library_to(spec.output_container_url, library_url)
 
 
 def _spec_drifted(olds: Mapping[str, Any]) -> bool:
@@ -576,7 +652,8 @@ def _declared_spec_drift(inputs: Mapping[str, Any], found: Any) -> list[str]:
     except Exception:  # noqa: BLE001
         return []
     schedule_id = str(inputs.get("schedule_id") or found.id)
-    return job_specification_drift(spec.job_specification_sdk(schedule_id), found.job_specification)
+    sent = sent_schedule(spec, inputs).job_specification_sdk(schedule_id)
+    return job_specification_drift(sent, found.job_specification)
 
 
 def _drift(inputs: Mapping[str, Any], found: Any) -> dict[str, Any]:
@@ -781,6 +858,8 @@ class JobSchedule(Resource, module="azbatch", name="JobSchedule"):
         adopt: bool = False,
         opts: pulumi.ResourceOptions | None = None,
         secret_properties: Collection[str] = (),
+        file_conventions_container_url: pulumi.Input[str] | None = None,
+        file_conventions_library_url: pulumi.Input[str] | None = None,
         **overrides: Any,
     ) -> None:
         props, merged_opts = resource_inputs(
@@ -796,6 +875,10 @@ class JobSchedule(Resource, module="azbatch", name="JobSchedule"):
             account=(batch_account_url, batch_account_name, batch_account_key),
             adopt=adopt,
             computed_keys=COMPUTED_KEYS,
+            secret_inputs={
+                TASKS_URL_KEY: file_conventions_container_url,
+                LIBRARY_URL_KEY: file_conventions_library_url,
+            },
             extra_inputs={CONTAINER_REFUSAL_KEY: container_refusal},
             opts=opts,
         )

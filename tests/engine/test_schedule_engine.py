@@ -9,7 +9,6 @@ while a job is active (its release task runs, its exit code is reported, its log
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import uuid
@@ -19,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.batch import BatchClient
 from azure.batch import models as m
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceNotFoundError
+from clocked_batch import ClockedBatch
 from pulumi import automation as auto
 
 from pulumi_azbatch.conventions import job_output_container_name
@@ -30,10 +28,7 @@ from pulumi_azbatch.localdev import (
     LOCALBATCH_ACCOUNT_KEY,
     LOCALBATCH_ACCOUNT_NAME,
     Endpoints,
-    batch_emulator_command,
     engine_env,
-    free_port,
-    wait_for_port,
     workspace_options,
 )
 
@@ -51,48 +46,6 @@ def _wait(condition: Any, timeout: float = 30) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError("timed out")
-
-
-class ClockedBatch:
-    """A Batch emulator of this module with clock control (`--clock-control`), and its SDK client."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [*batch_emulator_command(self.port, data_dir), "--clock-control"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, proc=self.proc)
-        self.url = f"http://127.0.0.1:{self.port}"
-        credential = AzureNamedKeyCredential(LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY)
-        self.client = BatchClient(endpoint=self.url, credential=credential)
-
-    def advance(self, delta: timedelta) -> None:
-        import urllib.request
-
-        request = urllib.request.Request(
-            f"{self.url}/_localbatch/clock",
-            data=json.dumps({"advanceSeconds": delta.total_seconds()}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            assert answer.status == 200
-
-    def jobs(self, schedule_id: str) -> list[str]:
-        return sorted(j.id for j in self.client.list_jobs_from_schedule(schedule_id))
-
-    def node_file(self, pool_id: str, node_id: str, path: str) -> str:
-        try:
-            return b"".join(self.client.download_node_file(pool_id, node_id, path)).decode()
-        except ResourceNotFoundError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
