@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from datetime import timedelta
 from pathlib import Path
 
 from azure.batch import BatchClient
+from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceNotFoundError
 
@@ -38,6 +40,29 @@ class ClockedBatch:
         self.url = f"http://127.0.0.1:{self.port}"
         credential = AzureNamedKeyCredential(LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY)
         self.client = BatchClient(endpoint=self.url, credential=credential)
+
+    def create_pool(self, pool_id: str, nodes: int = 1) -> list[str]:
+        """A Linux pool of ``nodes`` nodes on this emulator; returns their ids once they are idle."""
+        image = m.BatchVmImageReference(
+            publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts"
+        )
+        self.client.create_pool(
+            m.BatchPoolCreateOptions(
+                id=pool_id,
+                vm_size="standard_d2s_v3",
+                target_dedicated_nodes=nodes,
+                virtual_machine_configuration=m.VirtualMachineConfiguration(
+                    image_reference=image, node_agent_sku_id="batch.node.ubuntu 22.04"
+                ),
+            )
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            idle = [n.id for n in self.client.list_nodes(pool_id) if n.state == "idle"]
+            if len(idle) == nodes:
+                return idle
+            time.sleep(0.1)
+        raise AssertionError(f"pool {pool_id}: {nodes} idle node(s) not within 30 s")
 
     def advance(self, delta: timedelta) -> None:
         import urllib.request

@@ -180,17 +180,24 @@ def test_azure_pool_replaces_on_immutable_properties() -> None:
     assert {"vmSize", "deploymentConfiguration", "taskSlotsPerNode"} <= set(AZURE_POOL_REPLACE_ON_CHANGES)
 
 
-@pulumi.runtime.test
-def test_a_schedule_on_azure_gets_its_pool_account_and_its_own_container(recorder: ArmMocks) -> None:
+def _nightly_on_azure(**job_specification: Any) -> Any:
+    """The nightly example's pools and schedules on the dev stack's Azure account, as a BatchWorkload."""
     from pulumi_azbatch.components import AzureBackend, BatchWorkload
 
     values = {k: v for k, v in _stack_config("dev").items() if k not in ("azbatch:pool", "azbatch:job")}
     nightly = _stack_config("nightly")
     values["azbatch:pools"] = nightly["azbatch:pools"]
-    values["azbatch:schedules"] = nightly["azbatch:schedules"]
+    values["azbatch:schedules"] = copy.deepcopy(nightly["azbatch:schedules"])
+    values["azbatch:schedules"]["nightly"]["job_specification"].update(job_specification)
     config = load_stack_config(values)
     assert config.azure is not None
-    workload = BatchWorkload("w", config, backend=AzureBackend(config.azure))
+    return BatchWorkload("w", config, backend=AzureBackend(config.azure))
+
+
+@pulumi.runtime.test
+def test_a_schedule_on_azure_gets_its_pool_account_and_its_own_container(recorder: ArmMocks) -> None:
+
+    workload = _nightly_on_azure()
     r = recorder.resources
 
     def check(_: Any) -> None:
@@ -220,18 +227,8 @@ def test_a_schedule_on_azure_gets_its_pool_account_and_its_own_container(recorde
 
 @pulumi.runtime.test
 def test_a_schedules_file_conventions_sas_live_as_long_as_its_output_sas(recorder: ArmMocks) -> None:
-    from pulumi_azbatch.components import AzureBackend, BatchWorkload
 
-    values = {k: v for k, v in _stack_config("dev").items() if k not in ("azbatch:pool", "azbatch:job")}
-    nightly = _stack_config("nightly")
-    values["azbatch:pools"] = nightly["azbatch:pools"]
-    values["azbatch:schedules"] = copy.deepcopy(nightly["azbatch:schedules"])
-    values["azbatch:schedules"]["nightly"]["job_specification"]["file_conventions"] = {
-        "install_library": True
-    }
-    config = load_stack_config(values)
-    assert config.azure is not None
-    workload = BatchWorkload("w", config, backend=AzureBackend(config.azure))
+    workload = _nightly_on_azure(file_conventions={"install_library": True})
     r = recorder.resources
 
     def check(_: Any) -> None:

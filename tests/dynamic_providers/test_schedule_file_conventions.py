@@ -5,11 +5,9 @@ an emulator whose clock the test moves (the JobSchedule provider called directly
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from azure.batch import models as m
 from batch_file_conventions import OutputReader
 from clocked_batch import ClockedBatch
@@ -24,8 +22,6 @@ from pulumi_azbatch.conventions import (
 )
 from pulumi_azbatch.localdev import LOCALBATCH_ACCOUNT_KEY, LOCALBATCH_ACCOUNT_NAME, Endpoints
 
-IMAGE = m.BatchVmImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts")
-LINUX = m.VirtualMachineConfiguration(image_reference=IMAGE, node_agent_sku_id="batch.node.ubuntu 22.04")
 #: The job manager streams its stdout with the installed library's CLI (its own PYTHONPATH), naming its run.
 MANAGER = (
     f'export PYTHONPATH="$AZ_BATCH_NODE_SHARED_DIR/{LIBRARY_DIR}"; '
@@ -35,29 +31,12 @@ MANAGER = (
 )
 
 
-@pytest.fixture(scope="module")
-def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClockedBatch]:
-    batch = ClockedBatch(tmp_path_factory.mktemp("clocked-batch"))
-    try:
-        yield batch
-    finally:
-        batch.stop()
-
-
 def test_every_run_installs_the_library_and_gets_the_container_url(
     clocked: ClockedBatch, endpoints: Endpoints, blob_service: Any
 ) -> None:
     batch = clocked.client
     pool_id = unique("fc-sched-pool")
-    batch.create_pool(
-        m.BatchPoolCreateOptions(
-            id=pool_id,
-            vm_size="standard_d2s_v3",
-            target_dedicated_nodes=1,
-            virtual_machine_configuration=LINUX,
-        )
-    )
-    wait_for(lambda: [n for n in batch.list_nodes(pool_id) if n.state == "idle"])
+    clocked.create_pool(pool_id)
     schedule_id = unique("fc-sched")
     container = job_output_container_name(schedule_id)
     wheel = library_wheel()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,9 +34,6 @@ from pulumi_azbatch.localdev import (
 PROGRAM = Path(__file__).parent / "schedule_program"
 pytestmark = pytest.mark.engine
 
-IMAGE = m.BatchVmImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts")
-LINUX = m.VirtualMachineConfiguration(image_reference=IMAGE, node_agent_sku_id="batch.node.ubuntu 22.04")
-
 
 def _wait(condition: Any, timeout: float = 30) -> Any:
     deadline = time.monotonic() + timeout
@@ -46,15 +42,6 @@ def _wait(condition: Any, timeout: float = 30) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError("timed out")
-
-
-@pytest.fixture(scope="module")
-def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClockedBatch]:
-    batch = ClockedBatch(tmp_path_factory.mktemp("clocked-batch"))
-    try:
-        yield batch
-    finally:
-        batch.stop()
 
 
 def _exported(stack: auto.Stack, work_dir: Path, env: dict[str, str]) -> str:
@@ -95,15 +82,7 @@ def test_a_recurring_schedule_from_up_to_destroy(
 
     batch = clocked
     pool_id = f"sched-pool-{uuid.uuid4().hex[:6]}"
-    batch.client.create_pool(
-        m.BatchPoolCreateOptions(
-            id=pool_id,
-            vm_size="standard_d2s_v3",
-            target_dedicated_nodes=1,
-            virtual_machine_configuration=LINUX,
-        )
-    )
-    [node] = _wait(lambda: [n.id for n in batch.client.list_nodes(pool_id) if n.state == "idle"])
+    [node] = batch.create_pool(pool_id)
     schedule_id = f"nightly-{uuid.uuid4().hex[:6]}"
     container = job_output_container_name(schedule_id)
     blob_service.create_container(container)
