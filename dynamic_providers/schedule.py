@@ -10,15 +10,22 @@ Lifecycle:
 
 * ``check``: the schedule's structure and every rule of the job (run on the job a run of the
   schedule is); unknowns tolerated; the id autonamed ``<resource name>-<random>`` once; a schedule
-  of the same id that is not this resource's is refused at preview (ownership, as for jobs).
+  of the same id that is not this resource's is refused at preview (ownership, as for jobs), and so
+  is a container task on a pool that cannot run it (``container_refusal``, as for jobs).
 * ``diff``: ``schedule``, ``job_specification`` and ``metadata`` change in place (Batch PATCHes a
   schedule; the change applies to the jobs created after it, never to the running one); the id,
   ``display_name`` or the account replace it. The preview prints one line per changed property with
   old → new values (job specification changes per sub-property).
-* ``create``: the schedule, marked as this resource's (adopted after an interrupted deployment).
+* ``create``: the schedule, marked as this resource's (adopted after an interrupted deployment),
+  as sent by :func:`sent_schedule` (with ``file_conventions``: the container URL in every run's
+  environment, the library's install in every run's preparation task, its wheel uploaded first).
 * ``read``: the schedule's state, next run time, recent job and the jobs it created (newest first);
-  a missing schedule leaves the state; drift of the updatable parts is named in ``drift``.
-* ``update``: one PATCH with the changed parts (a completed schedule takes none: recorded only).
+  a missing schedule leaves the state; drift of the updatable parts is named in ``drift``, the job
+  specification's too (:func:`job_specification_drift`: what was sent against the service's answer,
+  service defaults ignored).
+* ``update``: one PATCH with the changed parts (a completed schedule takes none: recorded only); a
+  drifted job specification, a re-signed File Conventions SAS or a new library wheel is a PATCH of
+  the job specification.
 * ``delete`` (``on_destroy``): terminate the schedule (Batch terminates its active job, whose
   release tasks run on every node that ran its preparation task), wait for them and report their
   exit codes (non-zero ones as warnings), copy the preparation/release logs to
