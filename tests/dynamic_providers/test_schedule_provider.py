@@ -34,6 +34,16 @@ def test_preview_lines_name_each_change_and_what_it_affects() -> None:
     replaced = schedule_lines(
         "s", {**olds, "display_name": "a"}, {**news, "display_name": "b"}, ["display_name"]
     )
+    resigned = schedule_lines(
+        "s",
+        {**olds, "file_conventions_container_url": "https://a/c?sig=old"},
+        {**olds, "file_conventions_container_url": "https://a/c?sig=new"},
+        ["file_conventions_container_url"],
+    )
+    assert resigned[0] == (
+        "job schedule s: update in place: job_specification: file_conventions_container_url re-signed (SAS hidden)"
+    )
+    assert "applies to the jobs created after the update" in resigned[1] and "sig=" not in str(resigned)
     assert replaced[0].startswith("job schedule s: replace")
     assert 'forces replacement: display_name: Batch cannot change it on a schedule ("a" → "b")' in replaced[1]
 
