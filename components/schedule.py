@@ -14,7 +14,7 @@ from pulumi_azbatch.model.job import FileConventionsSpec
 from pulumi_azbatch.model.schedule import JobScheduleSpec
 
 from .backend import PoolRef
-from .job import _add_logs
+from .job import add_task_logs
 from .pool import BatchPool
 from .storage import OutputStorage
 
@@ -84,7 +84,7 @@ class BatchJobSchedule(pulumi.ComponentResource):
         manager = spec.get("job_manager_task")
         if args.persist_task_logs and isinstance(manager, Mapping):
             manager = dict(manager)
-            _add_logs(manager)
+            add_task_logs(manager)
             spec["job_manager_task"] = manager
         raw["job_specification"] = spec
         sas_url = args.output.sas_url if isinstance(args.output, OutputStorage) else args.output
