@@ -30,6 +30,7 @@ from pulumi_azbatch.localdev import (
     engine_env,
     workspace_options,
 )
+from pulumi_azbatch.report import build_report
 
 PROGRAM = Path(__file__).parent / "schedule_program"
 pytestmark = pytest.mark.engine
@@ -287,6 +288,11 @@ def test_the_nightly_example_stack_keeps_each_runs_outputs_apart(
         _wait(lambda: batch.client.get_job(second).state == m.BatchJobState.COMPLETED)
         names = sorted(b.name for b in container.list_blobs(name_starts_with="$JobOutput/"))
         assert names == [f"$JobOutput/{first}/results.txt", f"$JobOutput/{second}/results.txt"]
+        # The `make up` report lists the schedule from the stack's outputs, read live.
+        outputs = {k: v.value for k, v in up.outputs.items()}
+        text = build_report(outputs, endpoints.storage_account_key).render()
+        assert f"Job schedule {schedule_id} (nightly): active; next run: " in text
+        assert f"recent job: {second} (completed); jobs created: 2" in text and "Traceback" not in text
         manager = batch.client.get_task(second, "jobmanager")
         assert manager.execution_info.exit_code == 0
     finally:
