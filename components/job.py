@@ -18,7 +18,7 @@ from .backend import PoolRef
 from .pool import BatchPool
 from .storage import OutputStorage
 
-__all__ = ["TASK_LOG_FILES", "BatchJob", "BatchJobArgs", "with_task_logs"]
+__all__ = ["TASK_LOG_FILES", "BatchJob", "BatchJobArgs", "add_task_logs", "with_task_logs"]
 
 #: The task log files persisted by default: the task's stdout and stderr, one level above its working
 #: directory, stored as ``{taskId}/$TaskLog/stdout.txt`` and ``.../stderr.txt``.
@@ -89,7 +89,9 @@ def _covers(outputs: list[Mapping[str, Any]], path: str) -> bool:
     return False
 
 
-def _add_logs(task: dict[str, Any]) -> None:
+def add_task_logs(task: dict[str, Any]) -> None:
+    """Make one task mapping (a task, a factory's template, a schedule's job manager) persist its
+    stdout/stderr as ``TaskLog`` outputs, in place, unless its outputs already cover them."""
     outputs = list(task.get("output_files") or [])
     for path in TASK_LOG_FILES:
         if not _covers(outputs, path):
@@ -105,10 +107,10 @@ def with_task_logs(job: Mapping[str, Any]) -> dict[str, Any]:
     """
     out = copy.deepcopy(dict(job))
     for task in out.get("tasks") or []:
-        _add_logs(task)
+        add_task_logs(task)
     for factory in out.get("task_factories") or []:
         if isinstance(factory.get("repeat_task"), dict):
-            _add_logs(factory["repeat_task"])
+            add_task_logs(factory["repeat_task"])
     return out
 
 

@@ -9,10 +9,12 @@ from typing import Any
 
 import pulumi
 
+from pulumi_azbatch.conventions import library_wheel
+from pulumi_azbatch.model.job import FileConventionsSpec
 from pulumi_azbatch.model.schedule import JobScheduleSpec
 
 from .backend import PoolRef
-from .job import _add_logs
+from .job import add_task_logs
 from .pool import BatchPool
 from .storage import OutputStorage
 
@@ -30,6 +32,14 @@ class BatchJobScheduleArgs:
     (``$AZ_BATCH_JOB_ID``), and destroy copies the release logs under ``$JobLog/<job id>/``.
     With ``persist_task_logs`` (default) the job manager task also persists its stdout/stderr
     (``jobmanager/$TaskLog/``, the newest run's).
+
+    ``job_specification.file_conventions`` works as a job's: every run's tasks get the container URL
+    with a write SAS of its own (``AZ_BATCH_FILE_CONVENTIONS_CONTAINER_URL``, in the runs' common
+    environment) and, with ``install_library``, each run's preparation task installs the library
+    from ``$Library/`` (a read SAS of the wheel). A schedule's runs start long after ``up``: both
+    SAS live the storage's ``sas_lifetime`` (as the schedule's output SAS; re-signed by an ``up`` in
+    their last quarter and PATCHed into the schedule) unless ``file_conventions.sas_lifetime`` is set
+    to another value than its default.
     """
 
     schedule: JobScheduleSpec | Mapping[str, Any]
@@ -74,13 +84,27 @@ class BatchJobSchedule(pulumi.ComponentResource):
         manager = spec.get("job_manager_task")
         if args.persist_task_logs and isinstance(manager, Mapping):
             manager = dict(manager)
-            _add_logs(manager)
+            add_task_logs(manager)
             spec["job_manager_task"] = manager
         raw["job_specification"] = spec
         sas_url = args.output.sas_url if isinstance(args.output, OutputStorage) else args.output
         depends: list[pulumi.Resource] = [
             r for r in (args.pool, args.output) if isinstance(r, pulumi.Resource)
         ]
+        tasks_url: pulumi.Input[str] | None = None
+        library_url: pulumi.Input[str] | None = None
+        storage = args.output if isinstance(args.output, OutputStorage) else None
+        if spec.get("file_conventions") is not None and storage is not None:
+            conventions = FileConventionsSpec.model_validate(spec["file_conventions"])
+            # Runs start until the next `up`, not just after it: the storage's lifetime (the schedule's
+            # output SAS's) unless the schedule sets its own.
+            lifetime = conventions.sas_lifetime if "sas_lifetime" in conventions.model_fields_set else None
+            tasks_url = storage.signed_url(f"{name}-tasks-sas", conventions.sas_permissions, lifetime)
+            if conventions.install_library:
+                # A read SAS of the wheel's blob only: each run's preparation task downloads it.
+                library_url = storage.signed_url(
+                    f"{name}-library-sas", "r", blob_name=library_wheel().blob_name
+                )
         self.schedule = JobSchedule(
             name,
             raw,
@@ -88,6 +112,9 @@ class BatchJobSchedule(pulumi.ComponentResource):
             batch_account_name=pool.account.name,
             batch_account_key=pool.account.key,
             output_container_url=pulumi.Output.secret(sas_url),
+            container_refusal=args.pool.container_refusal if isinstance(args.pool, BatchPool) else None,
+            file_conventions_container_url=tasks_url,
+            file_conventions_library_url=library_url,
             secret_properties=args.secret_properties,
             adopt=args.adopt,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),

@@ -5,9 +5,14 @@ package), so `pulumi destroy` and `pulumi refresh` always run the currently inst
 live is kept on an instance: SDK clients are built inside each method from the inputs and the
 environment, so a rotated key never needs an `up` before a `destroy`.
 
-May import: the models (:mod:`pulumi_azbatch.model`), the Pulumi dynamic provider API. Unknown values
-are tested with the models' ``is_unknown`` (one value) and ``contains_unknown`` (a value and everything
-nested in it), re-exported here.
+Also the program side every resource class shares: :func:`resource_inputs` builds a Job's or a
+JobSchedule's inputs from its spec (one sequence: unknown keys refused, engine-serializable values,
+secrets, the account, the ownership identity, computed outputs seeded) and :func:`engine_leaf` turns
+Python values into what the engine serializes.
+
+May import: the models (:mod:`pulumi_azbatch.model`), the Pulumi dynamic provider API, :mod:`.ownership`
+(standard library only). Unknown values are tested with the models' ``is_unknown`` (one value) and
+``contains_unknown`` (a value and everything nested in it), re-exported here.
 """
 
 from __future__ import annotations
@@ -18,20 +23,43 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from pulumi.dynamic import DiffResult, ResourceProvider
 from pulumi.output import Unknown
+from pydantic import BaseModel
 
-from pulumi_azbatch.model.common import UNKNOWN, contains_unknown, has_sas, is_unknown, redact_sas
+from pulumi_azbatch.model.common import (
+    DESCEND,
+    UNKNOWN,
+    contains_unknown,
+    has_sas,
+    is_unknown,
+    plain_data,
+    redact_sas,
+)
+
+from .ownership import ADOPT_INPUT, owner_inputs
+
+if TYPE_CHECKING:
+    import pulumi
 
 # Environment variable naming a file to which providers append one JSON line per call: which
 # operation ran, in which process and with which Python (used to diagnose "which code ran my destroy").
 TRACE_ENV = "PULUMI_AZBATCH_PROVIDER_TRACE"
+#: The input holding the resource name, used once by ``check`` to autoname the object id.
+NAME_KEY = "name_prefix"
+#: Why the pool cannot run container tasks (set by BatchJob / BatchJobSchedule from its pool; None when
+#: it can): ``check`` refuses every ``container_settings`` with it, at preview.
+CONTAINER_REFUSAL_KEY = "container_refusal"
 
 __all__ = [
+    "CONTAINER_REFUSAL_KEY",
+    "NAME_KEY",
     "TRACE_ENV",
     "autoname",
+    "engine_leaf",
     "mark_secret_inputs",
     "masked_failures",
     "UNKNOWN",
@@ -42,6 +70,7 @@ __all__ = [
     "is_unknown",
     "normalize_unknowns",
     "public_inputs",
+    "resource_inputs",
     "say",
     "secret_if_sas",
     "trace",
@@ -226,3 +255,87 @@ def mark_secret_inputs(
     if props.get("output_container_url") is not None:
         props["output_container_url"] = pulumi.Output.secret(props["output_container_url"])
     return secret
+
+
+# ---- the program side: a resource's inputs ------------------------------------------------------------
+
+
+def engine_leaf(value: Any) -> Any:
+    """Python values the engine can serialize: timedeltas as seconds, models as their JSON form.
+
+    The leaf function of :func:`~pulumi_azbatch.model.common.plain_data` for a resource's inputs.
+    """
+    import pulumi
+
+    if isinstance(value, pulumi.Output):
+        return value  # (an Output answers hasattr() for any name: test it first)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", exclude_defaults=True)
+    return DESCEND
+
+
+def resource_inputs(
+    resource_name: str,
+    spec: BaseModel | Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    *,
+    model: type[BaseModel],
+    kind: str,
+    type_token: str,
+    id_key: str,
+    sas_keys: Iterable[str],
+    secret_properties: Iterable[str],
+    account: tuple[Any, Any, Any],
+    adopt: bool,
+    computed_keys: Iterable[str],
+    secret_inputs: Mapping[str, Any] | None = None,
+    extra_inputs: Mapping[str, Any] | None = None,
+    opts: pulumi.ResourceOptions | None = None,
+) -> tuple[dict[str, Any], pulumi.ResourceOptions]:
+    """A Job's or JobSchedule's inputs and resource options, built from its spec in one sequence.
+
+    * the spec (a ``model`` instance, dumped without defaults, or a mapping) with ``overrides`` on top;
+      a key that is not a ``model`` property is a ``TypeError`` naming it (and the ``kind``);
+    * every value made engine-serializable (:func:`engine_leaf`), ``id`` renamed ``id_key``;
+    * secrets (:func:`mark_secret_inputs`): the stack config's ``secret_properties``, SAS-bearing
+      ``sas_keys``, ``output_container_url``;
+    * the account (``url``, ``name``, ``key``), the key secret; ``secret_inputs`` (URLs with a SAS)
+      secret; ``extra_inputs`` as given; the resource name under :data:`NAME_KEY` (autonaming);
+    * the ownership identity (:func:`~.ownership.owner_inputs`) and ``adopt``;
+    * ``computed_keys`` seeded with None (so they are outputs of the resource);
+    * ``additional_secret_outputs``: the key, ``output_container_url``, ``secret_inputs`` and the
+      inputs made secret, merged into ``opts``.
+    """
+    import pulumi
+
+    raw = spec.model_dump(mode="json", exclude_defaults=True) if isinstance(spec, model) else dict(spec)
+    raw.update(overrides)
+    unknown = sorted(k for k in raw if k not in model.model_fields)
+    if unknown:
+        resource_type = type_token.split(":")[-1]
+        raise TypeError(f"{resource_type} {resource_name!r}: unknown {kind} properties {', '.join(unknown)}")
+    props: dict[str, Any] = {(id_key if k == "id" else k): plain_data(v, engine_leaf) for k, v in raw.items()}
+    secret = mark_secret_inputs(props, secret_properties, sas_keys, id_key)
+    props.setdefault(id_key, None)
+    url, name, key = account
+    secret_urls = dict(secret_inputs or {})
+    props.update(
+        {
+            "batch_account_url": url,
+            "batch_account_name": name,
+            "batch_account_key": pulumi.Output.secret(key) if key is not None else None,
+            NAME_KEY: resource_name,
+            **dict(extra_inputs or {}),
+            **{k: pulumi.Output.secret(v) if v is not None else None for k, v in secret_urls.items()},
+            **owner_inputs(type_token, resource_name),
+            ADOPT_INPUT: adopt,
+        }
+    )
+    for computed in computed_keys:
+        props.setdefault(computed, None)
+    secret_opts = pulumi.ResourceOptions(
+        additional_secret_outputs=["batch_account_key", "output_container_url", *secret_urls, *secret]
+    )
+    return props, pulumi.ResourceOptions.merge(opts, secret_opts)

@@ -46,24 +46,25 @@ from pulumi.dynamic import (
     Resource,
     UpdateResult,
 )
-from pydantic import BaseModel
 
-from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, library_wheel, task_output_prefix
-from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
-from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec
+from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, task_output_prefix
+from pulumi_azbatch.model.common import strip_query
+from pulumi_azbatch.model.job import JobSpec
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.pool import container_task_paths
 from pulumi_azbatch.model.tasks import JobConstraintsSpec, TaskSpec
 from pulumi_azbatch.model.validation import JobSpecError, load_stored_job, parse_job, validate_job
 
 from .base import (
+    CONTAINER_REFUSAL_KEY,
+    NAME_KEY,
     ProviderBase,
     autoname,
     contains_unknown,
     is_unknown,
-    mark_secret_inputs,
     masked_failures,
     public_inputs,
+    resource_inputs,
     say,
     trace,
 )
@@ -80,7 +81,6 @@ from .ownership import (
     foreign_left_alone,
     mark_of_inputs,
     mark_of_object,
-    owner_inputs,
     owner_text,
     refusal,
     reserved_keys_used,
@@ -89,7 +89,7 @@ from .ownership import (
     with_mark,
     with_nonce,
 )
-from .runs import effective_spec, prepare_container
+from .runs import effective_spec, library_input, prepare_container
 from .submission import delete_tasks, submit_tasks
 
 # The engine's Cancel (first Ctrl-C) ends the completion gate's wait (see host.py).
@@ -97,10 +97,6 @@ install_cancel_hook()
 
 #: Inputs of the resource besides the job spec.
 ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
-#: The resource name, used once to autoname the job id.
-NAME_KEY = "name_prefix"
-#: Why the job's pool cannot run container tasks (set by BatchJob from its pool; None when it can).
-CONTAINER_REFUSAL_KEY = "container_refusal"
 #: Spec properties under their input names (``id`` is ``job_id``).
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(("job_id" if k == "id" else k) for k in JobSpec.model_fields)
 #: The container URL with the tasks' short write SAS (secret), handed to every task when the job has
@@ -235,7 +231,7 @@ class JobProvider(AccountConfigured, ProviderBase):
         inputs = with_nonce(olds, inputs)
         # Before any early return: a preview with unknown inputs must not look like another library.
         inputs.pop(LIBRARY_KEY, None)
-        library = _library(inputs.get("file_conventions"))
+        library = library_input(inputs.get("file_conventions"))
         if library is not None:
             inputs[LIBRARY_KEY] = library
         raw = spec_inputs(inputs)
@@ -696,19 +692,6 @@ class JobProvider(AccountConfigured, ProviderBase):
         return {**public_inputs(props), "job_id": job_id, **computed, "drift": []}
 
 
-def _library(conventions: Any) -> dict[str, str] | None:
-    """The library the preparation task installs (wheel blob, dependency mode), or None when none is."""
-    if not isinstance(conventions, Mapping) or contains_unknown(conventions):
-        return None
-    try:
-        spec = FileConventionsSpec.model_validate(conventions)
-    except ValueError:
-        return None  # reported by the validation
-    if not spec.install_library:
-        return None
-    return {"wheel": library_wheel().blob_name, "dependencies": spec.library_dependencies}
-
-
 def _tasks_changed(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
     return any(olds.get(k) != news.get(k) for k in TASK_KEYS)
 
@@ -752,17 +735,6 @@ def _drift(inputs: Mapping[str, Any], job: Any) -> dict[str, Any]:
 
 
 # ---- the resource ------------------------------------------------------------------------------------
-
-
-def _engine_leaf(value: Any) -> Any:
-    """Python values the engine can serialize: timedeltas as seconds, models as their JSON form."""
-    if isinstance(value, pulumi.Output):
-        return value  # (an Output answers hasattr() for any name: test it first)
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", exclude_defaults=True)
-    return DESCEND
 
 
 #: The job properties that may carry a SAS (a URL with ``sig=``): stored as secrets when one does.
@@ -828,42 +800,27 @@ class Job(Resource, module="azbatch", name="Job"):
         maintenance_container_url: pulumi.Input[str] | None = None,
         **overrides: Any,
     ) -> None:
-        raw = spec.model_dump(mode="json", exclude_defaults=True) if isinstance(spec, JobSpec) else dict(spec)
-        raw.update(overrides)
-        unknown = sorted(k for k in raw if k not in JobSpec.model_fields)
-        if unknown:
-            raise TypeError(f"Job {resource_name!r}: unknown job properties {', '.join(unknown)}")
-        props: dict[str, Any] = {
-            ("job_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
-        }
-        secret = mark_secret_inputs(props, secret_properties, SAS_BEARING_KEYS, "job_id")
-        props.setdefault("job_id", None)
-        props.update(
-            {
-                "batch_account_url": batch_account_url,
-                "batch_account_name": batch_account_name,
-                "batch_account_key": pulumi.Output.secret(batch_account_key)
-                if batch_account_key is not None
-                else None,
-                NAME_KEY: resource_name,
-                CONTAINER_REFUSAL_KEY: container_refusal,
-                **{
-                    key: pulumi.Output.secret(url) if url is not None else None
-                    for key, url in (
-                        (TASKS_URL_KEY, file_conventions_container_url),
-                        (LIBRARY_URL_KEY, file_conventions_library_url),
-                        (MAINTENANCE_URL_KEY, maintenance_container_url),
-                    )
-                },
-                **owner_inputs("azbatch:Job", resource_name),
-                ADOPT_INPUT: adopt,
-            }
+        props, merged_opts = resource_inputs(
+            resource_name,
+            spec,
+            overrides,
+            model=JobSpec,
+            kind="job",
+            type_token="azbatch:Job",
+            id_key="job_id",
+            sas_keys=SAS_BEARING_KEYS,
+            secret_properties=secret_properties,
+            account=(batch_account_url, batch_account_name, batch_account_key),
+            adopt=adopt,
+            computed_keys=COMPUTED_KEYS,
+            secret_inputs={
+                TASKS_URL_KEY: file_conventions_container_url,
+                LIBRARY_URL_KEY: file_conventions_library_url,
+                MAINTENANCE_URL_KEY: maintenance_container_url,
+            },
+            extra_inputs={CONTAINER_REFUSAL_KEY: container_refusal},
+            opts=opts,
         )
-        for key in COMPUTED_KEYS:
-            props.setdefault(key, None)
-        secret_opts = pulumi.ResourceOptions(
-            additional_secret_outputs=["batch_account_key", *SECRET_URL_KEYS, *secret]
-        )
-        super().__init__(JobProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts))
+        super().__init__(JobProvider(), resource_name, props, merged_opts)
         if adopt:
             announce_adoption(self, "job", resource_name)

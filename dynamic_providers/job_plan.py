@@ -18,7 +18,8 @@ so tasks added to it could arrive after it completed (keep ``noaction``, the def
 grow); in a job with task dependencies a changed or removed task would leave dependents that ran
 against the old one.
 
-Owns: :class:`TaskPlan`, :func:`plan_tasks`, :class:`JobPlan`, :func:`plan_job` and the plan's text.
+Owns: :class:`TaskPlan`, :func:`plan_tasks`, :class:`JobPlan`, :func:`plan_job` and the plan's text
+(:func:`show_value`, :data:`HIDDEN_KEYS`: how a preview line shows a value, also the JobSchedule's).
 May import: :mod:`pulumi_azbatch.model`; nothing that calls a service.
 """
 
@@ -171,7 +172,8 @@ def plan_tasks(old: JobSpec, new: JobSpec) -> TaskPlan:
     return plan
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A value as a preview line shows it: JSON, ``(default)`` for unset, cut at :data:`VALUE_CHARS`."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # the engine hands numbers over as floats: priority 50, not 50.0
     text = "(default)" if value is None else json.dumps(value, sort_keys=True, default=str)
@@ -212,7 +214,7 @@ class JobPlan:
             return out
         out = []
         for key, (old, new) in sorted(self.updates.items()):
-            shown = "(hidden)" if key in HIDDEN_KEYS else f"{_show(old)} → {_show(new)}"
+            shown = "(hidden)" if key in HIDDEN_KEYS else f"{show_value(old)} → {show_value(new)}"
             note = " (reverts drift: the service had the old value)" if key in self.drifted else ""
             out.append(f"{head} update in place: {key}: {shown}{note}")
         if self.tasks:
@@ -251,13 +253,13 @@ def plan_job(
             )
             continue
         plan.replaces[key] = "Batch cannot change it on an existing job" + (
-            f" ({_show(olds.get(key))} → {_show(news.get(key))})" if key not in HIDDEN_KEYS else ""
+            f" ({show_value(olds.get(key))} → {show_value(news.get(key))})" if key not in HIDDEN_KEYS else ""
         )
     if "pool_id" in changed:
         if state != "disabled":
             plan.replaces["pool_id"] = (
                 f"Batch moves a job to another pool only while it is disabled "
-                f"({_show(olds.get('pool_id'))} → {_show(news.get('pool_id'))})"
+                f"({show_value(olds.get('pool_id'))} → {show_value(news.get('pool_id'))})"
             )
         else:
             plan.updates["pool_id"] = (olds.get("pool_id"), news.get("pool_id"))

@@ -23,24 +23,37 @@ outputs stay where they are. With ``file_conventions.install_library`` the
 library wheel (:func:`pulumi_azbatch.conventions.library_wheel`) is uploaded to its
 ``$Library/<digest>/`` blob, and :func:`effective_spec` adds its install to the preparation task.
 
-Owns: :func:`prepare_container`, :func:`keep_runs_apart`, :func:`upload_library`, :func:`effective_spec`.
+Owns: :func:`prepare_container`, :func:`keep_runs_apart`, :func:`upload_library`, :func:`effective_spec`
+(a job's or a schedule's job specification), :func:`library_input`.
 May import: the model, :mod:`pulumi_azbatch.conventions`, ``azure-storage-blob``, :mod:`.base`.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pulumi_azbatch.conventions import library_wheel, parse_output_name, previous_run_prefix
-from pulumi_azbatch.model.job import JobSpec
+from pulumi_azbatch.model.common import contains_unknown
+from pulumi_azbatch.model.job import FileConventionsSpec, JobPropertiesSpec, JobSpec
 
 from .base import say
 
-__all__ = ["effective_spec", "keep_runs_apart", "prepare_container", "upload_library"]
+__all__ = [
+    "effective_spec",
+    "keep_runs_apart",
+    "library_input",
+    "prepare_container",
+    "upload_library",
+    "upload_library_to",
+]
+
+#: A job or a schedule's job specification (the one job model).
+P = TypeVar("P", bound=JobPropertiesSpec)
 
 #: How long a server-side copy may stay pending before the move gives up (Azure copies within an
 #: account usually finish at once; Azurite always does).
@@ -49,8 +62,9 @@ COPY_TIMEOUT_SECONDS = 300.0
 MOVE_WORKERS = 8
 
 
-def effective_spec(spec: JobSpec, library_url: str | None) -> JobSpec:
-    """The job as sent to Batch: with the library's install in its preparation task when asked for."""
+def effective_spec(spec: P, library_url: str | None) -> P:
+    """The job (or a schedule's job specification) as sent to Batch: with the library's install in
+    its preparation task when asked for."""
     conventions = spec.file_conventions
     if conventions is None or not conventions.install_library or not library_url:
         return spec
@@ -145,6 +159,28 @@ def keep_runs_apart(container: Any, job_id: str, mode: str, *, now: datetime | N
         for future in [pool.submit(move, name) for name in names]:
             future.result()
     return len(names)
+
+
+def library_input(conventions: Any) -> dict[str, str] | None:
+    """The library the preparation task installs (wheel blob, dependency mode), or None when none is.
+
+    ``conventions`` is a ``file_conventions`` input (a job's or a schedule's job specification's);
+    the providers keep the answer as an input, so a new library (another wheel) is a change.
+    """
+    if not isinstance(conventions, Mapping) or contains_unknown(conventions):
+        return None
+    try:
+        spec = FileConventionsSpec.model_validate(conventions)
+    except ValueError:
+        return None  # reported by the validation
+    if not spec.install_library:
+        return None
+    return {"wheel": library_wheel().blob_name, "dependencies": spec.library_dependencies}
+
+
+def upload_library_to(container_url: str, library_url: str) -> None:
+    """:func:`upload_library` into the container ``container_url`` (with a SAS that may create and write)."""
+    upload_library(_container(container_url), library_url)
 
 
 def upload_library(container: Any, library_url: str) -> None:

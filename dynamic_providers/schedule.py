@@ -10,15 +10,22 @@ Lifecycle:
 
 * ``check``: the schedule's structure and every rule of the job (run on the job a run of the
   schedule is); unknowns tolerated; the id autonamed ``<resource name>-<random>`` once; a schedule
-  of the same id that is not this resource's is refused at preview (ownership, as for jobs).
+  of the same id that is not this resource's is refused at preview (ownership, as for jobs), and so
+  is a container task on a pool that cannot run it (``container_refusal``, as for jobs).
 * ``diff``: ``schedule``, ``job_specification`` and ``metadata`` change in place (Batch PATCHes a
   schedule; the change applies to the jobs created after it, never to the running one); the id,
   ``display_name`` or the account replace it. The preview prints one line per changed property with
   old → new values (job specification changes per sub-property).
-* ``create``: the schedule, marked as this resource's (adopted after an interrupted deployment).
+* ``create``: the schedule, marked as this resource's (adopted after an interrupted deployment),
+  as sent by :func:`sent_schedule` (with ``file_conventions``: the container URL in every run's
+  environment, the library's install in every run's preparation task, its wheel uploaded first).
 * ``read``: the schedule's state, next run time, recent job and the jobs it created (newest first);
-  a missing schedule leaves the state; drift of the updatable parts is named in ``drift``.
-* ``update``: one PATCH with the changed parts (a completed schedule takes none: recorded only).
+  a missing schedule leaves the state; drift of the updatable parts is named in ``drift``, the job
+  specification's too (:func:`job_specification_drift`: what was sent against the service's answer,
+  service defaults ignored).
+* ``update``: one PATCH with the changed parts (a completed schedule takes none: recorded only); a
+  drifted job specification, a re-signed File Conventions SAS or a new library wheel is a PATCH of
+  the job specification.
 * ``delete`` (``on_destroy``): terminate the schedule (Batch terminates its active job, whose
   release tasks run on every node that ran its preparation task), wait for them and report their
   exit codes (non-zero ones as warnings), copy the preparation/release logs to
@@ -45,12 +52,17 @@ from pulumi.dynamic import (
     Resource,
     UpdateResult,
 )
+from pydantic import TypeAdapter
 
-from pulumi_azbatch.model.common import plain_data, strip_query
+from pulumi_azbatch.conventions import CONTAINER_URL_ENV
+from pulumi_azbatch.model.common import strip_query
+from pulumi_azbatch.model.pool import container_task_paths
 from pulumi_azbatch.model.schedule import (
     SCHEDULE_FIELDS_UPDATABLE_IN_PLACE,
     JobScheduleSpec,
     ScheduleSpec,
+    as_job_spec,
+    schedule_path,
 )
 from pulumi_azbatch.model.validation import (
     JobSpecError,
@@ -60,21 +72,23 @@ from pulumi_azbatch.model.validation import (
 )
 
 from .base import (
+    CONTAINER_REFUSAL_KEY,
+    NAME_KEY,
     ProviderBase,
     autoname,
     changed_keys,
     contains_unknown,
     is_unknown,
-    mark_secret_inputs,
     masked_failures,
     public_inputs,
+    resource_inputs,
     say,
     trace,
 )
 from .batch_client import AccountConfigured, BatchAccount, call_with_retry, error_code
 from .host import sleep_or_cancel
-from .job import _engine_leaf
-from .job_plan import HIDDEN_KEYS, _show
+from .job import LIBRARY_KEY, LIBRARY_URL_KEY, TASKS_URL_KEY
+from .job_plan import HIDDEN_KEYS, show_value
 from .lifecycle import JOB_LOG_PREFIX, RELEASE_MARGIN, enum_text, harvest_logs, wait_released
 from .ownership import (
     ADOPT_INPUT,
@@ -85,7 +99,6 @@ from .ownership import (
     foreign_left_alone,
     mark_of_inputs,
     mark_of_object,
-    owner_inputs,
     owner_text,
     refusal,
     reserved_keys_used,
@@ -94,17 +107,25 @@ from .ownership import (
     with_mark,
     with_nonce,
 )
+from .runs import effective_spec, library_input, upload_library_to
 
 __all__ = ["JobSchedule", "JobScheduleProvider"]
 
 ACCOUNT_KEYS = ("batch_account_url", "batch_account_name", "batch_account_key")
-NAME_KEY = "name_prefix"
 #: The spec's properties under their input names (``id`` is ``schedule_id``).
 SPEC_INPUT_KEYS: frozenset[str] = frozenset(
     ("schedule_id" if k == "id" else k) for k in JobScheduleSpec.model_fields
 )
+#: The File Conventions inputs (as for a Job): the tasks' container URL with its write SAS and the
+#: library wheel's read URL (secrets, signed by BatchJobSchedule), and the library the check found.
+CONVENTIONS_KEYS = (TASKS_URL_KEY, LIBRARY_URL_KEY, LIBRARY_KEY)
 INPUT_KEYS: frozenset[str] = (
-    SPEC_INPUT_KEYS | frozenset(ACCOUNT_KEYS) | {NAME_KEY} | set(OWNER_INPUTS) | {ADOPT_INPUT}
+    SPEC_INPUT_KEYS
+    | frozenset(ACCOUNT_KEYS)
+    | {NAME_KEY}
+    | set(OWNER_INPUTS)
+    | {ADOPT_INPUT}
+    | set(CONVENTIONS_KEYS)
 )
 #: What no update operation changes: a new schedule.
 REPLACE_KEYS: frozenset[str] = frozenset(
@@ -204,21 +225,34 @@ def schedule_lines(
     if replaced:
         out = [f"{head} replace (the schedule and the jobs it created are deleted, then it is created again)"]
         for key in replaced:
-            shown = "" if key in HIDDEN_KEYS else f" ({_show(olds.get(key))} → {_show(news.get(key))})"
+            shown = (
+                "" if key in HIDDEN_KEYS else f" ({show_value(olds.get(key))} → {show_value(news.get(key))})"
+            )
             out.append(f"{head}   forces replacement: {key}: Batch cannot change it on a schedule{shown}")
         return out
     out = []
     for key in sorted(k for k in changed if k in PATCH_KEYS):
         old, new = olds.get(key), news.get(key)
+        if key == "job_specification" and old == new and _spec_drifted(olds):
+            out.append(f"{head} update in place: {key}: changed outside Pulumi → the declared one")
+            continue
         if isinstance(old, Mapping) and isinstance(new, Mapping) and key != "metadata":
             for sub in sorted(set(old) | set(new)):
                 if old.get(sub) != new.get(sub):
                     out.append(
-                        f"{head} update in place: {key}.{sub}: {_show(old.get(sub))} → {_show(new.get(sub))}"
+                        f"{head} update in place: {key}.{sub}: {show_value(old.get(sub))} → {show_value(new.get(sub))}"
                     )
         else:
-            out.append(f"{head} update in place: {key}: {_show(old)} → {_show(new)}")
-    if any(k in PATCH_KEYS for k in changed):
+            out.append(f"{head} update in place: {key}: {show_value(old)} → {show_value(new)}")
+    resigned = [k for k in changed if k in (TASKS_URL_KEY, LIBRARY_URL_KEY)]
+    if resigned:
+        out.append(f"{head} update in place: job_specification: {', '.join(resigned)} re-signed (SAS hidden)")
+    if LIBRARY_KEY in changed:
+        out.append(
+            f"{head} update in place: job_specification: the library its runs install: "
+            f"{show_value(olds.get(LIBRARY_KEY))} → {show_value(news.get(LIBRARY_KEY))}"
+        )
+    if any(k in PATCH_KEYS or k in CONVENTIONS_KEYS for k in changed):
         out.append(
             f"{head}   (applies to the jobs created after the update; a running job keeps its settings)"
         )
@@ -228,10 +262,15 @@ def schedule_lines(
             "enable: runs due from now on create jobs" if enabled else "disable: no new jobs until enabled"
         )
         out.append(
-            f"{head} update in place: enabled: {_show(olds.get('enabled') is not False)} → {_show(enabled)} ({action})"
+            f"{head} update in place: enabled: {show_value(olds.get('enabled') is not False)} → {show_value(enabled)} ({action})"
         )
     settings = sorted(
-        k for k in changed if k not in PATCH_KEYS and k not in REPLACE_KEYS and k not in HIDDEN_KEYS
+        k
+        for k in changed
+        if k not in PATCH_KEYS
+        and k not in REPLACE_KEYS
+        and k not in HIDDEN_KEYS
+        and k not in CONVENTIONS_KEYS
     )
     settings = [k for k in settings if k not in (NAME_KEY, *OWNER_INPUTS, "batch_account_key", "enabled")]
     if settings:
@@ -252,8 +291,31 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
         inputs = dict(news)
         inputs["schedule_id"] = autoname(olds, news, "schedule_id", NAME_KEY, "schedule")
         inputs = with_nonce(olds, inputs)
+        # Before any early return: a preview with unknown inputs must not look like another library.
+        inputs.pop(LIBRARY_KEY, None)
+        spec_input = inputs.get("job_specification")
+        library = library_input(
+            spec_input.get("file_conventions") if isinstance(spec_input, Mapping) else None
+        )
+        if library is not None:
+            inputs[LIBRARY_KEY] = library
         raw = spec_inputs(inputs)
         failures = [CheckFailure(_input_path(f.property), f.reason) for f in validate_schedule(raw)]
+        if library is not None and not inputs.get(LIBRARY_URL_KEY):
+            failures.append(
+                CheckFailure(
+                    "job_specification.file_conventions",
+                    f"install_library needs the wheel's URL with a read SAS ({LIBRARY_URL_KEY}); "
+                    "BatchJobSchedule signs it when its output is an OutputStorage",
+                )
+            )
+        refusal = inputs.get(CONTAINER_REFUSAL_KEY)
+        if refusal and not is_unknown(refusal):
+            # As for a job: a container task on a pool (or backend) that cannot run it, refused at preview.
+            failures.extend(
+                CheckFailure(schedule_path(path), str(refusal))
+                for path in container_task_paths(as_job_spec(raw))
+            )
         clash = reserved_keys_used(inputs.get("metadata"))
         if clash and not contains_unknown(inputs.get("metadata")):
             failures.append(CheckFailure("metadata", f"{', '.join(clash)}: reserved for the ownership mark"))
@@ -300,6 +362,8 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         trace(self, "diff")
         changed = sorted(changed_keys(olds, news, INPUT_KEYS))
+        if _spec_drifted(olds) and "job_specification" not in changed:
+            changed = sorted([*changed, "job_specification"])  # refresh found it changed outside Pulumi
         if not changed:
             if self._gone(_id, olds):
                 say(
@@ -322,10 +386,11 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         trace(self, "create")
-        spec = parse_schedule(spec_inputs(props))
+        spec = sent_schedule(parse_schedule(spec_inputs(props)), props)
         account = self._account(props)
         client = account.client()
         schedule_id = spec.effective_id()
+        _upload_library(spec, props)
         self._create_or_adopt(client, spec, schedule_id, mark_of_inputs(props), bool(props.get(ADOPT_INPUT)))
         _set_enabled(client, schedule_id, spec.enabled)
         return CreateResult(id_=schedule_id, outs=self._outputs(account, client, spec, props))
@@ -405,6 +470,18 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
         inputs = {**public_inputs(props), "schedule_id": props.get("schedule_id") or id_}
         drift = _drift(inputs, found)
         outs = {**inputs, **drift, "drift": sorted(drift)}
+        changed_spec = _declared_spec_drift(inputs, found)
+        if changed_spec:
+            # The stored job specification stays the declared one; ``drift`` names it, and the
+            # next ``up`` (diff and update read it) sends the declared one again.
+            shown = ", ".join(changed_spec[:5]) + (
+                f" and {len(changed_spec) - 5} more" if len(changed_spec) > 5 else ""
+            )
+            say(
+                f"warning: job schedule {id_}: its job specification was changed outside Pulumi ({shown}); "
+                "the next `pulumi up` puts the declared one back"
+            )
+            outs["drift"] = sorted([*outs["drift"], "job_specification"])
         if outs.get("enabled") is True:
             del outs["enabled"]  # the default, which the inputs never spell out (see _to_inputs)
         state = enum_text(found.state)
@@ -420,10 +497,14 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         trace(self, "update")
-        spec = parse_schedule(spec_inputs(news))
+        spec = sent_schedule(parse_schedule(spec_inputs(news)), news)
         account = self._account(news)
         client = account.client()
         fields = {k for k in PATCH_KEYS if olds.get(k) != news.get(k)}
+        if changed_keys(olds, news, CONVENTIONS_KEYS):
+            fields.add("job_specification")  # a re-signed File Conventions SAS, another library wheel
+        if _spec_drifted(olds):
+            fields.add("job_specification")  # changed outside Pulumi (refresh): the declared one again
         if any(olds.get(k) != news.get(k) for k in OWNER_INPUTS):
             fields.add("metadata")  # the stack was renamed: the mark follows
         if "output_container_url" in changed_keys(olds, news, ["output_container_url"]):
@@ -439,6 +520,8 @@ class JobScheduleProvider(AccountConfigured, ProviderBase):
         if state in ("active", "disabled") and (state == "active") != spec.enabled:
             _set_enabled(client, id_, spec.enabled)
         if fields:
+            if "job_specification" in fields:
+                _upload_library(spec, news)
             say(
                 f"job schedule {id_}: updating {', '.join(sorted(fields))} (the jobs created from now on get it)"
             )
@@ -529,7 +612,55 @@ def _input_path(path: str) -> str:
 
 def _masked(failures: list[CheckFailure], inputs: Mapping[str, Any]) -> list[CheckFailure]:
     """Failures that do not print the account key, the container SAS or any value holding a SAS."""
-    return masked_failures(failures, inputs, ("batch_account_key", "output_container_url"))
+    return masked_failures(
+        failures, inputs, ("batch_account_key", "output_container_url", TASKS_URL_KEY, LIBRARY_URL_KEY)
+    )
+
+
+def sent_schedule(spec: JobScheduleSpec, props: Mapping[str, Any]) -> JobScheduleSpec:
+    """The schedule as sent to Batch: with ``file_conventions``, every run's job gets the container URL
+    with its write SAS in its common environment (so the job manager and the tasks it adds have it;
+    a re-signed SAS is PATCHed in and reaches the runs created after it) and, with
+    ``install_library``, a preparation task that installs the library (as a job's)."""
+    job = spec.job_specification
+    if job.file_conventions is None:
+        return spec
+    job = effective_spec(job, props.get(LIBRARY_URL_KEY))
+    tasks_url = props.get(TASKS_URL_KEY) or spec.output_container_url
+    if tasks_url:
+        env = {**job.common_environment_settings, CONTAINER_URL_ENV: tasks_url}
+        job = job.model_copy(update={"common_environment_settings": env})
+    return spec.model_copy(update={"job_specification": job})
+
+
+def _upload_library(spec: JobScheduleSpec, props: Mapping[str, Any]) -> None:
+    """Upload the library wheel to ``$Library/`` in the schedule's container, when its runs install it."""
+    library_url = props.get(LIBRARY_URL_KEY)
+    if not props.get(LIBRARY_KEY) or not library_url:
+        return
+    if not spec.output_container_url:
+        raise RuntimeError(
+            "job_specification.file_conventions.install_library needs the schedule's output container "
+            "(output_container_url)"
+        )
+    upload_library_to(spec.output_container_url, library_url)
+
+
+def _spec_drifted(olds: Mapping[str, Any]) -> bool:
+    """Refresh found the job specification changed outside Pulumi (``drift`` names it)."""
+    return "job_specification" in (olds.get("drift") or [])
+
+
+def _declared_spec_drift(inputs: Mapping[str, Any], found: Any) -> list[str]:
+    """Where the service's job specification differs from the stored (declared) one; [] when the
+    stored one cannot be read (state written by another version: nothing to compare)."""
+    try:
+        spec = load_stored_schedule(spec_inputs(inputs))
+    except Exception:  # noqa: BLE001
+        return []
+    schedule_id = str(inputs.get("schedule_id") or found.id)
+    sent = sent_schedule(spec, inputs).job_specification_sdk(schedule_id)
+    return job_specification_drift(sent, found.job_specification)
 
 
 def _drift(inputs: Mapping[str, Any], found: Any) -> dict[str, Any]:
@@ -559,6 +690,75 @@ def _drift(inputs: Mapping[str, Any], found: Any) -> dict[str, Any]:
     if state in ("active", "disabled") and (state == "active") != declared:
         changes["enabled"] = state == "active"
     return changes
+
+
+#: Parts of a job specification (REST names) that exist only when someone sets them: present in the
+#: service's answer but not in what the provider sent, they were added outside Pulumi. Every other
+#: property the service answers and the provider did not send is a service default, not compared.
+SET_ONLY_PARTS = frozenset(
+    {
+        "displayName",
+        "jobPreparationTask",
+        "jobReleaseTask",
+        "jobManagerTask",
+        "commonEnvironmentSettings",
+        "metadata",
+        "resourceFiles",
+        "environmentSettings",
+        "outputFiles",
+        "containerSettings",
+        "networkConfiguration",
+        "applicationPackageReferences",
+        "authenticationTokenSettings",
+    }
+)
+
+
+def job_specification_drift(sent: Any, found: Any) -> list[str]:
+    """The REST paths where the service's job specification differs from the one the provider sends.
+
+    Both are compared in the service's wire form (``as_dict()``): every value sent must be the
+    service's (durations compared as durations, URLs without their SAS, which ``up`` re-signs); a
+    property the service adds is a default unless it is one of :data:`SET_ONLY_PARTS` (a release
+    task, an environment setting... added outside Pulumi). Lists compare item by item.
+    """
+    return _wire_drift(sent.as_dict(), found.as_dict() if found is not None else {}, "")
+
+
+def _wire_drift(sent: Any, real: Any, path: str) -> list[str]:
+    if isinstance(sent, Mapping) and isinstance(real, Mapping):
+        out: list[str] = []
+        for key in sorted(set(sent) | set(real)):
+            where = f"{path}.{key}" if path else key
+            if key in sent and sent[key] is not None:
+                out += _wire_drift(sent[key], real.get(key), where)
+            elif key in SET_ONLY_PARTS and real.get(key) not in (None, [], {}):
+                out.append(where)
+        return out
+    if isinstance(sent, list) and isinstance(real, list) and len(sent) == len(real):
+        return [
+            p
+            for i, (a, b) in enumerate(zip(sent, real, strict=True))
+            for p in _wire_drift(a, b, f"{path}[{i}]")
+        ]
+    return [] if _same_leaf(sent, real) else [path]
+
+
+def _same_leaf(sent: Any, real: Any) -> bool:
+    if sent == real:
+        return True
+    if isinstance(sent, str) and isinstance(real, str):
+        if sent.startswith("P") and real.startswith("P"):
+            try:
+                return bool(_DURATION.validate_python(sent) == _DURATION.validate_python(real))
+            except ValueError:
+                return False
+        if "://" in sent:
+            return strip_query(sent) == strip_query(real)
+    return False
+
+
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(timedelta)
 
 
 def _set_enabled(client: Any, schedule_id: str, enabled: bool) -> None:
@@ -637,6 +837,8 @@ class JobSchedule(Resource, module="azbatch", name="JobSchedule"):
     ``spec`` is a :class:`~pulumi_azbatch.model.schedule.JobScheduleSpec` or a mapping of its
     properties (values may be Pulumi Outputs); keyword ``overrides`` replace single properties. The
     account and the secrets are handled as for :class:`~pulumi_azbatch.dynamic_providers.job.Job`.
+    ``container_refusal`` (set by ``BatchJobSchedule`` from its pool) makes preview refuse a job
+    specification task with ``container_settings``, naming it, as for a Job.
     """
 
     schedule_id: pulumi.Output[str]
@@ -659,46 +861,34 @@ class JobSchedule(Resource, module="azbatch", name="JobSchedule"):
         batch_account_url: pulumi.Input[str] | None = None,
         batch_account_name: pulumi.Input[str] | None = None,
         batch_account_key: pulumi.Input[str] | None = None,
+        container_refusal: pulumi.Input[str] | None = None,
         adopt: bool = False,
         opts: pulumi.ResourceOptions | None = None,
         secret_properties: Collection[str] = (),
+        file_conventions_container_url: pulumi.Input[str] | None = None,
+        file_conventions_library_url: pulumi.Input[str] | None = None,
         **overrides: Any,
     ) -> None:
-        raw = (
-            spec.model_dump(mode="json", exclude_defaults=True)
-            if isinstance(spec, JobScheduleSpec)
-            else dict(spec)
+        props, merged_opts = resource_inputs(
+            resource_name,
+            spec,
+            overrides,
+            model=JobScheduleSpec,
+            kind="job schedule",
+            type_token="azbatch:JobSchedule",
+            id_key="schedule_id",
+            sas_keys=SAS_BEARING_KEYS,
+            secret_properties=secret_properties,
+            account=(batch_account_url, batch_account_name, batch_account_key),
+            adopt=adopt,
+            computed_keys=COMPUTED_KEYS,
+            secret_inputs={
+                TASKS_URL_KEY: file_conventions_container_url,
+                LIBRARY_URL_KEY: file_conventions_library_url,
+            },
+            extra_inputs={CONTAINER_REFUSAL_KEY: container_refusal},
+            opts=opts,
         )
-        raw.update(overrides)
-        unknown = sorted(k for k in raw if k not in JobScheduleSpec.model_fields)
-        if unknown:
-            raise TypeError(
-                f"JobSchedule {resource_name!r}: unknown job schedule properties {', '.join(unknown)}"
-            )
-        props: dict[str, Any] = {
-            ("schedule_id" if k == "id" else k): plain_data(v, _engine_leaf) for k, v in raw.items()
-        }
-        secret = mark_secret_inputs(props, secret_properties, SAS_BEARING_KEYS, "schedule_id")
-        props.setdefault("schedule_id", None)
-        props.update(
-            {
-                "batch_account_url": batch_account_url,
-                "batch_account_name": batch_account_name,
-                "batch_account_key": pulumi.Output.secret(batch_account_key)
-                if batch_account_key is not None
-                else None,
-                NAME_KEY: resource_name,
-                **owner_inputs("azbatch:JobSchedule", resource_name),
-                ADOPT_INPUT: adopt,
-            }
-        )
-        for key in COMPUTED_KEYS:
-            props.setdefault(key, None)
-        secret_opts = pulumi.ResourceOptions(
-            additional_secret_outputs=["batch_account_key", "output_container_url", *secret]
-        )
-        super().__init__(
-            JobScheduleProvider(), resource_name, props, pulumi.ResourceOptions.merge(opts, secret_opts)
-        )
+        super().__init__(JobScheduleProvider(), resource_name, props, merged_opts)
         if adopt:
             announce_adoption(self, "job schedule", resource_name)

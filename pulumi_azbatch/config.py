@@ -70,7 +70,7 @@ from pulumi_azbatch.model.pool import (
     container_task_problems,
     validate_pool,
 )
-from pulumi_azbatch.model.schedule import JobScheduleSpec
+from pulumi_azbatch.model.schedule import JobScheduleSpec, as_job_spec, schedule_path
 from pulumi_azbatch.model.storage import StorageSpec, canonical_permissions
 from pulumi_azbatch.model.validation import validate_job, validate_schedule
 
@@ -908,6 +908,10 @@ def _load_schedule(
         data["output_container_url"] = _placeholder_sas_url(container, "cw", now)
     for failure in validate_schedule(data, now=now):
         failures.append(_property_failure(section, failure.property, failure.reason))
+        ok = False
+    # The job's container rule on the job a run is (its job manager task is that job's regular task).
+    for path, reason in container_task_problems(pool, as_job_spec(data)) if pool is not None else []:
+        failures.append(ConfigFailure(f"{_key(section)}.{schedule_path(path)}", reason))
         ok = False
     if not ok:
         return None

@@ -1,4 +1,5 @@
-"""The report `make up` prints after `pulumi up`, for any stack: its pools, its jobs and what they persisted.
+"""The report `make up` prints after `pulumi up`, for any stack: its pools, its jobs and what they persisted,
+and its job schedules.
 
 Per pool: its id and nodes. Per job: state and task counts; failed tasks first, each with its exit
 code, failure and the tail of its stderr; per node, the job preparation and release task results
@@ -10,6 +11,9 @@ kept apart under ``$PreviousRuns/`` (``previous_outputs``) are named, not mixed 
 are read live from the Batch data plane and the blob containers, using the stack's outputs (the
 ``pools``/``jobs`` maps, or the single-workload outputs of older stacks) to find them. A fact that
 cannot be read is one line saying so (the service's error code and message), never a traceback.
+
+Per job schedule (the stack's ``schedules`` map): its state, next run time, most recent job and how
+many jobs it has created (read live, as the jobs are).
 
 May import: the Azure SDKs, ``batch_file_conventions`` (the reader),
 :mod:`pulumi_azbatch.dynamic_providers.lifecycle` (the provider's own readers of task counts, failed
@@ -128,11 +132,43 @@ class JobReport:
 
 
 @dataclass
+class ScheduleReport:
+    """One job schedule: state, next run, the most recent job (its state) and how many jobs it created."""
+
+    name: str
+    schedule_id: str
+    state: str = "unknown"
+    next_run_time: str | None = None
+    recent_job: str | None = None
+    recent_job_state: str | None = None
+    jobs_created: int = 0
+    problems: list[str] = field(default_factory=list)
+    portal_url: str | None = None
+
+    def render(self) -> list[str]:
+        next_run = self.next_run_time or "none scheduled"
+        recent = (
+            f"{self.recent_job} ({self.recent_job_state or 'state unknown'})"
+            if self.recent_job
+            else "none yet"
+        )
+        lines = [
+            f"Job schedule {self.schedule_id} ({self.name}): {self.state}; next run: {next_run}; "
+            f"recent job: {recent}; jobs created: {self.jobs_created}"
+        ]
+        lines += [f"  ! {p}" for p in self.problems]
+        if self.portal_url:
+            lines.append(f"  Portal: {self.portal_url}")
+        return lines
+
+
+@dataclass
 class StackReport:
-    """What `make up` shows for a stack: its pools, then each job."""
+    """What `make up` shows for a stack: its pools, then each job, then each job schedule."""
 
     pools: list[PoolReport] = field(default_factory=list)
     jobs: list[JobReport] = field(default_factory=list)
+    schedules: list[ScheduleReport] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def render(self) -> str:
@@ -140,6 +176,8 @@ class StackReport:
         lines += [f"! {p}" for p in self.problems]
         for job in self.jobs:
             lines += ["", *job.render()]
+        for schedule in self.schedules:
+            lines += ["", *schedule.render()]
         return "\n".join(lines)
 
     # The single-workload view (one job), as the sample's tests and tooling read it.
@@ -263,7 +301,42 @@ def build_report(outputs: dict[str, Any], storage_key: str) -> StackReport:
         report.jobs.append(
             _read_job(batch, blobs, name, job, outputs.get("backend"), outputs["batch_account_url"])
         )
+    for name, schedule in dict(outputs.get("schedules") or {}).items():
+        report.schedules.append(
+            _read_schedule(batch, name, schedule, outputs.get("backend"), outputs["batch_account_url"])
+        )
     return report
+
+
+def _read_schedule(
+    batch: Any, name: str, schedule: dict[str, Any], backend: Any, batch_url: str
+) -> ScheduleReport:
+    """One job schedule's section, read live; what cannot be read becomes a line in its ``problems``."""
+    schedule_id = str(schedule["schedule_id"])
+    section = ScheduleReport(name, schedule_id)
+    problems = section.problems
+    found = _attempt(
+        problems, f"job schedule {schedule_id}", lambda: batch.get_job_schedule(schedule_id), None
+    )
+    if found is None:
+        return section
+    section.state = _text(found.state)
+    info = found.execution_info
+    if info is not None:
+        section.next_run_time = info.next_run_time.isoformat() if info.next_run_time else None
+        section.recent_job = info.recent_job.id if info.recent_job else None
+    created: list[Any] = _attempt(
+        problems,
+        "the jobs it created",
+        lambda: list(batch.list_jobs_from_schedule(schedule_id, select=["id", "state"])),
+        [],
+    )
+    section.jobs_created = len(created)
+    states = {job.id: _text(job.state) for job in created}
+    section.recent_job_state = states.get(section.recent_job) if section.recent_job else None
+    if backend == "local":
+        section.portal_url = f"{batch_url.rstrip('/')}/portal/schedules/{schedule_id}"
+    return section
 
 
 def _read_job(

@@ -93,3 +93,15 @@ def emulator_timing(endpoints: Endpoints) -> Iterator[Callable[..., Any]]:
         yield set_timing
     finally:
         set_timing(mode="fast")
+
+
+@pytest.fixture(scope="module")
+def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Batch emulator of the test module's own whose clock the test moves (``ClockedBatch``)."""
+    from clocked_batch import ClockedBatch
+
+    batch = ClockedBatch(tmp_path_factory.mktemp("clocked-batch"))
+    try:
+        yield batch
+    finally:
+        batch.stop()

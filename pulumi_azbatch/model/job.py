@@ -15,7 +15,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from azure.batch import models as batch_models
 from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
@@ -183,6 +183,12 @@ class JobPropertiesSpec(SpecModel):
     job_preparation_task: JobPreparationTaskSpec | None = None
     job_release_task: JobReleaseTaskSpec | None = None
     node_os: NodeOs = "linux"
+    file_conventions: FileConventionsSpec | None = Field(
+        default=None,
+        description="Hand every task the output container URL with a write SAS in "
+        "AZ_BATCH_FILE_CONVENTIONS_CONTAINER_URL (the batch-file-conventions library reads it); "
+        "install_library: the preparation task installs the library.",
+    )
 
     @field_validator("max_parallel_tasks")
     @classmethod
@@ -193,6 +199,37 @@ class JobPropertiesSpec(SpecModel):
 
     def _metadata_sdk(self) -> list[batch_models.BatchMetadataItem] | None:
         return [batch_models.BatchMetadataItem(name=k, value=v) for k, v in self.metadata.items()] or None
+
+    def with_library(self, wheel_url: str) -> Self:
+        """This job (or a schedule's job specification) with its preparation task installing the library.
+
+        ``wheel_url`` is the wheel's blob URL with a read SAS. The wheel becomes a resource file of
+        the preparation task; the install command runs before the user's own preparation command
+        (``/bin/sh -c '<install> && exec "$0" "$@"' <the user's command>``, so that command keeps
+        its arguments as written) or is the whole task when the job declares none.
+        """
+        from pulumi_azbatch.conventions import library_install_command, library_wheel
+
+        from .tasks import ResourceFileSpec
+
+        assert self.file_conventions is not None
+        wheel_file = library_wheel().filename
+        install = library_install_command(wheel_file, self.file_conventions.library_dependencies)
+        resource = ResourceFileSpec(http_url=wheel_url, file_path=wheel_file)
+        prep = self.job_preparation_task
+        if prep is None:
+            prep = JobPreparationTaskSpec(
+                command_line=f"/bin/sh -c {shlex.quote(install)}", resource_files=[resource]
+            )
+        else:
+            chained = f'{install} && exec "$0" "$@"'
+            prep = prep.model_copy(
+                update={
+                    "command_line": f"/bin/sh -c {shlex.quote(chained)} {prep.command_line}",
+                    "resource_files": [*prep.resource_files, resource],
+                }
+            )
+        return self.model_copy(update={"job_preparation_task": prep})
 
     def job_properties_sdk(self) -> dict[str, Any]:
         """The SDK keyword arguments these properties map to, the same in ``BatchJobCreateOptions``
@@ -245,11 +282,6 @@ class JobSpec(JobPropertiesSpec):
     output_container_url: str | None = Field(
         default=None, description="The job's File Conventions output container URL with a write SAS (secret)."
     )
-    file_conventions: FileConventionsSpec | None = Field(
-        default=None,
-        description="Hand every task the output container URL with a short write SAS in "
-        "AZ_BATCH_FILE_CONVENTIONS_CONTAINER_URL (the batch-file-conventions library reads it).",
-    )
     previous_outputs: PreviousOutputs = Field(
         default="keep_apart",
         description="When the job is created, an earlier run's blobs in its output container are moved "
@@ -295,37 +327,6 @@ class JobSpec(JobPropertiesSpec):
         if self.job_release_task is not None:
             reserved.setdefault(self.job_release_task.id.lower(), "job_release_task.id")
         return reserved
-
-    def with_library(self, wheel_url: str) -> JobSpec:
-        """This job with its preparation task installing the File Conventions library first.
-
-        ``wheel_url`` is the wheel's blob URL with a read SAS. The wheel becomes a resource file of
-        the preparation task; the install command runs before the user's own preparation command
-        (``/bin/sh -c '<install> && exec "$0" "$@"' <the user's command>``, so that command keeps
-        its arguments as written) or is the whole task when the job declares none.
-        """
-        from pulumi_azbatch.conventions import library_install_command, library_wheel
-
-        from .tasks import ResourceFileSpec
-
-        assert self.file_conventions is not None
-        wheel_file = library_wheel().filename
-        install = library_install_command(wheel_file, self.file_conventions.library_dependencies)
-        resource = ResourceFileSpec(http_url=wheel_url, file_path=wheel_file)
-        prep = self.job_preparation_task
-        if prep is None:
-            prep = JobPreparationTaskSpec(
-                command_line=f"/bin/sh -c {shlex.quote(install)}", resource_files=[resource]
-            )
-        else:
-            chained = f'{install} && exec "$0" "$@"'
-            prep = prep.model_copy(
-                update={
-                    "command_line": f"/bin/sh -c {shlex.quote(chained)} {prep.command_line}",
-                    "resource_files": [*prep.resource_files, resource],
-                }
-            )
-        return self.model_copy(update={"job_preparation_task": prep})
 
     # -- mapping to the SDK -------------------------------------------------------------------------
 

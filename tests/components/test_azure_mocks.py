@@ -8,6 +8,7 @@ are the ones a deployment would produce.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -179,17 +180,24 @@ def test_azure_pool_replaces_on_immutable_properties() -> None:
     assert {"vmSize", "deploymentConfiguration", "taskSlotsPerNode"} <= set(AZURE_POOL_REPLACE_ON_CHANGES)
 
 
-@pulumi.runtime.test
-def test_a_schedule_on_azure_gets_its_pool_account_and_its_own_container(recorder: ArmMocks) -> None:
+def _nightly_on_azure(**job_specification: Any) -> Any:
+    """The nightly example's pools and schedules on the dev stack's Azure account, as a BatchWorkload."""
     from pulumi_azbatch.components import AzureBackend, BatchWorkload
 
     values = {k: v for k, v in _stack_config("dev").items() if k not in ("azbatch:pool", "azbatch:job")}
     nightly = _stack_config("nightly")
     values["azbatch:pools"] = nightly["azbatch:pools"]
-    values["azbatch:schedules"] = nightly["azbatch:schedules"]
+    values["azbatch:schedules"] = copy.deepcopy(nightly["azbatch:schedules"])
+    values["azbatch:schedules"]["nightly"]["job_specification"].update(job_specification)
     config = load_stack_config(values)
     assert config.azure is not None
-    workload = BatchWorkload("w", config, backend=AzureBackend(config.azure))
+    return BatchWorkload("w", config, backend=AzureBackend(config.azure))
+
+
+@pulumi.runtime.test
+def test_a_schedule_on_azure_gets_its_pool_account_and_its_own_container(recorder: ArmMocks) -> None:
+
+    workload = _nightly_on_azure()
     r = recorder.resources
 
     def check(_: Any) -> None:
@@ -213,5 +221,28 @@ def test_a_schedule_on_azure_gets_its_pool_account_and_its_own_container(recorde
             o["file_pattern"] for o in spec["job_manager_task"]["output_files"] if o.get("kind") == "TaskLog"
         }
         assert logs == {"../stdout.txt", "../stderr.txt"}, "the job manager persists its logs like a task"
+
+    return workload.schedules["nightly"].schedule_id.apply(check)
+
+
+@pulumi.runtime.test
+def test_a_schedules_file_conventions_sas_live_as_long_as_its_output_sas(recorder: ArmMocks) -> None:
+
+    workload = _nightly_on_azure(file_conventions={"install_library": True})
+    r = recorder.resources
+
+    def check(_: Any) -> None:
+        schedule = r["w-schedule-nightly"]
+        tasks_url, tasks_secret = _unsecret(schedule.inputs["file_conventions_container_url"])
+        assert tasks_secret and tasks_url.startswith(
+            "https://stazbatchdev001.blob.core.windows.net/job-nightly-sweep?"
+        )
+        library_url, library_secret = _unsecret(schedule.inputs["file_conventions_library_url"])
+        assert library_secret and "/job-nightly-sweep/%24Library/" in library_url
+        assert plain(schedule.inputs["job_specification"])["file_conventions"] == {"install_library": True}
+        # A run starts any time until the next `up`: not the job's 1-day default, the storage's lifetime.
+        output_sas, tasks_sas = r["w-schedule-output-nightly-sas"], r["w-schedule-nightly-tasks-sas"]
+        assert plain(tasks_sas.inputs["lifetime_seconds"]) == plain(output_sas.inputs["lifetime_seconds"])
+        assert plain(tasks_sas.inputs["lifetime_seconds"]) > 86400
 
     return workload.schedules["nightly"].schedule_id.apply(check)

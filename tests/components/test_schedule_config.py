@@ -102,3 +102,30 @@ def test_validate_cli_summarises_schedules() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "schedule nightly-sweep every 1 day" in result.stdout
+
+
+def test_the_container_rule_runs_on_the_job_specification_naming_its_keys() -> None:
+    boxed = copy.deepcopy(SCHEDULE)
+    boxed["job_specification"]["job_manager_task"] = {
+        "command_line": "python run.py",
+        "container_settings": {"image_name": "busybox"},
+    }
+    problems = _problems(_config(nightly=boxed))
+    assert list(problems) == [
+        "azbatch:schedules.nightly.job_specification.job_manager_task.container_settings"
+    ]
+    assert "pool 'cpu' has no container_configuration" in problems[next(iter(problems))]
+    # The converse: on a container pool the job manager (the run's regular task) must run in a container.
+    plain = copy.deepcopy(SCHEDULE)
+    plain["job_specification"]["job_manager_task"] = {"command_line": "python run.py"}
+    values = _config(nightly=plain)
+    values["azbatch:pools"]["cpu"]["container_configuration"] = {"container_image_names": ["busybox"]}
+    problems = _problems(values)
+    assert list(problems) == ["azbatch:schedules.nightly.job_specification.job_manager_task"]
+    assert (
+        "runs its tasks only in containers"
+        in problems["azbatch:schedules.nightly.job_specification.job_manager_task"]
+    )
+    values["azbatch:schedules"]["nightly"] = boxed
+    manager = load_stack_config(values).schedules["nightly"].job_specification.job_manager_task
+    assert manager is not None and manager.container_settings is not None

@@ -40,3 +40,20 @@ def container_sas_url(endpoints: Endpoints, blob_service: Any, name: str, permis
         expiry=datetime.now(UTC) + timedelta(days=1),
     )
     return f"{endpoints.blob_url}/{name}?{sas}"
+
+
+def blob_read_url(endpoints: Endpoints, container: str, blob: str) -> str:
+    """The URL of one blob on Azurite with a read SAS valid for a day (the library wheel's, say)."""
+    from urllib.parse import quote
+
+    from azure.storage.blob import BlobSasPermissions, generate_blob_sas
+
+    sas = generate_blob_sas(
+        endpoints.storage_account_name,
+        container,
+        blob,
+        account_key=endpoints.storage_account_key,
+        permission=BlobSasPermissions(read=True),
+        expiry=datetime.now(UTC) + timedelta(days=1),
+    )
+    return f"{endpoints.blob_url}/{container}/{quote(blob)}?{sas}"

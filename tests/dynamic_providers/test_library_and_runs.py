@@ -4,12 +4,11 @@ apart from the previous one (emulator + Azurite, the Job provider called directl
 from __future__ import annotations
 
 import shlex
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from batch_file_conventions import OutputReader
-from provider_helpers import container_sas_url, unique
+from provider_helpers import blob_read_url, container_sas_url, unique
 from pulumi_azbatch.dynamic_providers.job import JobProvider
 
 from pulumi_azbatch.conventions import LIBRARY_DIR, job_output_container_name, library_wheel
@@ -21,22 +20,6 @@ SCRIPT = (
     'exec "$PYTHONPATH/bin/batch-outputs" run --flush-interval 0.3 -- '
     "python3 -u -c \"import batch_file_conventions as b; print('library at', b.__file__); print('done')\""
 )
-
-
-def _blob_read_url(endpoints: Endpoints, container: str, blob: str) -> str:
-    from urllib.parse import quote
-
-    from azure.storage.blob import BlobSasPermissions, generate_blob_sas
-
-    sas = generate_blob_sas(
-        endpoints.storage_account_name,
-        container,
-        blob,
-        account_key=endpoints.storage_account_key,
-        permission=BlobSasPermissions(read=True),
-        expiry=datetime.now(UTC) + timedelta(days=1),
-    )
-    return f"{endpoints.blob_url}/{container}/{quote(blob)}?{sas}"
 
 
 def test_preparation_installs_the_library_and_new_runs_keep_old_outputs_apart(
@@ -62,7 +45,7 @@ def test_preparation_installs_the_library_and_new_runs_keep_old_outputs_apart(
         ],
         "output_container_url": output_url,
         "file_conventions_container_url": container_sas_url(endpoints, blob_service, container, "cw"),
-        "file_conventions_library_url": _blob_read_url(endpoints, container, wheel.blob_name),
+        "file_conventions_library_url": blob_read_url(endpoints, container, wheel.blob_name),
         "maintenance_container_url": container_sas_url(endpoints, blob_service, container, "rwdl"),
         "file_conventions": {"install_library": True, "library_dependencies": "preinstalled"},
         "wait_for": "tasks",
@@ -173,7 +156,7 @@ def test_a_failure_before_the_first_task_deletes_the_new_job_again(
         "tasks": [{"id": "t", "command_line": "/bin/true"}],
         "output_container_url": container_sas_url(endpoints, blob_service, container, "rcwdl"),
         # A URL signed for another wheel than this library (the library changed during the deployment).
-        "file_conventions_library_url": _blob_read_url(endpoints, container, "$Library/0000/other.whl"),
+        "file_conventions_library_url": blob_read_url(endpoints, container, "$Library/0000/other.whl"),
         "file_conventions": {"install_library": True},
         "on_destroy": "delete",
     }

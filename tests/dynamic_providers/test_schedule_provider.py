@@ -34,6 +34,16 @@ def test_preview_lines_name_each_change_and_what_it_affects() -> None:
     replaced = schedule_lines(
         "s", {**olds, "display_name": "a"}, {**news, "display_name": "b"}, ["display_name"]
     )
+    resigned = schedule_lines(
+        "s",
+        {**olds, "file_conventions_container_url": "https://a/c?sig=old"},
+        {**olds, "file_conventions_container_url": "https://a/c?sig=new"},
+        ["file_conventions_container_url"],
+    )
+    assert resigned[0] == (
+        "job schedule s: update in place: job_specification: file_conventions_container_url re-signed (SAS hidden)"
+    )
+    assert "applies to the jobs created after the update" in resigned[1] and "sig=" not in str(resigned)
     assert replaced[0].startswith("job schedule s: replace")
     assert 'forces replacement: display_name: Batch cannot change it on a schedule ("a" → "b")' in replaced[1]
 
@@ -133,3 +143,80 @@ def test_a_schedule_cannot_take_a_jobs_id(account: dict[str, str], batch_client:
             provider.create(props)
     finally:
         batch_client.begin_delete_job(shared_id, polling_interval=0.2).result()
+
+
+def test_preview_refuses_container_tasks_the_schedules_pool_cannot_run(account: dict[str, str]) -> None:
+    boxed = {"command_line": "true", "container_settings": {"image_name": "busybox"}}
+    inputs = _inputs(
+        account,
+        unique("prov-sched-box"),
+        job_preparation_task=boxed,
+        job_manager_task={**boxed, "command_line": "python run.py"},
+    )
+    refusal = "the local Batch emulator runs no container tasks"
+    failures = {
+        f.property: f.reason
+        for f in JobScheduleProvider().check({}, {**inputs, "container_refusal": refusal}).failures
+    }
+    assert set(failures) == {
+        "job_specification.job_preparation_task.container_settings",
+        "job_specification.job_manager_task.container_settings",
+    }
+    assert all(refusal in reason for reason in failures.values())
+    assert not JobScheduleProvider().check({}, inputs).failures, "a pool that runs containers accepts them"
+
+
+def test_a_job_specification_changed_outside_pulumi_is_drift_and_up_puts_it_back(
+    account: dict[str, str], batch_client: Any
+) -> None:
+    provider = JobScheduleProvider()
+    schedule_id = unique("prov-sched-spec")
+    props = provider.check(
+        {},
+        _inputs(
+            account,
+            schedule_id,
+            job_preparation_task={"command_line": "/bin/true"},
+            constraints={"max_wall_clock_time": "PT2H"},
+            common_environment_settings={"MODE": "nightly"},
+            job_manager_task={
+                "command_line": "/bin/sh -c 'echo run'",
+                "environment_settings": {"STEP": "1"},
+                "constraints": {"max_wall_clock_time": "PT30M"},
+                "resource_files": [
+                    {"http_url": "https://example.invalid/in.txt?sv=1&sig=abc", "file_path": "in.txt"}
+                ],
+            },
+        ),
+    ).inputs
+    created = provider.create(props)
+    try:
+        state = {**props, **created.outs}
+        read = provider.read(schedule_id, state)
+        assert read.outs["drift"] == [], "the service's defaults are not drift"
+        # Someone PATCHes the job specification: a priority, an environment value and a release task.
+        real = batch_client.get_job_schedule(schedule_id).job_specification
+        real.priority = 50
+        real.common_environment_settings = [m.EnvironmentSetting(name="MODE", value="debug")]
+        real.job_release_task = m.BatchJobReleaseTask(command_line="/bin/echo cleanup")
+        batch_client.update_job_schedule(schedule_id, m.BatchJobScheduleUpdateOptions(job_specification=real))
+        read = provider.read(schedule_id, state)
+        assert read.outs["drift"] == ["job_specification"]
+        assert read.outs["job_specification"] == state["job_specification"], (
+            "the state keeps the declared one"
+        )
+        lines = schedule_lines(schedule_id, read.outs, props, ["job_specification"])
+        assert (
+            f"job schedule {schedule_id}: update in place: job_specification: changed outside Pulumi"
+            in lines[0]
+        )
+        diff = provider.diff(schedule_id, read.outs, props)
+        assert diff.changes and diff.replaces == []
+        updated = provider.update(schedule_id, read.outs, props)
+        spec = batch_client.get_job_schedule(schedule_id).job_specification
+        assert spec.priority == 1 and spec.job_release_task is None
+        assert [(e.name, e.value) for e in spec.common_environment_settings] == [("MODE", "nightly")]
+        after = provider.read(schedule_id, {**props, **updated.outs})
+        assert after.outs["drift"] == [] and not provider.diff(schedule_id, after.outs, props).changes
+    finally:
+        provider.delete(schedule_id, props)

@@ -9,20 +9,17 @@ while a job is active (its release task runs, its exit code is reported, its log
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.batch import BatchClient
 from azure.batch import models as m
-from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import ResourceNotFoundError
+from clocked_batch import ClockedBatch
 from pulumi import automation as auto
 
 from pulumi_azbatch.conventions import job_output_container_name
@@ -30,18 +27,13 @@ from pulumi_azbatch.localdev import (
     LOCALBATCH_ACCOUNT_KEY,
     LOCALBATCH_ACCOUNT_NAME,
     Endpoints,
-    batch_emulator_command,
     engine_env,
-    free_port,
-    wait_for_port,
     workspace_options,
 )
+from pulumi_azbatch.report import build_report
 
 PROGRAM = Path(__file__).parent / "schedule_program"
 pytestmark = pytest.mark.engine
-
-IMAGE = m.BatchVmImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts")
-LINUX = m.VirtualMachineConfiguration(image_reference=IMAGE, node_agent_sku_id="batch.node.ubuntu 22.04")
 
 
 def _wait(condition: Any, timeout: float = 30) -> Any:
@@ -51,57 +43,6 @@ def _wait(condition: Any, timeout: float = 30) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError("timed out")
-
-
-class ClockedBatch:
-    """A Batch emulator of this module with clock control (`--clock-control`), and its SDK client."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [*batch_emulator_command(self.port, data_dir), "--clock-control"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, proc=self.proc)
-        self.url = f"http://127.0.0.1:{self.port}"
-        credential = AzureNamedKeyCredential(LOCALBATCH_ACCOUNT_NAME, LOCALBATCH_ACCOUNT_KEY)
-        self.client = BatchClient(endpoint=self.url, credential=credential)
-
-    def advance(self, delta: timedelta) -> None:
-        import urllib.request
-
-        request = urllib.request.Request(
-            f"{self.url}/_localbatch/clock",
-            data=json.dumps({"advanceSeconds": delta.total_seconds()}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            assert answer.status == 200
-
-    def jobs(self, schedule_id: str) -> list[str]:
-        return sorted(j.id for j in self.client.list_jobs_from_schedule(schedule_id))
-
-    def node_file(self, pool_id: str, node_id: str, path: str) -> str:
-        try:
-            return b"".join(self.client.download_node_file(pool_id, node_id, path)).decode()
-        except ResourceNotFoundError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def clocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClockedBatch]:
-    batch = ClockedBatch(tmp_path_factory.mktemp("clocked-batch"))
-    try:
-        yield batch
-    finally:
-        batch.stop()
 
 
 def _exported(stack: auto.Stack, work_dir: Path, env: dict[str, str]) -> str:
@@ -142,15 +83,7 @@ def test_a_recurring_schedule_from_up_to_destroy(
 
     batch = clocked
     pool_id = f"sched-pool-{uuid.uuid4().hex[:6]}"
-    batch.client.create_pool(
-        m.BatchPoolCreateOptions(
-            id=pool_id,
-            vm_size="standard_d2s_v3",
-            target_dedicated_nodes=1,
-            virtual_machine_configuration=LINUX,
-        )
-    )
-    [node] = _wait(lambda: [n.id for n in batch.client.list_nodes(pool_id) if n.state == "idle"])
+    [node] = batch.create_pool(pool_id)
     schedule_id = f"nightly-{uuid.uuid4().hex[:6]}"
     container = job_output_container_name(schedule_id)
     blob_service.create_container(container)
@@ -355,6 +288,11 @@ def test_the_nightly_example_stack_keeps_each_runs_outputs_apart(
         _wait(lambda: batch.client.get_job(second).state == m.BatchJobState.COMPLETED)
         names = sorted(b.name for b in container.list_blobs(name_starts_with="$JobOutput/"))
         assert names == [f"$JobOutput/{first}/results.txt", f"$JobOutput/{second}/results.txt"]
+        # The `make up` report lists the schedule from the stack's outputs, read live.
+        outputs = {k: v.value for k, v in up.outputs.items()}
+        text = build_report(outputs, endpoints.storage_account_key).render()
+        assert f"Job schedule {schedule_id} (nightly): active; next run: " in text
+        assert f"recent job: {second} (completed); jobs created: 2" in text and "Traceback" not in text
         manager = batch.client.get_task(second, "jobmanager")
         assert manager.execution_info.exit_code == 0
     finally:
