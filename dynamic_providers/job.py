@@ -48,7 +48,7 @@ from pulumi.dynamic import (
 )
 
 from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, task_output_prefix
-from pulumi_azbatch.model.common import strip_query
+from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
 from pulumi_azbatch.model.job import JobSpec
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.pool import container_task_paths
