@@ -30,6 +30,7 @@ May import: `orphans` (the on-disk registry of running process groups that a res
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import select
 import shlex
@@ -412,21 +413,40 @@ def _launch_failure(exc: OSError, program: str) -> dict[str, Any]:
     )
 
 
-def _open_output(path: Path) -> int:
+def _open_output(path: str) -> int:
     # Truncated for each attempt, appended to by the process (and anything it starts).
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
 
 
-def _make_task_dirs(task_dir: Path, wd: Path) -> None:
+def _make_task_dirs(task_dir: str, wd: str) -> None:
     # The common case is a new task directory below an existing job directory: two mkdir calls.
     try:
         os.mkdir(task_dir)
     except FileExistsError:
         pass
     except FileNotFoundError:
-        task_dir.mkdir(parents=True, exist_ok=True)
+        os.makedirs(task_dir, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.mkdir(wd)
+
+
+_devnull_fd: int | None = None
+
+
+def _devnull() -> int:
+    """One read-only /dev/null descriptor for every task's stdin (Popen would open one per process)."""
+    global _devnull_fd
+    if _devnull_fd is None:
+        with _subreaper_lock:
+            if _devnull_fd is None:
+                _devnull_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return _devnull_fd
+
+
+# A task token is this emulator run's random prefix and a counter: unique for the run (a restart
+# draws a new prefix) without a random draw per task.
+_token_prefix = uuid.uuid4().hex[:16]
+_token_counter = itertools.count(1)
 
 
 class Process:
@@ -468,17 +488,19 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
 
     start = _utcnow()
     started_monotonic = time.monotonic()
-    wd = run.working_dir
-    _make_task_dirs(run.task_dir, wd)
-    stdout = _open_output(run.task_dir / "stdout.txt")
+    # Strings, not Paths: this runs for every attempt, and pathlib's joins cost more than the calls.
+    task_dir = str(run.task_dir)
+    wd = f"{task_dir}/wd"
+    _make_task_dirs(task_dir, wd)
+    stdout = _open_output(f"{task_dir}/stdout.txt")
     try:
-        stderr = _open_output(run.task_dir / "stderr.txt")
+        stderr = _open_output(f"{task_dir}/stderr.txt")
     except BaseException:
         os.close(stdout)
         raise
     try:
         if run.resource_files:
-            download_failure = download_resource_files(run.resource_files, wd)
+            download_failure = download_resource_files(run.resource_files, run.working_dir)
             if download_failure is not None:
                 return ProcessResult(None, start, _utcnow(), download_failure)
         if cancel is not None and cancel.is_set():
@@ -496,9 +518,9 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
             info = failure_info("usererror", "CommandLaunchFailed", "The command line is empty")
             return ProcessResult(None, start, _utcnow(), info)
         if run.container is not None:
-            argv = run.container.command(argv, environment_names(run.environment), wd)
+            argv = run.container.command(argv, environment_names(run.environment), run.working_dir)
         _become_subreaper()
-        token = f"{uuid.uuid4().hex} {run.node_root}"
+        token = f"{_token_prefix}{next(_token_counter):016x} {run.node_root}"
         env = {**run.environment, orphans.TASK_TOKEN_VAR: token}
         if "PATH" not in env:
             env["PATH"] = os.defpath  # Popen looks the program up on the child's PATH
@@ -507,7 +529,7 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
                 argv,
                 cwd=wd,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=_devnull(),
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,

@@ -44,6 +44,14 @@ class SchedulerPart(ServiceBase):
         self._sweep_retention(now)
         self._schedule(now)
 
+    def _refill(self) -> None:
+        """Assign queued tasks to the slots that just became free (ended attempts), as the tick's last
+        step does; an error is reported once and left to the tick, like any scheduling error."""
+        try:
+            self._schedule(utcnow())
+        except Exception:  # noqa: BLE001 - the exits are recorded already; the next tick retries
+            self._report_once(("refill",), "slots could not be refilled after an exit")
+
     def _advance_job(self, job: Job, now: datetime) -> None:
         state = job.state
         if state in ("active", "disabled", "disabling", "enabling"):
