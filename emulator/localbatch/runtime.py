@@ -285,8 +285,8 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return out
     for tid in tids:
-        with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
-            out.extend(int(x) for x in fh.read().split())
+        with contextlib.suppress(OSError, ValueError):
+            out.extend(int(x) for x in orphans.read_proc(f"/proc/{pid}/task/{tid}/children").split())
     return out
 
 
@@ -341,8 +341,7 @@ def _left_processes(token: str, leader: int) -> bool:
         return True
     main = os.getpid()  # the main thread's id is the process id
     try:
-        with open(f"/proc/{main}/task/{main}/children", "rb") as fh:
-            children = [int(x) for x in fh.read().split()]
+        children = [int(x) for x in orphans.read_proc(f"/proc/{main}/task/{main}/children").split()]
     except (OSError, ValueError):
         return True  # cannot tell: scan
     return any(pid not in _leaders and orphans.token_of(pid) == token for pid in children)
