@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from . import orphans, wire
 from .containers import TaskContainer, environment_names
@@ -473,7 +473,14 @@ class Process:
         return self.popen.pid
 
 
-def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | ProcessResult:
+class Cancel(Protocol):
+    """What `launch` reads to run nothing for an attempt cancelled before its process started (a
+    `threading.Event` is one)."""
+
+    def is_set(self) -> bool: ...
+
+
+def launch(run: TaskRun, cancel: Cancel | None = None) -> Process | ProcessResult:
     """Prepare and start one attempt: directories, resource files, then the process; no waiting.
 
     Creates the task dir with `wd/`, `stdout.txt` and `stderr.txt` (truncated per attempt), downloads

@@ -9,7 +9,6 @@ the portal.
 
 from __future__ import annotations
 
-import queue
 import threading
 import traceback
 import uuid
@@ -28,7 +27,6 @@ from ..wire import (
     utcnow,
 )
 from .base import ServiceBase
-
 
 # Threads that help launch queued attempts (see `ExecutionsPart._launch_pending`): a few, as their
 # work is system calls; more would only contend for the interpreter lock.
@@ -49,8 +47,41 @@ class Execution:
     on_result: Callable[[runtime.ProcessResult], Any]
     after: Callable[[Any], None] | None = None
     process: runtime.Process | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
+    cancel: Flag = field(default_factory=lambda: Flag())
+    finished: bool = False  # its result is recorded (and its uploads are done)
+    _waiter: threading.Event | None = None
+
+    def finish(self) -> None:
+        """Mark the attempt over and wake whoever waits for it."""
+        self.finished = True
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.set()
+
+    def waiter(self) -> threading.Event:
+        """An event set once the attempt is over, made only for a caller that waits (terminate): an
+        `Event` per attempt cost more than the rest of its record."""
+        waiter = self._waiter
+        if waiter is None:
+            waiter = self._waiter = threading.Event()
+        if self.finished:  # `finish` ran before the event existed
+            waiter.set()
+        return waiter
+
+
+class Flag:
+    """A cancel flag the launch reads (`runtime.Cancel`): set once, never waited for."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 def record_outcome(info: Doc, result: runtime.ProcessResult) -> bool:
@@ -221,7 +252,7 @@ class ExecutionsPart(ServiceBase):
                 except IndexError:
                     break
                 if self._stopped.is_set():
-                    execution.done.set()
+                    execution.finish()
                 elif execution.run.resource_files:
                     threading.Thread(
                         target=self._launch_alone,
@@ -285,7 +316,7 @@ class ExecutionsPart(ServiceBase):
                     daemon=True,
                 ).start()
             else:
-                execution.done.set()
+                execution.finish()
 
     @staticmethod
     def _after(execution: Execution, follow_up: Any) -> None:
@@ -293,4 +324,4 @@ class ExecutionsPart(ServiceBase):
             assert execution.after is not None
             execution.after(follow_up)
         finally:
-            execution.done.set()
+            execution.finish()

@@ -45,12 +45,14 @@ class SchedulerPart(ServiceBase):
         self._schedule(now)
 
     def _refill(self) -> None:
-        """Assign queued tasks to the slots that just became free (ended attempts), as the tick's last
-        step does; an error is reported once and left to the tick, like any scheduling error."""
+        """Run a tick now, on the thread that recorded ended attempts, so their slots are refilled in
+        the same lock hold: the whole tick, in its order (a pool that resizes down or a job whose wall
+        clock ran out is handled before any new assignment), not only its last step. An error is
+        reported once; the scheduler thread's next tick runs as usual."""
         try:
-            self._schedule(utcnow())
+            self._tick()
         except Exception:  # noqa: BLE001 - the exits are recorded already; the next tick retries
-            self._report_once(("refill",), "slots could not be refilled after an exit")
+            self._report_once(("refill",), "a tick after recorded exits failed")
 
     def _advance_job(self, job: Job, now: datetime) -> None:
         state = job.state

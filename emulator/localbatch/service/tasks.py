@@ -8,6 +8,7 @@ May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.bas
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -227,16 +228,17 @@ class TasksPart(ServiceBase):
             state = task.doc["state"]
             if state == "completed":
                 raise conflict("TaskCompleted", "The specified task is already completed.")
+            waiter: threading.Event | None = None
             if state == "running":
                 task.terminate_requested = True
                 execution = self._executions.get(("task", job.key, task.key))
                 if execution:
                     self._stop_execution(execution)
+                    waiter = execution.waiter()
             else:
                 self._complete_task(job, task, utcnow(), exit_code=None, failure=task_ended(), started=False)
-                execution = None
-        if execution is not None:
-            execution.done.wait(TERMINATE_WAIT_SECONDS)
+        if waiter is not None:
+            waiter.wait(TERMINATE_WAIT_SECONDS)
 
     def reactivate_task(self, job_id: str, task_id: str, check: Callable[[Doc], None] | None = None) -> None:
         """Put a failed, completed task back to `active` with retryCount 0 (409 `TaskNotCompleted` /
