@@ -160,6 +160,7 @@ class ServiceBase:
         self._launch_helpers_lock = threading.Lock()
         self._reaper = runtime.Reaper(self._on_exits)
         self._changes = 0
+        self._ticked_in_op = False  # set by an operation whose last step was a whole tick
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
         self.job_schedules: dict[str, JobSchedule] = {}
@@ -217,8 +218,13 @@ class ServiceBase:
                     yield
                 finally:
                     self._flush()
-                    self._changes += 1
-                    self._wake.notify_all()
+                    if self._ticked_in_op:
+                        # The operation ended with a tick of its own (exits refilling their slots):
+                        # the scheduler thread would find nothing new, so it is not woken for it.
+                        self._ticked_in_op = False
+                    else:
+                        self._changes += 1
+                        self._wake.notify_all()
         finally:
             self._launch_pending()
 
