@@ -45,6 +45,7 @@ from .retention import remove_tree_later
 TERMINATE_WAIT_SECONDS = 10.0
 # At most this many tasks are examined under the lock for one page of a task list.
 TASK_SCAN_LIMIT = 10_000
+_ATOMIC = (str, int, float, bool)
 
 
 class TasksPart(ServiceBase):
@@ -156,7 +157,10 @@ class TasksPart(ServiceBase):
         checked = task_body(job.doc, body)
         task_id, required = checked.id, checked.required_slots
         constraints = body.get("constraints") or {}
-        doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
+        # Strings and numbers are immutable: only the nested parts are copied.
+        doc: Doc = {
+            k: v if type(v) in _ATOMIC else copy.deepcopy(v) for k, v in body.items() if v is not None
+        }
         doc.update(
             id=task_id,
             url=self.task_url(job.doc["id"], task_id),
