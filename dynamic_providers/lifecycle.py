@@ -74,11 +74,13 @@ def _exec_info(info: Any, *, prep: bool) -> dict[str, Any] | None:
     return result
 
 
+# The 409 of the status list on a job with neither task: the code the service answers (recorded
+# traffic) and the one the SDK docstrings name.
+NO_PREP_RELEASE = frozenset({"JobPreparationTaskOrReleaseTaskNotSpecified", "JobPreparationTaskNotSpecified"})
+
+
 def _missing(exc: BaseException) -> bool:
-    return isinstance(exc, ResourceNotFoundError) or error_code(exc) in {
-        "JobNotFound",
-        "JobPreparationTaskNotSpecified",
-    }
+    return isinstance(exc, ResourceNotFoundError) or error_code(exc) in {"JobNotFound", *NO_PREP_RELEASE}
 
 
 def prep_release_status(
@@ -88,7 +90,7 @@ def prep_release_status(
     try:
         return call_with_retry(lambda: list(client.list_job_preparation_and_release_task_status(job_id)))
     except (ResourceNotFoundError, ResourceExistsError, HttpResponseError) as exc:
-        if _missing(exc) or error_code(exc) == "JobPreparationTaskNotSpecified":
+        if _missing(exc):
             return []
         raise
 

@@ -29,7 +29,11 @@ WIRE_BEHAVIOUR = [
     "## On the wire, for every operation",
     "",
     "- One `Date`, `request-id`, `DataServiceVersion: 3.0`, and `client-request-id` echoed when "
-    "`return-client-request-id` is true.",
+    "`return-client-request-id` is true; JSON answers and errors as `application/json; "
+    "odata=minimalmetadata` (recorded traffic), a HEAD error without a body type.",
+    "- Query parameter names are case-insensitive (`maxResults`, as the JavaScript batch-rest client sends "
+    "it); a body naming a property twice is a 400 `InvalidRequestBody`, as the service's OData reader "
+    "refuses it.",
     "- `ETag` and `Last-Modified` on every successful answer about one entity (get, create, update, "
     "actions, task counts, add-collection, node operations), taken from the entity the path names; file "
     "answers carry the file's own. Lists carry none.",
@@ -43,7 +47,8 @@ WIRE_BEHAVIOUR = [
     "- Lists are in id order (files in name order), which decides paging.",
     '- A pool is returned with the service\'s defaults filled in (image `version` "latest", data disk '
     "caching and storage type, user `elevationLevel`, network defaults, `targetNodeCommunicationMode`, "
-    "`resizeTimeout`, scheduling policy, start task retry count).",
+    "`resizeTimeout`, scheduling policy, start task retry count, `waitForSuccess` and auto user); a job's "
+    "`autoPoolSpecification.pool` reads back with the same defaults and zero targets (recorded traffic).",
     "- Nodes carry `endpointConfiguration` (a loopback SSH rule, not connectable) and no `eTag` / "
     "`lastModified` in their body.",
     "- `$expand=stats` answers pool and job statistics in the service's shape (measured: task outcomes, "

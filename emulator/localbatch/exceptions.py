@@ -101,7 +101,8 @@ def invalid_query(name: str, value: str, reason: str) -> BatchError:
     return BatchError(
         400,
         "InvalidQueryParameterValue",
-        "The value for one of the query parameters specified in the request URI is invalid.",
+        # The service's text (recorded traffic; also quoted in Azure/azure-sdk-for-python#20972).
+        "Value for one of the query parameters specified in the request URI is invalid.",
         [("QueryParameterName", name), ("QueryParameterValue", value), ("Reason", reason)],
     )
 

@@ -366,21 +366,38 @@ def upload_settings(headers: Iterable[Mapping[str, Any]] | None) -> UploadSettin
 
 
 class UploadFailure(Exception):
-    """An output file could not be uploaded; carries Batch's failure code."""
+    """An output file could not be uploaded; carries Batch's failure code.
 
-    def __init__(self, code: str, message: str, detail: str) -> None:
+    `where` names the file: its path on the node, the pattern that matched it and its destination
+    (without the SAS). The service's failureInfo names them as `FilePath`, `FilePattern` and
+    `FileDestination` details (a recorded failureInfo in microsoft/ga4gh-tes#343); the emulator adds
+    the reason as a `Message` detail after them.
+    """
+
+    def __init__(
+        self, code: str, message: str, detail: str, where: tuple[str, str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.detail = detail
+        self.where = where
 
     def failure_info(self) -> dict[str, Any]:
         """The wire-shape `failureInfo` (category usererror, as for every file upload error)."""
+        details = []
+        if self.where is not None:
+            path, pattern, destination = self.where
+            details = [
+                {"name": "FilePath", "value": path},
+                {"name": "FilePattern", "value": pattern},
+                {"name": "FileDestination", "value": destination},
+            ]
         return {
             "category": "usererror",
             "code": self.code,
             "message": self.message,
-            "details": [{"name": "Message", "value": self.detail}],
+            "details": [*details, {"name": "Message", "value": self.detail}],
         }
 
 
@@ -390,30 +407,36 @@ def _redact(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
 
-def _classify(exc: BaseException, where: str) -> UploadFailure:
+def _classify(exc: BaseException, job: _Job) -> UploadFailure:
     from azure.core.exceptions import HttpResponseError
 
+    target = f"{_redact(job.container_url)}/{job.blob}"
+    where = (str(job.source), job.pattern, target)
     if isinstance(exc, HttpResponseError):
         status = exc.status_code
         code = getattr(exc, "error_code", None) or ""
-        detail = f"{where}: HTTP {status} {code}".strip()
+        detail = f"{target}: HTTP {status} {code}".strip()
         if status == 404:
-            return UploadFailure("FileUploadContainerNotFound", CONTAINER_NOT_FOUND_MESSAGE, detail)
+            return UploadFailure("FileUploadContainerNotFound", CONTAINER_NOT_FOUND_MESSAGE, detail, where)
         if status in (401, 403):
+            # The service's message (microsoft/ga4gh-tes#343); the code is the emulator's choice.
             return UploadFailure(
                 "FileUploadAuthenticationFailed",
-                "The credentials for one of the specified Azure container(s) were not accepted while "
-                "attempting to upload an output file; check that the SAS grants write permission and "
-                "has not expired",
-                detail,
+                "Access to one of the specified file upload destinations was denied",
+                f"{detail}; check that the SAS grants write permission and has not expired",
+                where,
             )
         return UploadFailure(
-            "FileUploadMiscError", "Miscellaneous error encountered while uploading an output file", detail
+            "FileUploadMiscError",
+            "Miscellaneous error encountered while uploading an output file",
+            detail,
+            where,
         )
     return UploadFailure(
         "FileUploadMiscError",
         "Miscellaneous error encountered while uploading an output file",
-        f"{where}: {type(exc).__name__}: {str(exc).split('?', 1)[0]}",
+        f"{target}: {type(exc).__name__}: {str(exc).split('?', 1)[0]}",
+        where,
     )
 
 
@@ -449,6 +472,7 @@ class _Job:
     container_url: str
     blob: str
     settings: UploadSettings
+    pattern: str  # the filePattern as written, for the failureInfo
 
 
 class _Uploader:
@@ -463,7 +487,7 @@ class _Uploader:
         self._lock = threading.Lock()
 
     def _client(self, container_url: str) -> Any:
-        from azure.storage.blob import ContainerClient
+        from azure.storage.blob import ContainerClient, LinearRetry
 
         with self._lock:
             client = self._clients.get(container_url)
@@ -472,7 +496,10 @@ class _Uploader:
                     container_url,
                     max_single_put_size=self.max_single_put_size,
                     max_block_size=self.block_size,
-                    retry_total=3,
+                    # Storage's default backoff (15 s, then 18 s, 24 s...) keeps a task `running` for
+                    # about 85 s when the destination does not answer at all; a few retries one second
+                    # apart fail it within seconds with the same FileUploadMiscError.
+                    retry_policy=LinearRetry(backoff=1, random_jitter_range=1, retry_total=3),
                     connection_timeout=10,
                 )
                 self._clients[container_url] = client
@@ -506,7 +533,7 @@ class _Uploader:
                     data, length=size, overwrite=True, max_concurrency=BLOCK_CONCURRENCY, **kwargs
                 )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a Batch failure code
-            failure = _classify(exc, target)
+            failure = _classify(exc, job)
             if failure.code in ("FileUploadContainerNotFound", "FileUploadAuthenticationFailed"):
                 with self._lock:
                     self._dead.setdefault(job.container_url, failure)
@@ -568,7 +595,7 @@ def _plan(
     if settings.ignored:
         log.err(f"Ignored unsupported upload headers for {pattern_text!r}: {', '.join(settings.ignored)}")
     path = container.get("path")
-    return [_Job(m.path, container_url, blob_name(pattern, path, m), settings) for m in matches]
+    return [_Job(m.path, container_url, blob_name(pattern, path, m), settings, pattern_text) for m in matches]
 
 
 def upload_output_files(

@@ -215,12 +215,17 @@ def _download_http(url: str, target: Path) -> None:
 
 def _download_container(container_url: str, prefix: str, working_dir: Path, file_path: str) -> list[Path]:
     from azure.core.exceptions import AzureError, HttpResponseError
-    from azure.storage.blob import ContainerClient
+    from azure.storage.blob import ContainerClient, LinearRetry
 
     written: list[Path] = []
     try:
+        # Retries one second apart: Storage's default backoff (15 s, 18 s...) kept a task whose
+        # container does not answer in pre-processing for about 45 s before BlobDownloadMiscError.
         container = ContainerClient.from_container_url(
-            container_url, retry_total=2, connection_timeout=10, read_timeout=DOWNLOAD_TIMEOUT_SECONDS
+            container_url,
+            retry_policy=LinearRetry(backoff=1, random_jitter_range=1, retry_total=2),
+            connection_timeout=10,
+            read_timeout=DOWNLOAD_TIMEOUT_SECONDS,
         )
         with container:
             for blob in container.list_blobs(name_starts_with=prefix or None):

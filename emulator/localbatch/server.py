@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, unquote
 from . import auth, faults, guards, urls
 from .exceptions import BatchError
 from .rest import Handlers, Request, Response, check_api_version, http_date
+from .rest.types import JSON_TYPE
 from .service import BatchService
 from .timing import timing_from_json
 from .wire import clock_offset, iso, utcnow
@@ -122,7 +123,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         raw_path, _, query_string = self.path.partition("?")
         header_items = list(self.headers.items())
         lowered = {k.lower(): v for k, v in header_items}
-        query = {k: v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
+        # Query parameter names are case-insensitive on the service (azure-sdk-for-js's batch-rest client
+        # sends `maxResults`, answered as `maxresults` in recorded traffic); the handlers read lower case.
+        query = {k.lower(): v[0] for k, v in parse_qs(query_string, keep_blank_values=True).items()}
         req = Request(method, raw_path, query, lowered, b"", request_id)
         # Nothing of the body is read until the request passed every check that needs only its
         # head (size, browser guards, faults, SharedKey): an unauthenticated or oversized body is
@@ -163,8 +166,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         except BatchError as err:
             response = Response(err.status, dict(err.headers))
-            if err.status != 304:
-                response.headers["Content-Type"] = "application/json;odata=minimalmetadata"
+            # A HEAD error has no body, so no body type either (a recorded 404 of Pools_PoolExists:
+            # azure-sdk-for-net, Azure.Compute.Batch tests/SessionRecords/PoolClientRecordedTests).
+            if err.status != 304 and method != "HEAD":
+                response.headers["Content-Type"] = JSON_TYPE
                 response.body = json.dumps(err.body(request_id, self.server.service.base_url)).encode()
         except Exception:  # noqa: BLE001 - answer 500 like the service, keep serving
             traceback.print_exc(file=sys.stderr)
@@ -173,7 +178,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             )
             response = Response(
                 500,
-                {"Content-Type": "application/json;odata=minimalmetadata"},
+                {"Content-Type": JSON_TYPE},
                 json.dumps(internal.body(request_id)).encode(),
             )
         if not self._body_read:

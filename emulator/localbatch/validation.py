@@ -32,6 +32,7 @@ from .wire import (
     RELEASE_MAX_WALL_CLOCK,
     UNLIMITED,
     Doc,
+    fill_auto_pool_defaults,
     iso,
     iso_duration,
     parse_duration,
@@ -130,7 +131,8 @@ def check_list(body: Doc, name: str) -> list[Any]:
 
 def check_name_values(body: Doc, name: str, label: str | None = None) -> list[Doc]:
     """A list of `{name, value}` items (environment settings, metadata): each a non-empty string
-    name and a string value (or none)."""
+    name and a string value. The value of an environment setting may be omitted; a metadata item's
+    may not (MetadataItem requires both in the 2025-06-01 spec; EnvironmentSetting only `name`)."""
     label = label or name
     items = check_list(body, name)
     for item in items:
@@ -141,6 +143,8 @@ def check_name_values(body: Doc, name: str, label: str | None = None) -> list[Do
         if item.get("name") is None or item.get("name") == "":
             raise missing_property(f"{label}.name")
         check_text(item, "name", label=f"{label}.name")
+        if name == "metadata" and item.get("value") is None:
+            raise missing_property(f"{label}.value")
         check_text(item, "value", label=f"{label}.value")
     return items
 
@@ -158,8 +162,21 @@ def disable_tasks_option(value: Any) -> str:
 # ---- tasks and their parts ----------------------------------------------------------------------
 
 
+# uploadCondition as the service spells it when it answers (sent in any case): a task read back from
+# Azure shows "TaskCompletion" / "TaskFailure" (azure-sdk-for-js batch-rest recording
+# recording_should_create_a_second_task_with_output_files_successfully.json, sent as "taskCompletion").
+UPLOAD_CONDITIONS = {
+    "tasksuccess": "TaskSuccess",
+    "taskfailure": "TaskFailure",
+    "taskcompletion": "TaskCompletion",
+}
+
+
 def check_output_file(output: Any, name: str) -> None:
-    """An `outputFiles` item as the service checks it on add: filePattern, destination, uploadOptions."""
+    """An `outputFiles` item as the service checks it on add: filePattern, destination, uploadOptions.
+
+    The one change it makes to the item: `uploadCondition` takes the service's spelling (the request's
+    body is the emulator's own copy, parsed from this request)."""
     if not isinstance(output, dict):
         raise invalid_property(name, output, "Each output file must be an object.")
     if not output.get("filePattern"):
@@ -178,7 +195,8 @@ def check_output_file(output: Any, name: str) -> None:
     options = output.get("uploadOptions")
     if not isinstance(options, dict) or not options.get("uploadCondition"):
         raise missing_property(f"{name}.uploadOptions.uploadCondition")
-    check_enum(options, "uploadCondition", ("tasksuccess", "taskfailure", "taskcompletion"), "taskcompletion")
+    condition = check_enum(options, "uploadCondition", tuple(UPLOAD_CONDITIONS), "taskcompletion")
+    options["uploadCondition"] = UPLOAD_CONDITIONS[condition]
 
 
 def resource_file_problem(rf: Any) -> str | None:
@@ -421,6 +439,7 @@ def auto_pool_specification(spec: Any, name: str = "poolInfo.autoPoolSpecificati
     doc["poolLifetimeOption"] = spec["poolLifetimeOption"].lower()
     doc["keepAlive"] = bool(spec.get("keepAlive", False))
     doc["pool"] = {k: v for k, v in checked.doc.items() if k != "id"}
+    fill_auto_pool_defaults(doc["pool"])
     return doc
 
 
@@ -848,6 +867,19 @@ POOL_UPDATE_WHEN_EMPTY = (
 )
 
 
+# BatchNodeCommunicationMode of the api-versions that have it (2022-10-01 to 2024-07-01; 2025-06-01
+# dropped the property, and the emulator answers every version alike).
+NODE_COMMUNICATION_MODES = ("default", "classic", "simplified")
+
+
+def _communication_mode(body: Doc) -> Doc:
+    """`{"targetNodeCommunicationMode": <mode>}` when the body sets it (lower-cased), else empty."""
+    if body.get("targetNodeCommunicationMode") is None:
+        return {}
+    mode = check_enum(body, "targetNodeCommunicationMode", NODE_COMMUNICATION_MODES, "default")
+    return {"targetNodeCommunicationMode": mode}
+
+
 def pool_update_body(body: Doc) -> Doc:
     """Check a pool PATCH body; returns the properties to change (secrets removed)."""
     known = set(POOL_UPDATE_ANYTIME) | set(POOL_UPDATE_WHEN_EMPTY) | {"certificateReferences"}
@@ -867,6 +899,7 @@ def pool_update_body(body: Doc) -> Doc:
     check_user_accounts(body)
     if "taskSlotsPerNode" in body:
         check_int(body, "taskSlotsPerNode", 1, 1, 256)
+    body = {**body, **_communication_mode(body)}
     if isinstance(body.get("taskSchedulingPolicy"), dict):
         body = {
             **body,
@@ -885,8 +918,10 @@ def pool_update_body(body: Doc) -> Doc:
 
 def pool_replace_body(body: Doc) -> Doc:
     """Check a pool updateproperties body: startTask (omitted removes it), applicationPackageReferences
-    and metadata (both required; an empty list removes them). certificateReferences is accepted and
-    ignored (certificates are deprecated and not emulated)."""
+    and metadata (both required; an empty list removes them), targetNodeCommunicationMode (older
+    api-versions: replaces the pool's when given, as azure-sdk-for-python's recorded
+    test_batch_update_pools shows). certificateReferences is accepted and ignored (certificates are
+    deprecated and not emulated)."""
     for name in ("applicationPackageReferences", "metadata"):
         if not isinstance(body.get(name), list):
             raise missing_property(name)
@@ -897,6 +932,7 @@ def pool_replace_body(body: Doc) -> Doc:
         "startTask": copy.deepcopy(body.get("startTask")),
         "applicationPackageReferences": copy.deepcopy(body["applicationPackageReferences"]),
         "metadata": copy.deepcopy(body["metadata"]),
+        **_communication_mode(body),
     }
 
 

@@ -124,6 +124,22 @@ def fill_pool_defaults(doc: Doc) -> None:
     start = doc.get("startTask")
     if isinstance(start, dict):
         start.setdefault("maxTaskRetryCount", 0)
+        # As a pool reads back from the service (azure-sdk-for-js batch-rest recording
+        # recording_should_list_a_maximum_number_of_pools.json): the task-level auto user and the
+        # documented default of waitForSuccess.
+        start.setdefault("waitForSuccess", True)
+        if not start.get("userIdentity"):
+            start["userIdentity"] = clone(DEFAULT_USER_IDENTITY)
+
+
+def fill_auto_pool_defaults(pool: Doc) -> None:
+    """The pool of an autoPoolSpecification as a job reads back (azure-sdk-for-python's recorded
+    test_batch_jobs): the pool defaults, and zero targets with autoscale off when it does not scale."""
+    fill_pool_defaults(pool)
+    if not pool.get("enableAutoScale"):
+        pool.setdefault("targetDedicatedNodes", 0)
+        pool.setdefault("targetLowPriorityNodes", 0)
+        pool["enableAutoScale"] = False
 
 
 _T = TypeVar("_T")

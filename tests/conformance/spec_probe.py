@@ -61,18 +61,23 @@ def call(
     api_version: str = API_VERSION,
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
+    raw_body: str | bytes | None = None,
 ) -> Answer:
-    """Send one signed request and keep the raw headers (a joined duplicate would hide a second `Date`)."""
+    """Send one signed request and keep the raw headers (a joined duplicate would hide a second `Date`).
+
+    `raw_body` is sent as it is (hostile input a JSON serializer cannot produce), instead of `body`.
+    """
     request_id = str(uuid.uuid4())
     sent = {"client-request-id": request_id, "return-client-request-id": "true", **(headers or {})}
-    if body is not None:
-        sent["Content-Type"] = "application/json; odata=minimalmetadata"
+    content = raw_body if raw_body is not None else (None if body is None else json.dumps(body))
+    if content is not None:
+        sent.setdefault("Content-Type", "application/json; odata=minimalmetadata")
     request = HttpRequest(
         method,
         path,
         params={"api-version": api_version, **(query or {})},
         headers=sent,
-        content=None if body is None else json.dumps(body),
+        content=content,
     )
     try:
         response = client.send_request(request)
@@ -202,7 +207,7 @@ def _requests(w: World) -> dict[str, Callable[[], Request]]:
         return f"/pools/{pool}/nodes/{node}/files/{q(w.node_file(pool, node), safe='')}"
 
     def prep_job() -> str:
-        # Without a preparation task the documented answer is 409 JobPreparationTaskNotSpecified.
+        # Without a preparation task the answer is 409 JobPreparationTaskOrReleaseTaskNotSpecified.
         body = {**examples.job(unique("job"), p), "jobPreparationTask": {"commandLine": "/bin/true"}}
         w.ok(call(w.client, "POST", "/jobs", body), "create job with preparation task")
         task = w.new_task(body["id"], "/bin/true")

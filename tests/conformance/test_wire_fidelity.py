@@ -246,3 +246,244 @@ def test_expand_stats_answers_pool_and_job_statistics(raw_client: Any) -> None:
     assert {"avgCPUPercentage", "peakMemoryGiB", "networkReadGiB"} <= set(pool_stats["resourceStats"])
     refused = call(raw_client, "GET", f"/jobs/{job_id}", query={"$expand": "nonsense"})
     assert (refused.status, refused.error_code) == (400, "InvalidQueryParameterValue")
+
+
+def test_duplicate_property_names_are_refused(raw_client: Any) -> None:
+    """A body naming one property twice (`{"id": "a", "id": "b"}`) is a 400 `InvalidRequestBody`, not a
+    job named after the last one: the service reads bodies with an OData reader, which does not allow
+    duplicate property names. Spec: Jobs_CreateJob; error code table of batch-status-and-error-codes
+    (InvalidRequestBody, 400).
+    """
+    first, second = unique("dup"), unique("dup")
+    raw = f'{{"id": "{first}", "poolInfo": {{"poolId": "p"}}, "id": "{second}"}}'
+    answer = call(raw_client, "POST", "/jobs", raw_body=raw)
+    assert (answer.status, answer.error_code) == (400, "InvalidRequestBody"), answer.body
+    assert "'id'" in json.dumps(answer.body)
+    for job_id in (first, second):
+        assert call(raw_client, "GET", f"/jobs/{job_id}").status == 404
+
+
+def test_metadata_item_without_value_is_refused(raw_client: Any) -> None:
+    """A metadata item needs a value: BatchMetadataItem marks `name` and `value` required (azure-batch
+    15.1.0, spec 2025-06-01 MetadataItem), so `{"name": "a"}` is a 400 MissingRequiredProperty naming
+    `metadata.value`. An environment setting's value stays optional (EnvironmentSetting requires only
+    `name`).
+    """
+    body = {"id": unique("meta"), "poolInfo": {"poolId": "p"}, "metadata": [{"name": "owner"}]}
+    answer = call(raw_client, "POST", "/jobs", body)
+    assert (answer.status, answer.error_code) == (400, "MissingRequiredProperty"), answer.body
+    assert {"key": "PropertyName", "value": "metadata.value"} in answer.body["values"]
+    body = {
+        "id": unique("env"),
+        "poolInfo": {"poolId": "p"},
+        "commonEnvironmentSettings": [{"name": "EMPTY"}],
+    }
+    assert call(raw_client, "POST", "/jobs", body).status == 201
+
+
+def test_head_of_a_missing_pool_is_a_bare_404(raw_client: Any) -> None:
+    """`HEAD /pools/{id}` of a pool that does not exist answers 404 with no body and no body type, as
+    recorded from the service (azure-sdk-for-net, Azure.Compute.Batch
+    tests/SessionRecords/PoolClientRecordedTests/DoesNotExist.json: DataServiceVersion, request-id, no
+    Content-Type). Successful JSON answers carry `application/json; odata=minimalmetadata` (recorded
+    traffic of azure-sdk-for-python's test_batch_jobs).
+    """
+    missing = call(raw_client, "HEAD", f"/pools/{unique('nopool')}")
+    assert missing.status == 404 and missing.header("Content-Type") is None, missing.headers
+    assert missing.header("request-id") and missing.header("DataServiceVersion") == "3.0"
+    listed = call(raw_client, "GET", "/pools", query={"maxresults": "1"})
+    assert listed.header("Content-Type") == "application/json; odata=minimalmetadata"
+
+
+def test_recorded_job_flow_with_an_auto_pool(raw_client: Any) -> None:
+    """Replays azure-sdk-for-python's recorded test_batch_jobs (tests/recordings, api-version
+    2023-05-01.17.0): a job on an auto pool with preparation and release tasks, then a PUT that sends the
+    same `poolInfo.autoPoolSpecification` back with a new priority and retry count (200, it answered a
+    500 before), then a PATCH of the priority (200), and the job as the recording shows it: priority 900,
+    maxTaskRetryCount 3 from the PUT, the auto pool's id in executionInfo.
+    """
+    version = "2023-05-01.17.0"
+    job_id = unique("batch_job1")
+    pool_info = {
+        "autoPoolSpecification": {
+            "poolLifetimeOption": "job",
+            "pool": {"vmSize": "standard_d2_v2", "cloudServiceConfiguration": {"osFamily": "5"}},
+        }
+    }
+    created = call(
+        raw_client,
+        "POST",
+        "/jobs",
+        {
+            "id": job_id,
+            "poolInfo": pool_info,
+            "jobPreparationTask": {"commandLine": 'cmd /c "echo hello world"'},
+            "jobReleaseTask": {"commandLine": 'cmd /c "echo goodbye world"'},
+        },
+        api_version=version,
+    )
+    assert created.status == 201, created.body
+    replaced = call(
+        raw_client,
+        "PUT",
+        f"/jobs/{job_id}",
+        {"priority": 500, "constraints": {"maxTaskRetryCount": 3}, "poolInfo": pool_info},
+        api_version=version,
+    )
+    assert replaced.status == 200, replaced.body
+    patched = call(raw_client, "PATCH", f"/jobs/{job_id}", {"priority": 900}, api_version=version)
+    assert patched.status == 200, patched.body
+    job = call(raw_client, "GET", f"/jobs/{job_id}", api_version=version).body
+    assert (job["priority"], job["constraints"]["maxTaskRetryCount"]) == (900, 3), job
+    assert job["poolInfo"]["autoPoolSpecification"]["poolLifetimeOption"] == "job"
+    # The auto pool's specification reads back with the service's defaults, as recorded.
+    pool = job["poolInfo"]["autoPoolSpecification"]["pool"]
+    assert {k: pool.get(k) for k in ("taskSlotsPerNode", "resizeTimeout", "enableAutoScale")} == {
+        "taskSlotsPerNode": 1,
+        "resizeTimeout": "PT15M",
+        "enableAutoScale": False,
+    }
+    assert (pool["targetDedicatedNodes"], pool["targetLowPriorityNodes"]) == (0, 0)
+    assert pool["enableInterNodeCommunication"] is False
+    assert job["executionInfo"]["poolId"] and "poolId" not in job["poolInfo"]
+    assert call(raw_client, "DELETE", f"/jobs/{job_id}", api_version=version).status == 202
+
+
+def test_recorded_pool_update_flow(raw_client: Any) -> None:
+    """Replays azure-sdk-for-python's recorded test_batch_update_pools (tests/recordings, api-version
+    2023-05-01.17.0): updateproperties without a startTask removes the pool's start task and sets
+    metadata and targetNodeCommunicationMode "classic" (204); a PATCH replaces the metadata (200); the
+    pool then reads back as recorded, and `$select=id,state` with `$expand=stats` answers just those two.
+    A mode that does not exist is a 400.
+    """
+    version = "2023-05-01.17.0"
+    pool_id = unique("batch_paas")
+    body = {
+        "id": pool_id,
+        "vmSize": "standard_d2_v2",
+        "cloudServiceConfiguration": {"osFamily": "5"},
+        "startTask": {
+            "commandLine": 'cmd.exe /c "echo hello world"',
+            "resourceFiles": [{"httpUrl": "https://blobsource.com", "filePath": "filename.txt"}],
+            "environmentSettings": [{"name": "ENV_VAR", "value": "env_value"}],
+            "userIdentity": {"autoUser": {"elevationLevel": "admin"}},
+        },
+    }
+    assert call(raw_client, "POST", "/pools", body, api_version=version).status == 201
+    replace = {
+        "certificateReferences": [],
+        "applicationPackageReferences": [],
+        "metadata": [{"name": "foo", "value": "bar"}],
+        "targetNodeCommunicationMode": "classic",
+    }
+    answer = call(raw_client, "POST", f"/pools/{pool_id}/updateproperties", replace, api_version=version)
+    assert answer.status == 204, answer.body
+    patch = {"metadata": [{"name": "foo2", "value": "bar2"}]}
+    assert call(raw_client, "PATCH", f"/pools/{pool_id}", patch, api_version=version).status == 200
+    pool = call(raw_client, "GET", f"/pools/{pool_id}", api_version=version).body
+    assert "startTask" not in pool
+    assert (pool["metadata"], pool["targetNodeCommunicationMode"]) == (patch["metadata"], "classic")
+    selected = call(
+        raw_client,
+        "GET",
+        f"/pools/{pool_id}",
+        api_version=version,
+        query={"$select": "id,state", "$expand": "stats"},
+    ).body
+    assert {k: v for k, v in selected.items() if k != "odata.metadata"} == {"id": pool_id, "state": "active"}
+    bad = call(
+        raw_client,
+        "POST",
+        f"/pools/{pool_id}/updateproperties",
+        {**replace, "targetNodeCommunicationMode": "x"},
+    )
+    assert (bad.status, bad.error_code) == (400, "InvalidPropertyValue"), bad.body
+    assert call(raw_client, "DELETE", f"/pools/{pool_id}", api_version=version).status == 202
+
+
+def test_prep_release_status_of_a_job_without_them(raw_client: Any) -> None:
+    """The preparation/release status list of a job with neither task is a 409 with the code and text the
+    service answered in azure-sdk-for-js's recorded traffic (sdk/batch/batch-rest/recordings,
+    recording_should_fail_to_job_preprelease_status.json, api-version 2024-02-01.19.0):
+    `JobPreparationTaskOrReleaseTaskNotSpecified`, "The specified job does not have either job
+    preparation task or job release task." (the SDK docstrings name `JobPreparationTaskNotSpecified`).
+    """
+    job_id = unique("JSSDKTest-Job-Basic")
+    assert call(raw_client, "POST", "/jobs", {"id": job_id, "poolInfo": {"poolId": "p"}}).status == 201
+    answer = call(raw_client, "GET", f"/jobs/{job_id}/jobpreparationandreleasetaskstatus")
+    assert (answer.status, answer.error_code) == (409, "JobPreparationTaskOrReleaseTaskNotSpecified")
+    assert answer.body["message"]["value"].startswith(
+        "The specified job does not have either job preparation task or job release task.\nRequestId:"
+    )
+    assert answer.header("Content-Type") == "application/json; odata=minimalmetadata"
+
+
+def test_upload_condition_reads_back_in_the_service_spelling(raw_client: Any) -> None:
+    """Output files sent with `uploadCondition` "taskCompletion" / "taskFailure" read back as
+    "TaskCompletion" / "TaskFailure", everything else as sent: azure-sdk-for-js's recorded traffic
+    (sdk/batch/batch-rest/recordings, recording_should_create_a_second_task_with_output_files_successfully,
+    api-version 2024-02-01.19.0).
+    """
+    job_id = unique("JSSDKTest-Job-Basic")
+    assert (
+        call(raw_client, "POST", "/jobs", {"id": job_id, "poolInfo": {"poolId": "dummypool"}}).status == 201
+    )
+    url = "https://teststorage.blob.core.windows.net/batch-sdk-test?se=fakeToken"
+    headers = [
+        {"name": "x-ms-blob-content-type", "value": "text/plain"},
+        {"name": "x-ms-blob-content-language", "value": "en-US"},
+    ]
+    outputs = [
+        {
+            "filePattern": "../stdout.txt",
+            "destination": {
+                "container": {"containerUrl": url, "path": "taskLogs/output.txt", "uploadHeaders": headers}
+            },
+            "uploadOptions": {"uploadCondition": "taskCompletion"},
+        },
+        {
+            "filePattern": "../stderr.txt",
+            "destination": {"container": {"containerUrl": url, "path": "taskLogs/error.txt"}},
+            "uploadOptions": {"uploadCondition": "taskFailure"},
+        },
+    ]
+    task = {"id": f"{job_id}-task2", "commandLine": "cmd /c echo hello world", "outputFiles": outputs}
+    assert call(raw_client, "POST", f"/jobs/{job_id}/tasks", task).status == 201
+    got = call(raw_client, "GET", f"/jobs/{job_id}/tasks/{task['id']}").body["outputFiles"]
+    expected = [
+        {**outputs[0], "uploadOptions": {"uploadCondition": "TaskCompletion"}},
+        {**outputs[1], "uploadOptions": {"uploadCondition": "TaskFailure"}},
+    ]
+    assert got == expected
+
+
+def test_query_parameter_names_are_case_insensitive(raw_client: Any) -> None:
+    """`maxResults` pages like `maxresults` and `$Filter` filters like `$filter`: azure-sdk-for-js's
+    batch-rest client sends `maxResults`, and the service answered it naming `maxresults` (recorded:
+    sdk/batch/batch-rest/recordings, recording_should_fail_to_list_pools_with_invalid_max.json).
+    """
+    prefix = unique("qcase")
+    for suffix in ("a", "b"):
+        assert call(raw_client, "POST", "/pools", _linux_pool(f"{prefix}-{suffix}")).status == 201
+    page = call(
+        raw_client, "GET", "/pools", query={"maxResults": "1", "$Filter": f"startswith(id,'{prefix}')"}
+    ).body
+    assert [p["id"] for p in page["value"]] == [f"{prefix}-a"] and page.get("odata.nextLink"), page
+
+
+def test_a_pool_start_task_reads_back_with_its_defaults(raw_client: Any) -> None:
+    """A start task sent with only a command line reads back with `waitForSuccess` true, the pool-scoped
+    non-admin auto user and no retries, as a pool listed from the service shows it (azure-sdk-for-js
+    batch-rest recording_should_list_a_maximum_number_of_pools.json; waitForSuccess "The default is
+    true" in the 2025-06-01 spec).
+    """
+    pool_id = unique("starttask")
+    body = _linux_pool(pool_id, startTask={"commandLine": "/bin/sh -c 'echo hello > hello.txt'"})
+    assert call(raw_client, "POST", "/pools", body).status == 201
+    start = call(raw_client, "GET", f"/pools/{pool_id}").body["startTask"]
+    assert start == {
+        "commandLine": "/bin/sh -c 'echo hello > hello.txt'",
+        "userIdentity": {"autoUser": {"scope": "pool", "elevationLevel": "nonadmin"}},
+        "maxTaskRetryCount": 0,
+        "waitForSuccess": True,
+    }

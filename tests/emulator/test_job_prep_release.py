@@ -284,7 +284,9 @@ def test_prep_release_rules(client: BatchClient, shared_pool: str) -> None:
     client.create_job(m.BatchJobCreateOptions(id=plain, pool_info=pool))
     with pytest.raises(ResourceExistsError) as err:
         list(client.list_job_preparation_and_release_task_status(plain))
-    assert err.value.error.code == "JobPreparationTaskNotSpecified"
+    # The code the service answered in azure-sdk-for-js's batch-rest recording
+    # (recording_should_fail_to_job_preprelease_status.json).
+    assert err.value.error.code == "JobPreparationTaskOrReleaseTaskNotSpecified"
     for j in (job_id, plain):
         client.begin_delete_job(j, polling_interval=0.1).result()
 

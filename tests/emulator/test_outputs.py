@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -430,6 +431,48 @@ def test_bad_sas_gives_authentication_failed(
     assert failure is not None and failure["code"] == "FileUploadAuthenticationFailed"
     assert failure["category"] == "usererror"
     assert azurite_storage.blob_names(container_name) == []
+
+
+def test_upload_failure_names_the_file_its_pattern_and_destination(
+    tmp_path: Path, azurite_storage: Any, container_name: str
+) -> None:
+    """A refused upload's failureInfo names the file as the service does: `FilePath`, `FilePattern`
+    and `FileDestination` details and the message "Access to one of the specified file upload
+    destinations was denied" (a failureInfo recorded from Azure Batch in microsoft/ga4gh-tes#343).
+    The destination is shown without its SAS.
+    """
+    azurite_storage.create_container(container_name)
+    url = azurite_storage.container_url(container_name, "rl")  # no write permission: 403
+    run = _run(tmp_path, "t", _sh("echo hi"), [_output("../std*.txt", url, "logs")])
+    assert execute(run, threading.Event()).exit_code == 0
+    failure = upload_outputs(run, 0)
+    assert failure is not None
+    assert failure["message"] == "Access to one of the specified file upload destinations was denied"
+    details = {d["name"]: d["value"] for d in failure["details"]}
+    assert details["FilePattern"] == "../std*.txt"
+    assert details["FilePath"] in (str(run.task_dir / "stdout.txt"), str(run.task_dir / "stderr.txt"))
+    assert details["FileDestination"].startswith(url.split("?", 1)[0] + "/logs/std")
+    assert "sig=" not in str(failure)
+
+
+def test_unreachable_destination_fails_within_seconds(tmp_path: Path) -> None:
+    """A destination nothing answers at (a closed port) fails the upload with FileUploadMiscError in a few
+    seconds: azure-storage-blob's default backoff (15 s, 18 s, 24 s) kept the task `running` for about
+    85 s before the failure was recorded.
+    """
+    import socket
+
+    with socket.socket() as probe:  # a port that was free a moment ago: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/devstoreaccount1/nothing?sv=2021-08-06&sig=secret"
+    run = _run(tmp_path, "t", _sh("echo hi > a.txt"), [_output("a.txt", url, "a.txt")])
+    assert execute(run, threading.Event()).exit_code == 0
+    started = time.monotonic()
+    failure = upload_outputs(run, 0)
+    assert time.monotonic() - started < 20
+    assert failure is not None and failure["code"] == "FileUploadMiscError"
+    assert "secret" not in str(failure)
 
 
 def test_pattern_may_not_climb_above_the_task_directory(

@@ -208,3 +208,23 @@ def test_auto_storage_is_refused_clearly(tmp_path: Path) -> None:
     failure = download_resource_files([{"autoStorageContainerName": "inputs"}], tmp_path)
     assert failure is not None and failure["code"] == "BlobDownloadMiscError"
     assert "auto-storage" in failure["details"][0]["value"]
+
+
+def test_unreachable_container_fails_within_seconds(tmp_path: Path) -> None:
+    """A `storageContainerUrl` nothing answers at (a closed port) fails pre-processing with
+    BlobDownloadMiscError in seconds: azure-storage-blob's default backoff (15 s, 18 s) kept the task
+    in pre-processing for about 45 s first.
+    """
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port that was free a moment ago: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    failure = download_resource_files(
+        [{"storageContainerUrl": f"http://127.0.0.1:{port}/devstoreaccount1/inputs?sig=secret"}], tmp_path
+    )
+    assert time.monotonic() - started < 15
+    assert failure is not None and failure["code"] == "BlobDownloadMiscError"
+    assert "secret" not in str(failure)

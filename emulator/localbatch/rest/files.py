@@ -68,7 +68,39 @@ def list_files(root: Path, url_base: str, recursive: bool) -> list[Doc]:
     return [_file_entry(entry.stat, entry.name, url_base) for entry in entries]
 
 
+_RANGE = re.compile(r"\s*bytes=(\d*)-(\d*)\s*")
+
+
+def _requested_range(req: Request) -> re.Match[str] | None:
+    """The `ocp-range` header's `bytes=a-b` (None when absent); 400 when it is not one."""
+    ranged = req.headers.get("ocp-range")
+    if not ranged:
+        return None
+    match = _RANGE.fullmatch(ranged)
+    if not match or (not match.group(1) and not match.group(2)):
+        raise BatchError(
+            400,
+            "InvalidHeaderValue",
+            "The value for one of the HTTP headers is not in the correct format.",
+            [("HeaderName", "ocp-range"), ("HeaderValue", ranged)],
+        )
+    return match
+
+
+def check_file_request(req: Request, file_path: str) -> None:
+    """The checks of a file request that need no file: the path's form and the range header's.
+
+    A malformed request is a 400 whatever the file's state, also for a task that never ran.
+    """
+    try:
+        safefs.parts(file_path)
+    except safefs.PathRefused as exc:
+        raise _refused(file_path, exc) from None
+    _requested_range(req)
+
+
 def file_operation(req: Request, root: Path, url_base: str, file_path: str) -> Response:
+    check_file_request(req, file_path)
     try:
         return _file_operation_under(req, root, url_base, file_path)
     except safefs.PathRefused as exc:
@@ -114,16 +146,8 @@ def _file_operation_under(req: Request, root: Path, url_base: str, file_path: st
             409, "FileIsDirectory", "The specified path is a directory; list files to see its content."
         )
     start, end = 0, size - 1
-    ranged = req.headers.get("ocp-range")
-    if ranged:
-        match = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", ranged)
-        if not match or (not match.group(1) and not match.group(2)):
-            raise BatchError(
-                400,
-                "InvalidHeaderValue",
-                "The value for one of the HTTP headers is not in the correct format.",
-                [("HeaderName", "ocp-range"), ("HeaderValue", ranged)],
-            )
+    match = _requested_range(req)
+    if match:
         if match.group(1):
             start = int(match.group(1))
             end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
@@ -136,7 +160,7 @@ def _file_operation_under(req: Request, root: Path, url_base: str, file_path: st
                 "The range specified is invalid for the current size of the resource.",
                 headers={"Content-Range": f"bytes */{size}"},
             )
-    if ranged:
+    if match:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     # Streamed by the server in chunks (bounded memory for any size); opened now, by descriptor, so a
     # file removed or swapped after this point is still sent whole, from what was opened.

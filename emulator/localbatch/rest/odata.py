@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from ..exceptions import BatchError, invalid_query
+from ..exceptions import invalid_query
 from ..wire import Doc, parse_iso
 from .types import Request
 
@@ -202,17 +202,12 @@ def max_results(req: Request) -> int:
         value = int(raw)
     except ValueError:
         raise invalid_query("maxresults", raw, "The value must be an integer.") from None
-    if not 1 <= value <= MAX_RESULTS:
-        raise BatchError(
-            400,
-            "OutOfRangeQueryParameterValue",
-            "One of the query parameters specified in the request URI is outside the permissible range.",
-            [
-                ("QueryParameterName", "maxresults"),
-                ("QueryParameterValue", raw),
-                ("Reason", f"The value must be from 1 to {MAX_RESULTS}."),
-            ],
-        )
+    # As the service answered `maxResults=-5` (azure-sdk-for-js batch-rest recording
+    # recording_should_fail_to_list_pools_with_invalid_max.json): InvalidQueryParameterValue.
+    if value < 1:
+        raise invalid_query("maxresults", raw, "MaxResults cannot be less than 1")
+    if value > MAX_RESULTS:
+        raise invalid_query("maxresults", raw, f"MaxResults cannot be greater than {MAX_RESULTS}")
     return value
 
 

@@ -1,6 +1,7 @@
 """Request and response types of the HTTP layer and the response shapes every handler shares.
 
-Owns: `Request` (raw path, decoded query, lower-cased headers, body; JSON and boolean-flag parsing),
+Owns: `Request` (raw path, decoded query, lower-cased headers, body; JSON parsing, duplicate property
+names refused as the OData reader refuses them; boolean-flag parsing),
 `Response`, the JSON content type and JSON answers (never with a write-only secret: `WRITE_ONLY`),
 `http_date` (RFC 1123) and the entity headers (ETag, Last-Modified).
 May import: `wire`, `exceptions`. Not the service internals.
@@ -18,7 +19,23 @@ from ..exceptions import invalid_body, invalid_query
 from ..wire import Doc, parse_iso
 from .literals import convert_literals
 
-JSON_TYPE = "application/json;odata=minimalmetadata"
+# As the service sends it, answers and error bodies alike (recorded traffic: azure-sdk-for-python's
+# tests/recordings, azure-sdk-for-js's batch-rest recordings of a 409).
+JSON_TYPE = "application/json; odata=minimalmetadata"
+
+
+def _unique_properties(pairs: list[tuple[str, Any]]) -> Doc:
+    """One JSON object, refusing a property named twice: the service's OData reader does not allow
+    duplicate property names (a plain JSON parser would silently keep the last one)."""
+    doc = dict(pairs)
+    if len(doc) != len(pairs):  # rare: find the name for the message
+        names = [n for n, _ in pairs]
+        name = next(n for i, n in enumerate(names) if n in names[:i])
+        raise ValueError(
+            f"Multiple properties with the name '{name}' were detected in an entry or a complex "
+            "value. In OData, duplicate property names are not allowed."
+        )
+    return doc
 
 
 @dataclass
@@ -38,7 +55,7 @@ class Request:
                 raise invalid_body("The request body is empty.")
             return None
         try:
-            return convert_literals(json.loads(self.body))
+            return convert_literals(json.loads(self.body, object_pairs_hook=_unique_properties))
         except ValueError as exc:
             raise invalid_body(f"The request body is not valid JSON: {exc}") from None
 

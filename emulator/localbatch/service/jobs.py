@@ -139,7 +139,10 @@ class JobsPart(ServiceBase):
                     "poolInfo",
                     "Moving a job to or from an auto pool is not emulated; create a new job.",
                 )
-            if new_pool and new_pool["poolId"].lower() != job.doc["poolInfo"]["poolId"].lower():
+            # An unchanged auto pool specification (a PUT sends the job's poolInfo back as it is)
+            # has no poolId: only a job on a named pool can move to another.
+            old_pool_id = job.doc["poolInfo"].get("poolId")
+            if new_pool and old_pool_id and new_pool["poolId"].lower() != old_pool_id.lower():
                 if job.state != "disabled":
                     raise invalid_property(
                         "poolInfo",

@@ -32,9 +32,11 @@ class PrepReleasePart(ServiceBase):
         with self.lock:
             job = self._job(job_id)
             if not job.doc.get("jobPreparationTask") and not job.doc.get("jobReleaseTask"):
+                # Code and text as the service answered (recorded by azure-sdk-for-js, batch-rest
+                # recording_should_fail_to_job_preprelease_status); SDK docstrings name an older code.
                 raise conflict(
-                    "JobPreparationTaskNotSpecified",
-                    "The specified job does not have a job preparation task or job release task.",
+                    "JobPreparationTaskOrReleaseTaskNotSpecified",
+                    "The specified job does not have either job preparation task or job release task.",
                 )
             out = []
             for rec in job.prep.values():

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...exceptions import not_found
-from ..files import file_operation, list_files
+from ..files import check_file_request, file_operation, list_files
 from ..types import Request, Response
 from .base import HandlerBase
 
@@ -39,6 +39,7 @@ class FileHandlers(HandlerBase):
 
     def task_file(self, req: Request, job_id: str, task_id: str, file_path: str) -> Response:
         root, url = self._task_files_root(job_id, task_id)
-        if root is None:
+        if root is None:  # never ran: no file, but a malformed request is still a 400
+            check_file_request(req, file_path)
             raise not_found("FileNotFound", "file")
         return file_operation(req, root, url, file_path)
