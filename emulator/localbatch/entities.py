@@ -133,10 +133,11 @@ class Task:
     # The job's `satisfied_version` when this task's dependencies were last found unmet: until that
     # changes (a task completed or was reactivated), they are still unmet and need no new check.
     blocked_at: int | None = None
+    # The lower-cased id the job's dicts are keyed by (an id never changes): read on every transition.
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return str(self.doc["id"]).lower()
+    def __post_init__(self) -> None:
+        self.key = str(self.doc["id"]).lower()
 
     def requeued(self, now: datetime) -> None:
         """Back to `active`, counted as a requeue (its node rebooted, left, or its job was disabled)."""
@@ -193,10 +194,11 @@ class Job:
     satisfied: set[str] = field(default_factory=set)
     satisfied_numbers: list[int] = field(default_factory=list)
     satisfied_version: int = 0
+    # The lower-cased id the service's dicts are keyed by (an id never changes).
+    key: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> str:
-        return str(self.doc["id"]).lower()
+    def __post_init__(self) -> None:
+        self.key = str(self.doc["id"]).lower()
 
     @property
     def schedule_key(self) -> str | None:

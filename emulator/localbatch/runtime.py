@@ -30,7 +30,9 @@ May import: `orphans` (the on-disk registry of running process groups that a res
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import re
 import select
 import shlex
 import signal
@@ -42,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from . import orphans, wire
 from .containers import TaskContainer, environment_names
@@ -284,8 +286,8 @@ def _children(pid: int) -> list[int]:
     except OSError:
         return out
     for tid in tids:
-        with contextlib.suppress(OSError, ValueError), open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
-            out.extend(int(x) for x in fh.read().split())
+        with contextlib.suppress(OSError, ValueError):
+            out.extend(int(x) for x in orphans.read_proc(f"/proc/{pid}/task/{tid}/children").split())
     return out
 
 
@@ -340,8 +342,7 @@ def _left_processes(token: str, leader: int) -> bool:
         return True
     main = os.getpid()  # the main thread's id is the process id
     try:
-        with open(f"/proc/{main}/task/{main}/children", "rb") as fh:
-            children = [int(x) for x in fh.read().split()]
+        children = [int(x) for x in orphans.read_proc(f"/proc/{main}/task/{main}/children").split()]
     except (OSError, ValueError):
         return True  # cannot tell: scan
     return any(pid not in _leaders and orphans.token_of(pid) == token for pid in children)
@@ -412,21 +413,56 @@ def _launch_failure(exc: OSError, program: str) -> dict[str, Any]:
     )
 
 
-def _open_output(path: Path) -> int:
+def _open_output(path: str) -> int:
     # Truncated for each attempt, appended to by the process (and anything it starts).
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
 
 
-def _make_task_dirs(task_dir: Path, wd: Path) -> None:
+def _make_task_dirs(task_dir: str, wd: str) -> None:
     # The common case is a new task directory below an existing job directory: two mkdir calls.
     try:
         os.mkdir(task_dir)
     except FileExistsError:
         pass
     except FileNotFoundError:
-        task_dir.mkdir(parents=True, exist_ok=True)
+        os.makedirs(task_dir, exist_ok=True)
     with contextlib.suppress(FileExistsError):
         os.mkdir(wd)
+
+
+# What `shlex.split` treats specially beyond splitting on its whitespace (` \t\r\n`).
+_SHELL_QUOTING = re.compile(r"['\"\\]")
+_SHLEX_WHITESPACE = re.compile(r"[ \t\r\n]+")
+
+
+def split_command_line(command_line: str) -> list[str]:
+    """The argv of a command line, as `shlex.split` (POSIX rules, no shell) gives it.
+
+    A line without quotes or backslashes splits on whitespace alone: that is `shlex.split`'s result
+    for it, without its character-by-character lexer (most of a launch's Python time otherwise).
+    """
+    if _SHELL_QUOTING.search(command_line) is None:
+        return [part for part in _SHLEX_WHITESPACE.split(command_line) if part]
+    return shlex.split(command_line)
+
+
+_devnull_fd: int | None = None
+
+
+def _devnull() -> int:
+    """One read-only /dev/null descriptor for every task's stdin (Popen would open one per process)."""
+    global _devnull_fd
+    if _devnull_fd is None:
+        with _subreaper_lock:
+            if _devnull_fd is None:
+                _devnull_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    return _devnull_fd
+
+
+# A task token is this emulator run's random prefix and a counter: unique for the run (a restart
+# draws a new prefix) without a random draw per task.
+_token_prefix = uuid.uuid4().hex[:16]
+_token_counter = itertools.count(1)
 
 
 class Process:
@@ -454,7 +490,14 @@ class Process:
         return self.popen.pid
 
 
-def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | ProcessResult:
+class Cancel(Protocol):
+    """What `launch` reads to run nothing for an attempt cancelled before its process started (a
+    `threading.Event` is one)."""
+
+    def is_set(self) -> bool: ...
+
+
+def launch(run: TaskRun, cancel: Cancel | None = None) -> Process | ProcessResult:
     """Prepare and start one attempt: directories, resource files, then the process; no waiting.
 
     Creates the task dir with `wd/`, `stdout.txt` and `stderr.txt` (truncated per attempt), downloads
@@ -468,17 +511,19 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
 
     start = _utcnow()
     started_monotonic = time.monotonic()
-    wd = run.working_dir
-    _make_task_dirs(run.task_dir, wd)
-    stdout = _open_output(run.task_dir / "stdout.txt")
+    # Strings, not Paths: this runs for every attempt, and pathlib's joins cost more than the calls.
+    task_dir = str(run.task_dir)
+    wd = f"{task_dir}/wd"
+    _make_task_dirs(task_dir, wd)
+    stdout = _open_output(f"{task_dir}/stdout.txt")
     try:
-        stderr = _open_output(run.task_dir / "stderr.txt")
+        stderr = _open_output(f"{task_dir}/stderr.txt")
     except BaseException:
         os.close(stdout)
         raise
     try:
         if run.resource_files:
-            download_failure = download_resource_files(run.resource_files, wd)
+            download_failure = download_resource_files(run.resource_files, run.working_dir)
             if download_failure is not None:
                 return ProcessResult(None, start, _utcnow(), download_failure)
         if cancel is not None and cancel.is_set():
@@ -486,7 +531,7 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
         if run.launch_failure is not None:
             return ProcessResult(None, start, _utcnow(), run.launch_failure)
         try:
-            argv = shlex.split(run.command_line)
+            argv = split_command_line(run.command_line)
         except ValueError as exc:  # unbalanced quotes
             info = failure_info(
                 "usererror", "CommandLaunchFailed", f"The command line cannot be parsed: {exc}"
@@ -496,9 +541,9 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
             info = failure_info("usererror", "CommandLaunchFailed", "The command line is empty")
             return ProcessResult(None, start, _utcnow(), info)
         if run.container is not None:
-            argv = run.container.command(argv, environment_names(run.environment), wd)
+            argv = run.container.command(argv, environment_names(run.environment), run.working_dir)
         _become_subreaper()
-        token = f"{uuid.uuid4().hex} {run.node_root}"
+        token = f"{_token_prefix}{next(_token_counter):016x} {run.node_root}"
         env = {**run.environment, orphans.TASK_TOKEN_VAR: token}
         if "PATH" not in env:
             env["PATH"] = os.defpath  # Popen looks the program up on the child's PATH
@@ -507,7 +552,7 @@ def launch(run: TaskRun, cancel: threading.Event | None = None) -> Process | Pro
                 argv,
                 cwd=wd,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=_devnull(),
                 stdout=stdout,
                 stderr=stderr,
                 start_new_session=True,

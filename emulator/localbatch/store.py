@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 KINDS = ("pool", "node", "job", "task", "prep")
+# One encoder for every write (`json.dumps` with separators builds a new one per call). Records are
+# plain trees built by the service, never cyclic: no cycle check.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), check_circular=False)
 
 
 class Store:
@@ -54,7 +57,8 @@ class Store:
         deletes: Iterable[tuple[str, str]] = (),
     ) -> None:
         """Apply puts and deletes in one transaction."""
-        rows = [(kind, key, json.dumps(doc, separators=(",", ":"))) for kind, key, doc in puts]
+        encode = _ENCODER.encode
+        rows = [(kind, key, encode(doc)) for kind, key, doc in puts]
         gone = list(deletes)
         if not rows and not gone:
             return

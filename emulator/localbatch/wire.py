@@ -183,10 +183,20 @@ def clock_offset() -> float:
 
 def iso(dt: datetime) -> str:
     """RFC 3339 UTC with microseconds and `Z`, the form Batch puts in bodies."""
+    global _last_iso
+    last = _last_iso
+    if last[0] is dt:
+        return last[1]  # one transition stamps several fields with the same `now`
+    original = dt
     if dt.tzinfo is not UTC:
         dt = dt.astimezone(UTC)
     # isoformat, not strftime: a task's start stamps several times, and strftime was most of it.
-    return dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    text = dt.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    _last_iso = (original, text)  # one tuple, replaced whole: safe to read from any thread
+    return text
+
+
+_last_iso: tuple[datetime | None, str] = (None, "")
 
 
 def parse_iso(value: str) -> datetime:

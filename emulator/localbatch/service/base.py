@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import itertools
+import queue
 import sys
 import threading
 import traceback
@@ -97,12 +98,14 @@ class ServiceBase:
         def _exit_options_for(self, task: Task) -> Doc: ...
         def _finish_pool_deletes(self) -> None: ...
         def _launch_pending(self) -> None: ...
+        def _stop_launch_helpers(self) -> None: ...
         def _launch_prep(self, job: Job, pool: Pool, node: Node, retry_count: int = 0) -> None: ...
         def _launch_start_task(self, pool: Pool, node: Node) -> None: ...
         def _node_busy(self, node: Node) -> bool: ...
 
         def _on_exits(self, ended: list[tuple[Any, runtime.ProcessResult]]) -> None: ...
         def _refresh_node(self, node: Node) -> None: ...
+        def _refill(self) -> None: ...
         def _remove_job(self, job: Job) -> None: ...
         def _requeue(self, job: Job, task: Task, now: datetime) -> None: ...
         def _retain_prep(self, job: Job, node_id: str) -> None: ...
@@ -152,8 +155,12 @@ class ServiceBase:
         # scheduler never sleeps through a change.
         self._to_launch: collections.deque[Execution] = collections.deque()
         self._launching = threading.local()
+        self._launch_wakeups: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        self._launch_helpers: list[threading.Thread] = []
+        self._launch_helpers_lock = threading.Lock()
         self._reaper = runtime.Reaper(self._on_exits)
         self._changes = 0
+        self._ticked_in_op = False  # set by an operation whose last step was a whole tick
         self.pools: dict[str, Pool] = {}
         self.jobs: dict[str, Job] = {}
         self.job_schedules: dict[str, JobSchedule] = {}
@@ -198,6 +205,7 @@ class ServiceBase:
                 self._stop_execution(execution)
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self._stop_launch_helpers()
         self._reaper.close()
         self.store.close()
 
@@ -210,8 +218,13 @@ class ServiceBase:
                     yield
                 finally:
                     self._flush()
-                    self._changes += 1
-                    self._wake.notify_all()
+                    if self._ticked_in_op:
+                        # The operation ended with a tick of its own (exits refilling their slots):
+                        # the scheduler thread would find nothing new, so it is not woken for it.
+                        self._ticked_in_op = False
+                    else:
+                        self._changes += 1
+                        self._wake.notify_all()
         finally:
             self._launch_pending()
 

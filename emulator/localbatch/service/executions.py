@@ -28,6 +28,10 @@ from ..wire import (
 )
 from .base import ServiceBase
 
+# Threads that help launch queued attempts (see `ExecutionsPart._launch_pending`): a few, as their
+# work is system calls; more would only contend for the interpreter lock.
+LAUNCH_HELPERS = 3
+
 
 @dataclass
 class Execution:
@@ -43,8 +47,41 @@ class Execution:
     on_result: Callable[[runtime.ProcessResult], Any]
     after: Callable[[Any], None] | None = None
     process: runtime.Process | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
+    cancel: Flag = field(default_factory=lambda: Flag())
+    finished: bool = False  # its result is recorded (and its uploads are done)
+    _waiter: threading.Event | None = None
+
+    def finish(self) -> None:
+        """Mark the attempt over and wake whoever waits for it."""
+        self.finished = True
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.set()
+
+    def waiter(self) -> threading.Event:
+        """An event set once the attempt is over, made only for a caller that waits (terminate): an
+        `Event` per attempt cost more than the rest of its record."""
+        waiter = self._waiter
+        if waiter is None:
+            waiter = self._waiter = threading.Event()
+        if self.finished:  # `finish` ran before the event existed
+            waiter.set()
+        return waiter
+
+
+class Flag:
+    """A cancel flag the launch reads (`runtime.Cancel`): set once, never waited for."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 def record_outcome(info: Doc, result: runtime.ProcessResult) -> bool:
@@ -161,40 +198,73 @@ class ExecutionsPart(ServiceBase):
             self._stop_execution(execution)
 
     def _launch_pending(self) -> None:
-        """Launch what `_spawn` queued, on this thread and outside the lock.
+        """Launch what `_spawn` queued, on this thread and outside the lock, with helper threads
+        when more than one attempt waits.
 
         A launch without resource files is quick (directories, then `Popen`), so it happens right
-        here and the process goes to the reaper: no thread per task. Resource file downloads can
-        take long, so such an attempt gets a thread of its own. Attempts that end before a process
-        runs (launch failure, cancelled) are recorded together once the queue is empty.
+        here and the process goes to the reaper: no thread per task. When several attempts wait
+        (a tick that fills a pool, a burst of exits), up to `LAUNCH_HELPERS` helper threads drain
+        the same queue: a launch is mostly system calls (mkdir, open, fork, exec) that run without
+        the interpreter lock, so helpers overlap them on other cores as a spawn loop at the pool's
+        parallelism does. Resource file downloads can take long, so such an attempt gets a thread
+        of its own. Attempts that end before a process runs (launch failure, cancelled) are
+        recorded together once the queue is empty.
         """
         if getattr(self._launching, "active", False):
             return  # an outer call on this thread drains the queue
         self._launching.active = True
         try:
-            while True:
-                ended: list[tuple[Any, runtime.ProcessResult]] = []
-                while True:
-                    try:
-                        execution = self._to_launch.popleft()
-                    except IndexError:
-                        break
-                    if self._stopped.is_set():
-                        execution.done.set()
-                    elif execution.run.resource_files:
-                        threading.Thread(
-                            target=self._launch_alone,
-                            args=(execution,),
-                            name=f"localbatch-{'-'.join(execution.key)}",
-                            daemon=True,
-                        ).start()
-                    elif (result := self._launch(execution)) is not None:
-                        ended.append((execution, result))
-                if not ended:
-                    return
-                self._on_exits(ended)
+            waiting = len(self._to_launch)
+            if waiting > 1:
+                self._wake_launch_helpers(waiting - 1)
+            self._drain_launches()
         finally:
             self._launching.active = False
+
+    def _wake_launch_helpers(self, wanted: int) -> None:
+        with self._launch_helpers_lock:
+            while len(self._launch_helpers) < min(wanted, LAUNCH_HELPERS):
+                helper = threading.Thread(target=self._launch_helper, name="localbatch-launcher", daemon=True)
+                self._launch_helpers.append(helper)
+                helper.start()
+        for _ in range(min(wanted, LAUNCH_HELPERS)):
+            self._launch_wakeups.put(True)
+
+    def _launch_helper(self) -> None:
+        self._launching.active = True  # its own launches' follow-ups are drained by this loop
+        while self._launch_wakeups.get():
+            try:
+                self._drain_launches()
+            except Exception:  # noqa: BLE001 - a helper must outlive a bad launch
+                traceback.print_exc()
+
+    def _stop_launch_helpers(self) -> None:
+        with self._launch_helpers_lock:
+            for _ in self._launch_helpers:
+                self._launch_wakeups.put(False)
+
+    def _drain_launches(self) -> None:
+        while True:
+            ended: list[tuple[Any, runtime.ProcessResult]] = []
+            while True:
+                try:
+                    execution = self._to_launch.popleft()
+                except IndexError:
+                    break
+                if self._stopped.is_set():
+                    execution.finish()
+                elif execution.run.resource_files:
+                    threading.Thread(
+                        target=self._launch_alone,
+                        args=(execution,),
+                        name=f"localbatch-{'-'.join(execution.key)}",
+                        daemon=True,
+                    ).start()
+                elif (result := self._launch(execution)) is not None:
+                    ended.append((execution, result))
+            if not ended:
+                return
+            self._on_exits(ended)
 
     def _launch_alone(self, execution: Execution) -> None:
         result = self._launch(execution)
@@ -233,6 +303,10 @@ class ExecutionsPart(ServiceBase):
                     except Exception:  # noqa: BLE001 - one bad record must not lose the others
                         traceback.print_exc()
                 follow.append((execution, follow_up))
+            if not self._stopped.is_set():
+                # The slots these attempts held are refilled now, in this lock hold, rather than on
+                # the scheduler thread's next tick: no hand-over between threads per completion.
+                self._refill()
         for execution, follow_up in follow:
             if execution.after is not None and follow_up is not None and not self._stopped.is_set():
                 threading.Thread(
@@ -242,7 +316,7 @@ class ExecutionsPart(ServiceBase):
                     daemon=True,
                 ).start()
             else:
-                execution.done.set()
+                execution.finish()
 
     @staticmethod
     def _after(execution: Execution, follow_up: Any) -> None:
@@ -250,4 +324,4 @@ class ExecutionsPart(ServiceBase):
             assert execution.after is not None
             execution.after(follow_up)
         finally:
-            execution.done.set()
+            execution.finish()

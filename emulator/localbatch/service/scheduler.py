@@ -44,6 +44,19 @@ class SchedulerPart(ServiceBase):
         self._sweep_retention(now)
         self._schedule(now)
 
+    def _refill(self) -> None:
+        """Run a tick now, on the thread that recorded ended attempts, so their slots are refilled in
+        the same lock hold: the whole tick, in its order (a pool that resizes down or a job whose wall
+        clock ran out is handled before any new assignment), not only its last step; the scheduler
+        thread is then not woken for this operation. An error is reported once, and the scheduler
+        thread is woken to tick again as after any operation."""
+        try:
+            self._tick()
+        except Exception:  # noqa: BLE001 - the exits are recorded already; the next tick retries
+            self._report_once(("refill",), "a tick after recorded exits failed")
+            return
+        self._ticked_in_op = True
+
     def _advance_job(self, job: Job, now: datetime) -> None:
         state = job.state
         if state in ("active", "disabled", "disabling", "enabling"):

@@ -8,6 +8,7 @@ May import: `entities`, `validation`, `wire`, `exceptions`, `runtime`, and `.bas
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +45,7 @@ from .retention import remove_tree_later
 TERMINATE_WAIT_SECONDS = 10.0
 # At most this many tasks are examined under the lock for one page of a task list.
 TASK_SCAN_LIMIT = 10_000
+_ATOMIC = (str, int, float, bool)
 
 
 class TasksPart(ServiceBase):
@@ -155,7 +157,10 @@ class TasksPart(ServiceBase):
         checked = task_body(job.doc, body)
         task_id, required = checked.id, checked.required_slots
         constraints = body.get("constraints") or {}
-        doc: Doc = {k: copy.deepcopy(v) for k, v in body.items() if v is not None}
+        # Strings and numbers are immutable: only the nested parts are copied.
+        doc: Doc = {
+            k: v if type(v) in _ATOMIC else copy.deepcopy(v) for k, v in body.items() if v is not None
+        }
         doc.update(
             id=task_id,
             url=self.task_url(job.doc["id"], task_id),
@@ -227,16 +232,17 @@ class TasksPart(ServiceBase):
             state = task.doc["state"]
             if state == "completed":
                 raise conflict("TaskCompleted", "The specified task is already completed.")
+            waiter: threading.Event | None = None
             if state == "running":
                 task.terminate_requested = True
                 execution = self._executions.get(("task", job.key, task.key))
                 if execution:
                     self._stop_execution(execution)
+                    waiter = execution.waiter()
             else:
                 self._complete_task(job, task, utcnow(), exit_code=None, failure=task_ended(), started=False)
-                execution = None
-        if execution is not None:
-            execution.done.wait(TERMINATE_WAIT_SECONDS)
+        if waiter is not None:
+            waiter.wait(TERMINATE_WAIT_SECONDS)
 
     def reactivate_task(self, job_id: str, task_id: str, check: Callable[[Doc], None] | None = None) -> None:
         """Put a failed, completed task back to `active` with retryCount 0 (409 `TaskNotCompleted` /
