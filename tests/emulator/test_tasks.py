@@ -18,6 +18,13 @@ def _text(chunks: object) -> str:
     return b"".join(chunks).decode()  # type: ignore[arg-type]
 
 
+def _stdout_so_far(client: BatchClient, job: str, task_id: str) -> str:
+    try:
+        return _text(client.download_task_file(job, task_id, "stdout.txt"))
+    except ResourceNotFoundError:  # not started yet
+        return ""
+
+
 def test_new_task_defaults_and_success(client: BatchClient, job: str) -> None:
     client.create_task(job, m.BatchTaskCreateOptions(id="hello", command_line="/bin/echo $HOME hi"))
     task = wait_task(client, job, "hello")
@@ -110,6 +117,32 @@ def test_terminate_and_delete_task(client: BatchClient, job: str) -> None:
     with pytest.raises(ResourceNotFoundError) as missing:
         client.get_task(job, "long")
     assert missing.value.error.code == "TaskNotFound"
+
+
+@pytest.mark.parametrize("running", [True, False], ids=["deleted-while-running", "deleted-when-completed"])
+def test_a_task_added_again_under_a_deleted_ones_id_keeps_its_files(
+    client: BatchClient, job: str, running: bool
+) -> None:
+    # Same id, same directory (workitems/<job>/job-1/<id>): removing the deleted task's files must not
+    # take the new task's. The first task leaves 3,000 files, so removing them takes a while.
+    fill = "mkdir many; i=0; while [ $i -lt 3000 ]; do : > many/f$i; i=$((i+1)); done"
+    first = f"/bin/sh -c '{fill}; echo filled; sleep 30'" if running else f"/bin/sh -c '{fill}'"
+    for round_no in range(5):
+        client.create_task(job, m.BatchTaskCreateOptions(id="again", command_line=first))
+        if running:
+            wait_for(lambda: "filled" in _stdout_so_far(client, job, "again"), timeout=30)
+        else:
+            wait_task(client, job, "again")
+        client.delete_task(job, "again")
+        client.create_task(
+            job,
+            m.BatchTaskCreateOptions(id="again", command_line="/bin/sh -c 'echo second > mark.txt; echo ok'"),
+        )
+        task = wait_task(client, job, "again", timeout=30)
+        assert task.execution_info.exit_code == 0, round_no
+        assert _text(client.download_task_file(job, "again", "stdout.txt")) == "ok\n"
+        assert _text(client.download_task_file(job, "again", "wd/mark.txt")) == "second\n"
+        client.delete_task(job, "again")
 
 
 def test_task_counts_match_the_tasks_through_every_change(client: BatchClient, job: str) -> None:

@@ -113,6 +113,10 @@ class SchedulerPart(ServiceBase):
                 if limit != -1 and busy >= limit:
                     break
                 task = job.tasks[task_key]
+                if ("task", job.key, task_key) in self._executions:
+                    # A deleted task of the same id is still being killed: its directory is this
+                    # task's directory, so this one waits until that attempt has ended.
+                    continue
                 try:
                     if not self._dependencies_met(job, task):
                         continue

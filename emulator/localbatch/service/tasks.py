@@ -39,7 +39,7 @@ from ..wire import (
 )
 from .base import ServiceBase
 from .executions import launch_failure
-from .retention import remove_tree_later
+from .retention import move_out_and_remove
 
 # Seconds the terminate-task call waits for a running process to be killed and the task completed.
 TERMINATE_WAIT_SECONDS = 10.0
@@ -291,8 +291,13 @@ class TasksPart(ServiceBase):
                 node.slots.pop((job.key, task.key), None)
                 self._refresh_node(node)
             root = self._task_dir_of(task)
-        if root is not None:
-            remove_tree_later(root)
+            if root is not None:
+                # Out of the node's tree before the lock is released: a task added again with this
+                # id gets the same directory, which a later background removal would take from it.
+                self._remove_task_dir(root)
+
+    def _remove_task_dir(self, root: Path) -> None:
+        move_out_and_remove(root, root.parents[3].parent / f".deleted-task-{next(self._seq)}")
 
     def _task_dir_of(self, task: Task) -> Path | None:
         info = task.doc.get("nodeInfo")
@@ -340,7 +345,7 @@ class TasksPart(ServiceBase):
                 for any_node in any_pool.nodes.values():
                     if any_node.slots.pop((key[1], key[2]), None) is not None:
                         self._refresh_node(any_node)
-            remove_tree_later(run.task_dir)
+            self._remove_task_dir(run.task_dir)
             return None
         if task.requeue_requested and not task.terminate_requested:
             self._unassign(job, task, now)
