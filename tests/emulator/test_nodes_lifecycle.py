@@ -221,7 +221,7 @@ def test_resize_up_and_down(client: BatchClient) -> None:
         # Shrink while a task runs, waiting for it (taskcompletion): the busy node leaves last.
         job_id = unique("resizejob")
         client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
-        client.create_task(job_id, m.BatchTaskCreateOptions(id="busy", command_line="/bin/sleep 1.5"))
+        client.create_task(job_id, m.BatchTaskCreateOptions(id="busy", command_line="/bin/sleep 4"))
         busy_node = wait_task(client, job_id, "busy", "running").node_info.node_id
         client.begin_resize_pool(
             pool_id,
@@ -229,7 +229,8 @@ def test_resize_up_and_down(client: BatchClient) -> None:
             polling_interval=0.1,
         )
         assert client.get_pool(pool_id).allocation_state == "resizing"
-        assert client.get_node(pool_id, busy_node).state == "leavingpool"
+        # The node leaves on the service's next pass over the pool, not inside the resize call.
+        wait_for(lambda: client.get_node(pool_id, busy_node).state == "leavingpool", timeout=3)
         with pytest.raises(ResourceExistsError) as err:
             client.begin_resize_pool(
                 pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=1), polling_interval=0.1
