@@ -9,16 +9,15 @@ directory on the node, and that file reaches the job's File Conventions containe
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from pulumi import automation as auto
 
-from pulumi_azbatch.localdev import REPO_ROOT, Emulators, engine_env, local_container_image, workspace_options
+from engine.engine_helpers import fast_poll_stack, project_copy
+from pulumi_azbatch.localdev import REPO_ROOT, Emulators, local_container_image
 
 pytestmark = pytest.mark.engine
 
@@ -33,22 +32,14 @@ def test_the_container_stack_runs_on_autoscaled_spot_nodes(
         pytest.skip("no local busybox image (needs Debian's busybox-static)")
     endpoints_file = tmp_path / "endpoints.json"
     emulators.endpoints.write(endpoints_file)
-    project = tmp_path / "azbatch"
-    (project / "stacks").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "__main__.py", project / "__main__.py")
-    pulumi_yaml = (REPO_ROOT / "Pulumi.yaml").read_text()
-    (project / "Pulumi.yaml").write_text(
-        pulumi_yaml.replace("virtualenv: .venv", f"virtualenv: {REPO_ROOT / '.venv'}")
-    )
+    project = project_copy(tmp_path)
     suffix = uuid.uuid4().hex[:6]
     config = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.containers.yaml").read_text())["config"]
     config["azbatch:local"]["endpoints_file"] = str(endpoints_file)
     config["azbatch:pools"]["render"]["id"] = pool_id = f"render-{suffix}"
     config["azbatch:jobs"]["frames"]["id"] = job_id = f"frames-{suffix}"
     (project / "stacks" / "Pulumi.containers.yaml").write_text(yaml.safe_dump({"config": config}))
-    env = engine_env(state_dir=tmp_path / "state", pulumi_home=tmp_path / "home")
-    env.update({"PULUMI_AZBATCH_POLL_INTERVAL": "0.2", "PULUMI_AZBATCH_POLL_MAX_INTERVAL": "0.5"})
-    stack = auto.create_or_select_stack("containers", work_dir=str(project), opts=workspace_options(env))
+    stack = fast_poll_stack(tmp_path, "containers", project)
     try:
         up = stack.up(on_output=print)
         outputs = {k: v.value for k, v in up.outputs.items()}

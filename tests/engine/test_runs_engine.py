@@ -14,11 +14,10 @@ from typing import Any
 import pytest
 import yaml
 from batch_file_conventions import OutputReader
-from pulumi import automation as auto
 
-from engine.engine_helpers import project_copy
+from engine.engine_helpers import fast_poll_stack, project_copy
 from pulumi_azbatch.conventions import LIBRARY_PREFIX, job_output_container_name
-from pulumi_azbatch.localdev import Emulators, engine_env, workspace_options
+from pulumi_azbatch.localdev import Emulators
 from pulumi_azbatch.report import build_report
 
 pytestmark = pytest.mark.engine
@@ -77,9 +76,7 @@ def test_library_on_the_nodes_and_replaced_runs_kept_apart_then_deleted(
     job_id = f"runs-job-{suffix}"
     reader = OutputReader(blob_service.get_container_client(job_output_container_name(job_id)))
     _write(project, _config(endpoints_file, suffix, "first", "keep_apart"))
-    env = engine_env(state_dir=tmp_path / "state", pulumi_home=tmp_path / "home")
-    env.update({"PULUMI_AZBATCH_POLL_INTERVAL": "0.2", "PULUMI_AZBATCH_POLL_MAX_INTERVAL": "0.5"})
-    stack = auto.create_or_select_stack("runs", work_dir=str(project), opts=workspace_options(env))
+    stack = fast_poll_stack(tmp_path, "runs", project)
     try:
         up = stack.up(on_output=print)
         assert up.outputs["task_counts"].value["succeeded"] == 1

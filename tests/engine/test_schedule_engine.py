@@ -22,13 +22,12 @@ from azure.core.exceptions import ResourceNotFoundError
 from clocked_batch import ClockedBatch
 from pulumi import automation as auto
 
+from engine.engine_helpers import fast_poll_stack, project_copy
 from pulumi_azbatch.conventions import job_output_container_name
 from pulumi_azbatch.localdev import (
     LOCALBATCH_ACCOUNT_KEY,
     LOCALBATCH_ACCOUNT_NAME,
     Endpoints,
-    engine_env,
-    workspace_options,
 )
 from pulumi_azbatch.report import build_report
 
@@ -45,12 +44,12 @@ def _wait(condition: Any, timeout: float = 30) -> Any:
     raise AssertionError("timed out")
 
 
-def _exported(stack: auto.Stack, work_dir: Path, env: dict[str, str]) -> str:
+def _exported(stack: auto.Stack, work_dir: Path) -> str:
     """What a user sees with `pulumi stack export` (secrets as ciphertext)."""
     return subprocess.run(
         ["pulumi", "stack", "export", "--stack", stack.name],
         cwd=work_dir,
-        env=env,
+        env=stack.workspace.env_vars,
         capture_output=True,
         text=True,
         check=True,
@@ -94,9 +93,7 @@ def test_a_recurring_schedule_from_up_to_destroy(
         permission=ContainerSasPermissions(read=True, create=True, write=True, list=True),
         expiry=datetime.now(UTC) + timedelta(days=1),
     )
-    env = engine_env(state_dir=tmp_path / "state", pulumi_home=tmp_path / "home")
-    env.update({"PULUMI_AZBATCH_POLL_INTERVAL": "0.2", "PULUMI_AZBATCH_POLL_MAX_INTERVAL": "0.5"})
-    stack = auto.create_or_select_stack("schedtest", work_dir=str(PROGRAM), opts=workspace_options(env))
+    stack = fast_poll_stack(tmp_path, "schedtest", PROGRAM)
     stack.set_all_config(
         {
             "batchUrl": auto.ConfigValue(batch.url),
@@ -125,7 +122,7 @@ def test_a_recurring_schedule_from_up_to_destroy(
         assert batch.client.get_job(first).priority == 1
         assert "sig=" not in str(up.outputs["output_container"].value)
         # Secrets stay secret: the account key and the container's SAS are not in the state in clear.
-        exported = _exported(stack, PROGRAM, env)
+        exported = _exported(stack, PROGRAM)
         assert LOCALBATCH_ACCOUNT_KEY not in exported and sas not in exported
 
         # ---- a second recurrence: the first run ends, the clock moves an hour ---------------------
@@ -222,8 +219,6 @@ def test_the_nightly_example_stack_keeps_each_runs_outputs_apart(
     tmp_path: Path, clocked: ClockedBatch, endpoints: Endpoints, blob_service: Any
 ) -> None:
     """`stacks/Pulumi.nightly.yaml` through the project's program: two nights, two output folders."""
-    import shutil
-
     import yaml
 
     from pulumi_azbatch.localdev import REPO_ROOT
@@ -239,13 +234,7 @@ def test_the_nightly_example_stack_keeps_each_runs_outputs_apart(
     )
     endpoints_file = tmp_path / "endpoints.json"
     local.write(endpoints_file)
-    project = tmp_path / "azbatch"
-    (project / "stacks").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "__main__.py", project / "__main__.py")
-    pulumi_yaml = (REPO_ROOT / "Pulumi.yaml").read_text()
-    (project / "Pulumi.yaml").write_text(
-        pulumi_yaml.replace("virtualenv: .venv", f"virtualenv: {REPO_ROOT / '.venv'}")
-    )
+    project = project_copy(tmp_path)
     suffix = uuid.uuid4().hex[:6]
     config = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.nightly.yaml").read_text())["config"]
     config["azbatch:local"]["endpoints_file"] = str(endpoints_file)
@@ -255,9 +244,7 @@ def test_the_nightly_example_stack_keeps_each_runs_outputs_apart(
     (project / "stacks" / "Pulumi.nightly.yaml").write_text(
         yaml.safe_dump({"config": config}, sort_keys=False)
     )
-    env = engine_env(state_dir=tmp_path / "state", pulumi_home=tmp_path / "home")
-    env.update({"PULUMI_AZBATCH_POLL_INTERVAL": "0.2", "PULUMI_AZBATCH_POLL_MAX_INTERVAL": "0.5"})
-    stack = auto.create_or_select_stack("nightly", work_dir=str(project), opts=workspace_options(env))
+    stack = fast_poll_stack(tmp_path, "nightly", project)
     container = blob_service.get_container_client(job_output_container_name(schedule_id))
     first, second = f"{schedule_id}:job-1", f"{schedule_id}:job-2"
     # A secret set the way a user sets one, deep inside the schedule's entry.
@@ -269,7 +256,7 @@ def test_the_nightly_example_stack_keeps_each_runs_outputs_apart(
     )
     try:
         up = stack.up(on_output=print)
-        exported = _exported(stack, project, env)
+        exported = _exported(stack, project)
         assert token not in exported and token not in up.stdout
         env_settings = batch.client.get_job_schedule(
             schedule_id

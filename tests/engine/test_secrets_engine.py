@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -21,8 +20,9 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from engine.engine_helpers import project_copy
 from pulumi_azbatch.conventions import job_output_container_name
-from pulumi_azbatch.localdev import REPO_ROOT, Emulators, engine_env, workspace_options
+from pulumi_azbatch.localdev import Emulators, engine_env, workspace_options
 
 pytestmark = pytest.mark.engine
 
@@ -71,13 +71,7 @@ def _stack_file(endpoints_file: Path, suffix: str) -> str:
 
 
 def _project(tmp: Path, endpoints_file: Path, suffix: str) -> Path:
-    project = tmp / "azbatch"
-    (project / "stacks").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "__main__.py", project / "__main__.py")
-    pulumi_yaml = (REPO_ROOT / "Pulumi.yaml").read_text()
-    (project / "Pulumi.yaml").write_text(
-        pulumi_yaml.replace("virtualenv: .venv", f"virtualenv: {REPO_ROOT / '.venv'}")
-    )
+    project = project_copy(tmp)
     (project / "stacks" / "Pulumi.sec.yaml").write_text(_stack_file(endpoints_file, suffix))
     return project
 

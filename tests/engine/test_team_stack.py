@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 import yaml
 from azure.core.exceptions import ResourceNotFoundError
-from pulumi import automation as auto
 
-from engine.engine_helpers import project_copy
-from pulumi_azbatch.localdev import REPO_ROOT, Emulators, engine_env, workspace_options
+from engine.engine_helpers import fast_poll_stack, project_copy
+from pulumi_azbatch.localdev import REPO_ROOT, Emulators
 from pulumi_azbatch.report import build_report
 
 pytestmark = pytest.mark.engine
@@ -77,9 +76,7 @@ def test_two_pools_two_jobs_and_task_level_changes(
     cpu, big = f"cpu-{suffix}", f"big-{suffix}"
     nightly_log, rerun_log = f"runs-nightly-{suffix}.txt", f"runs-rerun-{suffix}.txt"
     _write(project, _config(endpoints_file, suffix, 200, "thirteen"))
-    env = engine_env(state_dir=tmp_path / "state", pulumi_home=tmp_path / "home")
-    env.update({"PULUMI_AZBATCH_POLL_INTERVAL": "0.2", "PULUMI_AZBATCH_POLL_MAX_INTERVAL": "0.5"})
-    stack = auto.create_or_select_stack("team", work_dir=str(project), opts=workspace_options(env))
+    stack = fast_poll_stack(tmp_path, "team", project)
     try:
         up = stack.up(on_output=print)
         outputs = {k: v.value for k, v in up.outputs.items()}
