@@ -75,6 +75,13 @@ def wait_task(
     return wait_for(lambda: (t := client.get_task(job_id, task_id)).state == state and t, timeout)
 
 
+def task_file_text(
+    client: BatchClient, job_id: str, task_id: str, path: str = "stdout.txt", **kwargs: Any
+) -> str:
+    """A task's file (`stdout.txt` unless named) as text, as Get Task File answers it (`kwargs`: `ocp_range`...)."""
+    return b"".join(client.download_task_file(job_id, task_id, path, **kwargs)).decode()
+
+
 def admin(base_url: str, method: str, path: str, body: Any = None) -> Any:
     """Call an unauthenticated `/_localbatch/` admin route."""
     data = None if body is None else json.dumps(body).encode()

@@ -22,7 +22,7 @@ from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError
-from emulator_helpers import LINUX, admin, pool_options, unique, wait_for, wait_task
+from emulator_helpers import LINUX, admin, pool_options, task_file_text, unique, wait_for, wait_task
 
 from pulumi_azbatch.localdev import LOCAL_IMAGE, LOCALBATCH_ACCOUNT_KEY, local_container_image
 
@@ -47,10 +47,6 @@ def _boxed(task_id: str, command: str, **settings: Any) -> m.BatchTaskCreateOpti
         container_settings=m.BatchTaskContainerSettings(image_name=LOCAL_IMAGE, **settings),
         **extra,
     )
-
-
-def _read(client: BatchClient, job_id: str, task_id: str, path: str) -> str:
-    return b"".join(client.download_task_file(job_id, task_id, path)).decode()
 
 
 # ---- no container runtime: refused at once, naming the property --------------------------------
@@ -187,12 +183,12 @@ def test_a_container_task_runs_in_its_image_with_the_task_directory_and_variable
         ),
     )
     task = wait_task(client, container_job, "boxed", timeout=60)
-    assert task.execution_info.exit_code == 3, _read(client, container_job, "boxed", "stderr.txt")
+    assert task.execution_info.exit_code == 3, task_file_text(client, container_job, "boxed", "stderr.txt")
     assert task.execution_info.failure_info.code == "FailureExitCode"
-    lines = _read(client, container_job, "boxed", "stdout.txt").split()
+    lines = task_file_text(client, container_job, "boxed", "stdout.txt").split()
     assert lines[0].endswith("/wd"), "taskWorkingDirectory: the task's working directory, at its node path"
     assert lines[1:] == ["image-os", "no-python"], "the command ran in the image, not on this machine"
-    assert _read(client, container_job, "boxed", "wd/from-container.txt") == "boxed hello\n"
+    assert task_file_text(client, container_job, "boxed", "wd/from-container.txt") == "boxed hello\n"
 
 
 def test_start_preparation_and_release_tasks_run_in_their_images(
@@ -219,8 +215,8 @@ def test_start_preparation_and_release_tasks_run_in_their_images(
     try:
         client.create_task(job_id, _boxed("reads", "sh -c 'cat $AZ_BATCH_NODE_SHARED_DIR/prep.txt'"))
         task = wait_task(client, job_id, "reads", timeout=60)
-        assert task.execution_info.exit_code == 0, _read(client, job_id, "reads", "stderr.txt")
-        assert _read(client, job_id, "reads", "stdout.txt") == "prepared\n"
+        assert task.execution_info.exit_code == 0, task_file_text(client, job_id, "reads", "stderr.txt")
+        assert task_file_text(client, job_id, "reads", "stdout.txt") == "prepared\n"
     finally:
         client.begin_delete_job(job_id, polling_interval=0.1).result()
 
@@ -228,8 +224,8 @@ def test_start_preparation_and_release_tasks_run_in_their_images(
 def test_container_image_default_working_directory(client: BatchClient, container_job: str) -> None:
     client.create_task(container_job, _boxed("imagewd", "pwd", working_directory="containerImageDefault"))
     task = wait_task(client, container_job, "imagewd", timeout=60)
-    assert task.execution_info.exit_code == 0, _read(client, container_job, "imagewd", "stderr.txt")
-    assert _read(client, container_job, "imagewd", "stdout.txt") == "/\n"
+    assert task.execution_info.exit_code == 0, task_file_text(client, container_job, "imagewd", "stderr.txt")
+    assert task_file_text(client, container_job, "imagewd", "stdout.txt") == "/\n"
 
 
 def test_bind_mounts_map_only_the_listed_node_directories(client: BatchClient, container_job: str) -> None:
@@ -249,8 +245,8 @@ def test_bind_mounts_map_only_the_listed_node_directories(client: BatchClient, c
         ),
     )
     task = wait_task(client, container_job, "binds", timeout=60)
-    assert task.execution_info.exit_code == 0, _read(client, container_job, "binds", "stderr.txt")
-    out = _read(client, container_job, "binds", "stdout.txt").split()
+    assert task.execution_info.exit_code == 0, task_file_text(client, container_job, "binds", "stderr.txt")
+    out = task_file_text(client, container_job, "binds", "stdout.txt").split()
     assert out == ["image", "startup-not-mapped", "shared-read-only"]
 
 
@@ -275,7 +271,9 @@ def test_the_wall_clock_kill_removes_the_container(client: BatchClient, containe
             constraints=m.BatchTaskConstraints(max_wall_clock_time="PT3S"),
         ),
     )
-    short_id = wait_for(lambda: _try_read(client, container_job, "slow", "wd/id.txt"), timeout=60).strip()
+    short_id = wait_for(
+        lambda: _trytask_file_text(client, container_job, "slow", "wd/id.txt"), timeout=60
+    ).strip()
     task = wait_task(client, container_job, "slow", timeout=60)
     info = task.execution_info
     assert (info.failure_info.code, info.exit_code) == ("TaskEnded", 137)
@@ -305,7 +303,9 @@ def test_a_preempted_spot_node_requeues_its_container_task_and_removes_the_conta
         node = wait_for(lambda: (ns := list(client.list_nodes(pool_id))) and ns[0].state == "idle" and ns[0])
         client.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))
         client.create_task(job_id, _boxed("long", "sh -c 'hostname > id.txt; sleep 120'"))
-        short_id = wait_for(lambda: _try_read(client, job_id, "long", "wd/id.txt"), timeout=60).strip()
+        short_id = wait_for(
+            lambda: _trytask_file_text(client, job_id, "long", "wd/id.txt"), timeout=60
+        ).strip()
         assert any(c.startswith(short_id) for c in _running_containers())
         admin(endpoints.batch_url, "POST", f"/_localbatch/pools/{pool_id}/nodes/{node.id}/preempt")
         task = wait_task(client, job_id, "long", "active")
@@ -318,9 +318,9 @@ def test_a_preempted_spot_node_requeues_its_container_task_and_removes_the_conta
         client.begin_delete_pool(pool_id, polling_interval=0.1).result()
 
 
-def _try_read(client: BatchClient, job_id: str, task_id: str, path: str) -> str | None:
+def _trytask_file_text(client: BatchClient, job_id: str, task_id: str, path: str) -> str | None:
     try:
-        return _read(client, job_id, task_id, path) or None
+        return task_file_text(client, job_id, task_id, path) or None
     except HttpResponseError:
         return None
 

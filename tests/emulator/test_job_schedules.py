@@ -26,7 +26,15 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from emulator_helpers import Emulator, admin, pool_options, terminate_options, unique, wait_for
+from emulator_helpers import (
+    Emulator,
+    admin,
+    pool_options,
+    task_file_text,
+    terminate_options,
+    unique,
+    wait_for,
+)
 
 HOUR = timedelta(hours=1)
 
@@ -534,10 +542,6 @@ def test_the_clock_route_is_off_unless_the_emulator_was_started_with_clock_contr
 # ---- job manager tasks (each job of a schedule does its work by itself) -----------------------------
 
 
-def _stdout(client: BatchClient, job_id: str, task_id: str) -> str:
-    return b"".join(client.download_task_file(job_id, task_id, "stdout.txt")).decode()
-
-
 def test_a_job_manager_task_runs_first_and_its_completion_ends_the_job(clocked: Clocked) -> None:
     job_id = unique("managed")
     clocked.client.create_job(
@@ -556,7 +560,7 @@ def test_a_job_manager_task_runs_first_and_its_completion_ends_the_job(clocked: 
     done = wait_for(lambda: (j := clocked.client.get_job(job_id)).state == "completed" and j)
     assert done.execution_info.termination_reason == "JMComplete"
     assert clocked.client.get_task(job_id, "manager").execution_info.exit_code == 0
-    assert _stdout(clocked.client, job_id, "manager").strip() == f"managing {job_id} as manager"
+    assert task_file_text(clocked.client, job_id, "manager").strip() == f"managing {job_id} as manager"
 
 
 def test_a_job_manager_task_that_does_not_kill_the_job_leaves_it_active(clocked: Clocked) -> None:
@@ -587,7 +591,7 @@ def test_a_schedule_with_a_job_manager_task_runs_every_recurrence_by_itself(cloc
     clocked.advance(HOUR)
     second = wait_for(lambda: (j := clocked.client.get_job(f"{sid}:job-2")).state == "completed" and j)
     assert second.execution_info.termination_reason == "JMComplete"
-    assert _stdout(clocked.client, f"{sid}:job-2", "sweep").strip() == f"{sid}:job-2"
+    assert task_file_text(clocked.client, f"{sid}:job-2", "sweep").strip() == f"{sid}:job-2"
 
 
 def test_a_jobs_max_wall_clock_time_follows_the_moved_clock(clocked: Clocked) -> None:

@@ -11,16 +11,12 @@ import pytest
 from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
-from emulator_helpers import unique, wait_for, wait_task
-
-
-def _text(chunks: object) -> str:
-    return b"".join(chunks).decode()  # type: ignore[arg-type]
+from emulator_helpers import task_file_text, unique, wait_for, wait_task
 
 
 def _stdout_so_far(client: BatchClient, job: str, task_id: str) -> str:
     try:
-        return _text(client.download_task_file(job, task_id, "stdout.txt"))
+        return task_file_text(client, job, task_id, "stdout.txt")
     except ResourceNotFoundError:  # not started yet
         return ""
 
@@ -35,7 +31,7 @@ def test_new_task_defaults_and_success(client: BatchClient, job: str) -> None:
     assert task.user_identity.auto_user.scope == "pool"
     assert task.node_info.task_root_directory == f"workitems/{job}/job-1/hello"
     # No shell: `$HOME` is passed through literally.
-    assert _text(client.download_task_file(job, "hello", "stdout.txt")) == "$HOME hi\n"
+    assert task_file_text(client, job, "hello", "stdout.txt") == "$HOME hi\n"
     with pytest.raises(ResourceExistsError) as err:
         client.create_task(job, m.BatchTaskCreateOptions(id="HELLO", command_line="/bin/true"))
     assert err.value.error.code == "TaskExists"
@@ -140,8 +136,8 @@ def test_a_task_added_again_under_a_deleted_ones_id_keeps_its_files(
         )
         task = wait_task(client, job, "again", timeout=30)
         assert task.execution_info.exit_code == 0, round_no
-        assert _text(client.download_task_file(job, "again", "stdout.txt")) == "ok\n"
-        assert _text(client.download_task_file(job, "again", "wd/mark.txt")) == "second\n"
+        assert task_file_text(client, job, "again", "stdout.txt") == "ok\n"
+        assert task_file_text(client, job, "again", "wd/mark.txt") == "second\n"
         client.delete_task(job, "again")
 
 
@@ -258,7 +254,7 @@ def test_environment_variables(client: BatchClient, shared_pool: str) -> None:
         ),
     )
     task = wait_task(client, job_id, "env")
-    env = json.loads(_text(client.download_task_file(job_id, "env", "stdout.txt")))
+    env = json.loads(task_file_text(client, job_id, "env", "stdout.txt"))
     assert env["AZ_BATCH_JOB_ID"] == job_id and env["AZ_BATCH_TASK_ID"] == "env"
     assert env["AZ_BATCH_POOL_ID"] == shared_pool and env["AZ_BATCH_NODE_ID"] == task.node_info.node_id
     assert env["AZ_BATCH_TASK_WORKING_DIR"].endswith(f"workitems/{job_id}/job-1/env/wd")
@@ -285,7 +281,7 @@ def test_task_and_node_files(client: BatchClient, job: str) -> None:
     assert names["wd"].is_directory and names["wd/sub/data.bin"].properties.content_length == 10
     top = [f.name for f in client.list_task_files(job, "files")]
     assert "wd/sub" not in top and "wd" in top
-    assert _text(client.download_task_file(job, "files", "wd/sub/data.bin", ocp_range="bytes=2-5")) == "2345"
+    assert task_file_text(client, job, "files", "wd/sub/data.bin", ocp_range="bytes=2-5") == "2345"
     props = client.get_task_file_properties(job, "files", "stdout.txt")
     assert props.content_length == 4 and props.is_directory is False
     node_path = f"workitems/{job}/job-1/files/wd/sub/data.bin"
