@@ -48,7 +48,7 @@ from pulumi.dynamic import (
 )
 
 from pulumi_azbatch.conventions import CONTAINER_URL_ENV, job_output_prefix, task_output_prefix
-from pulumi_azbatch.model.common import DESCEND, plain_data, strip_query
+from pulumi_azbatch.model.common import DESCEND, RecentValues, plain_data, strip_query
 from pulumi_azbatch.model.job import JobSpec
 from pulumi_azbatch.model.outputs import is_job_kind
 from pulumi_azbatch.model.pool import container_task_paths
@@ -149,8 +149,7 @@ def spec_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: The specs ``check`` validated in this provider process, by their inputs (see :func:`_parsed`).
-_CHECKED: dict[str, JobSpec] = {}
-_CHECKED_SIZE = 4
+_CHECKED: RecentValues[JobSpec] = RecentValues(4)
 
 
 def _spec_key(raw: Mapping[str, Any]) -> str:
@@ -160,12 +159,6 @@ def _spec_key(raw: Mapping[str, Any]) -> str:
 
 def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else DESCEND
-
-
-def _remember(raw: Mapping[str, Any], spec: JobSpec) -> None:
-    _CHECKED[_spec_key(raw)] = spec
-    while len(_CHECKED) > _CHECKED_SIZE:
-        del _CHECKED[next(iter(_CHECKED))]
 
 
 def _parsed(raw: Mapping[str, Any]) -> JobSpec:
@@ -278,7 +271,7 @@ class JobProvider(AccountConfigured, ProviderBase):
             if problem:
                 return CheckResult(inputs, [CheckFailure("job_id", problem)])
         checked = _to_inputs(spec, inputs)
-        _remember(spec_inputs(checked), spec)
+        _CHECKED.put(_spec_key(spec_inputs(checked)), spec)
         return CheckResult(checked, [])
 
     def _foreign_job(self, inputs: Mapping[str, Any], job_id: str) -> str | None:

@@ -3,7 +3,7 @@
 Owns: Pulumi's unknown-value sentinel and the two tests on it (:func:`is_unknown` for one value,
 :func:`contains_unknown` for a value and everything nested in it), the Batch id pattern, the enum
 normaliser with did-you-mean (:func:`choice`), property-name suggestions, durations, the query
-stripper for URLs, the plain-data converter, property paths and the conversion of a pydantic error
+stripper for URLs, the plain-data converter, the per-process memo of recent results (:class:`RecentValues`), property paths and the conversion of a pydantic error
 into a property path and a reason, the base of every model and the identity reference they share.
 
 May import: the standard library, pydantic, ``azure.batch.models``. Must not import the pulumi
@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 from azure.batch import models as batch_models
@@ -29,6 +31,7 @@ __all__ = [
     "EnvironmentValue",
     "ID_PATTERN",
     "MAX_ID_LENGTH",
+    "RecentValues",
     "UNKNOWN",
     "IdentityReferenceSpec",
     "Path",
@@ -272,6 +275,34 @@ _SAS_SIGNATURE = re.compile(r"(?i)(\bsig=)[^&\s'\"]+")
 def redact_sas(text: str) -> str:
     """``text`` with every SAS signature replaced by ``REDACTED`` (``...&sig=REDACTED``)."""
     return _SAS_SIGNATURE.sub(r"\1REDACTED", text)
+
+
+_V = TypeVar("_V")
+
+
+class RecentValues(Generic[_V]):
+    """The last ``size`` values computed in this process, by key (least recently used dropped first),
+    safe to share between the threads of a provider process. The values are shared, not copied: keep
+    only immutable ones (frozen models, lists nobody appends to)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._values: OrderedDict[str, _V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> _V | None:
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: _V) -> None:
+        with self._lock:
+            self._values[key] = value
+            self._values.move_to_end(key)
+            while len(self._values) > self._size:
+                self._values.popitem(last=False)
 
 
 class _Descend:

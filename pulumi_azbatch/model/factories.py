@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import gc
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import product
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, PrivateAttr, ValidationError, model_validator
 
-from .common import SpecModel, error, error_path, error_reason, format_path
+from .common import RecentValues, SpecModel, error, error_path, error_reason, format_path
 from .tasks import TaskSpec, TaskTemplateSpec
 
 __all__ = ["ParameterSetSpec", "ParametricSweepFactory", "TaskFactory", "TaskPerItemFactory"]
@@ -65,9 +63,7 @@ _PLAIN_STRING_PATHS = frozenset({("command_line",), ("display_name",)})
 #: Expansions of the most recent factories, by the factory's JSON form. The Job provider builds the
 #: job model again in check, diff and create from the same inputs; a 100,000-task sweep would be
 #: expanded (and validated) each time. A few entries: a change compares the old and new expansions.
-_RECENT: OrderedDict[str, list[TaskSpec]] = OrderedDict()
-_RECENT_SIZE = 4
-_RECENT_LOCK = threading.Lock()
+_RECENT: RecentValues[list[TaskSpec]] = RecentValues(4)
 
 
 def _placeholder_paths(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -124,10 +120,7 @@ class _FactoryBase(SpecModel):
         if self._expanded is not None:
             return self._expanded
         key = self.model_dump_json()
-        with _RECENT_LOCK:
-            cached = _RECENT.get(key)
-            if cached is not None:
-                _RECENT.move_to_end(key)
+        cached = _RECENT.get(key)
         if cached is None:
             # The cyclic collector would rescan the growing list at every threshold while 100,000
             # acyclic models are built (half the expansion's time); it runs again afterwards.
@@ -138,10 +131,7 @@ class _FactoryBase(SpecModel):
             finally:
                 if enabled:
                     gc.enable()
-            with _RECENT_LOCK:
-                _RECENT[key] = cached
-                while len(_RECENT) > _RECENT_SIZE:
-                    _RECENT.popitem(last=False)
+            _RECENT.put(key, cached)
         self._expanded = cached
         return cached
 
