@@ -11,7 +11,6 @@ from typing import Any
 
 import pulumi
 
-from pulumi_azbatch.conventions import library_wheel
 from pulumi_azbatch.model.job import FileConventionsSpec, JobSpec
 
 from .backend import PoolRef
@@ -164,9 +163,7 @@ class BatchJob(pulumi.ComponentResource):
             )
             if conventions.install_library and storage is not None:
                 # A read SAS of the wheel's blob only: the preparation task's resource file.
-                library_url = storage.signed_url(
-                    f"{name}-library-sas", "r", blob_name=library_wheel().blob_name
-                )
+                library_url = storage.library_sas_url(name)
         if raw.get("previous_outputs", "keep_apart") != "mix" and storage is not None:
             # Moving an earlier run's blobs aside (or deleting them) needs list, read, write and delete.
             maintenance_url = storage.signed_url(f"{name}-maintenance-sas", "rcwdl", timedelta(days=1))

@@ -9,7 +9,6 @@ from typing import Any
 
 import pulumi
 
-from pulumi_azbatch.conventions import library_wheel
 from pulumi_azbatch.model.job import FileConventionsSpec
 from pulumi_azbatch.model.schedule import JobScheduleSpec
 
@@ -99,12 +98,10 @@ class BatchJobSchedule(pulumi.ComponentResource):
             # Runs start until the next `up`, not just after it: the storage's lifetime (the schedule's
             # output SAS's) unless the schedule sets its own.
             lifetime = conventions.sas_lifetime if "sas_lifetime" in conventions.model_fields_set else None
-            tasks_url = storage.signed_url(f"{name}-tasks-sas", conventions.sas_permissions, lifetime)
+            tasks_url = storage.tasks_sas_url(name, lifetime, conventions.sas_permissions)
             if conventions.install_library:
                 # A read SAS of the wheel's blob only: each run's preparation task downloads it.
-                library_url = storage.signed_url(
-                    f"{name}-library-sas", "r", blob_name=library_wheel().blob_name
-                )
+                library_url = storage.library_sas_url(name)
         self.schedule = JobSchedule(
             name,
             raw,

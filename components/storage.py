@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pulumi
 
-from pulumi_azbatch.conventions import job_output_container_name
+from pulumi_azbatch.conventions import job_output_container_name, library_wheel
 from pulumi_azbatch.model.storage import StorageSpec
 
 from .backend import AzureBackend, Backend, LocalBackend
@@ -98,13 +98,18 @@ class OutputStorage(pulumi.ComponentResource):
             }
         )
 
-    def tasks_sas_url(self, name: str, lifetime: timedelta, permissions: str) -> pulumi.Output[str]:
+    def tasks_sas_url(self, name: str, lifetime: timedelta | None, permissions: str) -> pulumi.Output[str]:
         """The container URL with a SAS of its own for the job's tasks (secret), e.g. shorter-lived.
 
         A second :class:`~pulumi_azbatch.dynamic_providers.sas.ContainerSas` of this container,
-        re-signed by an ``up`` in the last quarter of its lifetime.
+        re-signed by an ``up`` in the last quarter of its lifetime (None: the storage's).
         """
         return self.signed_url(f"{name}-tasks-sas", permissions, lifetime)
+
+    def library_sas_url(self, name: str) -> pulumi.Output[str]:
+        """A read SAS of the File Conventions library wheel's blob only (secret): what a preparation
+        task that installs the library downloads."""
+        return self.signed_url(f"{name}-library-sas", "r", blob_name=library_wheel().blob_name)
 
     def signed_url(
         self,
