@@ -24,6 +24,11 @@ COUNT_BUCKETS = ("active", "running", "completed", "succeeded", "failed")
 SCHEDULE_JOB_MARK = ":job-"
 
 
+def entity_key(doc: Doc) -> str:
+    """The key a record is found by: its id lower-cased (Batch ids are case-insensitive)."""
+    return str(doc["id"]).lower()
+
+
 @dataclass
 class Node:
     """A compute node: its wire document, sandbox root and which tasks hold its slots."""
@@ -94,7 +99,7 @@ class Pool:
 
     @property
     def key(self) -> str:
-        return str(self.doc["id"]).lower()
+        return entity_key(self.doc)
 
     def staying(self) -> list[Node]:
         """The nodes that are not leaving the pool."""
@@ -137,7 +142,7 @@ class Task:
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.key = str(self.doc["id"]).lower()
+        self.key = entity_key(self.doc)
 
     def requeued(self, now: datetime) -> None:
         """Back to `active`, counted as a requeue (its node rebooted, left, or its job was disabled)."""
@@ -198,7 +203,7 @@ class Job:
     key: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.key = str(self.doc["id"]).lower()
+        self.key = entity_key(self.doc)
 
     @property
     def schedule_key(self) -> str | None:
@@ -348,7 +353,7 @@ class JobSchedule:
 
     @property
     def key(self) -> str:
-        return str(self.doc["id"]).lower()
+        return entity_key(self.doc)
 
     @property
     def state(self) -> str:

@@ -447,13 +447,14 @@ def split_command_line(command_line: str) -> list[str]:
 
 
 _devnull_fd: int | None = None
+_devnull_lock = threading.Lock()
 
 
 def _devnull() -> int:
     """One read-only /dev/null descriptor for every task's stdin (Popen would open one per process)."""
     global _devnull_fd
     if _devnull_fd is None:
-        with _subreaper_lock:
+        with _devnull_lock:
             if _devnull_fd is None:
                 _devnull_fd = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     return _devnull_fd

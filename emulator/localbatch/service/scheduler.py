@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from .. import runtime
-from ..entities import Job, Node, Pool, Task
+from ..entities import Job, Node, Pool, Task, entity_key
 from ..wire import (
     SCHEDULABLE_NODE_STATES,
     iso,
@@ -191,7 +191,7 @@ class SchedulerPart(ServiceBase):
         task of a job whose `runExclusive` is true (the default: no other task runs beside it)."""
         need = int(task.doc.get("requiredSlots", 1))
         manager = job.doc.get("jobManagerTask")
-        if manager and manager.get("runExclusive", True) and task.key == str(manager["id"]).lower():
+        if manager and manager.get("runExclusive", True) and task.key == entity_key(manager):
             return max(need, int(pool.doc["taskSlotsPerNode"]))
         return need
 

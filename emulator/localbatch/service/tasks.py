@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import runtime
-from ..entities import Job, Node, Pool, Task
+from ..entities import Job, Node, Pool, Task, entity_key
 from ..exceptions import (
     BatchError,
     conflict,
@@ -441,7 +441,7 @@ class TasksPart(ServiceBase):
         if (
             manager
             and manager.get("killJobOnCompletion", True)
-            and task.key == str(manager["id"]).lower()
+            and task.key == entity_key(manager)
             and job.state in LIVE_JOB_STATES
         ):
             self._terminate(job, "JMComplete")  # the job manager task completed: the job ends
